@@ -1,0 +1,66 @@
+#!/usr/bin/env node
+// The project's own machine setup. Runs as `preinstall` (npm ci) and `pretest` (npm test), and from .ci/run.
+// It must stay dependency-free: at preinstall time node_modules does not exist yet.
+//
+//   --runtime  what `npm ci` needs to build and run the daemon (the libsrt binding's headers, pkg-config)
+//   --test     what the test suite needs: the real peers of shared/design/peers.md, and Chromium
+//
+// As root, missing Debian packages are installed (apt-get update first, once). As anyone else, the exact
+// missing packages and the command that installs them are printed, and the script fails.
+import { execFileSync, spawnSync } from 'node:child_process'
+import { existsSync } from 'node:fs'
+
+const RUNTIME = ['pkg-config', 'libsrt-openssl-dev']
+const TEST = [
+	...RUNTIME,
+	'srt-tools',
+	'ffmpeg',
+	'snmpsim',
+	'snmp',
+	'snmpd',
+	'nut-server',
+	'nut-client',
+	'mosquitto',
+	'mosquitto-clients',
+	'socat',
+	'rist-tools',
+	'sqlite3',
+	'chromium',
+	'systemd',
+]
+
+const args = new Set(process.argv.slice(2))
+const wanted = args.has('--test') ? TEST : RUNTIME
+
+if (process.env.SIGPATH_SKIP_SETUP === '1') process.exit(0)
+if (process.platform !== 'linux' || !existsSync('/usr/bin/dpkg-query')) {
+	console.error(`sigpath setup: not a Debian machine; make sure these are installed: ${wanted.join(' ')}`)
+	process.exit(0)
+}
+
+function installed(pkg) {
+	const r = spawnSync('dpkg-query', ['-W', '-f=${Status}', pkg], { encoding: 'utf8' })
+	return r.status === 0 && r.stdout.includes('install ok installed')
+}
+
+const missing = wanted.filter((p) => !installed(p))
+if (missing.length === 0) process.exit(0)
+
+const cmd = `apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends ${missing.join(' ')}`
+if (typeof process.getuid === 'function' && process.getuid() !== 0) {
+	console.error(`sigpath setup: missing Debian packages: ${missing.join(' ')}`)
+	console.error(`install them with:\n  sudo sh -c '${cmd}'`)
+	process.exit(1)
+}
+console.error(`sigpath setup: installing ${missing.join(' ')}`)
+const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' }
+try {
+	execFileSync('apt-get', ['update', '-qq'], { stdio: ['ignore', 'ignore', 'inherit'], env })
+	execFileSync('apt-get', ['install', '-y', '-qq', '--no-install-recommends', ...missing], {
+		stdio: ['ignore', 'ignore', 'inherit'],
+		env,
+	})
+} catch (err) {
+	console.error(`sigpath setup: apt-get failed (${err.message}); run: ${cmd}`)
+	process.exit(1)
+}

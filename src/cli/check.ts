@@ -1,0 +1,35 @@
+// `sigpath check FILE [--json]`: 0 every critical feed compliant, 1 violations, 2 invalid config (contract §1, §3).
+import { loadConfigFile } from '../domain/load.ts'
+import { judge, type Report } from '../rule/index.ts'
+import { parse, UsageError, type Command } from './io.ts'
+
+const USAGE = 'sigpath check FILE [--json]'
+
+export const command: Command = async (argv, io) => {
+	const { values, positionals } = parse(argv, { json: { type: 'boolean' } }, USAGE)
+	if (positionals.length !== 1) throw new UsageError(`expected one FILE\nusage: ${USAGE}`)
+	const config = loadConfigFile(positionals[0]!)
+	const report = judge(config)
+	io.out(values.json ? `${JSON.stringify(report, null, 2)}\n` : formatReport(report, config.site.id))
+	return report.ok ? 0 : 1
+}
+
+export function formatReport(report: Report, site: string): string {
+	const critical = report.feeds.filter((f) => f.critical)
+	const bad = critical.filter((f) => !f.compliant)
+	const lines: string[] = []
+	for (const f of report.feeds) {
+		const name = `${f.event}/${f.feed}`
+		if (!f.critical) lines.push(`  -  ${name}: not critical`)
+		else if (f.compliant) lines.push(`  ok ${name}: compliant`)
+		else {
+			lines.push(`  !! ${name}: ${f.violations.length} violation${f.violations.length === 1 ? '' : 's'}`)
+			for (const v of f.violations) lines.push(`       ${v.code}: ${v.detail}`)
+		}
+	}
+	const head =
+		bad.length === 0
+			? `${site}: every critical feed is compliant (${critical.length} critical of ${report.feeds.length} feeds)`
+			: `${site}: ${bad.length} of ${critical.length} critical feeds violate the contribution rule`
+	return `${head}\n${lines.join('\n')}${lines.length ? '\n' : ''}`
+}

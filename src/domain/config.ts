@@ -1,0 +1,361 @@
+// The configuration of contract §2: the one source of truth. Strict objects (unknown keys are errors), every field
+// described (the JSON Schema in config/ and the README reference are generated from here), every cross-reference
+// checked, ids unique in their scope.
+import { z } from 'zod'
+import { Driver, ROUTER_DRIVERS, UPS_DRIVERS } from './drivers.ts'
+import { Id, Listen, Millis, Port1, Secret } from './primitives.ts'
+
+export const TIERS = ['red', 'orange', 'yellow', 'grey'] as const
+export const Tier = z.enum(TIERS).describe('Live Operational Level')
+export type Tier = z.infer<typeof Tier>
+
+export const DEFAULT_METHODS = ['fiber', 'satellite', 'internet', 'srt']
+
+export const Policy = z
+	.strictObject({
+		minPaths: z.number().int().min(1).max(16).default(3).describe('paths per critical feed'),
+		approvedMethods: z
+			.array(z.string().min(1).max(64))
+			.min(1)
+			.default(DEFAULT_METHODS)
+			.refine((m) => new Set(m).size === m.length, 'approved methods must be unique')
+			.describe('approved transmission methods, in preference order (the hierarchy)'),
+		discretePower: z
+			.boolean()
+			.default(true)
+			.describe(
+				'paths must not draw on the same power source (shared-power); false where every device is dual-fed from a shared A/B UPS bus',
+			),
+		tiers: z
+			.partialRecord(
+				Tier,
+				z.strictObject({ minPaths: z.number().int().min(1).max(16).describe('paths per critical feed in this tier') }),
+			)
+			.default({})
+			.describe('per-tier overrides'),
+	})
+	.describe('the contribution rule')
+export type Policy = z.infer<typeof Policy>
+
+export const PowerSource = z
+	.strictObject({
+		id: Id.describe('power source id (its own namespace)'),
+		name: z.string().max(200).optional().describe('label'),
+		kind: z.enum(['utility', 'generator', 'ups']).describe('utility | generator | ups'),
+		upstream: Id.optional().describe('the power source feeding this one'),
+		device: Id.optional().describe('the UPS device that monitors this source (a device with role ups)'),
+		surgeProtected: z.boolean().default(false).describe('surge-protected / conditioned'),
+	})
+	.describe('a power source')
+export type PowerSource = z.infer<typeof PowerSource>
+
+export const LineCard = z
+	.strictObject({
+		id: Id.describe('line card id, unique within its router'),
+		inputs: z
+			.tuple([Port1, Port1])
+			.refine(([lo, hi]) => lo <= hi, 'the first input must not exceed the last')
+			.describe('first and last input on this card, inclusive, 1-based'),
+	})
+	.describe('a router input card')
+
+export const DEVICE_ROLES = ['router', 'gateway', 'srt-receiver', 'encoder', 'receiver', 'ird', 'ups', 'other'] as const
+
+export const Device = z
+	.strictObject({
+		id: Id.describe('device id (its own namespace)'),
+		name: z.string().max(200).optional().describe('label'),
+		role: z.enum(DEVICE_ROLES).describe('what the device is'),
+		driver: Driver.optional().describe('how sigpath talks to it; absent: inventory only'),
+		power: z
+			.array(Id)
+			.default([])
+			.describe('the power sources feeding it (two distinct UPS-backed sources for a path device)'),
+		lineCards: z.array(LineCard).optional().describe('router input cards'),
+		size: z
+			.strictObject({
+				inputs: Port1.describe('number of inputs'),
+				outputs: Port1.describe('number of outputs'),
+			})
+			.optional()
+			.describe('router size, where known; ports are checked against it'),
+	})
+	.describe('a device')
+export type Device = z.infer<typeof Device>
+
+export const Failover = z
+	.strictObject({
+		mode: z.enum(['auto', 'manual']).default('auto').describe('auto: sigpath switches; manual: it only reports'),
+		lossMs: Millis.default(500).describe('how long a signal must be down or degraded before its path fails'),
+		clearMs: Millis.default(10_000).describe('how long a failed path must stay up before it counts as healthy'),
+		preference: z
+			.enum(['primary', 'equal'])
+			.default('primary')
+			.describe('primary: return to a higher-ranked path once healthy; equal: stay'),
+	})
+	.describe('failover settings')
+export type Failover = z.infer<typeof Failover>
+
+export const Path = z
+	.strictObject({
+		id: Id.describe('path id, unique within its feed'),
+		method: z.string().min(1).max(64).describe('transmission method, judged against approvedMethods'),
+		via: z.array(Id).default([]).describe('devices along the path, venue to BOC'),
+		input: z
+			.strictObject({ router: Id.describe('router device id'), input: Port1.describe('router input, 1-based') })
+			.describe('where the path lands'),
+		risks: z
+			.array(z.string().min(1).max(128))
+			.default([])
+			.describe('shared-risk groups: circuit, conduit, carrier, transponder...'),
+	})
+	.describe('a transmission path')
+export type Path = z.infer<typeof Path>
+
+export const Feed = z
+	.strictObject({
+		id: Id.describe('feed id, unique within its event'),
+		name: z.string().max(200).optional().describe('label'),
+		critical: z.boolean().default(false).describe('show-critical: the contribution rule applies'),
+		output: z
+			.strictObject({ router: Id.describe('router device id'), output: Port1.describe('router output, 1-based') })
+			.describe('the router output this feed is switched on'),
+		failover: Failover.default({ mode: 'auto', lossMs: 500, clearMs: 10_000, preference: 'primary' }),
+		paths: z.array(Path).default([]).describe('the paths, in config order'),
+	})
+	.describe('a feed')
+export type Feed = z.infer<typeof Feed>
+
+export const Event = z
+	.strictObject({
+		id: Id.describe('event id'),
+		name: z.string().max(200).optional().describe('label'),
+		tier: Tier,
+		bigBet: z.boolean().default(false).describe('a whole BOC dedicated to this event'),
+		feeds: z.array(Feed).default([]).describe('the feeds'),
+	})
+	.describe('a live event')
+export type Event = z.infer<typeof Event>
+
+export const Mqtt = z
+	.strictObject({
+		url: z
+			.string()
+			.regex(/^(mqtts?|wss?|tcp|ssl):\/\//, 'must be an mqtt://, mqtts://, ws:// or wss:// URL')
+			.describe('broker URL'),
+		username: z.string().min(1).optional().describe('user name'),
+		password: Secret.optional().describe('password'),
+		clientId: z.string().min(1).max(128).optional().describe('client id (default sigpath-<site>)'),
+		tls: z
+			.strictObject({
+				ca: z.string().min(1).optional().describe('CA certificate file'),
+				cert: z.string().min(1).optional().describe('client certificate file'),
+				key: z.string().min(1).optional().describe('client key file'),
+			})
+			.optional()
+			.describe('TLS files'),
+	})
+	.describe('MQTT broker; absent: an embedded broker on 127.0.0.1:1883')
+
+const ConfigShape = z.strictObject({
+	site: z
+		.strictObject({
+			id: Id.describe('site id (the MQTT base is sigpath/<site>)'),
+			name: z.string().max(200).optional().describe('label'),
+		})
+		.describe('this BOC'),
+	policy: Policy.default({ minPaths: 3, approvedMethods: DEFAULT_METHODS, discretePower: true, tiers: {} }),
+	powerSources: z.array(PowerSource).default([]).describe('power sources'),
+	devices: z.array(Device).default([]).describe('devices'),
+	events: z.array(Event).default([]).describe('live events'),
+	mqtt: Mqtt.optional(),
+	http: z
+		.strictObject({
+			listen: Listen.default('127.0.0.1:8080').describe('status endpoint address'),
+			token: Secret.optional().describe('bearer token that allows take/lock/auto over HTTP; absent: read-only'),
+		})
+		.optional()
+		.describe('status endpoint'),
+	journal: z
+		.strictObject({
+			dir: z.string().min(1).default('/var/lib/sigpath').describe('journal directory (created when missing)'),
+			rotateBytes: z
+				.number()
+				.int()
+				.min(65_536)
+				.default(64 * 1024 * 1024)
+				.describe('rotate a journal file past this size'),
+		})
+		.optional()
+		.describe('audit journal'),
+	traps: z
+		.strictObject({
+			listen: Listen.describe('UDP address for SNMP traps and informs'),
+			community: Secret.optional().describe('accepted v2c community (default public)'),
+		})
+		.optional()
+		.describe('SNMP trap and inform receiver'),
+	log: z
+		.strictObject({
+			level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal']).default('info').describe('log level'),
+		})
+		.optional()
+		.describe('logging'),
+})
+
+export const Config = ConfigShape.superRefine(checkReferences).describe('sigpath configuration')
+export type Config = z.infer<typeof ConfigShape>
+export type ConfigInput = z.input<typeof Config>
+
+type Ctx = z.RefinementCtx
+type Key = string | number
+
+function uniq<T extends { id: string }>(ctx: Ctx, items: readonly T[], base: Key[], what: string): Map<string, T> {
+	const seen = new Map<string, T>()
+	const first = new Map<string, number>()
+	items.forEach((item, i) => {
+		const at = first.get(item.id)
+		if (at !== undefined) {
+			ctx.addIssue({
+				code: 'custom',
+				path: [...base, i, 'id'],
+				message: `duplicate ${what} id "${item.id}" (first at ${fmtPath([...base, at])})`,
+			})
+		} else {
+			first.set(item.id, i)
+			seen.set(item.id, item)
+		}
+	})
+	return seen
+}
+
+export function fmtPath(path: readonly PropertyKey[]): string {
+	let s = ''
+	for (const k of path) s += typeof k === 'number' ? `[${k}]` : s === '' ? String(k) : `.${String(k)}`
+	return s
+}
+
+function checkReferences(cfg: Config, ctx: Ctx): void {
+	const add = (path: Key[], message: string) => ctx.addIssue({ code: 'custom', path, message })
+	const sources = uniq(ctx, cfg.powerSources, ['powerSources'], 'power source')
+	const devices = uniq(ctx, cfg.devices, ['devices'], 'device')
+	uniq(ctx, cfg.events, ['events'], 'event')
+
+	cfg.powerSources.forEach((ps, i) => {
+		if (ps.upstream !== undefined) {
+			if (!sources.has(ps.upstream)) add(['powerSources', i, 'upstream'], `unknown power source "${ps.upstream}"`)
+			else if (ps.upstream === ps.id) add(['powerSources', i, 'upstream'], `power source "${ps.id}" cannot feed itself`)
+		}
+		if (ps.device !== undefined) {
+			const d = devices.get(ps.device)
+			if (!d) add(['powerSources', i, 'device'], `unknown device "${ps.device}"`)
+			else if (d.role !== 'ups') add(['powerSources', i, 'device'], `device "${ps.device}" is a ${d.role}, not a ups`)
+		}
+		if (ps.kind !== 'ups' && ps.device !== undefined)
+			add(['powerSources', i, 'device'], `only a ups source is monitored by a device`)
+	})
+	// upstream chains must end: a cycle would make "is it UPS-backed" undecidable
+	for (const [i, ps] of cfg.powerSources.entries()) {
+		const seen = new Set<string>([ps.id])
+		let cur = ps.upstream !== undefined ? sources.get(ps.upstream) : undefined
+		while (cur) {
+			if (seen.has(cur.id)) {
+				add(['powerSources', i, 'upstream'], `power sources form a loop through "${cur.id}"`)
+				break
+			}
+			seen.add(cur.id)
+			cur = cur.upstream !== undefined ? sources.get(cur.upstream) : undefined
+		}
+	}
+
+	cfg.devices.forEach((d, i) => {
+		const pw = new Set<string>()
+		d.power.forEach((p, j) => {
+			if (!sources.has(p)) add(['devices', i, 'power', j], `unknown power source "${p}"`)
+			else if (pw.has(p)) add(['devices', i, 'power', j], `power source "${p}" listed twice`)
+			pw.add(p)
+		})
+		const isRouter = d.role === 'router'
+		if (d.driver && ROUTER_DRIVERS.has(d.driver.type) && !isRouter)
+			add(
+				['devices', i, 'driver', 'type'],
+				`driver ${d.driver.type} is for a router, but the device's role is ${d.role}`,
+			)
+		if (d.driver && UPS_DRIVERS.has(d.driver.type) && d.role !== 'ups')
+			add(['devices', i, 'driver', 'type'], `driver ${d.driver.type} is for a ups, but the device's role is ${d.role}`)
+		if (isRouter && d.driver && !ROUTER_DRIVERS.has(d.driver.type))
+			add(['devices', i, 'driver', 'type'], `a router needs a router driver (videohub or swp08), not ${d.driver.type}`)
+		if (!isRouter && d.lineCards) add(['devices', i, 'lineCards'], `only a router has line cards`)
+		if (!isRouter && d.size) add(['devices', i, 'size'], `only a router has a size`)
+		if (d.lineCards) {
+			uniq(ctx, d.lineCards, ['devices', i, 'lineCards'], 'line card')
+			const cards = d.lineCards.map((c, j) => ({ c, j })).sort((a, b) => a.c.inputs[0] - b.c.inputs[0])
+			for (let k = 1; k < cards.length; k++) {
+				const prev = cards[k - 1]!
+				const cur = cards[k]!
+				if (cur.c.inputs[0] <= prev.c.inputs[1])
+					add(
+						['devices', i, 'lineCards', cur.j, 'inputs'],
+						`line card "${cur.c.id}" overlaps "${prev.c.id}" (inputs ${cur.c.inputs[0]}-${prev.c.inputs[1]})`,
+					)
+			}
+			if (d.size)
+				d.lineCards.forEach((c, j) => {
+					if (c.inputs[1] > d.size!.inputs)
+						add(
+							['devices', i, 'lineCards', j, 'inputs'],
+							`input ${c.inputs[1]} is beyond the router's ${d.size!.inputs} inputs`,
+						)
+				})
+		}
+	})
+
+	const routerRef = (path: Key[], id: string): (Device & { role: 'router' }) | undefined => {
+		const d = devices.get(id)
+		if (!d) add(path, `unknown device "${id}"`)
+		else if (d.role !== 'router') add(path, `device "${id}" is a ${d.role}, not a router`)
+		else return d as Device & { role: 'router' }
+		return undefined
+	}
+
+	const outputsTaken = new Map<string, string>()
+	cfg.events.forEach((ev, e) => {
+		uniq(ctx, ev.feeds, ['events', e, 'feeds'], 'feed')
+		ev.feeds.forEach((feed, f) => {
+			const fp: Key[] = ['events', e, 'feeds', f]
+			const rtr = routerRef([...fp, 'output', 'router'], feed.output.router)
+			if (rtr?.size && feed.output.output > rtr.size.outputs)
+				add(
+					[...fp, 'output', 'output'],
+					`output ${feed.output.output} is beyond router "${rtr.id}"'s ${rtr.size.outputs} outputs`,
+				)
+			const xp = `${feed.output.router}#${feed.output.output}`
+			const owner = outputsTaken.get(xp)
+			if (owner !== undefined)
+				add(
+					[...fp, 'output'],
+					`router "${feed.output.router}" output ${feed.output.output} is already the output of feed ${owner}`,
+				)
+			else outputsTaken.set(xp, `${ev.id}/${feed.id}`)
+			uniq(ctx, feed.paths, [...fp, 'paths'], 'path')
+			feed.paths.forEach((path, p) => {
+				const pp: Key[] = [...fp, 'paths', p]
+				path.via.forEach((dev, v) => {
+					if (!devices.has(dev)) add([...pp, 'via', v], `unknown device "${dev}"`)
+				})
+				if (new Set(path.via).size !== path.via.length) add([...pp, 'via'], `a device is listed twice in one path`)
+				const inRtr = routerRef([...pp, 'input', 'router'], path.input.router)
+				if (inRtr && path.input.router !== feed.output.router)
+					add(
+						[...pp, 'input', 'router'],
+						`the path lands on router "${path.input.router}" but the feed's output is on "${feed.output.router}"`,
+					)
+				if (inRtr?.size && path.input.input > inRtr.size.inputs)
+					add(
+						[...pp, 'input', 'input'],
+						`input ${path.input.input} is beyond router "${inRtr.id}"'s ${inRtr.size.inputs} inputs`,
+					)
+			})
+		})
+	})
+}

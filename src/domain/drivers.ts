@@ -1,0 +1,210 @@
+// The driver keys of contract §2, one strict schema per `driver.type`. Drivers receive these parsed objects
+// (defaults applied, secrets still unresolved) and know nothing of feeds or events.
+import { z } from 'zod'
+import { Host, Millis, Oid, Secret, TcpPort } from './primitives.ts'
+
+const SerialParity = z.enum(['none', 'even', 'odd', 'mark', 'space'])
+
+export const SnmpV3 = z
+	.strictObject({
+		user: z.string().min(1).describe('USM user name'),
+		authProtocol: z
+			.enum(['sha', 'sha224', 'sha256', 'sha384', 'sha512', 'md5'])
+			.default('sha')
+			.describe('authentication protocol'),
+		authKey: Secret.describe('authentication pass phrase (at least 8 characters)'),
+		// DES is refused: Node 20's OpenSSL 3 no longer provides it (peers.md).
+		privProtocol: z
+			.enum(['aes', 'aes256b', 'aes256r'])
+			.default('aes')
+			.describe('privacy protocol (AES; DES is not supported on Node 20)'),
+		privKey: Secret.optional().describe('privacy pass phrase; absent means authNoPriv'),
+	})
+	.describe('SNMPv3 USM credentials (authPriv with SHA/AES by default)')
+export type SnmpV3 = z.infer<typeof SnmpV3>
+
+const snmpCommon = {
+	host: Host.describe('agent address'),
+	port: TcpPort.default(161).describe('agent UDP port'),
+	community: Secret.optional().describe('SNMPv2c community (default "public" when neither community nor v3 is given)'),
+	v3: SnmpV3.optional(),
+	timeoutMs: z.number().int().min(50).max(30_000).default(800).describe('per-request timeout'),
+	retries: z.number().int().min(0).max(5).default(1).describe('retries per request before the poll counts as failed'),
+}
+
+export const VideohubDriver = z
+	.strictObject({
+		type: z.literal('videohub').describe('Blackmagic Videohub Ethernet protocol over TCP'),
+		host: Host.describe('router address'),
+		port: TcpPort.default(9990).describe('router TCP port'),
+	})
+	.describe('Blackmagic Videohub router')
+
+export const Swp08Serial = z
+	.strictObject({
+		path: z.string().min(1).describe('serial device, e.g. /dev/ttyS0 or /dev/serial/by-id/...'),
+		baudRate: z.number().int().positive().default(38400).describe('baud rate'),
+		parity: SerialParity.default('even').describe('parity (SW-P-08 is 8E1 on RS-422)'),
+		dataBits: z
+			.union([z.literal(7), z.literal(8)])
+			.default(8)
+			.describe('data bits'),
+		stopBits: z
+			.union([z.literal(1), z.literal(2)])
+			.default(1)
+			.describe('stop bits'),
+	})
+	.describe('RS-422 serial port')
+
+export const Swp08Driver = z
+	.strictObject({
+		type: z.literal('swp08').describe('Probel SW-P-08 over TCP or RS-422 serial'),
+		host: Host.optional().describe('router address (TCP); give host or serial'),
+		port: TcpPort.default(8910).describe('router TCP port (not standardised: 8910 and 2000 are both seen)'),
+		serial: Swp08Serial.optional(),
+		matrix: z.number().int().min(0).max(15).default(0).describe('matrix number on the wire (0-based)'),
+		level: z.number().int().min(0).max(15).default(0).describe('level number on the wire (0-based)'),
+	})
+	.refine((d) => (d.host === undefined) !== (d.serial === undefined), {
+		message: 'give either host (TCP) or serial, not both and not neither',
+	})
+	.describe('Probel / Grass Valley SW-P-08 router')
+
+export const SnmpUpsDriver = z
+	.strictObject({
+		type: z.literal('snmp-ups').describe('UPS over SNMP, UPS-MIB (RFC 1628)'),
+		...snmpCommon,
+		pollMs: z.number().int().min(100).max(600_000).default(2000).describe('poll interval'),
+		traps: z.boolean().default(false).describe("act on this UPS's traps (needs the top-level traps receiver)"),
+	})
+	.describe('UPS over SNMP')
+
+export const NutDriver = z
+	.strictObject({
+		type: z.literal('nut'),
+		host: Host.describe('upsd address'),
+		port: TcpPort.default(3493).describe('upsd TCP port'),
+		ups: z.string().min(1).describe('the UPS name in upsd'),
+		username: z.string().min(1).optional().describe('upsd user (not needed for reading)'),
+		password: Secret.optional().describe('upsd password'),
+		pollMs: z.number().int().min(100).max(600_000).default(2000).describe('poll interval'),
+	})
+	.describe('UPS through a Network UPS Tools upsd (TCP 3493)')
+
+export const MegatecDriver = z
+	.strictObject({
+		type: z.literal('megatec'),
+		serial: z
+			.strictObject({
+				path: z.string().min(1).describe('serial device'),
+				baudRate: z.number().int().positive().default(2400).describe('baud rate (Megatec is 2400 8N1)'),
+			})
+			.describe('serial port'),
+		pollMs: z.number().int().min(100).max(600_000).default(2000).describe('poll interval'),
+	})
+	.describe('UPS speaking the Megatec/Q1 serial protocol')
+
+export const SnmpRule = z
+	.strictObject({
+		oid: Oid.describe('numeric OID, leading dot optional'),
+		op: z.enum(['eq', 'ne', 'lt', 'le', 'gt', 'ge']).describe('comparison'),
+		value: z.union([z.number(), z.string()]).describe('value compared with'),
+		means: z.enum(['up', 'down', 'degraded']).describe('the signal when the comparison holds'),
+	})
+	.describe('a health rule: the first rule that matches gives the signal; none matching means up')
+export type SnmpRule = z.infer<typeof SnmpRule>
+
+export const SnmpDriver = z
+	.strictObject({
+		type: z.literal('snmp').describe('signal device over SNMP: 2022-7 gateway, IRD, fiber receiver'),
+		...snmpCommon,
+		profile: z.enum(['gateway-2022-7', 'ird']).optional().describe('built-in health profile'),
+		profileOids: z
+			.record(z.string(), Oid)
+			.optional()
+			.describe("a vendor's OIDs for the profile's objects, by object name (drivers/snmp documents the names)"),
+		rules: z.array(SnmpRule).min(1).optional().describe('health rules, tried in order'),
+		pollMs: z.number().int().min(100).max(600_000).default(1000).describe('poll interval'),
+		traps: z.boolean().default(false).describe("act on this device's traps (needs the top-level traps receiver)"),
+	})
+	.refine((d) => (d.profile === undefined) !== (d.rules === undefined), {
+		message: 'give either profile or rules',
+	})
+	.refine((d) => d.profileOids === undefined || d.profile !== undefined, {
+		message: 'profileOids needs a profile',
+		path: ['profileOids'],
+	})
+	.describe('signal device over SNMP')
+
+export const SrtDriver = z
+	.strictObject({
+		type: z.literal('srt'),
+		mode: z.enum(['listener', 'caller']).describe('listener: the venue calls us; caller: we call the venue'),
+		host: Host.optional().describe('remote address (caller)'),
+		bind: Host.default('0.0.0.0').describe('local address to listen on (listener)'),
+		port: TcpPort.describe('UDP port: ours (listener) or the remote one (caller)'),
+		latencyMs: z.number().int().min(20).max(60_000).default(120).describe('SRT receive latency'),
+		streamId: z.string().max(512).optional().describe('a listener accepts only this stream id; a caller sends it'),
+		passphrase: Secret.optional().describe('AES passphrase (10-79 characters)'),
+		pbkeylen: z
+			.union([z.literal(16), z.literal(24), z.literal(32)])
+			.default(16)
+			.describe('AES key length in bytes'),
+		payloadSize: z
+			.number()
+			.int()
+			.min(188)
+			.max(1456)
+			.default(1316)
+			.describe('payload bytes per packet (7 x 188 for TS)'),
+		connectTimeoutMs: z.number().int().min(100).max(60_000).default(3000).describe('caller connect timeout'),
+		relayTo: z
+			.string()
+			.regex(/^udp:\/\/(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, 'must be udp://HOST:PORT')
+			.optional()
+			.describe('where received packets go on, toward the gateway or IRD (unicast or multicast)'),
+		lossRate: z
+			.number()
+			.min(0)
+			.max(1)
+			.default(0.02)
+			.describe('above this loss/drop rate over one stats interval the signal is degraded'),
+		silenceMs: Millis.min(1)
+			.default(50)
+			.describe('no packet for this long is a stopped stream (reported as of its last packet)'),
+		statsIntervalMs: z.number().int().min(100).max(60_000).default(1000).describe('stats interval'),
+	})
+	.refine((d) => d.mode !== 'caller' || d.host !== undefined, { message: 'a caller needs host', path: ['host'] })
+	.refine(
+		(d) =>
+			d.passphrase === undefined ||
+			typeof d.passphrase !== 'string' ||
+			(d.passphrase.length >= 10 && d.passphrase.length <= 79),
+		{
+			message: 'an SRT passphrase is 10 to 79 characters',
+			path: ['passphrase'],
+		},
+	)
+	.describe('SRT receiver (our own libsrt binding)')
+
+export const Driver = z.discriminatedUnion('type', [
+	VideohubDriver,
+	Swp08Driver,
+	SnmpUpsDriver,
+	NutDriver,
+	MegatecDriver,
+	SnmpDriver,
+	SrtDriver,
+])
+export type Driver = z.infer<typeof Driver>
+export type DriverType = Driver['type']
+export type VideohubDriver = z.infer<typeof VideohubDriver>
+export type Swp08Driver = z.infer<typeof Swp08Driver>
+export type SnmpUpsDriver = z.infer<typeof SnmpUpsDriver>
+export type NutDriver = z.infer<typeof NutDriver>
+export type MegatecDriver = z.infer<typeof MegatecDriver>
+export type SnmpDriver = z.infer<typeof SnmpDriver>
+export type SrtDriver = z.infer<typeof SrtDriver>
+
+export const ROUTER_DRIVERS: ReadonlySet<DriverType> = new Set(['videohub', 'swp08'])
+export const UPS_DRIVERS: ReadonlySet<DriverType> = new Set(['snmp-ups', 'nut', 'megatec'])

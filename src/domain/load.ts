@@ -1,0 +1,151 @@
+// Reading a config file: size cap, YAML with alias limits, zod validation, and errors that name the exact place
+// (`events[0].feeds[1].paths[2].input.router: unknown device "rtr-9" (line 42)`), never a stack trace.
+import { readFileSync, statSync } from 'node:fs'
+import { isNode, LineCounter, parseDocument, type Document } from 'yaml'
+import type { z } from 'zod'
+import { Config, fmtPath } from './config.ts'
+
+/** A config past this is refused unread: a real BOC is a few hundred KiB; this leaves room and keeps parsing fast. */
+export const MAX_CONFIG_BYTES = 4 * 1024 * 1024
+
+export interface ConfigProblem {
+	/** `events[0].feeds[1]...`, or '' for the whole file */
+	path: string
+	message: string
+	/** 1-based line in the file where the parser knows it */
+	line?: number
+}
+
+export class ConfigError extends Error {
+	override name = 'ConfigError'
+	constructor(
+		readonly file: string,
+		readonly problems: readonly ConfigProblem[],
+	) {
+		super(`${file}: invalid config:\n${problems.map(formatProblem).join('\n')}`)
+	}
+}
+
+export function formatProblem(p: ConfigProblem): string {
+	const where = p.path === '' ? '' : `${p.path}: `
+	const line = p.line !== undefined ? ` (line ${p.line})` : ''
+	return `${where}${p.message}${line}`
+}
+
+/** Reads and validates FILE. Throws ConfigError (and only ConfigError) on any problem. */
+export function loadConfigFile(file: string): Config {
+	let size: number
+	try {
+		size = statSync(file).size
+	} catch (err) {
+		throw new ConfigError(file, [
+			{ path: '', message: `cannot read: ${(err as NodeJS.ErrnoException).code ?? String(err)}` },
+		])
+	}
+	if (size > MAX_CONFIG_BYTES)
+		throw new ConfigError(file, [
+			{
+				path: '',
+				message: `file is ${(size / 1048576).toFixed(1)} MiB; a config is at most ${MAX_CONFIG_BYTES / 1048576} MiB`,
+			},
+		])
+	let text: string
+	try {
+		text = readFileSync(file, 'utf8')
+	} catch (err) {
+		throw new ConfigError(file, [
+			{ path: '', message: `cannot read: ${(err as NodeJS.ErrnoException).code ?? String(err)}` },
+		])
+	}
+	return parseConfigText(text, file)
+}
+
+/** Parses YAML (or JSON) text into a validated Config. */
+export function parseConfigText(text: string, file = '<config>'): Config {
+	if (text.length > MAX_CONFIG_BYTES)
+		throw new ConfigError(file, [{ path: '', message: `config is larger than ${MAX_CONFIG_BYTES / 1048576} MiB` }])
+	const lines = new LineCounter()
+	// maxAliasCount bounds alias expansion (the "billion laughs" YAML bomb); uniqueKeys rejects duplicate mapping keys.
+	const doc = parseDocument(text, { lineCounter: lines, uniqueKeys: true, prettyErrors: false, strict: true })
+	if (doc.errors.length > 0) {
+		throw new ConfigError(
+			file,
+			doc.errors.slice(0, 10).map((e) => {
+				const pos = e.linePos?.[0]
+				return {
+					path: '',
+					message: `YAML: ${e.message.split('\n')[0] ?? e.message}`,
+					...(pos ? { line: pos.line } : {}),
+				}
+			}),
+		)
+	}
+	let data: unknown
+	try {
+		data = doc.toJS({ maxAliasCount: 100 })
+	} catch (err) {
+		throw new ConfigError(file, [{ path: '', message: `YAML: ${(err as Error).message}` }])
+	}
+	if (data === null || data === undefined) throw new ConfigError(file, [{ path: '', message: 'the file is empty' }])
+	return validateConfig(data, file, doc, lines)
+}
+
+/** Validates already-parsed data; `doc` and `lines` (when the data came from YAML) give line numbers. */
+export function validateConfig(data: unknown, file = '<config>', doc?: Document, lines?: LineCounter): Config {
+	const r = Config.safeParse(data)
+	if (r.success) return r.data
+	throw new ConfigError(file, zodProblems(r.error, doc, lines))
+}
+
+export function zodProblems(error: z.ZodError, doc?: Document, lines?: LineCounter): ConfigProblem[] {
+	const out: ConfigProblem[] = []
+	const seen = new Set<string>()
+	for (const issue of error.issues) {
+		const path = issue.path.filter((k): k is string | number => typeof k !== 'symbol')
+		const p: ConfigProblem = { path: fmtPath(path), message: issueMessage(issue) }
+		const line = lineOf(path, doc, lines)
+		if (line !== undefined) p.line = line
+		const key = `${p.path}\0${p.message}`
+		if (!seen.has(key)) {
+			seen.add(key)
+			out.push(p)
+		}
+	}
+	return out
+}
+
+type Issue = z.core.$ZodIssue
+
+function issueMessage(i: Issue): string {
+	switch (i.code) {
+		case 'unrecognized_keys':
+			return `unknown key${i.keys.length > 1 ? 's' : ''} ${i.keys.map((k) => `"${k}"`).join(', ')}`
+		case 'invalid_type':
+			return i.input === undefined ? `required (${i.expected})` : `expected ${i.expected}, got ${describe(i.input)}`
+		case 'invalid_union':
+			if ('note' in i && i.note === 'No matching discriminator') return `${i.message}`
+			return `${i.message}: expected one of the accepted forms`
+		case 'invalid_value':
+			return `must be one of ${i.values.map((v) => JSON.stringify(v)).join(', ')}, got ${describe(i.input)}`
+		default:
+			return i.message
+	}
+}
+
+function describe(v: unknown): string {
+	if (v === null) return 'null'
+	if (Array.isArray(v)) return 'an array'
+	if (typeof v === 'string') return JSON.stringify(v.length > 40 ? `${v.slice(0, 40)}...` : v)
+	if (typeof v === 'object') return 'an object'
+	return `${typeof v} ${String(v)}`
+}
+
+function lineOf(path: (string | number)[], doc?: Document, lines?: LineCounter): number | undefined {
+	if (!doc || !lines) return undefined
+	// walk down as far as the document goes: a missing key is reported at its parent
+	for (let n = path.length; n >= 0; n--) {
+		const node = doc.getIn(path.slice(0, n), true)
+		if (isNode(node) && node.range) return lines.linePos(node.range[0]).line
+	}
+	return undefined
+}
