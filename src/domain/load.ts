@@ -136,8 +136,8 @@ function describe(v: unknown): string {
 	if (v === null) return 'null'
 	if (Array.isArray(v)) return 'an array'
 	if (typeof v === 'string') return JSON.stringify(v.length > 40 ? `${v.slice(0, 40)}...` : v)
-	if (typeof v === 'object') return 'an object'
-	return `${typeof v} ${String(v)}`
+	if (typeof v === 'number' || typeof v === 'boolean' || typeof v === 'bigint') return `${typeof v} ${v}`
+	return typeof v === 'object' ? 'an object' : typeof v
 }
 
 function lineOf(path: (string | number)[], doc?: Document, lines?: LineCounter): number | undefined {
