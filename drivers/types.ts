@@ -1,0 +1,45 @@
+// What every driver shares with the runtime. Drivers know nothing of feeds or events: they speak their protocol,
+// keep their device's real state and report it in this small vocabulary (architecture.md, habit 5).
+import type { Logger } from 'pino'
+
+/** The fixed health vocabulary of contract §1 (`sigpath probe`) and §5 (device state). */
+export type Health = 'ok' | 'degraded' | 'down' | 'unknown'
+
+/** A signal report of contract §4: `unknown` withdraws the source's last report. */
+export type SignalReport = 'up' | 'down' | 'degraded' | 'unknown'
+
+/**
+ * Monotonic milliseconds (CLOCK_MONOTONIC on Linux, fractional). Every driver timestamp uses this clock, so a
+ * native timestamp taken with clock_gettime(CLOCK_MONOTONIC) compares directly with one taken in JS.
+ */
+export function monotonicMs(): number {
+	return Number(process.hrtime.bigint()) / 1e6
+}
+
+/** Freshness, kept by every driver: connected, stale (no good answer for longer than the driver allows), lastOkAt. */
+export interface Freshness {
+	connected: boolean
+	stale: boolean
+	/** monotonic ms of the last good answer from the device, or null before the first */
+	lastOkAt: number | null
+}
+
+/** What `sigpath probe` prints (contract §1). */
+export interface ProbeResult {
+	device: string
+	connected: boolean
+	health: Health
+	detail: Record<string, unknown>
+}
+
+export interface DriverContext {
+	log: Logger
+	/** where `{ env: NAME }` secrets are read from */
+	env: NodeJS.ProcessEnv
+}
+
+export interface ProbeOptions {
+	/** how long to watch, for drivers that measure over time (SRT); others use it as their connect timeout */
+	seconds: number
+	ctx: DriverContext
+}

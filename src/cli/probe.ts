@@ -1,0 +1,48 @@
+// `sigpath probe FILE DEVICE [--seconds N]`: connect to one device, print its state as JSON, disconnect.
+// 0 reachable; 1 not (the state is still printed, connected: false); 2 bad arguments (contract §1).
+//
+// Each driver folder provides `probe.ts` exporting `probe(device, options): Promise<ProbeResult>`.
+import { existsSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
+import type { Device } from '../domain/config.ts'
+import type { DriverType } from '../domain/drivers.ts'
+import { loadConfigFile } from '../domain/load.ts'
+import { silentLogger } from '../log.ts'
+import type { ProbeOptions, ProbeResult } from '../../drivers/types.ts'
+import { parse, UsageError, type Command } from './io.ts'
+
+const USAGE = 'sigpath probe FILE DEVICE [--seconds N]'
+
+/** driver type -> the driver folder that probes it */
+const PROBE_FOLDER: Record<DriverType, string> = {
+	videohub: 'videohub',
+	swp08: 'swp08',
+	'snmp-ups': 'ups',
+	nut: 'nut',
+	megatec: 'megatec',
+	snmp: 'snmp',
+	srt: 'srt',
+}
+
+type ProbeModule = { probe: (device: Device, options: ProbeOptions) => Promise<ProbeResult> }
+
+export const command: Command = async (argv, io) => {
+	const { values, positionals } = parse(argv, { seconds: { type: 'string' } }, USAGE)
+	if (positionals.length !== 2) throw new UsageError(`expected FILE and DEVICE\nusage: ${USAGE}`)
+	const seconds = values.seconds === undefined ? 3 : Number(values.seconds)
+	if (!Number.isFinite(seconds) || seconds <= 0 || seconds > 3600)
+		throw new UsageError(`--seconds must be a number of seconds between 0 and 3600, got "${values.seconds}"`)
+	const config = loadConfigFile(positionals[0]!)
+	const id = positionals[1]!
+	const device = config.devices.find((d) => d.id === id)
+	if (!device) throw new UsageError(`unknown device "${id}" (devices: ${config.devices.map((d) => d.id).join(', ')})`)
+	if (!device.driver) throw new UsageError(`device "${id}" has no driver (inventory only): nothing to probe`)
+	const ext = import.meta.url.endsWith('.ts') ? '.ts' : '.js'
+	const url = new URL(`../../drivers/${PROBE_FOLDER[device.driver.type]}/probe${ext}`, import.meta.url)
+	if (!existsSync(fileURLToPath(url)))
+		throw new UsageError(`probing ${device.driver.type} devices is not available yet`)
+	const mod = (await import(url.href)) as ProbeModule
+	const result = await mod.probe(device, { seconds, ctx: { log: silentLogger, env: process.env } })
+	io.out(`${JSON.stringify(result, null, 2)}\n`)
+	return result.connected ? 0 : 1
+}
