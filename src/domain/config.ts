@@ -229,6 +229,10 @@ function uniq<T extends { id: string }>(ctx: Ctx, items: readonly T[], base: Key
 	return seen
 }
 
+function article(word: string): string {
+	return `${/^[aeiou]/.test(word) ? 'an' : 'a'} ${word}`
+}
+
 export function fmtPath(path: readonly PropertyKey[]): string {
 	let s = ''
 	for (const k of path) s += typeof k === 'number' ? `[${k}]` : s === '' ? String(k) : `.${String(k)}`
@@ -249,7 +253,8 @@ function checkReferences(cfg: Config, ctx: Ctx): void {
 		if (ps.device !== undefined) {
 			const d = devices.get(ps.device)
 			if (!d) add(['powerSources', i, 'device'], `unknown device "${ps.device}"`)
-			else if (d.role !== 'ups') add(['powerSources', i, 'device'], `device "${ps.device}" is a ${d.role}, not a ups`)
+			else if (d.role !== 'ups')
+				add(['powerSources', i, 'device'], `device "${ps.device}" is ${article(d.role)}, not a ups`)
 		}
 		if (ps.kind !== 'ups' && ps.device !== undefined)
 			add(['powerSources', i, 'device'], `only a ups source is monitored by a device`)
@@ -313,7 +318,7 @@ function checkReferences(cfg: Config, ctx: Ctx): void {
 	const routerRef = (path: Key[], id: string): (Device & { role: 'router' }) | undefined => {
 		const d = devices.get(id)
 		if (!d) add(path, `unknown device "${id}"`)
-		else if (d.role !== 'router') add(path, `device "${id}" is a ${d.role}, not a router`)
+		else if (d.role !== 'router') add(path, `device "${id}" is ${article(d.role)}, not a router`)
 		else return d as Device & { role: 'router' }
 		return undefined
 	}
@@ -345,7 +350,7 @@ function checkReferences(cfg: Config, ctx: Ctx): void {
 				})
 				if (new Set(path.via).size !== path.via.length) add([...pp, 'via'], `a device is listed twice in one path`)
 				const inRtr = routerRef([...pp, 'input', 'router'], path.input.router)
-				if (inRtr && path.input.router !== feed.output.router)
+				if (inRtr && rtr && path.input.router !== feed.output.router)
 					add(
 						[...pp, 'input', 'router'],
 						`the path lands on router "${path.input.router}" but the feed's output is on "${feed.output.router}"`,

@@ -81,7 +81,7 @@ export const SnmpUpsDriver = z
 
 export const NutDriver = z
 	.strictObject({
-		type: z.literal('nut'),
+		type: z.literal('nut').describe('UPS through Network UPS Tools upsd'),
 		host: Host.describe('upsd address'),
 		port: TcpPort.default(3493).describe('upsd TCP port'),
 		ups: z.string().min(1).describe('the UPS name in upsd'),
@@ -93,7 +93,7 @@ export const NutDriver = z
 
 export const MegatecDriver = z
 	.strictObject({
-		type: z.literal('megatec'),
+		type: z.literal('megatec').describe('UPS speaking Megatec/Q1 on a serial port'),
 		serial: z
 			.strictObject({
 				path: z.string().min(1).describe('serial device'),
@@ -138,7 +138,7 @@ export const SnmpDriver = z
 
 export const SrtDriver = z
 	.strictObject({
-		type: z.literal('srt'),
+		type: z.literal('srt').describe('SRT receiver (listener or caller) with relay to UDP'),
 		mode: z.enum(['listener', 'caller']).describe('listener: the venue calls us; caller: we call the venue'),
 		host: Host.optional().describe('remote address (caller)'),
 		bind: Host.default('0.0.0.0').describe('local address to listen on (listener)'),

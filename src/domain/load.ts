@@ -1,9 +1,11 @@
 // Reading a config file: size cap, YAML with alias limits, zod validation, and errors that name the exact place
 // (`events[0].feeds[1].paths[2].input.router: unknown device "rtr-9" (line 42)`), never a stack trace.
 import { readFileSync, statSync } from 'node:fs'
+import { CORE_SCHEMA, load as loadYaml, YAMLException } from 'js-yaml'
 import { isNode, LineCounter, parseDocument, type Document } from 'yaml'
 import type { z } from 'zod'
 import { Config, fmtPath } from './config.ts'
+import { REDACTED, SECRET_KEYS } from './secrets.ts'
 
 /** A config past this is refused unread: a real BOC is a few hundred KiB; this leaves room and keeps parsing fast. */
 export const MAX_CONFIG_BYTES = 4 * 1024 * 1024
@@ -60,39 +62,61 @@ export function loadConfigFile(file: string): Config {
 	return parseConfigText(text, file)
 }
 
-/** Parses YAML (or JSON) text into a validated Config. */
+/**
+ * Parses YAML (or JSON) text into a validated Config.
+ *
+ * Two parsers, on purpose: js-yaml reads the file (several times faster than `yaml` on a large BOC, and the daemon
+ * re-reads on every reload); only when something is wrong is the file parsed again with `yaml`, whose Document keeps
+ * the source positions that let an error name its line. Both read YAML 1.2's core schema, so they agree on what the
+ * text means (no timestamps, no `yes`/`no` booleans, no merge keys).
+ */
 export function parseConfigText(text: string, file = '<config>'): Config {
 	if (text.length > MAX_CONFIG_BYTES)
 		throw new ConfigError(file, [{ path: '', message: `config is larger than ${MAX_CONFIG_BYTES / 1048576} MiB` }])
-	const lines = new LineCounter()
-	// maxAliasCount bounds alias expansion (the "billion laughs" YAML bomb); uniqueKeys rejects duplicate mapping keys.
-	const doc = parseDocument(text, { lineCounter: lines, uniqueKeys: true, prettyErrors: false, strict: true })
-	if (doc.errors.length > 0) {
-		throw new ConfigError(
-			file,
-			doc.errors.slice(0, 10).map((e) => {
-				const pos = e.linePos?.[0]
-				return {
-					path: '',
-					message: `YAML: ${e.message.split('\n')[0] ?? e.message}`,
-					...(pos ? { line: pos.line } : {}),
-				}
-			}),
-		)
-	}
+	if (text.split('\n').every((l) => /^\s*(#.*)?$/.test(l)))
+		throw new ConfigError(file, [{ path: '', message: 'the file is empty' }])
 	let data: unknown
 	try {
-		data = doc.toJS({ maxAliasCount: 100 })
+		data = loadYaml(text, { schema: CORE_SCHEMA, filename: file })
 	} catch (err) {
-		throw new ConfigError(file, [{ path: '', message: `YAML: ${(err as Error).message}` }])
+		if (!(err instanceof YAMLException)) throw err
+		const line = err.mark?.line
+		const reason = err.reason.replace(/^duplicated mapping key$/, 'Map keys must be unique')
+		throw new ConfigError(file, [
+			{ path: '', message: `YAML: ${reason}`, ...(line !== undefined ? { line: line + 1 } : {}) },
+		])
 	}
 	if (data === null || data === undefined) throw new ConfigError(file, [{ path: '', message: 'the file is empty' }])
-	return validateConfig(data, file, doc, lines)
+	// js-yaml resolves an alias to the same object: a "billion laughs" file is small in memory but enormous to walk.
+	if (expandedNodes(data, new Map(), MAX_EXPANDED_NODES) > MAX_EXPANDED_NODES)
+		throw new ConfigError(file, [{ path: '', message: 'YAML: Excessive alias count (the aliases expand too far)' }])
+	const r = Config.safeParse(data, { reportInput: true })
+	if (r.success) return r.data
+	const lines = new LineCounter()
+	const doc = parseDocument(text, { lineCounter: lines, strict: true })
+	throw new ConfigError(file, zodProblems(r.error, doc, lines))
+}
+
+/** A config expands to at most this many nodes once aliases are followed (a large BOC is ~100k). */
+const MAX_EXPANDED_NODES = 2_000_000
+
+function expandedNodes(v: unknown, memo: Map<object, number>, limit: number): number {
+	if (v === null || typeof v !== 'object') return 1
+	const known = memo.get(v)
+	if (known !== undefined) return known
+	memo.set(v, limit + 1) // a cycle (a self-referencing alias) counts as too large
+	let n = 1
+	for (const child of Array.isArray(v) ? v : Object.values(v)) {
+		n += expandedNodes(child, memo, limit)
+		if (n > limit) break
+	}
+	memo.set(v, n)
+	return n
 }
 
 /** Validates already-parsed data; `doc` and `lines` (when the data came from YAML) give line numbers. */
 export function validateConfig(data: unknown, file = '<config>', doc?: Document, lines?: LineCounter): Config {
-	const r = Config.safeParse(data)
+	const r = Config.safeParse(data, { reportInput: true })
 	if (r.success) return r.data
 	throw new ConfigError(file, zodProblems(r.error, doc, lines))
 }
@@ -102,8 +126,14 @@ export function zodProblems(error: z.ZodError, doc?: Document, lines?: LineCount
 	const seen = new Set<string>()
 	for (const issue of error.issues) {
 		const path = issue.path.filter((k): k is string | number => typeof k !== 'symbol')
-		const p: ConfigProblem = { path: fmtPath(path), message: issueMessage(issue) }
-		const line = lineOf(path, doc, lines)
+		const secret = SECRET_KEYS.has(String(path[path.length - 1]))
+		const p: ConfigProblem = {
+			path: fmtPath(path),
+			message: issueMessage(secret ? ({ ...issue, input: REDACTED } as Issue) : issue),
+		}
+		// an unknown key is best shown on its own line, not its parent's
+		const at = issue.code === 'unrecognized_keys' && issue.keys[0] !== undefined ? [...path, issue.keys[0]] : path
+		const line = lineOf(at, doc, lines)
 		if (line !== undefined) p.line = line
 		const key = `${p.path}\0${p.message}`
 		if (!seen.has(key)) {

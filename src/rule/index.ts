@@ -201,8 +201,8 @@ function judgePair(ctx: Context, a: Path, b: Path, v: Violation[]): void {
 		})
 
 	if (!ctx.config.policy.discretePower) return
-	const powerA = sourcesOfPath(ctx, a)
-	const powerB = sourcesOfPath(ctx, b)
+	const powerA = sourcesOfPath(ctx, a, b)
+	const powerB = sourcesOfPath(ctx, b, a)
 	const sharedPower = [...powerA.keys()].filter((s) => powerB.has(s)).sort(byId)
 	if (sharedPower.length > 0)
 		v.push({
@@ -214,15 +214,21 @@ function judgePair(ctx: Context, a: Path, b: Path, v: Violation[]): void {
 		})
 }
 
-/** power source -> the devices of the path it feeds directly */
-function sourcesOfPath(ctx: Context, path: Path): Map<string, string[]> {
+/**
+ * power source -> the devices of the path it feeds directly. A device in both paths is excluded: it is already a
+ * shared-device, and its power is that violation's consequence, not a second finding.
+ */
+function sourcesOfPath(ctx: Context, path: Path, other: Path): Map<string, string[]> {
 	const m = new Map<string, string[]>()
-	for (const dev of new Set(path.via))
+	const otherVia = new Set(other.via)
+	for (const dev of new Set(path.via)) {
+		if (otherVia.has(dev)) continue
 		for (const s of ctx.powerOf(dev)) {
 			const devs = m.get(s)
 			if (devs) devs.push(dev)
 			else m.set(s, [dev])
 		}
+	}
 	return m
 }
 

@@ -1,0 +1,153 @@
+// `sigpath check` as an operator runs it: exit codes of contract §1, placed errors, no stack traces.
+import { execFile } from 'node:child_process'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { promisify } from 'node:util'
+import { afterAll, describe, expect, it } from 'vitest'
+import { main } from '../../src/cli/main.ts'
+
+const dir = mkdtempSync(join(tmpdir(), 'sigpath-check-'))
+afterAll(() => rmSync(dir, { recursive: true, force: true }))
+
+async function run(...args: string[]) {
+	let out = ''
+	let err = ''
+	const t0 = performance.now()
+	const code = await main(args, { out: (t) => (out += t), err: (t) => (err += t) })
+	return { code, out, err, ms: performance.now() - t0 }
+}
+function file(name: string, text: string): string {
+	const f = join(dir, name)
+	writeFileSync(f, text)
+	return f
+}
+const example = readFileSync(new URL('../../config/example.yaml', import.meta.url), 'utf8')
+
+describe('sigpath check', () => {
+	it('exits 0 on the example, and on the lab config', async () => {
+		for (const f of ['config/example.yaml', 'config/lab.yaml']) {
+			const r = await run('check', f)
+			expect(r.err).toBe('')
+			expect(r.code).toBe(0)
+			expect(r.out).toMatch(/every critical feed is compliant \(3 critical of 4 feeds\)/)
+		}
+	})
+
+	it('exits 1 when two paths of a feed move onto one line card, naming both paths and the card', async () => {
+		const f = file(
+			'card.yaml',
+			example.replace('input: { router: rtr-prod, input: 17 }', 'input: { router: rtr-prod, input: 5 }'),
+		)
+		const r = await run('check', f)
+		expect(r.code).toBe(1)
+		expect(r.out).toContain('shared-line-card: paths fiber and sat land on rtr-prod card-1 (inputs 1 and 5)')
+		const j = await run('check', f, '--json')
+		expect(j.code).toBe(1)
+		const report = JSON.parse(j.out) as { ok: boolean; feeds: { feed: string; violations: unknown[] }[] }
+		expect(report.ok).toBe(false)
+		expect(report.feeds.map((x) => x.feed)).toEqual(['pgm', 'clean', 'tx-back', 'pgm'])
+		expect(report.feeds[0]!.violations).toEqual([
+			{
+				code: 'shared-line-card',
+				paths: ['fiber', 'sat'],
+				detail: 'paths fiber and sat land on rtr-prod card-1 (inputs 1 and 5)',
+			},
+		])
+	})
+
+	it('prints the --json report of contract §3 for a compliant config', async () => {
+		const r = await run('check', 'config/example.yaml', '--json')
+		expect(JSON.parse(r.out)).toMatchObject({
+			ok: true,
+			feeds: [
+				{ event: 'wbc-final', feed: 'pgm', critical: true, compliant: true, violations: [] },
+				{ event: 'wbc-final', feed: 'clean', critical: true, compliant: true, violations: [] },
+				{ event: 'wbc-final', feed: 'tx-back', critical: false, compliant: true, violations: [] },
+				{ event: 'laliga-fleet', feed: 'pgm', critical: true, compliant: true, violations: [] },
+			],
+		})
+	})
+
+	describe('exits 2 with a clear error, no stack trace, within a second', () => {
+		const cases: [string, () => string, RegExp][] = [
+			['malformed YAML', () => file('m.yaml', 'site: [\n'), /^YAML: /m],
+			[
+				'wrong types',
+				() => file('t.yaml', example.replace('lossMs: 300, clearMs: 10000, preference: primary', 'lossMs: soon')),
+				/lossMs: expected number, got "soon" \(line \d+\)/,
+			],
+			[
+				'unknown keys',
+				() => file('u.yaml', `${example}\nfailover: {}\n`),
+				new RegExp(`^unknown key "failover" \\(line ${example.split('\n').length + 1}\\)$`, 'm'),
+			],
+			[
+				'duplicate ids',
+				() => file('d.yaml', example.replace('id: gw-ll', 'id: gw-wbc')),
+				/devices\[\d+\]\.id: duplicate device id "gw-wbc"/,
+			],
+			[
+				'a dangling reference',
+				() => file('r.yaml', example.replace('via: [enc-wbc-4, srt-wbc]', 'via: [enc-wbc-4, srt-wbc-9]')),
+				/^events\[0\]\.feeds\[0\]\.paths\[3\]\.via\[1\]: unknown device "srt-wbc-9" \(line \d+\)$/m,
+			],
+			['an empty file', () => file('e.yaml', ''), /the file is empty/],
+			['a missing file', () => join(dir, 'nope.yaml'), /cannot read: ENOENT/],
+			[
+				'a 10 MB file',
+				() => file('big.yaml', `site: { id: s }\n#${'x'.repeat(10 * 1024 * 1024)}\n`),
+				/file is 10\.0 MiB; a config is at most 4 MiB/,
+			],
+			[
+				'a YAML bomb',
+				() => {
+					const lines = ['a0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]']
+					for (let i = 1; i < 10; i++)
+						lines.push(
+							`a${i}: &a${i} [${Array(9)
+								.fill(`*a${i - 1}`)
+								.join(',')}]`,
+						)
+					return file('bomb.yaml', `${lines.join('\n')}\n`)
+				},
+				/Excessive alias count/,
+			],
+		]
+		it.each(cases)('%s', async (_name, make, expected) => {
+			const r = await run('check', make())
+			expect(r.code).toBe(2)
+			expect(r.out).toBe('')
+			expect(r.err).toMatch(expected)
+			expect(r.err).not.toMatch(/\n\s+at /)
+			expect(r.ms).toBeLessThan(1000)
+		})
+	})
+
+	it('exits 2 on bad arguments', async () => {
+		expect((await run('check')).code).toBe(2)
+		expect((await run('check', 'a', 'b')).code).toBe(2)
+		expect((await run('check', '--jsn', 'config/example.yaml')).code).toBe(2)
+		expect((await run('chekc', 'config/example.yaml')).err).toMatch(/unknown command "chekc"/)
+	})
+
+	it('runs from a checkout with `npm run --silent sigpath`, stdout carrying only its output', async () => {
+		const r = await promisify(execFile)(
+			'npm',
+			['run', '--silent', 'sigpath', '--', 'check', 'config/example.yaml', '--json'],
+			{
+				encoding: 'utf8',
+			},
+		)
+		expect(JSON.parse(r.stdout)).toMatchObject({ ok: true })
+		const bad = await promisify(execFile)('npm', [
+			'run',
+			'--silent',
+			'sigpath',
+			'--',
+			'check',
+			join(dir, 'nope.yaml'),
+		]).catch((e: { code: number; stdout: string; stderr: string }) => e)
+		expect(bad).toMatchObject({ code: 2, stdout: '' })
+	})
+})
