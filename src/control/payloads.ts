@@ -1,0 +1,71 @@
+// MQTT payloads of contract §5, validated by zod. Unknown keys are errors; a bad payload changes nothing.
+import { z } from 'zod'
+import { Id } from '../domain/primitives.ts'
+
+/** A payload over this is refused unread (contract §5). */
+export const MAX_PAYLOAD_BYTES = 16 * 1024
+
+export const SetCommand = z
+	.strictObject({
+		action: z.enum(['take', 'auto', 'manual', 'lock', 'unlock']).describe('what to do'),
+		path: Id.optional().describe('the path to take (take only)'),
+		force: z.boolean().optional().describe('take an ineligible path (take only; never overrides a lock)'),
+		operator: z.string().min(1).max(64).optional().describe('who asks, as the panel claims it'),
+	})
+	.superRefine((c, ctx) => {
+		if (c.action === 'take' && c.path === undefined) ctx.addIssue({ code: 'custom', path: ['path'], message: 'take needs a path' })
+		if (c.action !== 'take' && c.path !== undefined)
+			ctx.addIssue({ code: 'custom', path: ['path'], message: `${c.action} takes no path` })
+		if (c.action !== 'take' && c.force !== undefined)
+			ctx.addIssue({ code: 'custom', path: ['force'], message: `${c.action} takes no force` })
+	})
+export type SetCommand = z.infer<typeof SetCommand>
+
+export type CommandResult = { ok: true } | { ok: false; error: string }
+
+export type PathClass = 'healthy' | 'recovering' | 'degraded' | 'ineligible' | 'failed'
+
+export interface FeedState {
+	active: string | null
+	mode: 'auto' | 'manual'
+	locked: boolean
+	paths: Record<string, { signal: 'up' | 'down' | 'degraded' | null; state: PathClass }>
+	compliance: { compliant: boolean; healthyDiscretePaths: number; required: number }
+}
+
+export interface DeviceState {
+	connected: boolean
+	health: 'ok' | 'degraded' | 'down' | 'unknown'
+	detail: Record<string, unknown>
+}
+
+export interface Alarm {
+	/** wall-clock time, ISO 8601 */
+	t: string
+	severity: 'critical' | 'major' | 'minor' | 'warning' | 'info' | 'cleared'
+	code: string
+	device?: string
+	feed?: string
+	message: string
+}
+
+/**
+ * Parses a `set` payload. Returns the command or a one-line reason; never throws. Size is checked first, so a
+ * 1 MB payload is refused without being decoded.
+ */
+export function parseSetPayload(payload: Buffer): { ok: true; command: SetCommand } | { ok: false; error: string } {
+	if (payload.length > MAX_PAYLOAD_BYTES)
+		return { ok: false, error: `payload is ${payload.length} bytes; at most ${MAX_PAYLOAD_BYTES} are read` }
+	let data: unknown
+	try {
+		data = JSON.parse(payload.toString('utf8'))
+	} catch (err) {
+		return { ok: false, error: `payload is not JSON: ${(err as Error).message}` }
+	}
+	const r = SetCommand.safeParse(data)
+	if (r.success) return { ok: true, command: r.data }
+	const issue = r.error.issues[0]!
+	const where = issue.path.length ? `${issue.path.join('.')}: ` : ''
+	const msg = issue.code === 'unrecognized_keys' ? `unknown key ${issue.keys.map((k) => `"${k}"`).join(', ')}` : issue.message
+	return { ok: false, error: `${where}${msg}` }
+}
