@@ -10,7 +10,14 @@ import { readFileSync } from 'node:fs'
 import mqtt, { type IClientOptions, type IPublishPacket, type MqttClient } from 'mqtt'
 import type { Logger } from 'pino'
 import type { FeedKey } from '../domain/model.ts'
-import { parseSetPayload, type Alarm, type CommandResult, type DeviceState, type FeedState, type SetCommand } from './payloads.ts'
+import {
+	parseSetPayload,
+	type Alarm,
+	type CommandResult,
+	type DeviceState,
+	type FeedState,
+	type SetCommand,
+} from './payloads.ts'
 
 export interface Operator {
 	/** the name recorded in the journal */
@@ -217,7 +224,13 @@ export class MqttControl {
 		return { name: 'unknown', source: 'unknown', via: 'mqtt' }
 	}
 
-	private finish(key: string, replyTo: string, correlation: Buffer | undefined, result: CommandResult, feed: string): void {
+	private finish(
+		key: string,
+		replyTo: string,
+		correlation: Buffer | undefined,
+		result: CommandResult,
+		feed: string,
+	): void {
 		this.handled.set(key, { at: Date.now(), reply: result })
 		if (!result.ok) this.o.log.warn({ feed, error: result.error }, 'command refused')
 		this.reply(replyTo, correlation, result)

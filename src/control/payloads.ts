@@ -13,7 +13,8 @@ export const SetCommand = z
 		operator: z.string().min(1).max(64).optional().describe('who asks, as the panel claims it'),
 	})
 	.superRefine((c, ctx) => {
-		if (c.action === 'take' && c.path === undefined) ctx.addIssue({ code: 'custom', path: ['path'], message: 'take needs a path' })
+		if (c.action === 'take' && c.path === undefined)
+			ctx.addIssue({ code: 'custom', path: ['path'], message: 'take needs a path' })
 		if (c.action !== 'take' && c.path !== undefined)
 			ctx.addIssue({ code: 'custom', path: ['path'], message: `${c.action} takes no path` })
 		if (c.action !== 'take' && c.force !== undefined)
@@ -66,6 +67,7 @@ export function parseSetPayload(payload: Buffer): { ok: true; command: SetComman
 	if (r.success) return { ok: true, command: r.data }
 	const issue = r.error.issues[0]!
 	const where = issue.path.length ? `${issue.path.join('.')}: ` : ''
-	const msg = issue.code === 'unrecognized_keys' ? `unknown key ${issue.keys.map((k) => `"${k}"`).join(', ')}` : issue.message
+	const msg =
+		issue.code === 'unrecognized_keys' ? `unknown key ${issue.keys.map((k) => `"${k}"`).join(', ')}` : issue.message
 	return { ok: false, error: `${where}${msg}` }
 }

@@ -157,6 +157,54 @@ export const Mqtt = z
 	})
 	.describe('MQTT broker; absent: an embedded broker on 127.0.0.1:1883')
 
+const MidiChannel = z.number().int().min(1).max(16).default(1).describe('MIDI channel, 1-16')
+const MidiNumber = z.number().int().min(0).max(127)
+
+export const MidiControl = z
+	.strictObject({
+		note: MidiNumber.optional().describe('note number of the button (note on with velocity > 0 presses it)'),
+		cc: MidiNumber.optional().describe('control change number of the button (value >= 64 presses it)'),
+		channel: MidiChannel,
+		feed: z
+			.string()
+			.regex(/^[^/]+\/[^/]+$/, 'must be EVENT/FEED')
+			.describe('the feed, as event/feed'),
+		action: z.enum(['take', 'auto', 'manual', 'lock', 'unlock']).describe('what the button does'),
+		path: Id.optional().describe('the path a take button takes'),
+		force: z.boolean().default(false).describe('a take button that takes an ineligible path'),
+	})
+	.refine((c) => (c.note === undefined) !== (c.cc === undefined), { message: 'give either note or cc' })
+	.refine((c) => (c.action === 'take') === (c.path !== undefined), {
+		message: 'a take button needs a path, and only a take button has one',
+	})
+	.describe(
+		'a button: pressing it sends the command; its LED shows the state it selects (the path active, auto, manual, locked, unlocked)',
+	)
+
+export const MidiTally = z
+	.strictObject({
+		note: MidiNumber.optional().describe('LED note number'),
+		cc: MidiNumber.optional().describe('LED control change number'),
+		channel: MidiChannel,
+		feed: z
+			.string()
+			.regex(/^[^/]+\/[^/]+$/, 'must be EVENT/FEED')
+			.describe('the feed, as event/feed'),
+		path: Id.describe('the path'),
+		when: z.enum(['active', 'healthy', 'failed', 'degraded']).default('active').describe('when the LED is lit'),
+	})
+	.refine((c) => (c.note === undefined) !== (c.cc === undefined), { message: 'give either note or cc' })
+	.describe('an LED or tally lamp that shows a path state')
+
+export const Midi = z
+	.strictObject({
+		input: z.string().min(1).optional().describe('input port name, or part of it (absent: the first port)'),
+		output: z.string().min(1).optional().describe('output port name for LEDs, or part of it (absent: the first port)'),
+		controls: z.array(MidiControl).default([]).describe('buttons'),
+		tally: z.array(MidiTally).default([]).describe('LEDs and tally lamps'),
+	})
+	.describe('MIDI control surfaces')
+
 const ConfigShape = z.strictObject({
 	site: z
 		.strictObject({
@@ -195,6 +243,7 @@ const ConfigShape = z.strictObject({
 		})
 		.optional()
 		.describe('SNMP trap and inform receiver'),
+	midi: Midi.optional(),
 	log: z
 		.strictObject({
 			level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal']).default('info').describe('log level'),
@@ -237,6 +286,27 @@ export function fmtPath(path: readonly PropertyKey[]): string {
 	let s = ''
 	for (const k of path) s += typeof k === 'number' ? `[${k}]` : s === '' ? String(k) : `.${String(k)}`
 	return s
+}
+
+function checkMidi(cfg: Config, add: (path: Key[], message: string) => void): void {
+	if (!cfg.midi) return
+	const paths = new Map<string, Set<string>>()
+	for (const e of cfg.events) for (const f of e.feeds) paths.set(`${e.id}/${f.id}`, new Set(f.paths.map((p) => p.id)))
+	const check = (kind: 'controls' | 'tally', i: number, feed: string, path: string | undefined) => {
+		const known = paths.get(feed)
+		if (!known) add(['midi', kind, i, 'feed'], `unknown feed "${feed}"`)
+		else if (path !== undefined && !known.has(path))
+			add(['midi', kind, i, 'path'], `feed ${feed} has no path "${path}"`)
+	}
+	const buttons = new Map<string, number>()
+	cfg.midi.controls.forEach((c, i) => {
+		check('controls', i, c.feed, c.path)
+		const key = `${c.channel}:${c.note !== undefined ? `n${c.note}` : `c${c.cc}`}`
+		const first = buttons.get(key)
+		if (first !== undefined) add(['midi', 'controls', i], `the same button as midi.controls[${first}]`)
+		else buttons.set(key, i)
+	})
+	cfg.midi.tally.forEach((t, i) => check('tally', i, t.feed, t.path))
 }
 
 function checkReferences(cfg: Config, ctx: Ctx): void {
@@ -322,6 +392,8 @@ function checkReferences(cfg: Config, ctx: Ctx): void {
 		else return d as Device & { role: 'router' }
 		return undefined
 	}
+
+	checkMidi(cfg, add)
 
 	const outputsTaken = new Map<string, string>()
 	cfg.events.forEach((ev, e) => {
