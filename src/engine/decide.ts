@@ -1,0 +1,110 @@
+// The decision rules of contract §4, read on a feed's state. Pure: the Engine applies what this returns.
+import { classOf, type Class, type FeedRt, type PathRt, type Trigger } from './state.ts'
+import type { Cause, Observation } from './types.ts'
+
+export interface Verdict {
+	/** where the rules say to go (may be suppressed by rule 4), or null to stay */
+	to: PathRt | null
+	cause: Cause
+	rule: string
+	/** rule 1 applies and no candidate is eligible */
+	noPath: boolean
+	because: string[]
+}
+
+const describe = (p: PathRt): string =>
+	`${p.id} (rank ${p.rank + 1}) is ${classOf(p)}${p.signal !== 'up' ? `, signal ${p.signal ?? 'none'}` : ''}`
+
+function failure(p: PathRt, lossMs: number): string {
+	return `active path ${p.id} failed at ${p.lastFailure ?? '?'} (down or degraded for lossMs ${lossMs}) and is ${p.signal ?? 'without signal'}`
+}
+
+/** The best candidate among the classes given, in that order of preference; ties by rank. */
+function best(f: FeedRt, classes: readonly Class[]): PathRt | null {
+	let found: PathRt | null = null
+	let foundClass = classes.length
+	for (const p of f.paths) {
+		if (p === f.active) continue
+		const c = classes.indexOf(classOf(p))
+		if (c >= 0 && c < foundClass) {
+			found = p
+			foundClass = c
+		}
+	}
+	return found
+}
+
+export function decide(f: FeedRt): Verdict {
+	const a = f.active
+	const stay: Verdict = { to: null, cause: 'failover', rule: '', noPath: false, because: [] }
+	// Rules 1 and 2 act only on an active path that has failed in its current outage and reports down or degraded
+	if (a.failedOutage && a.signal === 'down') {
+		const to = best(f, ['healthy', 'recovering', 'degraded'])
+		if (!to) return { ...stay, rule: '1', noPath: true }
+		return {
+			to,
+			cause: 'failover',
+			rule: '1: the active path failed and is down; best candidate: healthy, then recovering, then degraded',
+			noPath: false,
+			because: [failure(a, f.lossMs), describe(to)],
+		}
+	}
+	if (a.failedOutage && a.signal === 'degraded') {
+		const to = best(f, ['healthy'])
+		if (to)
+			return {
+				to,
+				cause: 'failover',
+				rule: '2: the active path failed and is degraded; a healthy candidate exists',
+				noPath: false,
+				because: [failure(a, f.lossMs), describe(to)],
+			}
+	}
+	if (f.preference === 'primary')
+		for (const p of f.paths) {
+			if (p.rank >= a.rank) break
+			if (classOf(p) === 'healthy' && !p.revertBlocked)
+				return {
+					to: p,
+					cause: 'revert',
+					rule: '3: preference primary; a higher-ranked path is healthy',
+					noPath: false,
+					because: [
+						`${p.id} (rank ${p.rank + 1}) is healthy${p.failedEver ? ` (up since ${p.upSince ?? '?'}, cleared after clearMs ${f.clearMs})` : ''}`,
+						`active path ${a.id} has rank ${a.rank + 1}`,
+					],
+				}
+		}
+	return stay
+}
+
+export function explainTriggers(triggers: readonly Trigger[]): string[] {
+	return triggers.map((tr) => ('obs' in tr ? describeObs(tr.obs) : describeTimer(tr)))
+}
+
+function describeObs(o: Observation): string {
+	const at = 'at' in o && o.at !== undefined && o.at !== o.t ? ` (since ${o.at})` : ''
+	switch (o.type) {
+		case 'start':
+			return `t=${o.t} start: ${o.feed} on ${o.active}${o.mode ? `, ${o.mode}` : ''}${o.locked ? ', locked' : ''}`
+		case 'signal':
+			return `t=${o.t} path ${o.feed}/${o.path} ${o.signal}${at}`
+		case 'device':
+			return `t=${o.t} device ${o.device} ${o.state}${at}`
+		case 'command':
+			return `t=${o.t} command ${o.command}${o.path !== undefined ? ` ${o.path}` : ''}${o.force ? ' force' : ''}${o.operator !== undefined ? ` by ${o.operator}` : ''}`
+	}
+}
+
+const timerText = {
+	loss: 'failed (lossMs elapsed)',
+	clear: 'cleared (clearMs elapsed)',
+	revert: 'is a revert target again (up for clearMs since the start)',
+	null: 'had no signal for lossMs',
+	grace: '',
+} as const
+
+function describeTimer(tr: Exclude<Trigger, { obs: Observation }>): string {
+	if (tr.timer === 'grace') return `t=${tr.due} timer: lossMs since the start, compliance judged from now`
+	return `t=${tr.due} timer: ${tr.path ?? ''} ${timerText[tr.timer]}`
+}

@@ -1,0 +1,195 @@
+// The timeline format of contract §4 (JSON lines), validated with zod, to and from the engine's observations.
+// Our extension: a signal or device record may carry "at" (integer ms, <= t), the instant its condition began.
+import { z } from 'zod'
+import type { FeedKey, Model } from '../domain/model.ts'
+import type { Observation } from './types.ts'
+
+const T = z.number().int('must be an integer number of ms').min(0, 'must be >= 0')
+const FeedId = z.string().regex(/^[^/]+\/[^/]+$/, 'must be "event/feed"')
+const Report = z.enum(['up', 'down', 'degraded', 'unknown'])
+
+export const StartRecord = z.strictObject({
+	t: T,
+	feed: FeedId,
+	active: z.string().min(1),
+	mode: z.enum(['auto', 'manual']).optional(),
+	locked: z.boolean().optional(),
+})
+export const SignalRecord = z.strictObject({
+	t: T,
+	path: z.string().regex(/^[^/]+\/[^/]+\/[^/]+$/, 'must be "event/feed/path"'),
+	signal: Report,
+	at: T.optional(),
+})
+export const DeviceRecord = z.strictObject({ t: T, device: z.string().min(1), state: Report, at: T.optional() })
+export const CommandRecord = z.strictObject({
+	t: T,
+	feed: FeedId,
+	command: z.enum(['take', 'auto', 'manual', 'lock', 'unlock']),
+	path: z.string().min(1).optional(),
+	force: z.boolean().optional(),
+	operator: z.string().min(1).max(200).optional(),
+})
+export type TimelineRecord =
+	| z.infer<typeof StartRecord>
+	| z.infer<typeof SignalRecord>
+	| z.infer<typeof DeviceRecord>
+	| z.infer<typeof CommandRecord>
+
+export class TimelineError extends Error {
+	override name = 'TimelineError'
+	constructor(
+		readonly line: number,
+		readonly problem: string,
+		readonly file = 'timeline',
+	) {
+		super(`${file}:${line}: ${problem}`)
+	}
+}
+
+export interface Parsed {
+	obs: Observation
+	line: number
+}
+
+/** Recognises the kind of a record by its keys, then validates it strictly. Returns the observation or a problem. */
+export function parseRecord(value: unknown): Observation | string {
+	if (typeof value !== 'object' || value === null || Array.isArray(value)) return 'a record must be a JSON object'
+	const keys = new Set(Object.keys(value))
+	const schema = keys.has('command')
+		? CommandRecord
+		: keys.has('signal') || keys.has('path')
+			? SignalRecord
+			: keys.has('device') || keys.has('state')
+				? DeviceRecord
+				: keys.has('feed') || keys.has('active')
+					? StartRecord
+					: undefined
+	if (!schema)
+		return 'not a timeline record: expected a start ("feed","active"), path ("path","signal"), device ("device","state") or command ("feed","command") record'
+	const r = schema.safeParse(value)
+	if (!r.success) {
+		const issue = r.error.issues[0]!
+		const where = issue.path.length > 0 ? `"${issue.path.map(String).join('.')}": ` : ''
+		return `${where}${issue.message}`
+	}
+	return toObservation(r.data)
+}
+
+export function toObservation(r: TimelineRecord): Observation {
+	if ('command' in r) {
+		const o: Observation = { type: 'command', t: r.t, feed: r.feed as FeedKey, command: r.command }
+		if (r.path !== undefined) o.path = r.path
+		if (r.force !== undefined) o.force = r.force
+		if (r.operator !== undefined) o.operator = r.operator
+		return o
+	}
+	if ('signal' in r) {
+		const i = r.path.lastIndexOf('/')
+		const o: Observation = {
+			type: 'signal',
+			t: r.t,
+			feed: r.path.slice(0, i) as FeedKey,
+			path: r.path.slice(i + 1),
+			signal: r.signal,
+		}
+		if (r.at !== undefined) o.at = r.at
+		return o
+	}
+	if ('device' in r) {
+		const o: Observation = { type: 'device', t: r.t, device: r.device, state: r.state }
+		if (r.at !== undefined) o.at = r.at
+		return o
+	}
+	const o: Observation = { type: 'start', t: r.t, feed: r.feed as FeedKey, active: r.active }
+	if (r.mode !== undefined) o.mode = r.mode
+	if (r.locked !== undefined) o.locked = r.locked
+	return o
+}
+
+/** The timeline line of an observation (what the journal keeps, and what `journal timeline` prints). */
+export function toRecord(o: Observation): TimelineRecord {
+	switch (o.type) {
+		case 'start':
+			return {
+				t: o.t,
+				feed: o.feed,
+				active: o.active,
+				...(o.mode !== undefined ? { mode: o.mode } : {}),
+				...(o.locked !== undefined ? { locked: o.locked } : {}),
+			}
+		case 'signal':
+			return { t: o.t, path: `${o.feed}/${o.path}`, signal: o.signal, ...(o.at !== undefined ? { at: o.at } : {}) }
+		case 'device':
+			return { t: o.t, device: o.device, state: o.state, ...(o.at !== undefined ? { at: o.at } : {}) }
+		case 'command':
+			return {
+				t: o.t,
+				feed: o.feed,
+				command: o.command,
+				...(o.path !== undefined ? { path: o.path } : {}),
+				...(o.force !== undefined ? { force: o.force } : {}),
+				...(o.operator !== undefined ? { operator: o.operator } : {}),
+			}
+	}
+}
+
+/** Checks an observation against the model; returns the problem or undefined. */
+export function checkAgainstModel(o: Observation, model: Model): string | undefined {
+	if ('at' in o && o.at !== undefined && o.at > o.t) return `"at" (${o.at}) is after "t" (${o.t})`
+	if (o.type === 'device') return model.devices.has(o.device) ? undefined : `unknown device "${o.device}"`
+	const feed = model.feeds.get(o.feed)
+	if (!feed) return `unknown feed "${o.feed}"`
+	const hasPath = (id: string) => feed.ranked.some((p) => p.id === id)
+	if (o.type === 'signal' && !hasPath(o.path)) return `unknown path "${o.path}" in feed ${o.feed}`
+	if (o.type === 'start' && !hasPath(o.active)) return `unknown path "${o.active}" in feed ${o.feed}`
+	if (o.type === 'command') {
+		if (o.command === 'take' && o.path === undefined) return `a take needs "path"`
+		if (o.command !== 'take' && (o.path !== undefined || o.force !== undefined))
+			return `"path" and "force" belong to a take, not to ${o.command}`
+		if (o.path !== undefined && !hasPath(o.path)) return `unknown path "${o.path}" in feed ${o.feed}`
+	}
+	return undefined
+}
+
+/**
+ * Parses a whole timeline against a model. Blank lines and lines starting with '#' are skipped. Throws
+ * TimelineError naming the 1-based line and what is wrong.
+ */
+export function parseTimeline(text: string, model: Model, file = 'timeline'): Parsed[] {
+	const out: Parsed[] = []
+	const seen = new Set<string>()
+	const started = new Set<string>()
+	let lastT = 0
+	const lines = text.split('\n')
+	for (let i = 0; i < lines.length; i++) {
+		const raw = lines[i]!.trim()
+		const line = i + 1
+		if (raw === '' || raw.startsWith('#')) continue
+		let value: unknown
+		try {
+			value = JSON.parse(raw)
+		} catch (err) {
+			throw new TimelineError(line, `bad JSON: ${(err as Error).message}`, file)
+		}
+		const obs = parseRecord(value)
+		if (typeof obs === 'string') throw new TimelineError(line, obs, file)
+		const problem = checkAgainstModel(obs, model)
+		if (problem !== undefined) throw new TimelineError(line, problem, file)
+		if (obs.t < lastT) throw new TimelineError(line, `t decreases: ${obs.t} after ${lastT}`, file)
+		lastT = obs.t
+		if (obs.type === 'start') {
+			if (started.has(obs.feed)) throw new TimelineError(line, `a second start record for feed ${obs.feed}`, file)
+			if (seen.has(obs.feed))
+				throw new TimelineError(
+					line,
+					`a start record for feed ${obs.feed} after other records of that feed (it must come first)`,
+					file,
+				)
+			started.add(obs.feed)
+		}
+		if (obs.type !== 'device') seen.add(obs.feed)
+		out.push({ obs, line })
+	}
+	return out
+}

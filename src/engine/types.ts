@@ -1,0 +1,123 @@
+// What goes into the failover engine and what comes out (contract §4). Plain data: the daemon journals these, replay
+// reads and prints them, MQTT/HTTP publish the snapshot.
+import type { FeedKey } from '../domain/model.ts'
+
+/** A report about a path or a device: `unknown` withdraws that source's last report. */
+export type Report = 'up' | 'degraded' | 'down' | 'unknown'
+/** A path's signal: the worst report that counts, or null when none counts. */
+export type Signal = 'up' | 'degraded' | 'down'
+export type Mode = 'auto' | 'manual'
+export type Action = 'take' | 'auto' | 'manual' | 'lock' | 'unlock'
+
+/**
+ * `at` (our extension of §4): the instant the condition actually began (integer ms, <= t), e.g. an SRT receiver
+ * that notices at 1045 that the last packet arrived at 1000 reports down at t=1045 with at=1000. The engine counts
+ * lossMs and clearMs from `at`. It is clamped to no earlier than the same source's previous report, the path's last
+ * signal change and the feed's start.
+ */
+export type Observation =
+	| { type: 'start'; t: number; feed: FeedKey; active: string; mode?: Mode; locked?: boolean }
+	| { type: 'signal'; t: number; feed: FeedKey; path: string; signal: Report; at?: number }
+	| { type: 'device'; t: number; device: string; state: Report; at?: number }
+	| { type: 'command'; t: number; feed: FeedKey; command: Action; path?: string; force?: boolean; operator?: string }
+
+/** Why something happened: the inputs of this step that touched the feed, then the facts the rule read. */
+export interface Explain {
+	rule: string
+	/** the observations and timers of this step that touched the feed, in the order they applied */
+	triggers: string[]
+	/** the facts the decision read, one sentence each */
+	because: string[]
+}
+
+export type Cause = 'failover' | 'revert' | 'take'
+export type AlarmCode = 'no-path' | 'no-signal' | 'at-risk'
+export type RefusalCode = 'locked' | 'ineligible' | 'unknown-path' | 'not-started'
+
+export interface Decision {
+	kind: 'decision'
+	t: number
+	feed: FeedKey
+	from: string
+	to: string
+	cause: Cause
+	operator?: string
+	explain: Explain
+}
+
+export interface Alarm {
+	kind: 'alarm'
+	t: number
+	feed: FeedKey
+	alarm: AlarmCode
+	/** true when raised, false when cleared */
+	active: boolean
+	/** the active path the alarm is about */
+	path: string
+	message: string
+	explain: Explain
+}
+
+export interface Refusal {
+	kind: 'refusal'
+	t: number
+	feed: FeedKey
+	command: Action
+	path?: string
+	operator?: string
+	refused: RefusalCode
+	message: string
+}
+
+/** A command that was accepted (a take that switches also gives a Decision). */
+export interface Accepted {
+	kind: 'accepted'
+	t: number
+	feed: FeedKey
+	command: Action
+	path?: string
+	operator?: string
+	mode: Mode
+	locked: boolean
+}
+
+/** Rule 4: what the engine would have done on a manual or locked feed (reported once per distinct target). */
+export interface Suppressed {
+	kind: 'suppressed'
+	t: number
+	feed: FeedKey
+	from: string
+	to: string
+	cause: Cause
+	because: 'manual' | 'locked'
+	explain: Explain
+}
+
+export type Output = Decision | Alarm | Refusal | Accepted | Suppressed
+
+/** The published class of a path (contract §5): §4's classes, or `failed` while it is in a failed outage. */
+export type PathState = 'healthy' | 'recovering' | 'degraded' | 'ineligible' | 'failed'
+
+export interface PathSnapshot {
+	signal: Signal | null
+	state: PathState
+	rank: number
+	lastFailure: number | null
+}
+
+export interface FeedSnapshot {
+	feed: FeedKey
+	started: boolean
+	active: string | null
+	mode: Mode
+	locked: boolean
+	paths: Record<string, PathSnapshot>
+	alarms: AlarmCode[]
+	/** rule 4: the switch the engine would make if the feed were in auto and unlocked */
+	wouldSwitch: { to: string; cause: Cause } | null
+	compliance: { healthyDiscretePaths: number; required: number } | null
+}
+
+export class EngineError extends Error {
+	override name = 'EngineError'
+}

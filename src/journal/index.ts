@@ -1,0 +1,25 @@
+// The tamper-evident audit journal: hash-chained JSON lines, group commit, rotation, recovery and extraction.
+export { Journal, JournalError, type Appended, type JournalClock, type JournalOptions } from './journal.ts'
+export { GENESIS, parseLine, serialize, sha256, type JournalRecord } from './record.ts'
+export { describeProblem, fileName, listFiles, scanDir, type Problem, type ScanResult } from './scan.ts'
+export {
+	checkPayload,
+	entriesFor,
+	entriesForOutput,
+	KINDS,
+	Payloads,
+	type Entry,
+	type Kind,
+	type Payload,
+} from './kinds.ts'
+export { extractTimeline, recoverFeeds, runs, type Extracted, type ExtractOptions, type FeedState } from './recover.ts'
+
+import type { JournalRecord } from './record.ts'
+import { scanDir } from './scan.ts'
+
+/** Every record of DIR that reads, in chain order (see scanDir for the problems). */
+export function readRecords(dir: string): JournalRecord[] {
+	const out: JournalRecord[] = []
+	scanDir(dir, (r) => out.push(r))
+	return out
+}

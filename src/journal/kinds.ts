@@ -1,0 +1,176 @@
+// The record kinds the daemon writes to the journal, their payloads (zod), and how engine outputs become records.
+//
+// Time: every payload that comes from the engine carries `t`, the engine time: ms since the daemon's start (the
+// `boot` record; `boot.mono` is the CLOCK_MONOTONIC ms at engine t=0, so t = mono - boot.mono at the instant the
+// daemon fed the observation). A replay timeline uses exactly these t (and `at`), so a run of the daemon is one
+// timeline: `journal timeline` copies them unchanged.
+import { z } from 'zod'
+import { CommandRecord, DeviceRecord, SignalRecord, StartRecord, toRecord } from '../engine/timeline.ts'
+import type { Observation, Output } from '../engine/types.ts'
+
+const T = z.number().int().min(0)
+
+export const Payloads = {
+	/** a daemon start: engine time restarts at 0 */
+	boot: z.strictObject({
+		version: z.string(),
+		pid: z.number().int(),
+		/** CLOCK_MONOTONIC ms at engine t=0 */
+		mono: z.number(),
+		/** sha256 of the config file's text, so that an incident is replayed against the config it ran with */
+		config: z.string().optional(),
+	}),
+	/** a feed's start: the crosspoint read from the router, mode and lock restored from the journal */
+	start: StartRecord.extend({
+		mode: z.enum(['auto', 'manual']),
+		locked: z.boolean(),
+		/** what the journal said before this start (recovery); null when it knew nothing of the feed */
+		recovered: z
+			.strictObject({ active: z.string().nullable(), mode: z.enum(['auto', 'manual']), locked: z.boolean() })
+			.nullable()
+			.optional(),
+	}),
+	/** a path or device report, as the engine received it */
+	observation: z.union([SignalRecord, DeviceRecord]),
+	/** an operator command and what became of it */
+	command: CommandRecord.extend({
+		/** where it came from: mqtt, http, midi, cli */
+		via: z.string().optional(),
+		result: z.enum(['accepted', 'refused']),
+		reason: z.string().optional(),
+	}),
+	decision: z.strictObject({
+		t: T,
+		feed: z.string(),
+		from: z.string(),
+		to: z.string(),
+		cause: z.enum(['failover', 'revert', 'take']),
+		operator: z.string().optional(),
+		explain: z.unknown().optional(),
+	}),
+	alarm: z.strictObject({
+		t: T,
+		feed: z.string(),
+		alarm: z.string(),
+		active: z.boolean(),
+		path: z.string().optional(),
+		message: z.string(),
+	}),
+	refusal: z.strictObject({
+		t: T,
+		feed: z.string(),
+		command: z.string(),
+		path: z.string().optional(),
+		operator: z.string().optional(),
+		refused: z.string(),
+		message: z.string(),
+	}),
+	/** a routing request sent to a router for a decision, and its outcome on the router's own tally */
+	take: z.strictObject({
+		t: T,
+		feed: z.string(),
+		path: z.string(),
+		router: z.string(),
+		output: z.number().int().min(1),
+		input: z.number().int().min(1),
+		result: z.enum(['sent', 'confirmed', 'unconfirmed', 'failed']),
+		error: z.string().optional(),
+	}),
+	/** a crosspoint as the router reports it (feed and path when it is a feed's output and lands on a path) */
+	tally: z.strictObject({
+		t: T,
+		router: z.string(),
+		output: z.number().int().min(1),
+		input: z.number().int().min(1),
+		feed: z.string().optional(),
+		path: z.string().optional(),
+	}),
+} as const
+
+export type Kind = keyof typeof Payloads
+export const KINDS = Object.keys(Payloads) as Kind[]
+export type Payload<K extends Kind> = z.infer<(typeof Payloads)[K]>
+export type Entry = { [K in Kind]: { kind: K; payload: Payload<K> } }[Kind]
+
+/** Validates a payload read back from a journal; returns why not, or undefined. */
+export function checkPayload(kind: string, payload: unknown): string | undefined {
+	const schema = (Payloads as Record<string, z.ZodType>)[kind]
+	if (!schema) return undefined // kinds added later are kept and skipped by the readers
+	const r = schema.safeParse(payload)
+	return r.success ? undefined : (r.error.issues[0]?.message ?? 'invalid payload')
+}
+
+/**
+ * The records the daemon writes for one observation it gave the engine, and the engine's outputs: the observation
+ * (or the command with its result) first, then decisions, alarms and refusals in the engine's order.
+ */
+export function entriesFor(obs: Observation, outputs: readonly Output[], via?: string): Entry[] {
+	const out: Entry[] = []
+	const rec = toRecord(obs)
+	if (obs.type === 'start') {
+		if (obs.mode === undefined)
+			throw new Error('a journaled start record must carry its mode (the config mode or the restored one)')
+		out.push({
+			kind: 'start',
+			payload: { t: obs.t, feed: obs.feed, active: obs.active, mode: obs.mode, locked: obs.locked ?? false },
+		})
+	} else if (obs.type === 'command') {
+		const refusal = outputs.find((o) => o.kind === 'refusal' && o.feed === obs.feed && o.t === obs.t)
+		out.push({
+			kind: 'command',
+			payload: {
+				...(rec as Payload<'command'>),
+				...(via !== undefined ? { via } : {}),
+				result: refusal ? 'refused' : 'accepted',
+				...(refusal?.kind === 'refusal' ? { reason: refusal.refused } : {}),
+			},
+		})
+	} else out.push({ kind: 'observation', payload: rec as Payload<'observation'> })
+	for (const o of outputs) out.push(...entriesForOutput(o))
+	return out
+}
+
+/** The journal records of one engine output (decisions, alarms, refusals; accepted commands ride on `command`). */
+export function entriesForOutput(o: Output): Entry[] {
+	switch (o.kind) {
+		case 'decision':
+			return [
+				{
+					kind: 'decision',
+					payload: {
+						t: o.t,
+						feed: o.feed,
+						from: o.from,
+						to: o.to,
+						cause: o.cause,
+						...(o.operator !== undefined ? { operator: o.operator } : {}),
+						explain: o.explain,
+					},
+				},
+			]
+		case 'alarm':
+			return [
+				{
+					kind: 'alarm',
+					payload: { t: o.t, feed: o.feed, alarm: o.alarm, active: o.active, path: o.path, message: o.message },
+				},
+			]
+		case 'refusal':
+			return [
+				{
+					kind: 'refusal',
+					payload: {
+						t: o.t,
+						feed: o.feed,
+						command: o.command,
+						...(o.path !== undefined ? { path: o.path } : {}),
+						...(o.operator !== undefined ? { operator: o.operator } : {}),
+						refused: o.refused,
+						message: o.message,
+					},
+				},
+			]
+		default:
+			return []
+	}
+}

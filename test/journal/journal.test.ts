@@ -1,0 +1,233 @@
+// The journal: the chain (checked with an independent sha256 of the bytes), group commit, rotation, torn tails cut
+// at open, a broken chain reported and left alone, and `sigpath journal verify`.
+import { createHash } from 'node:crypto'
+import { appendFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterEach, describe, expect, it } from 'vitest'
+import { main } from '../../src/cli/main.ts'
+import { GENESIS, Journal, listFiles, readRecords, scanDir } from '../../src/journal/index.ts'
+
+const dirs: string[] = []
+const tmp = (): string => {
+	const d = mkdtempSync(join(tmpdir(), 'sigpath-journal-'))
+	dirs.push(d)
+	return d
+}
+afterEach(() => {
+	for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true })
+})
+
+const clock = () => {
+	let n = 0
+	return { wall: () => new Date(Date.UTC(2026, 10, 21, 6, 0, 0, n)), mono: () => n++ }
+}
+
+async function fill(dir: string, n: number, rotateBytes?: number): Promise<void> {
+	const j = Journal.open({ dir, clock: clock(), ...(rotateBytes !== undefined ? { rotateBytes } : {}) })
+	await Promise.all(Array.from({ length: n }, (_, i) => j.append('observation', { t: i, device: 'd', state: 'up' })))
+	await j.close()
+}
+
+async function verifyCli(dir: string): Promise<{ code: number; out: string; err: string }> {
+	let out = ''
+	let err = ''
+	const code = await main(['journal', 'verify', dir], { out: (t) => (out += t), err: (t) => (err += t) })
+	return { code, out, err }
+}
+
+const lines = (file: string) => readFileSync(file, 'utf8').split('\n').filter(Boolean)
+
+describe('records and chain', () => {
+	it('chains every record to the one before with sha256 over the bytes without the hash', async () => {
+		const dir = tmp()
+		await fill(dir, 5)
+		const [file] = listFiles(dir)
+		const ls = lines(join(dir, file!))
+		expect(ls).toHaveLength(5)
+		let prev = GENESIS
+		ls.forEach((line, i) => {
+			const r = JSON.parse(line) as Record<string, unknown>
+			expect(Object.keys(r)).toEqual(['seq', 'wall', 'mono', 'kind', 'payload', 'prev', 'hash'])
+			expect(r.seq).toBe(i + 1)
+			expect(r.prev).toBe(prev)
+			const body = `${line.slice(0, line.lastIndexOf(',"hash":'))}}`
+			expect(createHash('sha256').update(body).digest('hex')).toBe(r.hash)
+			expect(r.wall).toMatch(/^2026-11-21T06:00:00\.00\dZ$/)
+			prev = r.hash as string
+		})
+	})
+
+	it('resolves an append only once its record is on disk, in seq order', async () => {
+		const dir = tmp()
+		const j = Journal.open({ dir })
+		const a = await j.append('tally', { t: 0, router: 'r', output: 1, input: 2 })
+		expect(a.seq).toBe(1)
+		const recs = readRecords(dir)
+		expect(recs.map((r) => r.hash)).toEqual([a.hash])
+		await j.close()
+	})
+
+	it('groups concurrent appends into few write + fdatasync batches', async () => {
+		const dir = tmp()
+		const j = Journal.open({ dir })
+		const acks = await Promise.all(Array.from({ length: 2000 }, (_, i) => j.append('k', { i })))
+		expect(acks.map((a) => a.seq)).toEqual(Array.from({ length: 2000 }, (_, i) => i + 1))
+		expect(j.stats.records).toBe(2000)
+		expect(j.stats.batches).toBeLessThan(20)
+		await j.close()
+		expect(scanDir(dir).firstBad).toBeNull()
+	})
+
+	it('continues the chain after a reopen', async () => {
+		const dir = tmp()
+		await fill(dir, 3)
+		const j = Journal.open({ dir })
+		expect(j.head.seq).toBe(3)
+		await j.append('k', {})
+		await j.close()
+		const s = scanDir(dir)
+		expect(s.firstBad).toBeNull()
+		expect(s.last?.seq).toBe(4)
+	})
+
+	it('rejects appends after close', async () => {
+		const dir = tmp()
+		const j = Journal.open({ dir })
+		await j.close()
+		await expect(j.append('k', {})).rejects.toThrow(/closed/)
+	})
+})
+
+describe('rotation', () => {
+	it('starts a new file past rotateBytes; the chain continues across files', async () => {
+		const dir = tmp()
+		const j = Journal.open({ dir, rotateBytes: 2000 })
+		for (let i = 0; i < 60; i++) await j.append('observation', { t: i, device: 'dev', state: 'up' })
+		await j.close()
+		const files = listFiles(dir)
+		expect(files.length).toBeGreaterThan(3)
+		const first2 = JSON.parse(lines(join(dir, files[1]!))[0]!) as { seq: number; prev: string }
+		const last1 = JSON.parse(lines(join(dir, files[0]!)).at(-1)!) as { seq: number; hash: string }
+		expect(first2.seq).toBe(last1.seq + 1)
+		expect(first2.prev).toBe(last1.hash)
+		expect(files[1]).toBe(`journal-${String(first2.seq).padStart(12, '0')}.jsonl`)
+		const s = scanDir(dir)
+		expect(s.firstBad).toBeNull()
+		expect(s.records).toBe(60)
+		expect((await verifyCli(dir)).code).toBe(0)
+	})
+})
+
+describe('torn tail', () => {
+	const tails: [string, string][] = [
+		['a partial last line', '{"seq":4,"wall":"2026-11-21T06:00:00.000Z","mono":1,"kind":"k","payl'],
+		['bad JSON with a newline', '{"seq":4, nonsense}\n'],
+		['zeros (a power cut after the size grew)', '\0\0\0\0\0\0\0\0'],
+	]
+	it.each(tails)('%s: open cuts it and reports it; the acknowledged records stay', async (_n, tail) => {
+		const dir = tmp()
+		await fill(dir, 3)
+		const file = join(dir, listFiles(dir)[0]!)
+		const good = readFileSync(file)
+		appendFileSync(file, tail)
+		expect((await verifyCli(dir)).code).toBe(1)
+		const j = Journal.open({ dir })
+		expect(j.report.torn).toMatchObject({ line: 4, offset: good.length })
+		expect(j.report.broken).toEqual([])
+		expect(readFileSync(file).equals(good)).toBe(true)
+		await j.append('k', { after: true })
+		await j.close()
+		expect((await verifyCli(dir)).code).toBe(0)
+		expect(readRecords(dir).map((r) => r.seq)).toEqual([1, 2, 3, 4])
+	})
+
+	it('a complete line whose hash does not match, at the end, is torn too', async () => {
+		const dir = tmp()
+		await fill(dir, 3)
+		const file = join(dir, listFiles(dir)[0]!)
+		const ls = lines(file)
+		writeFileSync(file, `${ls.slice(0, 2).join('\n')}\n${ls[2]!.replace('"state":"up"', '"state":"dn"')}\n`)
+		const j = Journal.open({ dir })
+		expect(j.report.torn).toMatchObject({ line: 3, why: expect.stringMatching(/hash does not match/) as unknown })
+		expect(j.head.seq).toBe(2)
+		await j.close()
+	})
+})
+
+describe('broken chain', () => {
+	it('an altered record in the middle is named by verify (file, line, seq, why) and left in place by open', async () => {
+		const dir = tmp()
+		await fill(dir, 5)
+		const name = listFiles(dir)[0]!
+		const file = join(dir, name)
+		const ls = lines(file)
+		ls[2] = ls[2]!.replace('"t":2', '"t":9')
+		writeFileSync(file, `${ls.join('\n')}\n`)
+		const v = await verifyCli(dir)
+		expect(v.code).toBe(1)
+		expect(v.out).toContain(`first bad record: ${name} line 3`)
+		expect(v.out).toContain('hash does not match')
+		const before = readFileSync(file)
+		const j = Journal.open({ dir })
+		expect(j.report.torn).toBeNull()
+		expect(j.report.broken[0]).toMatchObject({ file: name, line: 3 })
+		await j.append('k', {})
+		await j.close()
+		expect(readFileSync(file).subarray(0, before.length).equals(before)).toBe(true)
+		expect((await verifyCli(dir)).code).toBe(1)
+	})
+
+	it('a deleted record breaks the chain at the next one (prev does not match)', async () => {
+		const dir = tmp()
+		await fill(dir, 5)
+		const name = listFiles(dir)[0]!
+		const file = join(dir, name)
+		const ls = lines(file)
+		ls.splice(1, 1)
+		writeFileSync(file, `${ls.join('\n')}\n`)
+		const s = scanDir(dir)
+		expect(s.firstBad).toMatchObject({ file: name, line: 2, seq: 3 })
+		expect(s.firstBad?.why).toMatch(/seq 3 where 2 was expected/)
+	})
+
+	it('a record re-chained after an edit still fails at the next record', async () => {
+		const dir = tmp()
+		await fill(dir, 4)
+		const name = listFiles(dir)[0]!
+		const file = join(dir, name)
+		const ls = lines(file)
+		// recompute the edited record's own hash: the next record's prev then no longer matches
+		const r = JSON.parse(ls[1]!) as Record<string, unknown>
+		const body = `{"seq":2,"wall":${JSON.stringify(r.wall)},"mono":${String(r.mono)},"kind":"observation","payload":{"t":1,"device":"d","state":"down"},"prev":"${String(r.prev)}"}`
+		const hash = createHash('sha256').update(body).digest('hex')
+		ls[1] = `${body.slice(0, -1)},"hash":"${hash}"}`
+		writeFileSync(file, `${ls.join('\n')}\n`)
+		const s = scanDir(dir)
+		expect(s.firstBad).toMatchObject({ line: 3, seq: 3 })
+		expect(s.firstBad?.why).toMatch(/prev does not match the hash of record 2/)
+	})
+})
+
+describe('sigpath journal verify', () => {
+	it('exit 0 on a good journal, 2 on a missing directory or no argument', async () => {
+		const dir = tmp()
+		await fill(dir, 2)
+		const ok = await verifyCli(dir)
+		expect(ok.code).toBe(0)
+		expect(ok.out).toMatch(/ok: 2 records in 1 file, seq 2/)
+		expect((await verifyCli(join(dir, 'nope'))).code).toBe(2)
+		expect(await main(['journal', 'verify'], { out: () => undefined, err: () => undefined })).toBe(2)
+		expect(await main(['journal', 'frobnicate', dir], { out: () => undefined, err: () => undefined })).toBe(2)
+	})
+
+	it('--json gives the first bad record', async () => {
+		const dir = tmp()
+		await fill(dir, 2)
+		appendFileSync(join(dir, readdirSync(dir)[0]!), 'x')
+		let out = ''
+		const code = await main(['journal', 'verify', dir, '--json'], { out: (t) => (out += t), err: () => undefined })
+		expect(code).toBe(1)
+		expect(JSON.parse(out)).toMatchObject({ ok: false, records: 2, firstBad: { line: 3 } })
+	})
+})
