@@ -1,0 +1,517 @@
+// What both router drivers share: the confirmed tally, the commanded tally, locks, freshness, and the bookkeeping
+// of takes waiting for their tally. Drivers feed it what the router reported (1-based, through ports.ts) and send
+// what it asks; it never writes a state the router did not report.
+import { EventEmitter } from 'node:events'
+import type { Logger } from 'pino'
+import { monotonicMs, type Freshness, type Health } from '../types.ts'
+import { portInRange } from './ports.ts'
+import { Timers } from './timers.ts'
+import {
+	RouterError,
+	type Crosspoint,
+	type InputStatus,
+	type LinkState,
+	type LockState,
+	type Router,
+	type RouterEvents,
+	type RouterSize,
+	type RouterStatus,
+	type SalvoOutcome,
+	type TakeOptions,
+	type TakeResult,
+} from './types.ts'
+
+export interface CoreOptions {
+	deviceId: string
+	log: Logger
+	/** the size from the config (`size: {inputs, outputs}`), checked before anything is sent */
+	size?: RouterSize | undefined
+	/** how long a take waits for the router's tally */
+	takeTimeoutMs?: number
+	/** no good answer for this long makes the router stale */
+	staleAfterMs?: number
+}
+
+interface Pending {
+	input: number
+	sentAt: number
+	resolve: (r: TakeResult) => void
+	reject: (e: RouterError) => void
+	/** set once the router has accepted the request (ACK): from then on a contrary tally is the router's answer */
+	accepted: boolean
+}
+
+interface PendingLock {
+	want: LockState
+	resolve: () => void
+	reject: (e: RouterError) => void
+}
+
+export abstract class RouterCore extends EventEmitter<RouterEvents> implements Router {
+	abstract readonly driver: 'videohub' | 'swp08'
+	readonly deviceId: string
+	protected readonly log: Logger
+	protected readonly timers = new Timers()
+	protected readonly takeTimeoutMs: number
+	protected readonly staleAfterMs: number
+
+	protected readonly confirmed = new Map<number, number>()
+	readonly #commanded = new Map<number, number>()
+	protected readonly lockTable = new Map<number, LockState>()
+	protected readonly inputStatusTable = new Map<number, InputStatus>()
+	protected readonly inputLabels = new Map<number, string>()
+	protected readonly outputLabels = new Map<number, string>()
+	protected readonly configSize: RouterSize | undefined
+	/** the size the router itself reported (Videohub), else the config's */
+	protected reportedSize: RouterSize | null = null
+	protected model: string | undefined
+	protected protocolVersion: string | undefined
+	protected abstract readonly locksReported: boolean
+
+	protected linkState: LinkState = 'idle'
+	#synced = false
+	#lastOkAt: number | null = null
+	#stale = false
+	#stopped = false
+	readonly #pending = new Map<number, Pending>()
+	readonly #pendingLocks = new Map<number, PendingLock>()
+	#takeSeq = 0
+
+	constructor(options: CoreOptions) {
+		super()
+		this.deviceId = options.deviceId
+		this.log = options.log
+		this.configSize = options.size
+		this.takeTimeoutMs = options.takeTimeoutMs ?? 2000
+		this.staleAfterMs = options.staleAfterMs ?? 5000
+	}
+
+	// --- what a driver implements -------------------------------------------------------------------------------
+
+	/** opens the link */
+	protected abstract open(): void
+	/** closes the link; resolves when no handle is left */
+	protected abstract close(): Promise<void>
+	/** sends the takes (1-based) as one request where the protocol allows; never called before sync */
+	protected abstract sendTakes(takes: readonly Crosspoint[]): void
+	/** sends a lock/unlock request (1-based output) */
+	protected abstract sendLock(output: number, lock: boolean): void
+
+	// --- what a driver calls -------------------------------------------------------------------------------------
+
+	/** any good frame or line from the router */
+	protected markOk(): void {
+		this.#lastOkAt = monotonicMs()
+		this.timers.set('stale', this.staleAfterMs, () => this.#setStale(true))
+		if (this.#stale) this.#setStale(false)
+	}
+
+	protected onLinkState(state: LinkState, reason?: string): void {
+		this.linkState = state
+		const at = monotonicMs()
+		if (state !== 'connected') {
+			if (this.#synced) this.log.info({ device: this.deviceId, reason }, 'router link lost')
+			this.#synced = false
+			this.timers.clear('stale')
+			this.#failAll('disconnected', `router ${this.deviceId} disconnected (${reason ?? state})`)
+		} else {
+			this.markOk()
+		}
+		this.emit('connection', {
+			state,
+			connected: state === 'connected',
+			at,
+			...(reason !== undefined ? { reason } : {}),
+		})
+	}
+
+	/** a tally the router reported (1-based), from a full dump or a change */
+	protected onTally(output: number, input: number): void {
+		const at = monotonicMs()
+		const previous = this.confirmed.get(output) ?? null
+		this.confirmed.set(output, input)
+		const pending = this.#pending.get(output)
+		let ours = false
+		if (pending) {
+			if (pending.input === input) {
+				ours = true
+				this.#settle(output)
+				pending.resolve({ output, input, sentAt: pending.sentAt, confirmedAt: at, already: false })
+			} else if (pending.accepted && this.refusesOnContraryTally()) {
+				this.#settle(output)
+				pending.reject(
+					new RouterError(
+						'refused',
+						`router ${this.deviceId} kept output ${output} on input ${input} after the take of input ${pending.input}`,
+					),
+				)
+			}
+		}
+		if (previous !== input) this.emit('crosspoint', { output, input, previous, ours, at })
+	}
+
+	/** SW-P-08 answers a connect with the resulting tally; Videohub may interleave other clients' updates */
+	protected refusesOnContraryTally(): boolean {
+		return false
+	}
+
+	protected onLock(output: number, lock: LockState): void {
+		const previous = this.lockTable.get(output) ?? null
+		this.lockTable.set(output, lock)
+		const pending = this.#pendingLocks.get(output)
+		if (pending && pending.want === lock) {
+			this.#pendingLocks.delete(output)
+			this.timers.clear(`lock:${output}`)
+			pending.resolve()
+		}
+		if (previous !== lock) this.emit('lock', { output, lock, previous, at: monotonicMs() })
+	}
+
+	protected onInputStatus(input: number, status: InputStatus): void {
+		const previous = this.inputStatusTable.get(input)
+		this.inputStatusTable.set(input, status)
+		if (previous !== status) this.emit('input-status', { input, status, at: monotonicMs() })
+	}
+
+	protected onLabel(kind: 'input' | 'output', port: number, label: string): void {
+		const table = kind === 'input' ? this.inputLabels : this.outputLabels
+		if (table.get(port) === label) return
+		table.set(port, label)
+		this.emit('label', { kind, port, label, at: monotonicMs() })
+	}
+
+	protected onSynced(): void {
+		if (this.#synced) return
+		this.#synced = true
+		const at = monotonicMs()
+		this.log.info({ device: this.deviceId, outputs: this.confirmed.size }, 'router synced')
+		this.emit('synced', { at, outputs: this.confirmed.size })
+	}
+
+	/** the router accepted (ACK) the request carrying these outputs' takes */
+	protected onTakesAccepted(outputs: readonly number[]): void {
+		for (const o of outputs) {
+			const p = this.#pending.get(o)
+			if (p) p.accepted = true
+		}
+	}
+
+	/** the router refused (NAK, or no ACK after every resend) the request carrying these outputs' takes */
+	protected onTakesRefused(outputs: readonly number[], code: 'nak' | 'locked' | 'timeout', message: string): void {
+		for (const o of outputs) {
+			const p = this.#pending.get(o)
+			if (!p) continue
+			this.#settle(o)
+			const lockedByOther = this.lockTable.get(o) === 'theirs'
+			p.reject(
+				lockedByOther
+					? new RouterError('locked', `output ${o} of router ${this.deviceId} is locked by another controller`)
+					: new RouterError(code, `${message} (output ${o} to input ${p.input})`),
+			)
+		}
+	}
+
+	protected onLockRefused(output: number, message: string): void {
+		const p = this.#pendingLocks.get(output)
+		if (!p) return
+		this.#pendingLocks.delete(output)
+		this.timers.clear(`lock:${output}`)
+		p.reject(new RouterError('nak', message))
+	}
+
+	protected get synced(): boolean {
+		return this.#synced
+	}
+
+	// --- the Router interface ------------------------------------------------------------------------------------
+
+	start(): void {
+		if (this.#stopped) throw new Error(`router ${this.deviceId} was stopped; make a new one`)
+		this.open()
+	}
+
+	async stop(): Promise<void> {
+		if (this.#stopped) return
+		this.#stopped = true
+		this.#failAll('stopped', `router ${this.deviceId} stopped`)
+		for (const [output, p] of this.#pendingLocks) {
+			this.#pendingLocks.delete(output)
+			p.reject(new RouterError('stopped', `router ${this.deviceId} stopped`))
+		}
+		this.timers.clearAll()
+		this.#synced = false
+		await this.close()
+		this.timers.clearAll()
+	}
+
+	whenSynced(timeoutMs: number): Promise<void> {
+		if (this.#synced) return Promise.resolve()
+		return new Promise<void>((resolve, reject) => {
+			const key = `synced:${++this.#takeSeq}`
+			const onSynced = (): void => {
+				this.timers.clear(key)
+				this.off('connection', onConnection)
+				resolve()
+			}
+			const onConnection = (e: RouterEvents['connection'][0]): void => {
+				if (e.state !== 'stopped') return
+				this.timers.clear(key)
+				this.off('synced', onSynced)
+				reject(new RouterError('stopped', `router ${this.deviceId} stopped before its first sync`))
+			}
+			this.once('synced', onSynced)
+			this.on('connection', onConnection)
+			this.timers.set(key, timeoutMs, () => {
+				this.off('synced', onSynced)
+				this.off('connection', onConnection)
+				reject(
+					new RouterError(
+						this.linkState === 'connected' ? 'timeout' : 'disconnected',
+						this.linkState === 'connected'
+							? `router ${this.deviceId} connected but its tally was not read within ${timeoutMs} ms`
+							: `router ${this.deviceId} not reachable within ${timeoutMs} ms (link ${this.linkState})`,
+					),
+				)
+			})
+		})
+	}
+
+	take(output: number, input: number, options?: TakeOptions): Promise<TakeResult> {
+		const problem = this.#check({ output, input })
+		if (problem) return Promise.reject(problem)
+		const already = this.#alreadyThere({ output, input })
+		if (already) return Promise.resolve(already)
+		const promise = this.#register({ output, input }, options)
+		this.sendTakes([{ output, input }])
+		return promise
+	}
+
+	async salvo(takes: readonly Crosspoint[], options?: TakeOptions): Promise<SalvoOutcome[]> {
+		const seen = new Set<number>()
+		for (const t of takes) {
+			if (seen.has(t.output))
+				throw new RouterError('out-of-range', `salvo names output ${t.output} twice: nothing was sent`)
+			seen.add(t.output)
+		}
+		const promises: Promise<TakeResult>[] = []
+		const toSend: Crosspoint[] = []
+		for (const t of takes) {
+			const problem = this.#check(t)
+			if (problem) {
+				promises.push(Promise.reject(problem))
+				continue
+			}
+			const already = this.#alreadyThere(t)
+			if (already) {
+				promises.push(Promise.resolve(already))
+				continue
+			}
+			promises.push(this.#register(t, options))
+			toSend.push(t)
+		}
+		if (toSend.length > 0) this.sendTakes(toSend)
+		const settled = await Promise.allSettled(promises)
+		return settled.map((s, i) =>
+			s.status === 'fulfilled'
+				? { ok: true, result: s.value }
+				: {
+						ok: false,
+						take: takes[i]!,
+						error:
+							s.reason instanceof RouterError
+								? s.reason
+								: new RouterError('nak', String(s.reason), { cause: s.reason }),
+					},
+		)
+	}
+
+	lock(output: number, options?: TakeOptions): Promise<void> {
+		return this.#lockRequest(output, true, options)
+	}
+
+	unlock(output: number, options?: TakeOptions): Promise<void> {
+		return this.#lockRequest(output, false, options)
+	}
+
+	routing(): ReadonlyMap<number, number> {
+		return this.confirmed
+	}
+
+	commanded(): ReadonlyMap<number, number> {
+		return this.#commanded
+	}
+
+	locks(): ReadonlyMap<number, LockState> {
+		return this.lockTable
+	}
+
+	inputStatus(): ReadonlyMap<number, InputStatus> {
+		return this.inputStatusTable
+	}
+
+	size(): RouterSize | null {
+		return this.reportedSize ?? this.configSize ?? null
+	}
+
+	freshness(): Freshness {
+		return { connected: this.linkState === 'connected', stale: this.#stale, lastOkAt: this.#lastOkAt }
+	}
+
+	isSynced(): boolean {
+		return this.#synced
+	}
+
+	/** pending requests and timers (tests assert both are 0 after stop) */
+	get outstanding(): { takes: number; locks: number; timers: number } {
+		return { takes: this.#pending.size, locks: this.#pendingLocks.size, timers: this.timers.size }
+	}
+
+	status(): RouterStatus {
+		const f = this.freshness()
+		const health: Health = !f.connected ? 'down' : !this.#synced ? 'unknown' : f.stale ? 'degraded' : 'ok'
+		const obj = <V>(m: ReadonlyMap<number, V>): Record<string, V> =>
+			Object.fromEntries([...m].sort((a, b) => a[0] - b[0]).map(([k, v]) => [String(k), v]))
+		return {
+			driver: this.driver,
+			connected: f.connected,
+			synced: this.#synced,
+			health,
+			freshness: f,
+			size: this.size(),
+			routing: obj(this.confirmed),
+			commanded: obj(this.#commanded),
+			locks: obj(this.lockTable),
+			locksReported: this.locksReported,
+			inputStatus: obj(this.inputStatusTable),
+			inputLabels: obj(this.inputLabels),
+			outputLabels: obj(this.outputLabels),
+			...(this.model !== undefined ? { model: this.model } : {}),
+			...(this.protocolVersion !== undefined ? { protocolVersion: this.protocolVersion } : {}),
+		}
+	}
+
+	// --- internals -----------------------------------------------------------------------------------------------
+
+	#check(t: Crosspoint): RouterError | null {
+		if (this.#stopped) return new RouterError('stopped', `router ${this.deviceId} stopped`)
+		const size = this.size()
+		if (!portInRange(t.output, size?.outputs))
+			return new RouterError(
+				'out-of-range',
+				`output ${t.output} is outside router ${this.deviceId}${size ? ` (1-${size.outputs})` : ''}: nothing was sent`,
+			)
+		if (!portInRange(t.input, size?.inputs))
+			return new RouterError(
+				'out-of-range',
+				`input ${t.input} is outside router ${this.deviceId}${size ? ` (1-${size.inputs})` : ''}: nothing was sent`,
+			)
+		if (!this.#synced)
+			return new RouterError(
+				this.linkState === 'connected' ? 'not-synced' : 'disconnected',
+				`router ${this.deviceId} has not reported its tally since it (re)connected (link ${this.linkState}): nothing was sent`,
+			)
+		if (this.lockTable.get(t.output) === 'theirs')
+			return new RouterError(
+				'locked',
+				`output ${t.output} of router ${this.deviceId} is locked by another controller: nothing was sent`,
+			)
+		return null
+	}
+
+	#alreadyThere(t: Crosspoint): TakeResult | null {
+		// The router's own tally already shows it and the link is fresh: a take would change nothing on air.
+		if (this.confirmed.get(t.output) !== t.input || this.#stale || this.#pending.has(t.output)) return null
+		const at = monotonicMs()
+		this.#commanded.set(t.output, t.input)
+		return { ...t, sentAt: at, confirmedAt: at, already: true }
+	}
+
+	#register(t: Crosspoint, options?: TakeOptions): Promise<TakeResult> {
+		const earlier = this.#pending.get(t.output)
+		if (earlier) {
+			this.#settle(t.output)
+			earlier.reject(
+				new RouterError(
+					'superseded',
+					`take of output ${t.output} to input ${earlier.input} replaced by input ${t.input}`,
+				),
+			)
+		}
+		this.#commanded.set(t.output, t.input)
+		const timeoutMs = options?.timeoutMs ?? this.takeTimeoutMs
+		return new Promise<TakeResult>((resolve, reject) => {
+			this.#pending.set(t.output, { input: t.input, sentAt: monotonicMs(), resolve, reject, accepted: false })
+			this.timers.set(`take:${t.output}`, timeoutMs, () => {
+				const p = this.#pending.get(t.output)
+				if (!p) return
+				this.#pending.delete(t.output)
+				const shown = this.confirmed.get(t.output)
+				reject(
+					new RouterError(
+						'timeout',
+						`router ${this.deviceId} did not confirm output ${t.output} to input ${t.input} within ${timeoutMs} ms (its tally shows ${shown === undefined ? 'nothing' : `input ${shown}`})`,
+					),
+				)
+			})
+		})
+	}
+
+	#settle(output: number): void {
+		this.#pending.delete(output)
+		this.timers.clear(`take:${output}`)
+	}
+
+	#failAll(code: 'disconnected' | 'stopped', message: string): void {
+		for (const [output, p] of this.#pending) {
+			this.#settle(output)
+			p.reject(new RouterError(code, `${message} before the tally of output ${output} to input ${p.input} confirmed`))
+		}
+		for (const [output, p] of this.#pendingLocks) {
+			this.#pendingLocks.delete(output)
+			this.timers.clear(`lock:${output}`)
+			p.reject(new RouterError(code, `${message} before the lock of output ${output} confirmed`))
+		}
+	}
+
+	#lockRequest(output: number, lock: boolean, options?: TakeOptions): Promise<void> {
+		if (!this.locksReported)
+			return Promise.reject(new RouterError('unsupported', `${this.driver} routers have no locks this driver can set`))
+		const size = this.size()
+		if (!portInRange(output, size?.outputs))
+			return Promise.reject(new RouterError('out-of-range', `output ${output} is outside router ${this.deviceId}`))
+		if (!this.#synced)
+			return Promise.reject(new RouterError('not-synced', `router ${this.deviceId} is not synced: nothing was sent`))
+		const current = this.lockTable.get(output)
+		if (current === 'theirs')
+			return Promise.reject(
+				new RouterError(
+					'locked',
+					`output ${output} of router ${this.deviceId} is locked by another controller (sigpath never forces a lock)`,
+				),
+			)
+		const want: LockState = lock ? 'ours' : 'unlocked'
+		if (current === want) return Promise.resolve()
+		const timeoutMs = options?.timeoutMs ?? this.takeTimeoutMs
+		return new Promise<void>((resolve, reject) => {
+			const earlier = this.#pendingLocks.get(output)
+			if (earlier) earlier.reject(new RouterError('superseded', `lock request on output ${output} replaced`))
+			this.#pendingLocks.set(output, { want, resolve, reject })
+			this.timers.set(`lock:${output}`, timeoutMs, () => {
+				this.#pendingLocks.delete(output)
+				reject(
+					new RouterError(
+						'timeout',
+						`router ${this.deviceId} did not report output ${output} ${want} within ${timeoutMs} ms`,
+					),
+				)
+			})
+			this.sendLock(output, lock)
+		})
+	}
+
+	#setStale(stale: boolean): void {
+		if (this.#stale === stale) return
+		this.#stale = stale
+		this.emit('freshness', { ...this.freshness(), at: monotonicMs() })
+	}
+}

@@ -1,0 +1,56 @@
+// The one place that picks a router driver from the config's `driver.type`, so the daemon (#7), `sigpath take` and
+// `sigpath probe` never switch on protocol types themselves.
+import type { Device } from '../../src/domain/config.ts'
+import type { DriverContext } from '../types.ts'
+import { Swp08Router } from '../swp08/connection.ts'
+import { VideohubRouter } from '../videohub/connection.ts'
+import type { Router } from './types.ts'
+
+export type { Router } from './types.ts'
+export { RouterError } from './types.ts'
+
+export interface RouterTuning {
+	takeTimeoutMs?: number
+	/** keep-alive period: Videohub PING, SW-P-08 interrogate */
+	keepAliveMs?: number
+	connectTimeoutMs?: number
+}
+
+/** A router for a config device whose driver is `videohub` or `swp08`. Not started: call start(). */
+export function createRouter(device: Device, ctx: DriverContext, tuning: RouterTuning = {}): Router {
+	const d = device.driver
+	const log = ctx.log.child({ device: device.id })
+	const common = {
+		deviceId: device.id,
+		log,
+		size: device.size,
+		...(tuning.takeTimeoutMs !== undefined ? { takeTimeoutMs: tuning.takeTimeoutMs } : {}),
+		...(tuning.connectTimeoutMs !== undefined ? { connectTimeoutMs: tuning.connectTimeoutMs } : {}),
+	}
+	switch (d?.type) {
+		case 'videohub':
+			return new VideohubRouter({
+				...common,
+				host: d.host,
+				port: d.port,
+				...(tuning.keepAliveMs !== undefined ? { pingIntervalMs: tuning.keepAliveMs } : {}),
+			})
+		case 'swp08':
+			return new Swp08Router({
+				...common,
+				transport: d.serial ? { serial: d.serial } : { tcp: { host: d.host ?? '127.0.0.1', port: d.port } },
+				matrix: d.matrix,
+				level: d.level,
+				...(tuning.keepAliveMs !== undefined ? { keepAliveMs: tuning.keepAliveMs } : {}),
+			})
+		default:
+			throw new Error(
+				`device "${device.id}" is not a router this version drives (driver ${d ? `"${d.type}"` : 'absent'}; routers use videohub or swp08)`,
+			)
+	}
+}
+
+/** true when the device has a router driver */
+export function isRouterDevice(device: Device): boolean {
+	return device.driver?.type === 'videohub' || device.driver?.type === 'swp08'
+}

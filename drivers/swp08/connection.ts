@@ -1,0 +1,274 @@
+// A Probel SW-P-08 router over TCP or RS-422 serial: stop-and-wait transmission with ACK/NAK and resend, the tally
+// dump on every (re)connect, an interrogate keep-alive, and takes confirmed by the router's tally, on top of the
+// shared router core. SW-P-08 has no lock vocabulary in the commands this driver speaks (01-04, 21-23 and their
+// extended forms): locks are not reported, and a protected destination shows as a refused take.
+import type { Logger } from 'pino'
+import { RouterCore } from '../router/core.ts'
+import { Link, serialOpener, tcpOpener, type SerialTarget, type TcpTarget, type WireOpener } from '../router/link.ts'
+import { fromWire, toWire } from '../router/ports.ts'
+import type { Crosspoint, LinkState, RouterSize } from '../router/types.ts'
+import { ACK_BYTES, encodeFrame, NAK_BYTES, Swp08Decoder, type Swp08Message } from './codec.ts'
+
+export interface Swp08Options {
+	deviceId: string
+	transport: { tcp: TcpTarget } | { serial: SerialTarget } | { opener: WireOpener }
+	/** wire matrix and level (0-based, contract §2) */
+	matrix: number
+	level: number
+	log: Logger
+	size?: RouterSize | undefined
+	takeTimeoutMs?: number
+	/** interrogate every this many ms while idle (keep-alive) */
+	keepAliveMs?: number
+	/** SW-P-08 §2: resend when no ACK within this time (1 s) */
+	ackTimeoutMs?: number
+	/** SW-P-08 §2: resend at most this many times (5) */
+	maxResends?: number
+	staleAfterMs?: number
+	/** without a configured size, the tally dump is complete after this long with no more dump messages */
+	dumpQuietMs?: number
+	connectTimeoutMs?: number
+	backoffInitialMs?: number
+	backoffMaxMs?: number
+}
+
+interface Outgoing {
+	message: Swp08Message
+	bytes: Buffer
+	sends: number
+	onAck: () => void
+	onFail: (code: 'nak' | 'timeout', message: string) => void
+}
+
+export class Swp08Router extends RouterCore {
+	readonly driver = 'swp08' as const
+	protected readonly locksReported = false
+	readonly #link: Link
+	readonly #matrix: number
+	readonly #level: number
+	readonly #ackTimeoutMs: number
+	readonly #maxResends: number
+	readonly #keepAliveMs: number
+	readonly #dumpQuietMs: number
+	#decoder = new Swp08Decoder()
+	#queue: Outgoing[] = []
+	#inFlight: Outgoing | null = null
+	#seen = new Set<number>()
+	#dumpFrames = 0
+	/** frames resent after a NAK or an ACK timeout (for tests and metrics) */
+	resends = 0
+	/** bad frames received and answered with NAK */
+	badFrames = 0
+
+	constructor(options: Swp08Options) {
+		const keepAlive = options.keepAliveMs ?? 2000
+		super({
+			deviceId: options.deviceId,
+			log: options.log,
+			size: options.size,
+			takeTimeoutMs: options.takeTimeoutMs ?? 2000,
+			staleAfterMs: options.staleAfterMs ?? keepAlive * 2.5,
+		})
+		this.#matrix = options.matrix
+		this.#level = options.level
+		this.#ackTimeoutMs = options.ackTimeoutMs ?? 1000
+		this.#maxResends = options.maxResends ?? 5
+		this.#keepAliveMs = keepAlive
+		this.#dumpQuietMs = options.dumpQuietMs ?? 300
+		const t = options.transport
+		const open = 'tcp' in t ? tcpOpener(t.tcp) : 'serial' in t ? serialOpener(t.serial) : t.opener
+		this.#link = new Link({
+			open,
+			log: options.log,
+			...(options.connectTimeoutMs !== undefined ? { connectTimeoutMs: options.connectTimeoutMs } : {}),
+			...(options.backoffInitialMs !== undefined ? { backoffInitialMs: options.backoffInitialMs } : {}),
+			...(options.backoffMaxMs !== undefined ? { backoffMaxMs: options.backoffMaxMs } : {}),
+		})
+		this.#link.on('state', (state, reason) => this.#onState(state, reason))
+		this.#link.on('data', (bytes) => this.#onData(bytes))
+	}
+
+	get timerCount(): number {
+		return this.timers.size + this.#link.timerCount
+	}
+
+	protected override refusesOnContraryTally(): boolean {
+		// §3.2/§3.4: the router answers a connect with the crosspoint it now holds; after our connect was
+		// acknowledged, a tally showing another source means the router did not (or could not) make it.
+		return true
+	}
+
+	protected open(): void {
+		this.#link.start()
+	}
+
+	protected close(): Promise<void> {
+		return this.#link.stop()
+	}
+
+	/** the extended form is needed past 1024 ports, or for matrix/level numbers past 15 */
+	#extended(...numbers: number[]): boolean {
+		const size = this.size()
+		return (
+			this.#matrix > 15 ||
+			this.#level > 15 ||
+			(size !== null && (size.inputs > 1024 || size.outputs > 1024)) ||
+			numbers.some((n) => n > 1023)
+		)
+	}
+
+	protected sendTakes(takes: readonly Crosspoint[]): void {
+		for (const t of takes) {
+			const dest = toWire(t.output)
+			const src = toWire(t.input)
+			this.#enqueue(
+				{ cmd: 'connect', matrix: this.#matrix, level: this.#level, extended: this.#extended(dest, src), dest, src },
+				() => this.onTakesAccepted([t.output]),
+				(code, message) => this.onTakesRefused([t.output], code, message),
+			)
+		}
+	}
+
+	protected sendLock(): void {
+		// unreachable: the core refuses lock requests when locksReported is false
+	}
+
+	#enqueue(message: Swp08Message, onAck: () => void, onFail: Outgoing['onFail']): void {
+		this.#queue.push({ message, bytes: encodeFrame(message), sends: 0, onAck, onFail })
+		this.#pump()
+	}
+
+	/** SW-P-08 §2: one message at a time; the next goes once the last is ACKed (an ACK names no message). */
+	#pump(): void {
+		if (this.#inFlight || this.linkState !== 'connected') return
+		const next = this.#queue.shift()
+		if (!next) return
+		this.#inFlight = next
+		this.#transmit(next)
+	}
+
+	#transmit(o: Outgoing): void {
+		o.sends++
+		if (!this.#link.write(o.bytes)) return
+		this.timers.set('ack', this.#ackTimeoutMs, () => this.#resend(false))
+	}
+
+	#resend(afterNak: boolean): void {
+		const o = this.#inFlight
+		if (!o) return
+		if (o.sends > this.#maxResends) {
+			this.#inFlight = null
+			this.timers.clear('ack')
+			const why = afterNak ? 'NAKed' : 'not acknowledged'
+			o.onFail(
+				afterNak ? 'nak' : 'timeout',
+				`router ${this.deviceId} ${why} the ${o.message.cmd} after ${o.sends} sends`,
+			)
+			if (!afterNak) {
+				// silence through every resend: the peer is gone even if the socket or port is still open
+				this.#link.drop(`no ACK to ${o.sends} sends`)
+				return
+			}
+			this.#pump()
+			return
+		}
+		this.resends++
+		this.#transmit(o)
+	}
+
+	#onState(state: LinkState, reason: string | undefined): void {
+		this.#decoder = new Swp08Decoder()
+		this.#queue = []
+		this.#inFlight = null
+		this.#seen = new Set()
+		this.#dumpFrames = 0
+		this.timers.clear('ack')
+		this.timers.clear('keepalive')
+		this.timers.clear('dump-quiet')
+		this.onLinkState(state, reason)
+		if (state !== 'connected') return
+		// Read the router's real state before anything else (habit 4): the whole tally of our matrix and level.
+		const extended = this.#extended()
+		this.#enqueue(
+			{ cmd: 'tally-dump-request', matrix: this.#matrix, level: this.#level, extended },
+			() => undefined,
+			(_code, message) => this.log.warn({ device: this.deviceId, message }, 'tally dump request failed'),
+		)
+		this.timers.every('keepalive', this.#keepAliveMs, () => this.#keepAlive())
+	}
+
+	#keepAlive(): void {
+		if (this.#inFlight || this.#queue.length > 0) return // traffic is its own keep-alive
+		this.#enqueue(
+			{ cmd: 'interrogate', matrix: this.#matrix, level: this.#level, extended: this.#extended(), dest: 0 },
+			() => undefined,
+			() => undefined, // a failed keep-alive drops the link in #resend; nothing else waits on it
+		)
+	}
+
+	#onData(bytes: Buffer): void {
+		for (const e of this.#decoder.push(bytes)) {
+			switch (e.type) {
+				case 'ack': {
+					this.markOk()
+					const o = this.#inFlight
+					if (!o) break
+					this.#inFlight = null
+					this.timers.clear('ack')
+					o.onAck()
+					this.#pump()
+					break
+				}
+				case 'nak':
+					this.markOk()
+					this.#resend(true)
+					break
+				case 'bad':
+					this.badFrames++
+					this.#link.write(NAK_BYTES)
+					break
+				case 'frame':
+					this.#link.write(ACK_BYTES)
+					this.markOk()
+					this.#onMessage(e.message)
+					break
+			}
+		}
+	}
+
+	#onMessage(m: Swp08Message): void {
+		if (m.cmd === 'unknown' || m.matrix !== this.#matrix || m.level !== this.#level) return
+		switch (m.cmd) {
+			case 'tally':
+			case 'connected':
+				this.onTally(fromWire(m.dest), fromWire(m.src))
+				return
+			case 'tally-dump-byte':
+			case 'tally-dump-word':
+				m.sources.forEach((src, i) => {
+					const output = fromWire(m.firstDest + i)
+					this.#seen.add(output)
+					this.onTally(output, fromWire(src))
+				})
+				this.#dumpFrames++
+				this.#checkSynced()
+				return
+			default:
+				return // a controller's messages (interrogate, connect, dump request) are not for us
+		}
+	}
+
+	#checkSynced(): void {
+		if (this.synced) return
+		const outputs = this.size()?.outputs
+		if (outputs !== undefined && this.#seen.size >= outputs) {
+			this.timers.clear('dump-quiet')
+			this.onSynced()
+			return
+		}
+		// No size to count against (or the router is smaller than configured): the dump ends when it goes quiet.
+		this.timers.set('dump-quiet', this.#dumpQuietMs, () => {
+			if (this.#dumpFrames > 0) this.onSynced()
+		})
+	}
+}

@@ -1,0 +1,266 @@
+import { afterEach, describe, expect, it } from 'vitest'
+import { silentLogger } from '../../../src/log.ts'
+import { VideohubRouter, type VideohubOptions } from '../../../drivers/videohub/connection.ts'
+import { VideohubSim } from '../../../drivers/videohub/sim.ts'
+import { RouterError, type RouterEvents } from '../../../drivers/router/types.ts'
+import { VideohubDecoder, encodeBlock } from '../../../drivers/videohub/codec.ts'
+import { createConnection, type Socket } from 'node:net'
+
+const sims: VideohubSim[] = []
+const routers: VideohubRouter[] = []
+const sockets: Socket[] = []
+
+afterEach(async () => {
+	for (const s of sockets.splice(0)) s.destroy()
+	for (const r of routers.splice(0)) {
+		await r.stop()
+		// nothing left behind: no pending request, no timer, in the router or its link
+		expect(r.outstanding).toEqual({ takes: 0, locks: 0, timers: 0 })
+		expect(r.timerCount).toBe(0)
+	}
+	for (const s of sims.splice(0)) await s.stop()
+})
+
+async function setup(simOpts: ConstructorParameters<typeof VideohubSim>[0] = {}, opts: Partial<VideohubOptions> = {}) {
+	const sim = new VideohubSim(simOpts)
+	sims.push(sim)
+	const { port } = await sim.start()
+	const router = new VideohubRouter({
+		deviceId: 'rtr-1',
+		host: '127.0.0.1',
+		port,
+		log: silentLogger,
+		pingIntervalMs: 200,
+		backoffInitialMs: 20,
+		backoffMaxMs: 100,
+		takeTimeoutMs: 1000,
+		...opts,
+	})
+	routers.push(router)
+	router.start()
+	await router.whenSynced(3000)
+	return { sim, router, port }
+}
+
+function until<K extends keyof RouterEvents>(
+	router: VideohubRouter,
+	name: K,
+	pred: (...args: RouterEvents[K]) => boolean = () => true,
+	timeoutMs = 3000,
+): Promise<RouterEvents[K]> {
+	return new Promise((resolve, reject) => {
+		const t = setTimeout(() => {
+			router.off(name, fn as never)
+			reject(new Error(`no ${name} event within ${timeoutMs} ms`))
+		}, timeoutMs)
+		const fn = (...args: RouterEvents[K]): void => {
+			if (!pred(...args)) return
+			clearTimeout(t)
+			router.off(name, fn as never)
+			resolve(args)
+		}
+		router.on(name, fn as never)
+	})
+}
+
+/** a raw second controller on the same server (another panel or system) */
+async function rawClient(
+	port: number,
+): Promise<{ socket: Socket; send: (text: string) => void; blocks: () => unknown[] }> {
+	const socket = createConnection({ host: '127.0.0.1', port })
+	sockets.push(socket)
+	const decoder = new VideohubDecoder()
+	const got: unknown[] = []
+	socket.on('data', (b: Buffer) => got.push(...decoder.push(b)))
+	await new Promise<void>((r) => socket.once('connect', () => r()))
+	return { socket, send: (t) => void socket.write(t), blocks: () => got }
+}
+
+const rejection = async (p: Promise<unknown>): Promise<RouterError> => {
+	try {
+		await p
+	} catch (err) {
+		expect(err).toBeInstanceOf(RouterError)
+		return err as RouterError
+	}
+	throw new Error('expected a rejection')
+}
+
+describe('Videohub router against the simulator', () => {
+	it('syncs the full tally and locks on connect, 1-based, without sending any routing request', async () => {
+		const { router, sim } = await setup({ inputs: 12, outputs: 8, routing: [3, 2, 1, 0, 11, 5, 6, 7] })
+		expect(router.size()).toEqual({ inputs: 12, outputs: 8 })
+		expect(router.routing().get(1)).toBe(4)
+		expect(router.routing().get(5)).toBe(12)
+		expect(router.routing().size).toBe(8)
+		expect([...router.locks().values()].every((l) => l === 'unlocked')).toBe(true)
+		expect(router.inputStatus().get(1)).toBe('BNC')
+		expect(router.status()).toMatchObject({ connected: true, synced: true, health: 'ok' })
+		expect(router.status().model).toMatch(/Videohub/)
+		expect(router.commanded().size).toBe(0)
+		expect(sim.routingRequests).toBe(0)
+	})
+
+	it('confirms a take only on the router tally, and keeps commanded apart from confirmed', async () => {
+		const { router, sim } = await setup()
+		const events: RouterEvents['crosspoint'][0][] = []
+		router.on('crosspoint', (e) => events.push(e))
+		const r = await router.take(3, 9)
+		expect(r).toMatchObject({ output: 3, input: 9, already: false })
+		expect(r.confirmedAt).toBeGreaterThanOrEqual(r.sentAt)
+		expect(sim.routingTable()[2]).toBe(8)
+		expect(router.routing().get(3)).toBe(9)
+		expect(router.commanded().get(3)).toBe(9)
+		expect(events).toEqual([expect.objectContaining({ output: 3, input: 9, previous: 3, ours: true })])
+		// a take of what is already on air sends nothing
+		const before = sim.routingRequests
+		expect(await router.take(3, 9)).toMatchObject({ already: true })
+		expect(sim.routingRequests).toBe(before)
+	})
+
+	it('confirms a salvo of many takes sent as one block', async () => {
+		const { router, sim } = await setup({ inputs: 40, outputs: 40 })
+		const takes = Array.from({ length: 40 }, (_, o) => ({ output: o + 1, input: ((o + 7) % 40) + 1 }))
+		const out = await router.salvo(takes)
+		expect(out.every((o) => o.ok)).toBe(true)
+		expect(sim.routingRequests).toBe(1)
+		for (const t of takes) expect(router.routing().get(t.output)).toBe(t.input)
+	})
+
+	it('sees a crosspoint changed by another client within one round trip', async () => {
+		const { router, port } = await setup()
+		const other = await rawClient(port)
+		const seen = until(router, 'crosspoint', (e) => e.output === 5)
+		other.send(encodeBlock({ kind: 'routing', target: 'video', entries: [{ output: 4, input: 10 }] }))
+		const [e] = await seen
+		expect(e).toMatchObject({ output: 5, input: 11, previous: 5, ours: false })
+		expect(router.routing().get(5)).toBe(11)
+		expect(router.commanded().has(5)).toBe(false)
+	})
+
+	it('refuses a take on an output locked by another client, with a clear error and nothing sent', async () => {
+		const { router, sim, port } = await setup()
+		const other = await rawClient(port)
+		const locked = until(router, 'lock', (e) => e.output === 2 && e.lock === 'theirs')
+		other.send(encodeBlock({ kind: 'locks', target: 'video', entries: [{ port: 1, lock: 'O' }] }))
+		await locked
+		const before = sim.routingRequests
+		const err = await rejection(router.take(2, 7))
+		expect(err.code).toBe('locked')
+		expect(err.message).toMatch(/output 2 of router rtr-1 is locked by another controller/)
+		expect(sim.routingRequests).toBe(before)
+		// and our own lock never forces theirs
+		expect((await rejection(router.unlock(2))).code).toBe('locked')
+	})
+
+	it('locks and unlocks an output of ours, seen as theirs by another client; never unlocks implicitly', async () => {
+		const { router, sim, port } = await setup()
+		await router.lock(4)
+		expect(router.locks().get(4)).toBe('ours')
+		expect((await router.take(4, 2)).input).toBe(2) // our own lock does not stop our takes
+		const other = await rawClient(port)
+		await new Promise((r) => setTimeout(r, 50))
+		expect(other.blocks()).toContainEqual({
+			kind: 'locks',
+			target: 'video',
+			entries: Array.from({ length: 16 }, (_, o) => ({ port: o, lock: o === 3 ? 'L' : 'U' })),
+		})
+		// the other client cannot route our locked output
+		other.send(encodeBlock({ kind: 'routing', target: 'video', entries: [{ output: 3, input: 0 }] }))
+		await new Promise((r) => setTimeout(r, 50))
+		expect(other.blocks().at(-1)).toEqual({ kind: 'nak' })
+		expect(sim.routingTable()[3]).toBe(1)
+		await router.unlock(4)
+		expect(router.locks().get(4)).toBe('unlocked')
+	})
+
+	it('rejects with nak when the router refuses the take', async () => {
+		const { router, sim } = await setup()
+		sim.faults.refuseTakes = true
+		const err = await rejection(router.take(1, 2))
+		expect(err.code).toBe('nak')
+		expect(router.routing().get(1)).toBe(1)
+		expect(router.commanded().get(1)).toBe(2)
+	})
+
+	it('rejects with timeout when the router acknowledges but its tally never confirms', async () => {
+		const { router, sim } = await setup()
+		sim.faults.ignoreTakes = true
+		const err = await rejection(router.take(1, 2, { timeoutMs: 150 }))
+		expect(err.code).toBe('timeout')
+		expect(err.message).toMatch(/did not confirm output 1 to input 2 within 150 ms \(its tally shows input 1\)/)
+	})
+
+	it('rejects a take in flight when the link drops, then resyncs on reconnect', async () => {
+		const { router, sim } = await setup()
+		sim.faults.ignoreTakes = true
+		const p = router.take(8, 3)
+		await new Promise((r) => setTimeout(r, 20))
+		sim.dropClients()
+		const err = await rejection(p)
+		expect(err.code).toBe('disconnected')
+		sim.faults.ignoreTakes = false
+		await until(router, 'synced')
+		expect((await router.take(8, 3)).input).toBe(3)
+	})
+
+	it('survives a router restart: disconnected, reconnected, resynced with the rebooted state, events for changes', async () => {
+		const { router, sim, port } = await setup()
+		const states: string[] = []
+		router.on('connection', (e) => states.push(e.state))
+		await sim.stop()
+		sim.route(0, 15) // changed while the router was "off" (e.g. its saved state differs)
+		await sim.start({ port })
+		const changed = until(router, 'crosspoint', (e) => e.output === 1 && e.input === 16)
+		await until(router, 'synced')
+		await changed
+		expect(states).toContain('backoff')
+		expect(states.at(-1)).toBe('connected')
+		expect(router.isSynced()).toBe(true)
+	})
+
+	it('drops a silent router after missed PINGs, goes stale, and reconnects when it answers again', async () => {
+		const { router, sim } = await setup({}, { pingIntervalMs: 50, missedPings: 2, staleAfterMs: 80 })
+		sim.faults.silent = true
+		await until(router, 'freshness', (f) => f.stale)
+		await until(router, 'connection', (e) => e.state !== 'connected')
+		expect(router.freshness().connected).toBe(false)
+		sim.faults.silent = false
+		await until(router, 'synced')
+		expect(router.freshness()).toMatchObject({ connected: true, stale: false })
+	})
+
+	it('refuses out-of-range ports before anything is sent', async () => {
+		const { router, sim } = await setup({ inputs: 4, outputs: 4 })
+		expect((await rejection(router.take(5, 1))).code).toBe('out-of-range')
+		expect((await rejection(router.take(1, 0))).code).toBe('out-of-range')
+		expect(sim.routingRequests).toBe(0)
+	})
+
+	it('rejects takes before the first sync and when stopped', async () => {
+		const sim = new VideohubSim()
+		sims.push(sim)
+		const { port } = await sim.start()
+		const router = new VideohubRouter({ deviceId: 'r', host: '127.0.0.1', port, log: silentLogger })
+		routers.push(router)
+		expect((await rejection(router.take(1, 1))).code).toBe('disconnected')
+		router.start()
+		await router.whenSynced(2000)
+		await router.stop()
+		expect((await rejection(router.take(1, 2))).code).toBe('stopped')
+	})
+
+	it('starts and stops many times without moving a crosspoint', async () => {
+		const sim = new VideohubSim()
+		sims.push(sim)
+		const { port } = await sim.start()
+		for (let i = 0; i < 5; i++) {
+			const r = new VideohubRouter({ deviceId: 'r', host: '127.0.0.1', port, log: silentLogger })
+			r.start()
+			await r.whenSynced(2000)
+			await r.stop()
+			expect(r.timerCount).toBe(0)
+		}
+		expect(sim.routingRequests).toBe(0)
+	})
+})
