@@ -243,6 +243,10 @@ const ConfigShape = z.strictObject({
 		})
 		.optional()
 		.describe('SNMP trap and inform receiver'),
+	broker: z
+		.strictObject({ listen: Listen.default('127.0.0.1:1883').describe('address of the embedded broker') })
+		.optional()
+		.describe('the embedded MQTT broker, used when `mqtt` is absent (loopback by default)'),
 	midi: Midi.optional(),
 	log: z
 		.strictObject({

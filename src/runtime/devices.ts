@@ -1,0 +1,21 @@
+// What the runtime needs of a signal device driver (SNMP gateways and IRDs, SRT receivers): its reports and its
+// freshness. Drivers know nothing of feeds; the runtime maps a device's reports onto the paths that list it in `via`.
+import type { EventEmitter } from 'node:events'
+import type { Health, SignalReport } from '../../drivers/types.ts'
+
+export interface SignalSourceEvents {
+	/** a report about the video: `at` is the monotonic ms instant the condition began (a stream's last packet) */
+	signal: [{ state: SignalReport; at: number; reason?: string }]
+	/** the first full read since start (for readiness and the first publication) */
+	synced: []
+	/** something in status() changed (connection, freshness, detail) */
+	status: []
+}
+
+export interface SignalSource extends EventEmitter<SignalSourceEvents> {
+	readonly deviceId: string
+	start(): void
+	stop(): Promise<void>
+	isSynced(): boolean
+	status(): { connected: boolean; health: Health; detail: Record<string, unknown> }
+}
