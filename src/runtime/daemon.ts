@@ -6,6 +6,7 @@
 // journal; every signal is "not yet reported". Takes are sent only for engine decisions (failover, revert, an
 // operator's take) and always confirmed on the router's own tally.
 import { createHash } from 'node:crypto'
+import { EventEmitter } from 'node:events'
 import type { Logger } from 'pino'
 import { monotonicMs } from '../../drivers/types.ts'
 import { createRouter, type Router } from '../../drivers/router/index.ts'
@@ -50,6 +51,7 @@ export interface DaemonOptions {
 
 export interface TakeTiming {
 	feed: FeedKey
+	from: string
 	to: string
 	cause: string
 	/** engine t of the decision */
@@ -57,6 +59,37 @@ export interface TakeTiming {
 	/** monotonic ms: request out, tally confirmed */
 	sentAt: number
 	confirmedAt: number
+}
+
+export interface DaemonEvents {
+	/** a feed's published state changed */
+	feed: [FeedKey, FeedState]
+	/** a device's state changed */
+	device: [string, { connected: boolean; health: string; detail: Record<string, unknown> }]
+	alarm: [MqttAlarm]
+	/** a take confirmed on the router's tally */
+	switch: [TakeTiming]
+}
+
+export interface StatusReport {
+	site: string
+	version: string
+	uptimeS: number
+	feeds: {
+		event: string
+		feed: string
+		name: string | null
+		eventName: string | null
+		tier: string
+		critical: boolean
+		active: string | null
+		mode: string
+		locked: boolean
+		alarms: string[]
+		paths: { id: string; method: string; signal: string | null; state: string }[]
+		compliance: FeedState['compliance'] & { violations: { code: string; paths: string[]; detail: string }[] }
+	}[]
+	devices: { id: string; role: string; connected: boolean | null; health: string }[]
 }
 
 type Phase = 'created' | 'starting' | 'running' | 'stopping' | 'stopped'
@@ -87,8 +120,9 @@ export class Daemon {
 	/** paths whose take failed: reported down by the runtime until the router syncs again */
 	private readonly unroutable = new Map<FeedKey, Set<string>>()
 	private readonly lastState = new Map<FeedKey, string>()
-	/** listeners for state changes (the status endpoint's push channel) */
-	private readonly listeners = new Set<(feed: FeedKey, state: FeedState) => void>()
+	/** what the status endpoint, metrics and the dashboard's push channel listen to */
+	readonly events = new EventEmitter<DaemonEvents>()
+	private readonly startedAt = Date.now()
 	/** completed takes, for benchmarks and the status endpoint */
 	readonly takes: TakeTiming[] = []
 
@@ -126,9 +160,46 @@ export class Daemon {
 		return this.published
 	}
 
-	onState(listener: (feed: FeedKey, state: FeedState) => void): () => void {
-		this.listeners.add(listener)
-		return () => this.listeners.delete(listener)
+	/** the journal directory (for /audit) */
+	get journalDir(): string {
+		return this.o.config.journal?.dir ?? '/var/lib/sigpath'
+	}
+
+	/** GET /status (contract §6). */
+	status(): StatusReport {
+		const report = judge(this.o.config)
+		const violations = new Map(report.feeds.map((f) => [`${f.event}/${f.feed}`, f.violations]))
+		return {
+			site: this.o.config.site.id,
+			version: VERSION,
+			uptimeS: Math.floor((Date.now() - this.startedAt) / 1000),
+			feeds: [...this.model.feeds.values()].map((ref) => {
+				const st = this.feedState(ref.key)
+				return {
+					event: ref.event.id,
+					feed: ref.feed.id,
+					name: ref.feed.name ?? null,
+					eventName: ref.event.name ?? null,
+					tier: ref.event.tier,
+					critical: ref.feed.critical,
+					active: st.active,
+					mode: st.mode,
+					locked: st.locked,
+					alarms: this.engine.feedSnapshot(ref.key).alarms,
+					paths: ref.ranked.map((p) => ({
+						id: p.id,
+						method: p.method,
+						signal: st.paths[p.id]?.signal ?? null,
+						state: st.paths[p.id]?.state ?? 'ineligible',
+					})),
+					compliance: { ...st.compliance, violations: violations.get(ref.key) ?? [] },
+				}
+			}),
+			devices: this.o.config.devices.map((d) => {
+				const s = this.deviceState(d.id)
+				return { id: d.id, role: d.role, connected: s?.connected ?? null, health: s?.health ?? 'unknown' }
+			}),
+		}
 	}
 
 	routerOf(id: string): Router | undefined {
@@ -304,7 +375,11 @@ export class Daemon {
 					break
 				case 'alarm':
 					this.log[o.active ? 'warn' : 'info']({ feed: o.feed, alarm: o.alarm, active: o.active }, o.message)
-					this.control?.publishAlarm(mqttAlarm(o, new Date()))
+					{
+						const a = mqttAlarm(o, new Date())
+						this.control?.publishAlarm(a)
+						this.events.emit('alarm', a)
+					}
 					break
 				case 'suppressed':
 					this.log.info({ feed: o.feed, to: o.to, because: o.because }, 'switch suppressed (rule 4)')
@@ -354,15 +429,18 @@ export class Daemon {
 			for (let attempt = 1; attempt <= 2; attempt++) {
 				try {
 					const r = await router.take(out, input)
-					this.takes.push({
+					const timing: TakeTiming = {
 						feed: d.feed,
+						from: d.from,
 						to: d.to,
 						cause: d.cause,
 						t: d.t,
 						sentAt: r.sentAt,
 						confirmedAt: r.confirmedAt,
-					})
+					}
+					this.takes.push(timing)
 					if (this.takes.length > 10_000) this.takes.splice(0, 5_000)
+					this.events.emit('switch', timing)
 					void this.write([{ kind: 'take', payload: { t: this.now(), ...base, result: 'confirmed' } }])
 					this.clearUnroutable(d.feed, d.to)
 					this.log.info(
@@ -586,7 +664,7 @@ export class Daemon {
 		if (this.lastState.get(key) === json) return
 		this.lastState.set(key, json)
 		this.control?.publishFeedState(key, state)
-		for (const l of this.listeners) l(key, state)
+		this.events.emit('feed', key, state)
 	}
 
 	deviceState(id: string): { connected: boolean; health: string; detail: Record<string, unknown> } | undefined {
@@ -606,6 +684,7 @@ export class Daemon {
 		const s = this.deviceState(id)
 		if (!s) return
 		this.control?.publishDeviceState(id, s as Parameters<MqttControl['publishDeviceState']>[1])
+		this.events.emit('device', id, s)
 	}
 
 	private raise(code: string, feed: FeedKey, message: string): void {
@@ -613,6 +692,7 @@ export class Daemon {
 		void this.write([{ kind: 'alarm', payload: { t: this.now(), feed, alarm: code, active: true, message } }])
 		const alarm: MqttAlarm = { t: new Date().toISOString(), severity: severityOf(code), code, feed, message }
 		this.control?.publishAlarm(alarm)
+		this.events.emit('alarm', alarm)
 	}
 
 	// ---- MQTT ------------------------------------------------------------------------------------------------------------
