@@ -1,39 +1,52 @@
 // `sigpath run --config FILE`: the daemon, in the foreground (systemd runs it). 0 clean stop; 78 invalid config.
+//
+// Signals: SIGTERM/SIGINT stop cleanly (in-flight takes settle, journal flushed, MQTT online=false). SIGHUP reloads:
+// the new file is validated first and the old config kept, with the reason, when it does not validate; a valid one
+// replaces the running daemon through the same restart path as a cold start, which never moves a crosspoint.
 import { readFileSync } from 'node:fs'
+import type { Logger } from 'pino'
+import type { Config } from '../domain/config.ts'
 import { ConfigError, parseConfigText } from '../domain/load.ts'
 import { createLogger } from '../log.ts'
 import { Daemon } from '../runtime/daemon.ts'
+import { SystemdNotifier } from '../runtime/notify.ts'
 import { EXIT, parse, UsageError, type Command } from './io.ts'
 
 const USAGE = 'sigpath run --config FILE'
 
+function load(file: string): { config: Config; text: string } {
+	let text: string
+	try {
+		text = readFileSync(file, 'utf8')
+	} catch (err) {
+		throw new ConfigError(file, [{ path: '', message: `cannot read: ${(err as NodeJS.ErrnoException).code ?? String(err)}` }])
+	}
+	return { config: parseConfigText(text, file), text }
+}
+
 export const command: Command = async (argv, io) => {
 	const { values, positionals } = parse(argv, { config: { type: 'string', short: 'c' } }, USAGE)
-	if (values.config === undefined || positionals.length > 0)
-		throw new UsageError(`expected --config FILE\nusage: ${USAGE}`)
-	let text: string
-	let config
+	if (values.config === undefined || positionals.length > 0) throw new UsageError(`expected --config FILE\nusage: ${USAGE}`)
+	const file = values.config
+	let loaded
 	try {
-		text = readFileSync(values.config, 'utf8')
-		config = parseConfigText(text, values.config)
+		loaded = load(file)
 	} catch (err) {
 		// EX_CONFIG (78): systemd's Restart=on-failure must not spin on a config that will never load
-		if (err instanceof ConfigError) io.err(`${err.message}\n`)
-		else io.err(`${values.config}: cannot read: ${(err as NodeJS.ErrnoException).code ?? String(err)}\n`)
-		return EXIT.daemonConfig
+		if (err instanceof ConfigError) {
+			io.err(`${err.message}\n`)
+			return EXIT.daemonConfig
+		}
+		throw err
 	}
-	const log = createLogger(config.log?.level ?? 'info')
-	const daemon = new Daemon({ config, configText: text, log })
-	let stopping: Promise<void> | undefined
-	const stop = (signal: string) => {
-		stopping ??= daemon.stop(signal)
-		return stopping
-	}
+	const log = createLogger(loaded.config.log?.level ?? 'info')
+	const notifier = new SystemdNotifier(log)
+	const runner = new Runner(log, notifier)
 	const done = new Promise<number>((resolve) => {
 		for (const sig of ['SIGTERM', 'SIGINT'] as const)
 			process.once(sig, () => {
 				log.info({ signal: sig }, 'signal received')
-				stop(sig).then(
+				runner.stop(sig).then(
 					() => resolve(EXIT.ok),
 					(err: unknown) => {
 						log.error({ err }, 'stop failed')
@@ -41,14 +54,91 @@ export const command: Command = async (argv, io) => {
 					},
 				)
 			})
+		process.on('SIGHUP', () => void runner.reload(file))
 	})
 	try {
-		await daemon.start()
+		await runner.start(loaded.config, loaded.text)
 	} catch (err) {
 		log.fatal({ err }, 'start failed')
-		await stop('start failed')
+		await runner.stop('start failed')
 		return 1
 	}
-	log.info({ site: config.site.id, feeds: daemon.model.feeds.size }, 'sigpath running')
+	notifier.startWatchdog(() => runner.healthy())
 	return done
+}
+
+/** Owns the running daemon across reloads. */
+class Runner {
+	private daemon: Daemon | undefined
+	private current: { config: Config; text: string } | undefined
+	private statusTimer: NodeJS.Timeout | undefined
+	private busy: Promise<void> = Promise.resolve()
+
+	constructor(
+		private readonly log: Logger,
+		private readonly notifier: SystemdNotifier,
+	) {}
+
+	healthy(): boolean {
+		return this.daemon?.healthy() ?? false
+	}
+
+	async start(config: Config, text: string): Promise<void> {
+		const daemon = new Daemon({ config, configText: text, log: this.log })
+		this.daemon = daemon
+		this.current = { config, text }
+		daemon.events.once('ready', () => this.notifier.ready(this.summary()))
+		await daemon.start()
+		this.log.info({ site: config.site.id, feeds: daemon.model.feeds.size }, 'sigpath running')
+		this.statusTimer ??= setInterval(() => this.notifier.status(this.summary()), 10_000)
+	}
+
+	private summary(): string {
+		const d = this.daemon
+		if (!d) return 'stopped'
+		const s = d.status()
+		const critical = s.feeds.filter((f) => f.critical)
+		const ok = critical.filter((f) => f.compliance.compliant).length
+		const alarms = s.feeds.reduce((n, f) => n + f.alarms.length, 0)
+		return `${s.feeds.length} feeds, ${ok}/${critical.length} critical compliant, ${alarms} alarms`
+	}
+
+	reload(file: string): Promise<void> {
+		this.busy = this.busy.then(async () => {
+			this.notifier.reloading()
+			let next
+			try {
+				next = load(file)
+			} catch (err) {
+				const why = err instanceof ConfigError ? err.problems.map((p) => `${p.path}: ${p.message}`).join('; ') : String(err)
+				this.log.error({ file, why }, 'reload refused: the new config is invalid; keeping the running one')
+				this.notifier.ready(`reload refused (${why.slice(0, 200)}); ${this.summary()}`)
+				return
+			}
+			if (next.text === this.current?.text) {
+				this.log.info('reload: the config is unchanged')
+				this.notifier.ready(this.summary())
+				return
+			}
+			const previous = this.current!
+			this.log.info({ file }, 'reload: a valid new config; restarting the daemon on it (no crosspoint moves)')
+			await this.daemon?.stop('reload', { keepOnline: true })
+			try {
+				await this.start(next.config, next.text)
+			} catch (err) {
+				this.log.error({ err }, 'reload: the new config would not start; going back to the previous one')
+				await this.daemon?.stop('reload failed', { keepOnline: true })
+				await this.start(previous.config, previous.text)
+			}
+		})
+		return this.busy
+	}
+
+	async stop(reason: string): Promise<void> {
+		await this.busy
+		this.notifier.stopping(reason)
+		if (this.statusTimer) clearInterval(this.statusTimer)
+		await this.daemon?.stop(reason)
+		this.notifier.close()
+	}
 }

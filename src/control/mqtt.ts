@@ -141,12 +141,15 @@ export class MqttControl {
 		})
 	}
 
-	/** Publishes online=false (retained), waits for the broker to take it, and disconnects. */
-	async stop(): Promise<void> {
+	/**
+	 * Publishes online=false (retained), waits for the broker to take it, and disconnects. `offline: false` (a reload,
+	 * where a new client takes over at once) disconnects cleanly without saying offline.
+	 */
+	async stop(options: { offline?: boolean } = {}): Promise<void> {
 		const client = this.client
 		if (!client || this.stopping) return
 		this.stopping = true
-		if (client.connected) {
+		if (client.connected && options.offline !== false) {
 			await new Promise<void>((resolve) => {
 				client.publish(`${this.base}/online`, 'false', { qos: 1, retain: true }, (err) => {
 					if (err) this.o.log.warn({ err: err.message }, 'mqtt: online=false not acknowledged')

@@ -69,6 +69,8 @@ export interface DaemonEvents {
 	alarm: [MqttAlarm]
 	/** a take confirmed on the router's tally */
 	switch: [TakeTiming]
+	/** the first full sync is done and state is published (READY=1) */
+	ready: []
 }
 
 export interface StatusReport {
@@ -111,6 +113,7 @@ export class Daemon {
 	private firstSyncTimer: NodeJS.Timeout | undefined
 	private phase: Phase = 'created'
 	private published = false
+	private journalFailed = false
 	private recovered = new Map<string, Recovered>()
 	private readonly started = new Set<FeedKey>()
 	private readonly feedChains = new Map<FeedKey, Promise<unknown>>()
@@ -278,7 +281,13 @@ export class Daemon {
 		this.checkFirstSync()
 	}
 
-	async stop(reason = 'stop'): Promise<void> {
+	/** Alive and able to act: running, and the journal takes records (a daemon that cannot journal must not act). */
+	healthy(): boolean {
+		return this.phase === 'running' && !this.journalFailed
+	}
+
+	/** `keepOnline` (a reload): the MQTT client leaves without publishing online=false; the next one takes over. */
+	async stop(reason = 'stop', options: { keepOnline?: boolean } = {}): Promise<void> {
 		if (this.phase === 'stopping' || this.phase === 'stopped') return
 		this.phase = 'stopping'
 		this.log.info({ reason }, 'stopping')
@@ -288,7 +297,7 @@ export class Daemon {
 		this.firstSyncTimer = undefined
 		// in-flight takes settle (confirmed or not) before the routers go: their outcome belongs in the journal
 		await Promise.allSettled([...this.feedChains.values()])
-		await this.control?.stop().catch((err: unknown) => this.log.warn({ err }, 'mqtt stop failed'))
+		await this.control?.stop({ offline: !options.keepOnline }).catch((err: unknown) => this.log.warn({ err }, 'mqtt stop failed'))
 		await Promise.allSettled([...this.routers.values()].map((r) => r.stop()))
 		await Promise.allSettled(this.sources.map((s) => s.stop()))
 		await this.broker?.close().catch((err: unknown) => this.log.warn({ err }, 'embedded broker close failed'))
@@ -396,6 +405,7 @@ export class Daemon {
 		if (!j || entries.length === 0) return Promise.resolve()
 		const all = entries.map((e) =>
 			j.append(e.kind, e.payload).catch((err: unknown) => {
+				this.journalFailed = true
 				this.log.fatal({ err, kind: e.kind }, 'journal append failed')
 				throw err
 			}),
@@ -644,6 +654,7 @@ export class Daemon {
 		for (const s of this.sources) this.publishDevice(s.deviceId)
 		this.control?.markSynced()
 		this.log.info('first sync complete: state published')
+		this.events.emit('ready')
 	}
 
 	feedState(key: FeedKey): FeedState {
