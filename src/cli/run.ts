@@ -19,14 +19,17 @@ function load(file: string): { config: Config; text: string } {
 	try {
 		text = readFileSync(file, 'utf8')
 	} catch (err) {
-		throw new ConfigError(file, [{ path: '', message: `cannot read: ${(err as NodeJS.ErrnoException).code ?? String(err)}` }])
+		throw new ConfigError(file, [
+			{ path: '', message: `cannot read: ${(err as NodeJS.ErrnoException).code ?? String(err)}` },
+		])
 	}
 	return { config: parseConfigText(text, file), text }
 }
 
 export const command: Command = async (argv, io) => {
 	const { values, positionals } = parse(argv, { config: { type: 'string', short: 'c' } }, USAGE)
-	if (values.config === undefined || positionals.length > 0) throw new UsageError(`expected --config FILE\nusage: ${USAGE}`)
+	if (values.config === undefined || positionals.length > 0)
+		throw new UsageError(`expected --config FILE\nusage: ${USAGE}`)
 	const file = values.config
 	let loaded
 	try {
@@ -110,7 +113,8 @@ class Runner {
 			try {
 				next = load(file)
 			} catch (err) {
-				const why = err instanceof ConfigError ? err.problems.map((p) => `${p.path}: ${p.message}`).join('; ') : String(err)
+				const why =
+					err instanceof ConfigError ? err.problems.map((p) => `${p.path}: ${p.message}`).join('; ') : String(err)
 				this.log.error({ file, why }, 'reload refused: the new config is invalid; keeping the running one')
 				this.notifier.ready(`reload refused (${why.slice(0, 200)}); ${this.summary()}`)
 				return

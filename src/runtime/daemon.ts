@@ -297,7 +297,9 @@ export class Daemon {
 		this.firstSyncTimer = undefined
 		// in-flight takes settle (confirmed or not) before the routers go: their outcome belongs in the journal
 		await Promise.allSettled([...this.feedChains.values()])
-		await this.control?.stop({ offline: !options.keepOnline }).catch((err: unknown) => this.log.warn({ err }, 'mqtt stop failed'))
+		await this.control
+			?.stop({ offline: !options.keepOnline })
+			.catch((err: unknown) => this.log.warn({ err }, 'mqtt stop failed'))
 		await Promise.allSettled([...this.routers.values()].map((r) => r.stop()))
 		await Promise.allSettled(this.sources.map((s) => s.stop()))
 		await this.broker?.close().catch((err: unknown) => this.log.warn({ err }, 'embedded broker close failed'))

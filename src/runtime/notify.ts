@@ -30,7 +30,8 @@ export class SystemdNotifier {
 		this.path = path
 		const usec = Number(env['WATCHDOG_USEC'])
 		const pid = env['WATCHDOG_PID']
-		if (Number.isFinite(usec) && usec > 0 && (pid === undefined || Number(pid) === process.pid)) this.watchdogMs = usec / 1000
+		if (Number.isFinite(usec) && usec > 0 && (pid === undefined || Number(pid) === process.pid))
+			this.watchdogMs = usec / 1000
 		try {
 			const { createSocket } = require('unix-dgram') as typeof import('unix-dgram')
 			this.socket = createSocket('unix_dgram')
@@ -75,10 +76,13 @@ export class SystemdNotifier {
 	 */
 	startWatchdog(healthy: () => boolean): void {
 		if (!this.enabled || this.watchdogMs === undefined || this.watchdog) return
-		this.watchdog = setInterval(() => {
-			if (healthy()) this.send('WATCHDOG=1')
-			else this.log.error('unhealthy: withholding the systemd watchdog ping')
-		}, Math.max(100, Math.floor(this.watchdogMs / 2)))
+		this.watchdog = setInterval(
+			() => {
+				if (healthy()) this.send('WATCHDOG=1')
+				else this.log.error('unhealthy: withholding the systemd watchdog ping')
+			},
+			Math.max(100, Math.floor(this.watchdogMs / 2)),
+		)
 	}
 
 	close(): void {
