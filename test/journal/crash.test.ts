@@ -1,7 +1,7 @@
 // Crash test: a child appends under load and is SIGKILLed at a random instant, 200 times. After every kill the
 // journal is reopened: every record acknowledged before the kill is there with the same hash, the chain verifies,
 // and nothing torn is accepted. In a quarter of the rounds a torn write (a power cut) is added to the tail before
-// the reopen. The journal module is bundled once with esbuild, so that each child starts in plain node (~50 ms).
+// the reopen. The child (crash-child.ts) is bundled once with esbuild, so that each one starts in plain node.
 import { spawn } from 'node:child_process'
 import { appendFileSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -14,12 +14,11 @@ import { Journal, listFiles, readRecords, scanDir } from '../../src/journal/inde
 
 const ROUNDS = 200
 const root = mkdtempSync(join(tmpdir(), 'sigpath-crash-'))
-const bundle = join(root, 'journal.mjs')
-const child = fileURLToPath(new URL('./crash-child.mjs', import.meta.url))
+const bundle = join(root, 'crash-child.mjs')
 
 beforeAll(async () => {
 	await build({
-		entryPoints: [fileURLToPath(new URL('../../src/journal/journal.ts', import.meta.url))],
+		entryPoints: [fileURLToPath(new URL('./crash-child.ts', import.meta.url))],
 		bundle: true,
 		platform: 'node',
 		format: 'esm',
@@ -41,7 +40,7 @@ interface Round {
 /** Runs the child, kills it `delayMs` after it has opened the journal, and collects its acknowledgements. */
 function round(dir: string, delayMs: number): Promise<Round> {
 	return new Promise((resolve, reject) => {
-		const p = spawn(process.execPath, [child, bundle, dir, '16384'], { stdio: ['ignore', 'pipe', 'pipe'] })
+		const p = spawn(process.execPath, [bundle, dir, '16384'], { stdio: ['ignore', 'pipe', 'pipe'] })
 		const acks = new Map<number, string>()
 		let opened = ''
 		let buf = ''
