@@ -189,7 +189,8 @@ export class Engine {
 				const p = feed.byId.get(obs.path)
 				if (!p) throw new EngineError(`feed ${feed.key} has no path "${obs.path}"`)
 				const at = this.at(obs.t, obs.at)
-				feed.touched = true
+				// reports may reach a feed that waits for its start (the daemon hears receivers before the router)
+				if (feed.started) feed.touched = true
 				const from = Math.max(at, p.lastPathReport)
 				p.lastPathReport = t
 				this.report(p, 0, obs.signal, from, obs)
