@@ -9,6 +9,8 @@ export interface Verdict {
 	rule: string
 	/** rule 1 applies and no candidate is eligible */
 	noPath: boolean
+	/** the paths whose state the rule read (their last signal change is part of the explanation) */
+	paths: PathRt[]
 	because: string[]
 }
 
@@ -36,17 +38,18 @@ function best(f: FeedRt, classes: readonly Class[]): PathRt | null {
 
 export function decide(f: FeedRt): Verdict {
 	const a = f.active
-	const stay: Verdict = { to: null, cause: 'failover', rule: '', noPath: false, because: [] }
+	const stay: Verdict = { to: null, cause: 'failover', rule: '', noPath: false, because: [], paths: [] }
 	// Rules 1 and 2 act only on an active path that has failed in its current outage and reports down or degraded
 	if (a.failedOutage && a.signal === 'down') {
 		const to = best(f, ['healthy', 'recovering', 'degraded'])
-		if (!to) return { ...stay, rule: '1', noPath: true }
+		if (!to) return { ...stay, rule: '1', noPath: true, paths: [a] }
 		return {
 			to,
 			cause: 'failover',
 			rule: '1: the active path failed and is down; best candidate: healthy, then recovering, then degraded',
 			noPath: false,
 			because: [failure(a, f.lossMs), describe(to)],
+			paths: [a, to],
 		}
 	}
 	if (a.failedOutage && a.signal === 'degraded') {
@@ -58,6 +61,7 @@ export function decide(f: FeedRt): Verdict {
 				rule: '2: the active path failed and is degraded; a healthy candidate exists',
 				noPath: false,
 				because: [failure(a, f.lossMs), describe(to)],
+				paths: [a, to],
 			}
 	}
 	if (f.preference === 'primary')
@@ -73,6 +77,7 @@ export function decide(f: FeedRt): Verdict {
 						`${p.id} (rank ${p.rank + 1}) is healthy${p.failedEver ? ` (up since ${p.upSince ?? '?'}, cleared after clearMs ${f.clearMs})` : ''}`,
 						`active path ${a.id} has rank ${a.rank + 1}`,
 					],
+					paths: [p],
 				}
 		}
 	return stay

@@ -117,6 +117,7 @@ export class Engine {
 					lastFailure: null,
 					nullLong: false,
 					revertBlocked: false,
+					cause: null,
 					gen: { loss: 0, clear: 0, revert: 0, null: 0 },
 				}
 				feed.paths.push(p)
@@ -188,7 +189,8 @@ export class Engine {
 				const p = feed.byId.get(obs.path)
 				if (!p) throw new EngineError(`feed ${feed.key} has no path "${obs.path}"`)
 				const at = this.at(obs.t, obs.at)
-				feed.touched = true
+				// reports may reach a feed that waits for its start (the daemon hears receivers before the router)
+				if (feed.started) feed.touched = true
 				const from = Math.max(at, p.lastPathReport)
 				p.lastPathReport = t
 				this.report(p, 0, obs.signal, from, obs)
@@ -283,6 +285,7 @@ export class Engine {
 			p.nullLong = false
 			// §4 Start: a path ranked above the start path is no revert target until up for clearMs after the start
 			p.revertBlocked = p.rank < active.rank
+			p.cause = null
 			this.schedule({ kind: 'null', path: p }, t + feed.lossMs)
 			// reports that arrived while the feed waited for its start count from the start
 			this.recompute(p, t)
@@ -295,7 +298,10 @@ export class Engine {
 		if (p.slots[slot] === s) return
 		p.slots[slot] = s
 		if (!p.feed.started) return
-		if (this.recompute(p, from)) this.touch(p.feed, { obs })
+		if (this.recompute(p, from)) {
+			p.cause = obs
+			this.touch(p.feed, { obs })
+		}
 	}
 
 	/** Recomputes a path's signal from its slots; a change happens at `from`, never before the path's last change. */
@@ -481,7 +487,7 @@ export class Engine {
 		const d = decide(f)
 		if (d.to && d.to !== f.active) {
 			const held = f.locked ? 'locked' : f.mode === 'manual' ? 'manual' : null
-			const explain = { rule: d.rule, triggers: explainTriggers(f.triggers), because: d.because }
+			const explain = { rule: d.rule, triggers: explainTriggers(withCauses(d.paths, f.triggers)), because: d.because }
 			if (held === null) {
 				out.push({ kind: 'decision', t, feed: f.key, from: f.active.id, to: d.to.id, cause: d.cause, explain })
 				f.active = d.to
@@ -529,7 +535,7 @@ export class Engine {
 			active: on,
 			path,
 			message: on ? alarmText[code](f.key, path) : `${code} cleared on ${f.key}`,
-			explain: { rule: code, triggers: explainTriggers(f.triggers), because: because() },
+			explain: { rule: code, triggers: explainTriggers(withCauses([f.active], f.triggers)), because: because() },
 		})
 	}
 
@@ -548,6 +554,20 @@ export class Engine {
 		if (n === undefined) memo.set(mask, (n = maxDiscrete(ids, f.risk.conflicts)))
 		return n
 	}
+}
+
+/** The step's triggers, preceded by the observations that set the signals of the paths the rule read. */
+function withCauses(paths: readonly PathRt[], triggers: readonly Trigger[]): Trigger[] {
+	const out: Trigger[] = []
+	for (const p of paths)
+		if (
+			p.cause &&
+			!triggers.some((tr) => 'obs' in tr && tr.obs === p.cause) &&
+			!out.some((tr) => 'obs' in tr && tr.obs === p.cause)
+		)
+			out.push({ obs: p.cause })
+	out.sort((a, b) => ('obs' in a ? a.obs.t : a.due) - ('obs' in b ? b.obs.t : b.due))
+	return [...out, ...triggers]
 }
 
 const alarmText: Record<AlarmCode, (feed: string, path: string) => string> = {

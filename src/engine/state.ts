@@ -36,6 +36,8 @@ export interface PathRt {
 	nullLong: boolean
 	/** ranked above the start path: no revert target until up for clearMs after the start */
 	revertBlocked: boolean
+	/** the observation that last changed `signal` (explanations cite it) */
+	cause: Observation | null
 	gen: Record<Exclude<TimerKind, 'grace'>, number>
 }
 

@@ -133,10 +133,11 @@ export function extractTimeline(records: readonly JournalRecord[], options: Extr
 		const p = r.payload as { t?: unknown; feed?: unknown }
 		const t = typeof p.t === 'number' ? p.t : undefined
 		if (t !== undefined && p.feed === options.feed && t <= to) lastT = Math.max(lastT, t)
+		// every record before `from` (decisions and tallies too) makes the state to start from
+		if (t !== undefined && t < from) before.push(r)
 		const rec = pick(r)
 		if (!rec) continue
 		if (rec.t < from) {
-			before.push(r)
 			if ('signal' in rec) lastReport.set(`p:${rec.path}`, rec)
 			else if ('state' in rec) lastReport.set(`d:${rec.device}`, rec)
 			continue

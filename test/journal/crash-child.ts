@@ -1,0 +1,25 @@
+// The crash test's child, bundled with the journal by esbuild into one .mjs so that it starts in plain node.
+// It opens the journal in argv[2] and appends under load until it is killed, printing every acknowledgement.
+// stdout is a pipe, and writes to a pipe are synchronous in Node on Linux: an "ack" the parent reads was printed
+// after the append had resolved, that is, after the record was durable.
+import { Journal } from '../../src/journal/journal.ts'
+
+const dir = process.argv[2]!
+const rotateBytes = Number(process.argv[3])
+const j = Journal.open({ dir, rotateBytes })
+process.stdout.write(`open ${j.head.seq} ${j.report.torn ? j.report.torn.bytes : 0} ${j.report.broken.length}\n`)
+let n = 0
+const fail = (err: unknown): void => {
+	process.stderr.write(`append failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`)
+	process.exit(3)
+}
+const one = (): void => {
+	const i = n++
+	// sizes vary so that batches straddle rotation and some writes are large
+	const pad = 'x'.repeat(i % 7 === 0 ? 3000 : i % 97)
+	j.append('observation', { t: i, device: 'dev-1', state: i % 2 ? 'up' : 'down', pad }).then((a) => {
+		process.stdout.write(`ack ${a.seq} ${a.hash}\n`)
+		one()
+	}, fail)
+}
+for (let k = 0; k < 32; k++) one()
