@@ -85,6 +85,11 @@ export class Swp08Sim {
 		return this.#ports.size
 	}
 
+	/** TCP controllers connected now */
+	get tcpClientCount(): number {
+		return [...this.#ports].filter((p) => !p.name.startsWith('serial')).length
+	}
+
 	/** wire routing of a matrix/level, dest -> src (default: dest n on source n mod inputs) */
 	table(matrix = 0, level = 0): number[] {
 		const key = `${matrix}:${level}`

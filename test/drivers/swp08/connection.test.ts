@@ -19,9 +19,19 @@ afterEach(async () => {
 		expect(r.outstanding).toEqual({ takes: 0, locks: 0, timers: 0 })
 		expect(r.timerCount).toBe(0)
 	}
+	// and no socket: the simulator sees every TCP connection of ours closed
+	for (const s of sims) await waitFor(() => s.tcpClientCount === 0)
 	for (const s of sims.splice(0)) await s.stop()
 	for (const p of ptys.splice(0)) await p.stop()
 })
+
+async function waitFor(cond: () => boolean, timeoutMs = 2000): Promise<void> {
+	const until = Date.now() + timeoutMs
+	while (!cond()) {
+		if (Date.now() > until) throw new Error('condition not met in time')
+		await new Promise((r) => setTimeout(r, 5))
+	}
+}
 
 const fast: Partial<Swp08Options> = {
 	keepAliveMs: 200,
@@ -209,6 +219,14 @@ describe('SW-P-08 router over TCP against the simulator', () => {
 		sim.faults.silent = false
 		await until(router, 'synced')
 		expect(router.freshness()).toMatchObject({ connected: true, stale: false })
+	})
+
+	it('keeps the link alive with interrogates only: no connect of its own accord', async () => {
+		const { router, sim } = await setup({}, { keepAliveMs: 20 })
+		await new Promise((r) => setTimeout(r, 150))
+		expect(sim.received.get('interrogate') ?? 0).toBeGreaterThanOrEqual(3)
+		expect(sim.connectRequests).toBe(0)
+		expect(router.freshness().stale).toBe(false)
 	})
 
 	it('has no locks to set', async () => {

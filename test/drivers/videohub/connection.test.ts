@@ -18,8 +18,18 @@ afterEach(async () => {
 		expect(r.outstanding).toEqual({ takes: 0, locks: 0, timers: 0 })
 		expect(r.timerCount).toBe(0)
 	}
+	// and no socket: the simulator sees every connection of ours closed
+	for (const s of sims) await waitFor(() => s.clientCount === 0)
 	for (const s of sims.splice(0)) await s.stop()
 })
+
+async function waitFor(cond: () => boolean, timeoutMs = 2000): Promise<void> {
+	const until = Date.now() + timeoutMs
+	while (!cond()) {
+		if (Date.now() > until) throw new Error('condition not met in time')
+		await new Promise((r) => setTimeout(r, 5))
+	}
+}
 
 async function setup(simOpts: ConstructorParameters<typeof VideohubSim>[0] = {}, opts: Partial<VideohubOptions> = {}) {
 	const sim = new VideohubSim(simOpts)
