@@ -39,7 +39,15 @@ interface Pending {
 	reject: (e: RouterError) => void
 	/** set once the router has accepted the request (ACK): from then on a contrary tally is the router's answer */
 	accepted: boolean
+	/** a tally showing another input after acceptance (SW-P-08): the take is refused unless ours follows soon */
+	contrary: number | null
 }
+
+/**
+ * After a contrary tally, how long a take still waits for its own: another controller's CONNECTED may have been
+ * queued at the router ahead of ours (the router ACKs our frame at once, its answers go out in order).
+ */
+const CONTRARY_GRACE_MS = 250
 
 interface PendingLock {
 	want: LockState
@@ -137,14 +145,9 @@ export abstract class RouterCore extends EventEmitter<RouterEvents> implements R
 				ours = true
 				this.#settle(output)
 				pending.resolve({ output, input, sentAt: pending.sentAt, confirmedAt: at, already: false })
-			} else if (pending.accepted && this.refusesOnContraryTally()) {
-				this.#settle(output)
-				pending.reject(
-					new RouterError(
-						'refused',
-						`router ${this.deviceId} kept output ${output} on input ${input} after the take of input ${pending.input}`,
-					),
-				)
+			} else if (pending.accepted && this.refusesOnContraryTally() && pending.contrary === null) {
+				pending.contrary = input
+				this.timers.set(`take:${output}`, CONTRARY_GRACE_MS, () => this.#expire(output))
 			}
 		}
 		if (previous !== input) this.emit('crosspoint', { output, input, previous, ours, at })
@@ -197,7 +200,11 @@ export abstract class RouterCore extends EventEmitter<RouterEvents> implements R
 	}
 
 	/** the router refused (NAK, or no ACK after every resend) the request carrying these outputs' takes */
-	protected onTakesRefused(outputs: readonly number[], code: 'nak' | 'locked' | 'timeout', message: string): void {
+	protected onTakesRefused(
+		outputs: readonly number[],
+		code: 'nak' | 'locked' | 'timeout' | 'disconnected',
+		message: string,
+	): void {
 		for (const o of outputs) {
 			const p = this.#pending.get(o)
 			if (!p) continue
@@ -440,20 +447,38 @@ export abstract class RouterCore extends EventEmitter<RouterEvents> implements R
 		this.#commanded.set(t.output, t.input)
 		const timeoutMs = options?.timeoutMs ?? this.takeTimeoutMs
 		return new Promise<TakeResult>((resolve, reject) => {
-			this.#pending.set(t.output, { input: t.input, sentAt: monotonicMs(), resolve, reject, accepted: false })
-			this.timers.set(`take:${t.output}`, timeoutMs, () => {
-				const p = this.#pending.get(t.output)
-				if (!p) return
-				this.#pending.delete(t.output)
-				const shown = this.confirmed.get(t.output)
-				reject(
-					new RouterError(
-						'timeout',
-						`router ${this.deviceId} did not confirm output ${t.output} to input ${t.input} within ${timeoutMs} ms (its tally shows ${shown === undefined ? 'nothing' : `input ${shown}`})`,
-					),
-				)
+			this.#pending.set(t.output, {
+				input: t.input,
+				sentAt: monotonicMs(),
+				resolve,
+				reject,
+				accepted: false,
+				contrary: null,
 			})
+			this.timers.set(`take:${t.output}`, timeoutMs, () => this.#expire(t.output, timeoutMs))
 		})
+	}
+
+	#expire(output: number, timeoutMs?: number): void {
+		const p = this.#pending.get(output)
+		if (!p) return
+		this.#pending.delete(output)
+		const shown = this.confirmed.get(output)
+		if (p.contrary !== null && shown !== p.input) {
+			p.reject(
+				new RouterError(
+					'refused',
+					`router ${this.deviceId} kept output ${output} on input ${shown ?? p.contrary} after the take of input ${p.input}`,
+				),
+			)
+			return
+		}
+		p.reject(
+			new RouterError(
+				'timeout',
+				`router ${this.deviceId} did not confirm output ${output} to input ${p.input} within ${timeoutMs ?? CONTRARY_GRACE_MS} ms (its tally shows ${shown === undefined ? 'nothing' : `input ${shown}`})`,
+			),
+		)
 	}
 
 	#settle(output: number): void {

@@ -26,6 +26,8 @@ export interface Swp08SimFaults {
 	nakNext: number
 	/** drop this many good frames without any answer (the controller's ACK timer has to resend) */
 	dropNext: number
+	/** send this many frames with a broken checksum (line noise as the controller sees it: it must NAK) */
+	corruptNext: number
 }
 
 interface Outgoing {
@@ -54,6 +56,7 @@ export class Swp08Sim {
 		ignoreTakes: false,
 		nakNext: 0,
 		dropNext: 0,
+		corruptNext: 0,
 	}
 	readonly #ackTimeoutMs: number
 	readonly #maxResends: number
@@ -306,7 +309,13 @@ export class Swp08Sim {
 			return
 		}
 		o.sends++
-		port.write(o.bytes)
+		if (this.faults.corruptNext > 0) {
+			this.faults.corruptNext--
+			// flip a bit of the command byte (never a DLE either way): the checksum no longer matches
+			const bad = Buffer.from(o.bytes)
+			bad[2] = bad[2]! ^ 0x40
+			port.write(bad)
+		} else port.write(o.bytes)
 		if (port.timer) clearTimeout(port.timer)
 		port.timer = setTimeout(() => {
 			port.timer = null

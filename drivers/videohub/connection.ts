@@ -109,7 +109,7 @@ export class VideohubRouter extends RouterCore {
 			this.#sent.push(sent)
 			return
 		}
-		if (sent.kind === 'takes') this.onTakesRefused(sent.outputs, 'timeout', `router ${this.deviceId} link is down`)
+		if (sent.kind === 'takes') this.onTakesRefused(sent.outputs, 'disconnected', `router ${this.deviceId} link is down`)
 		if (sent.kind === 'lock') this.onLockRefused(sent.output, `router ${this.deviceId} link is down`)
 	}
 

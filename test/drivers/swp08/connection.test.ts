@@ -173,12 +173,52 @@ describe('SW-P-08 router over TCP against the simulator', () => {
 		expect(router.resends).toBe(3)
 	})
 
+	it('NAKs a corrupted frame from the router, which resends it', async () => {
+		const { router, sim } = await setup()
+		sim.faults.corruptNext = 2
+		expect((await router.take(9, 2)).input).toBe(2)
+		expect(router.badFrames).toBe(2)
+	})
+
+	it('the simulator NAKs a corrupted frame from a controller and ACKs a good one', async () => {
+		const { port } = await setup()
+		const socket = createConnection({ host: '127.0.0.1', port })
+		sockets.push(socket)
+		const got: Buffer[] = []
+		socket.on('data', (b: Buffer) => got.push(b))
+		await new Promise<void>((r) => socket.once('connect', () => r()))
+		const frame = encodeFrame({ cmd: 'interrogate', matrix: 0, level: 0, extended: false, dest: 1 })
+		const bad = Buffer.from(frame)
+		bad[bad.length - 3] = bad[bad.length - 3]! ^ 0x01
+		socket.write(bad)
+		await new Promise((r) => setTimeout(r, 30))
+		expect(Buffer.concat(got).subarray(0, 2)).toEqual(Buffer.from([0x10, 0x15]))
+		socket.write(frame)
+		await new Promise((r) => setTimeout(r, 30))
+		const events = new Swp08Decoder().push(Buffer.concat(got))
+		expect(events.map((e) => e.type)).toEqual(['nak', 'ack', 'frame'])
+		expect(events[2]).toMatchObject({ message: { cmd: 'tally', dest: 1, src: 1 } })
+	})
+
 	it('gives up after five resends: nak when NAKed throughout', async () => {
 		const { router, sim } = await setup()
 		sim.faults.nakNext = 6
 		const err = await rejection(router.take(2, 5))
 		expect(err.code).toBe('nak')
 		expect(err.message).toMatch(/NAKed the connect after 6 sends/)
+	})
+
+	it("waits through another controller's CONNECTED queued ahead of ours, then confirms", async () => {
+		const { router, sim } = await setup()
+		// the router ACKs our connect at once; the other controller's change to the same destination is still
+		// queued ahead of our CONNECTED
+		sim.faults.ignoreTakes = true
+		const p = router.take(12, 30)
+		await new Promise((r) => setTimeout(r, 20))
+		sim.route(11, 7)
+		await new Promise((r) => setTimeout(r, 50))
+		sim.route(11, 29)
+		expect((await p).input).toBe(30)
 	})
 
 	it('refuses a take on a protected destination with a clear error', async () => {
