@@ -73,6 +73,8 @@ export abstract class RouterCore extends EventEmitter<RouterEvents> implements R
 	/** the size the router itself reported (Videohub), else the config's */
 	protected reportedSize: RouterSize | null = null
 	protected model: string | undefined
+	/** what the router's server said is wrong with the router itself (Videohub "Device present: false") */
+	protected deviceProblem: string | null = null
 	protected protocolVersion: string | undefined
 	protected abstract readonly locksReported: boolean
 
@@ -375,7 +377,8 @@ export abstract class RouterCore extends EventEmitter<RouterEvents> implements R
 
 	status(): RouterStatus {
 		const f = this.freshness()
-		const health: Health = !f.connected ? 'down' : !this.#synced ? 'unknown' : f.stale ? 'degraded' : 'ok'
+		const health: Health =
+			!f.connected || this.deviceProblem !== null ? 'down' : !this.#synced ? 'unknown' : f.stale ? 'degraded' : 'ok'
 		const obj = <V>(m: ReadonlyMap<number, V>): Record<string, V> =>
 			Object.fromEntries([...m].sort((a, b) => a[0] - b[0]).map(([k, v]) => [String(k), v]))
 		return {
@@ -394,6 +397,7 @@ export abstract class RouterCore extends EventEmitter<RouterEvents> implements R
 			outputLabels: obj(this.outputLabels),
 			...(this.model !== undefined ? { model: this.model } : {}),
 			...(this.protocolVersion !== undefined ? { protocolVersion: this.protocolVersion } : {}),
+			...(this.deviceProblem !== null ? { problem: this.deviceProblem } : {}),
 		}
 	}
 

@@ -205,6 +205,11 @@ export class VideohubRouter extends RouterCore {
 		// Manual, "Device Information": with no device (or firmware needing an update) nothing else follows.
 		this.#devicePresent = d.present === 'true'
 		if (d.model !== undefined) this.model = d.model
+		this.deviceProblem = this.#devicePresent
+			? null
+			: d.present === 'false'
+				? 'the Videohub server reports no router connected'
+				: `the Videohub server reports the router present as "${d.present}" (firmware update needed)`
 		if (!this.#devicePresent) {
 			this.log.warn({ device: this.deviceId, present: d.present }, 'Videohub server reports no usable router')
 			return
