@@ -41,6 +41,7 @@ interface Pending {
 	accepted: boolean
 	/** a tally showing another input after acceptance (SW-P-08): the take is refused unless ours follows soon */
 	contrary: number | null
+	timeoutMs: number
 }
 
 /**
@@ -77,6 +78,12 @@ export abstract class RouterCore extends EventEmitter<RouterEvents> implements R
 	protected deviceProblem: string | null = null
 	protected protocolVersion: string | undefined
 	protected abstract readonly locksReported: boolean
+	/**
+	 * true when the driver sends one message at a time and calls onTakeTransmitted(): a take's timeout then counts
+	 * from its transmission, not from its place in the queue (the queue always drains: every message is ACKed, or
+	 * fails after its resends and drops the link, which rejects whatever still waits).
+	 */
+	protected readonly timeoutFromTransmit: boolean = false
 
 	protected linkState: LinkState = 'idle'
 	#synced = false
@@ -199,6 +206,17 @@ export abstract class RouterCore extends EventEmitter<RouterEvents> implements R
 			const p = this.#pending.get(o)
 			if (p) p.accepted = true
 		}
+	}
+
+	/**
+	 * The request carrying this output's take has just gone on the wire: its timeout counts from now. A protocol that
+	 * sends one message at a time (SW-P-08 over a 38400 baud line, ~7 ms a take) would otherwise time out the end
+	 * of a long salvo while it still waits its turn.
+	 */
+	protected onTakeTransmitted(output: number): void {
+		const p = this.#pending.get(output)
+		if (!p || p.contrary !== null) return
+		this.timers.set(`take:${output}`, p.timeoutMs, () => this.#expire(output, p.timeoutMs))
 	}
 
 	/** the router refused (NAK, or no ACK after every resend) the request carrying these outputs' takes */
@@ -458,8 +476,10 @@ export abstract class RouterCore extends EventEmitter<RouterEvents> implements R
 				reject,
 				accepted: false,
 				contrary: null,
+				timeoutMs,
 			})
-			this.timers.set(`take:${t.output}`, timeoutMs, () => this.#expire(t.output, timeoutMs))
+			if (!this.timeoutFromTransmit)
+				this.timers.set(`take:${t.output}`, timeoutMs, () => this.#expire(t.output, timeoutMs))
 		})
 	}
 

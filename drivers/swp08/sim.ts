@@ -28,6 +28,8 @@ export interface Swp08SimFaults {
 	dropNext: number
 	/** send this many frames with a broken checksum (line noise as the controller sees it: it must NAK) */
 	corruptNext: number
+	/** answer each good frame this long after it arrived (a slow line or a busy router controller) */
+	delayMs: number
 }
 
 interface Outgoing {
@@ -57,7 +59,9 @@ export class Swp08Sim {
 		nakNext: 0,
 		dropNext: 0,
 		corruptNext: 0,
+		delayMs: 0,
 	}
+	readonly #delays = new Set<NodeJS.Timeout>()
 	readonly #ackTimeoutMs: number
 	readonly #maxResends: number
 	/** routing per "matrix:level", wire numbers dest -> src */
@@ -154,6 +158,8 @@ export class Swp08Sim {
 
 	/** Stops listening, closes the serial port, drops every controller; start() may be called again. */
 	async stop(): Promise<void> {
+		for (const t of this.#delays) clearTimeout(t)
+		this.#delays.clear()
 		this.dropClients()
 		const server = this.#server
 		this.#server = null
@@ -228,6 +234,15 @@ export class Swp08Sim {
 					if (this.faults.nakNext > 0) {
 						this.faults.nakNext--
 						port.write(NAK_BYTES)
+						break
+					}
+					if (this.faults.delayMs > 0) {
+						const t = setTimeout(() => {
+							this.#delays.delete(t)
+							port.write(ACK_BYTES)
+							this.#onMessage(port, e.message)
+						}, this.faults.delayMs)
+						this.#delays.add(t)
 						break
 					}
 					port.write(ACK_BYTES)

@@ -143,6 +143,13 @@ describe('SW-P-08 router over TCP against the simulator', () => {
 		for (const t of takes) expect(sim.table()[t.output - 1]).toBe(t.input - 1)
 	})
 
+	it('counts a take timeout from its transmission: a long salvo on a slow line still confirms', async () => {
+		const { router, sim } = await setup({}, { takeTimeoutMs: 150 })
+		sim.faults.delayMs = 25 // 20 takes one at a time: ~500 ms in all, each well inside 150 ms
+		const out = await router.salvo(Array.from({ length: 20 }, (_, o) => ({ output: o + 1, input: 32 - o })))
+		expect(out.filter((o) => !o.ok)).toEqual([])
+	})
+
 	it('uses the extended commands on a router past 1024 ports', async () => {
 		const { router, sim } = await setup({ inputs: 1200, outputs: 1100 })
 		expect(router.routing().size).toBe(1100)
