@@ -109,6 +109,12 @@ export class Swp08Sim {
 	}
 
 	/** Starts on TCP (`{host, port}`, port 0 for any free one) or a serial device (`{serialPath}`). */
+	async start(where: { host?: string; port?: number }): Promise<{ host: string; port: number }>
+	async start(where: {
+		serialPath: string
+		baudRate?: number
+		parity?: 'none' | 'even' | 'odd'
+	}): Promise<{ serialPath: string }>
 	async start(
 		where:
 			{ host?: string; port?: number } | { serialPath: string; baudRate?: number; parity?: 'none' | 'even' | 'odd' },

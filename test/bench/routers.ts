@@ -84,7 +84,7 @@ const rows: Row[] = []
 }
 {
 	const sim = new Swp08Sim({ inputs: SIZE, outputs: SIZE })
-	const { port } = (await sim.start({})) as { port: number }
+	const { port } = await sim.start({})
 	rows.push(
 		...(await measure(
 			'SW-P-08 TCP loopback',

@@ -5,6 +5,9 @@ import { VideohubRouter } from '../../../drivers/videohub/connection.ts'
 import { fromWire, portInRange, toWire } from '../../../drivers/router/ports.ts'
 import { parseConfigText } from '../../../src/domain/load.ts'
 import { silentLogger } from '../../../src/log.ts'
+import { createRouterSim, simListenAddress } from '../../../drivers/router/sim.ts'
+import { Swp08Sim } from '../../../drivers/swp08/sim.ts'
+import { VideohubSim } from '../../../drivers/videohub/sim.ts'
 
 const config = parseConfigText(`
 site: { id: t }
@@ -46,5 +49,27 @@ describe('createRouter', () => {
 		expect(portInRange(17, 16)).toBe(false)
 		expect(portInRange(1.5, undefined)).toBe(false)
 		expect(portInRange(9999, undefined)).toBe(true)
+	})
+})
+
+describe('createRouterSim (for the lab)', () => {
+	it('makes the simulator of a config router, sized from the config, and says where it listens', async () => {
+		const vh = createRouterSim(dev('vh'))
+		expect(vh).toBeInstanceOf(VideohubSim)
+		expect(simListenAddress(dev('vh'))).toEqual({ host: '127.0.0.1', port: 9990 })
+		const p8 = createRouterSim(dev('p8'))
+		expect(p8).toBeInstanceOf(Swp08Sim)
+		expect(p8.outputs).toBe(1500)
+		expect(simListenAddress(dev('p8'))).toBeNull()
+		expect(() => createRouterSim(dev('ups'))).toThrow(/no router driver/)
+		// a lab run end to end on a free port: the router driver syncs with the simulator
+		await vh.start({ host: '127.0.0.1', port: 0 })
+		const port = vh.port
+		const router = createRouter({ ...dev('vh'), driver: { type: 'videohub', host: '127.0.0.1', port } }, ctx)
+		router.start()
+		await router.whenSynced(3000)
+		expect(router.routing().size).toBe(16)
+		await router.stop()
+		await vh.stop()
 	})
 })

@@ -6,6 +6,7 @@ import { Swp08Router, type Swp08Options } from '../../../drivers/swp08/connectio
 import { Swp08Sim } from '../../../drivers/swp08/sim.ts'
 import { RouterError, type RouterEvents } from '../../../drivers/router/types.ts'
 import { startPtyPair, type PtyPair } from './socat.ts'
+import { monotonicMs } from '../../../drivers/types.ts'
 
 const sims: Swp08Sim[] = []
 const routers: Swp08Router[] = []
@@ -44,7 +45,7 @@ const fast: Partial<Swp08Options> = {
 async function setup(simOpts: ConstructorParameters<typeof Swp08Sim>[0] = {}, opts: Partial<Swp08Options> = {}) {
 	const sim = new Swp08Sim({ ackTimeoutMs: 100, ...simOpts })
 	sims.push(sim)
-	const { port } = (await sim.start({})) as { port: number }
+	const { port } = await sim.start({})
 	const router = new Swp08Router({
 		deviceId: 'rtr-p',
 		transport: { tcp: { host: '127.0.0.1', port } },
@@ -162,8 +163,11 @@ describe('SW-P-08 router over TCP against the simulator', () => {
 		const { router, port } = await setup()
 		const other = await rawController(port)
 		const seen = until(router, 'crosspoint', (e) => e.output === 17)
+		const t0 = monotonicMs()
 		other.send({ cmd: 'connect', matrix: 0, level: 0, extended: false, dest: 16, src: 9 })
 		const [e] = await seen
+		// pushed as CONNECTED to every port, not found by the keep-alive interrogate (200 ms here); loose bound
+		expect(e.at - t0).toBeLessThan(150)
 		expect(e).toMatchObject({ output: 17, input: 10, previous: 17, ours: false })
 		// the other controller got its CONNECTED too (§3.4: to every port)
 		await new Promise((r) => setTimeout(r, 20))

@@ -5,6 +5,7 @@ import { VideohubSim } from '../../../drivers/videohub/sim.ts'
 import { RouterError, type RouterEvents } from '../../../drivers/router/types.ts'
 import { VideohubDecoder, encodeBlock } from '../../../drivers/videohub/codec.ts'
 import { createConnection, type Socket } from 'node:net'
+import { monotonicMs } from '../../../drivers/types.ts'
 
 const sims: VideohubSim[] = []
 const routers: VideohubRouter[] = []
@@ -141,8 +142,11 @@ describe('Videohub router against the simulator', () => {
 		const { router, port } = await setup()
 		const other = await rawClient(port)
 		const seen = until(router, 'crosspoint', (e) => e.output === 5)
+		const t0 = monotonicMs()
 		other.send(encodeBlock({ kind: 'routing', target: 'video', entries: [{ output: 4, input: 10 }] }))
 		const [e] = await seen
+		// pushed by the server, not found by polling: well inside one PING period (200 ms here); loose bound
+		expect(e.at - t0).toBeLessThan(150)
 		expect(e).toMatchObject({ output: 5, input: 11, previous: 5, ours: false })
 		expect(router.routing().get(5)).toBe(11)
 		expect(router.commanded().has(5)).toBe(false)
