@@ -93,6 +93,8 @@ export abstract class RouterCore extends EventEmitter<RouterEvents> implements R
 	readonly #pending = new Map<number, Pending>()
 	readonly #pendingLocks = new Map<number, PendingLock>()
 	#takeSeq = 0
+	/** why the link last went down or failed to open (for messages) */
+	#lastLinkProblem: string | null = null
 
 	constructor(options: CoreOptions) {
 		super()
@@ -125,6 +127,7 @@ export abstract class RouterCore extends EventEmitter<RouterEvents> implements R
 
 	protected onLinkState(state: LinkState, reason?: string): void {
 		this.linkState = state
+		if (state !== 'connected' && reason !== undefined) this.#lastLinkProblem = reason
 		const at = monotonicMs()
 		if (state !== 'connected') {
 			if (this.#synced) this.log.info({ device: this.deviceId, reason }, 'router link lost')
@@ -296,7 +299,7 @@ export abstract class RouterCore extends EventEmitter<RouterEvents> implements R
 						this.linkState === 'connected' ? 'timeout' : 'disconnected',
 						this.linkState === 'connected'
 							? `router ${this.deviceId} connected but its tally was not read within ${timeoutMs} ms`
-							: `router ${this.deviceId} not reachable within ${timeoutMs} ms (link ${this.linkState})`,
+							: `router ${this.deviceId} not reachable within ${timeoutMs} ms (${this.#lastLinkProblem ?? `link ${this.linkState}`})`,
 					),
 				)
 			})
