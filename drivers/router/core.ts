@@ -39,7 +39,16 @@ interface Pending {
 	reject: (e: RouterError) => void
 	/** set once the router has accepted the request (ACK): from then on a contrary tally is the router's answer */
 	accepted: boolean
+	/** a tally showing another input after acceptance (SW-P-08): the take is refused unless ours follows soon */
+	contrary: number | null
+	timeoutMs: number
 }
+
+/**
+ * After a contrary tally, how long a take still waits for its own: another controller's CONNECTED may have been
+ * queued at the router ahead of ours (the router ACKs our frame at once, its answers go out in order).
+ */
+const CONTRARY_GRACE_MS = 250
 
 interface PendingLock {
 	want: LockState
@@ -65,8 +74,16 @@ export abstract class RouterCore extends EventEmitter<RouterEvents> implements R
 	/** the size the router itself reported (Videohub), else the config's */
 	protected reportedSize: RouterSize | null = null
 	protected model: string | undefined
+	/** what the router's server said is wrong with the router itself (Videohub "Device present: false") */
+	protected deviceProblem: string | null = null
 	protected protocolVersion: string | undefined
 	protected abstract readonly locksReported: boolean
+	/**
+	 * true when the driver sends one message at a time and calls onTakeTransmitted(): a take's timeout then counts
+	 * from its transmission, not from its place in the queue (the queue always drains: every message is ACKed, or
+	 * fails after its resends and drops the link, which rejects whatever still waits).
+	 */
+	protected readonly timeoutFromTransmit: boolean = false
 
 	protected linkState: LinkState = 'idle'
 	#synced = false
@@ -76,6 +93,8 @@ export abstract class RouterCore extends EventEmitter<RouterEvents> implements R
 	readonly #pending = new Map<number, Pending>()
 	readonly #pendingLocks = new Map<number, PendingLock>()
 	#takeSeq = 0
+	/** why the link last went down or failed to open (for messages) */
+	#lastLinkProblem: string | null = null
 
 	constructor(options: CoreOptions) {
 		super()
@@ -108,6 +127,7 @@ export abstract class RouterCore extends EventEmitter<RouterEvents> implements R
 
 	protected onLinkState(state: LinkState, reason?: string): void {
 		this.linkState = state
+		if (state !== 'connected' && reason !== undefined) this.#lastLinkProblem = reason
 		const at = monotonicMs()
 		if (state !== 'connected') {
 			if (this.#synced) this.log.info({ device: this.deviceId, reason }, 'router link lost')
@@ -137,14 +157,9 @@ export abstract class RouterCore extends EventEmitter<RouterEvents> implements R
 				ours = true
 				this.#settle(output)
 				pending.resolve({ output, input, sentAt: pending.sentAt, confirmedAt: at, already: false })
-			} else if (pending.accepted && this.refusesOnContraryTally()) {
-				this.#settle(output)
-				pending.reject(
-					new RouterError(
-						'refused',
-						`router ${this.deviceId} kept output ${output} on input ${input} after the take of input ${pending.input}`,
-					),
-				)
+			} else if (pending.accepted && this.refusesOnContraryTally() && pending.contrary === null) {
+				pending.contrary = input
+				this.timers.set(`take:${output}`, CONTRARY_GRACE_MS, () => this.#expire(output))
 			}
 		}
 		if (previous !== input) this.emit('crosspoint', { output, input, previous, ours, at })
@@ -196,8 +211,23 @@ export abstract class RouterCore extends EventEmitter<RouterEvents> implements R
 		}
 	}
 
+	/**
+	 * The request carrying this output's take has just gone on the wire: its timeout counts from now. A protocol that
+	 * sends one message at a time (SW-P-08 over a 38400 baud line, ~7 ms a take) would otherwise time out the end
+	 * of a long salvo while it still waits its turn.
+	 */
+	protected onTakeTransmitted(output: number): void {
+		const p = this.#pending.get(output)
+		if (!p || p.contrary !== null) return
+		this.timers.set(`take:${output}`, p.timeoutMs, () => this.#expire(output, p.timeoutMs))
+	}
+
 	/** the router refused (NAK, or no ACK after every resend) the request carrying these outputs' takes */
-	protected onTakesRefused(outputs: readonly number[], code: 'nak' | 'locked' | 'timeout', message: string): void {
+	protected onTakesRefused(
+		outputs: readonly number[],
+		code: 'nak' | 'locked' | 'timeout' | 'disconnected',
+		message: string,
+	): void {
 		for (const o of outputs) {
 			const p = this.#pending.get(o)
 			if (!p) continue
@@ -269,7 +299,7 @@ export abstract class RouterCore extends EventEmitter<RouterEvents> implements R
 						this.linkState === 'connected' ? 'timeout' : 'disconnected',
 						this.linkState === 'connected'
 							? `router ${this.deviceId} connected but its tally was not read within ${timeoutMs} ms`
-							: `router ${this.deviceId} not reachable within ${timeoutMs} ms (link ${this.linkState})`,
+							: `router ${this.deviceId} not reachable within ${timeoutMs} ms (${this.#lastLinkProblem ?? `link ${this.linkState}`})`,
 					),
 				)
 			})
@@ -368,7 +398,8 @@ export abstract class RouterCore extends EventEmitter<RouterEvents> implements R
 
 	status(): RouterStatus {
 		const f = this.freshness()
-		const health: Health = !f.connected ? 'down' : !this.#synced ? 'unknown' : f.stale ? 'degraded' : 'ok'
+		const health: Health =
+			!f.connected || this.deviceProblem !== null ? 'down' : !this.#synced ? 'unknown' : f.stale ? 'degraded' : 'ok'
 		const obj = <V>(m: ReadonlyMap<number, V>): Record<string, V> =>
 			Object.fromEntries([...m].sort((a, b) => a[0] - b[0]).map(([k, v]) => [String(k), v]))
 		return {
@@ -387,6 +418,7 @@ export abstract class RouterCore extends EventEmitter<RouterEvents> implements R
 			outputLabels: obj(this.outputLabels),
 			...(this.model !== undefined ? { model: this.model } : {}),
 			...(this.protocolVersion !== undefined ? { protocolVersion: this.protocolVersion } : {}),
+			...(this.deviceProblem !== null ? { problem: this.deviceProblem } : {}),
 		}
 	}
 
@@ -440,20 +472,40 @@ export abstract class RouterCore extends EventEmitter<RouterEvents> implements R
 		this.#commanded.set(t.output, t.input)
 		const timeoutMs = options?.timeoutMs ?? this.takeTimeoutMs
 		return new Promise<TakeResult>((resolve, reject) => {
-			this.#pending.set(t.output, { input: t.input, sentAt: monotonicMs(), resolve, reject, accepted: false })
-			this.timers.set(`take:${t.output}`, timeoutMs, () => {
-				const p = this.#pending.get(t.output)
-				if (!p) return
-				this.#pending.delete(t.output)
-				const shown = this.confirmed.get(t.output)
-				reject(
-					new RouterError(
-						'timeout',
-						`router ${this.deviceId} did not confirm output ${t.output} to input ${t.input} within ${timeoutMs} ms (its tally shows ${shown === undefined ? 'nothing' : `input ${shown}`})`,
-					),
-				)
+			this.#pending.set(t.output, {
+				input: t.input,
+				sentAt: monotonicMs(),
+				resolve,
+				reject,
+				accepted: false,
+				contrary: null,
+				timeoutMs,
 			})
+			if (!this.timeoutFromTransmit)
+				this.timers.set(`take:${t.output}`, timeoutMs, () => this.#expire(t.output, timeoutMs))
 		})
+	}
+
+	#expire(output: number, timeoutMs?: number): void {
+		const p = this.#pending.get(output)
+		if (!p) return
+		this.#pending.delete(output)
+		const shown = this.confirmed.get(output)
+		if (p.contrary !== null && shown !== p.input) {
+			p.reject(
+				new RouterError(
+					'refused',
+					`router ${this.deviceId} kept output ${output} on input ${shown ?? p.contrary} after the take of input ${p.input}`,
+				),
+			)
+			return
+		}
+		p.reject(
+			new RouterError(
+				'timeout',
+				`router ${this.deviceId} did not confirm output ${output} to input ${p.input} within ${timeoutMs ?? CONTRARY_GRACE_MS} ms (its tally shows ${shown === undefined ? 'nothing' : `input ${shown}`})`,
+			),
+		)
 	}
 
 	#settle(output: number): void {

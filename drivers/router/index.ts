@@ -35,14 +35,21 @@ export function createRouter(device: Device, ctx: DriverContext, tuning: RouterT
 				port: d.port,
 				...(tuning.keepAliveMs !== undefined ? { pingIntervalMs: tuning.keepAliveMs } : {}),
 			})
-		case 'swp08':
+		case 'swp08': {
+			const transport = d.serial
+				? { serial: d.serial }
+				: d.host !== undefined
+					? { tcp: { host: d.host, port: d.port } }
+					: null
+			if (!transport) throw new Error(`device "${device.id}": a swp08 driver needs host or serial`)
 			return new Swp08Router({
 				...common,
-				transport: d.serial ? { serial: d.serial } : { tcp: { host: d.host ?? '127.0.0.1', port: d.port } },
+				transport,
 				matrix: d.matrix,
 				level: d.level,
 				...(tuning.keepAliveMs !== undefined ? { keepAliveMs: tuning.keepAliveMs } : {}),
 			})
+		}
 		default:
 			throw new Error(
 				`device "${device.id}" is not a router this version drives (driver ${d ? `"${d.type}"` : 'absent'}; routers use videohub or swp08)`,

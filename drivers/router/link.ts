@@ -21,7 +21,8 @@ export interface WireHandlers {
 	closed: (reason: string) => void
 }
 
-export type WireOpener = (handlers: WireHandlers) => Promise<Wire>
+/** Opens a wire; an abort (stop() during the attempt, or its timeout) releases whatever the attempt holds. */
+export type WireOpener = (handlers: WireHandlers, signal: AbortSignal) => Promise<Wire>
 
 export interface TcpTarget {
 	host: string
@@ -37,11 +38,20 @@ export interface SerialTarget {
 }
 
 export function tcpOpener(target: TcpTarget): WireOpener {
-	return (handlers) =>
+	return (handlers, signal) =>
 		new Promise<Wire>((resolve, reject) => {
 			const socket: Socket = createConnection({ host: target.host, port: target.port })
 			let open = false
 			const description = `tcp ${target.host}:${target.port}`
+			signal.addEventListener(
+				'abort',
+				() => {
+					if (open) return
+					socket.destroy()
+					reject(new Error(`${description}: connect abandoned`))
+				},
+				{ once: true },
+			)
 			socket.once('connect', () => {
 				open = true
 				// Takes are a few bytes each: Nagle would add up to 40 ms of latency to a confirmation.
@@ -69,7 +79,7 @@ export function tcpOpener(target: TcpTarget): WireOpener {
 }
 
 export function serialOpener(target: SerialTarget): WireOpener {
-	return (handlers) =>
+	return (handlers, signal) =>
 		new Promise<Wire>((resolve, reject) => {
 			const description = `serial ${target.path} ${target.baudRate} ${target.dataBits}${target.parity[0]!.toUpperCase()}${target.stopBits}`
 			const port = new SerialPort({
@@ -91,6 +101,10 @@ export function serialOpener(target: SerialTarget): WireOpener {
 			})
 			port.open((err) => {
 				if (err) return reject(new Error(`${description}: ${err.message}`, { cause: err }))
+				if (signal.aborted) {
+					port.close(() => reject(new Error(`${description}: open abandoned`)))
+					return
+				}
 				open = true
 				resolve({
 					description,
@@ -128,6 +142,7 @@ export class Link extends EventEmitter<LinkEvents> {
 	readonly #timers = new Timers()
 	readonly #opts: Required<Omit<LinkOptions, 'log' | 'open'>> & Pick<LinkOptions, 'log' | 'open'>
 	#stopping: Promise<void> | null = null
+	#attemptAbort: AbortController | null = null
 
 	constructor(options: LinkOptions) {
 		super()
@@ -166,6 +181,8 @@ export class Link extends EventEmitter<LinkEvents> {
 		if (this.#stopping) return this.#stopping
 		this.#generation++
 		this.#timers.clearAll()
+		this.#attemptAbort?.abort()
+		this.#attemptAbort = null
 		const wire = this.#wire
 		this.#wire = null
 		this.#setState('stopped', 'stopped by us')
@@ -186,25 +203,32 @@ export class Link extends EventEmitter<LinkEvents> {
 
 	#connect(): void {
 		const generation = ++this.#generation
+		const abort = new AbortController()
+		this.#attemptAbort = abort
 		this.#setState('connecting')
 		this.#timers.set('attempt', this.#opts.connectTimeoutMs, () => {
 			if (generation !== this.#generation) return
 			this.#generation++ // abandon the attempt; a late success is closed on arrival
+			abort.abort()
 			this.#backoff(`connect timed out after ${this.#opts.connectTimeoutMs} ms`)
 		})
 		this.#opts
-			.open({
-				data: (bytes) => {
-					if (generation === this.#generation && this.#state === 'connected') this.emit('data', bytes)
+			.open(
+				{
+					data: (bytes) => {
+						if (generation === this.#generation && this.#state === 'connected') this.emit('data', bytes)
+					},
+					closed: (reason) => {
+						if (generation !== this.#generation || this.#state !== 'connected') return
+						this.#wire = null
+						this.#backoff(reason)
+					},
 				},
-				closed: (reason) => {
-					if (generation !== this.#generation || this.#state !== 'connected') return
-					this.#wire = null
-					this.#backoff(reason)
-				},
-			})
+				abort.signal,
+			)
 			.then(
 				(wire) => {
+					if (this.#attemptAbort === abort) this.#attemptAbort = null
 					if (generation !== this.#generation) {
 						void wire.close()
 						return
@@ -215,6 +239,7 @@ export class Link extends EventEmitter<LinkEvents> {
 					this.#setState('connected', wire.description)
 				},
 				(err: unknown) => {
+					if (this.#attemptAbort === abort) this.#attemptAbort = null
 					if (generation !== this.#generation) return
 					this.#timers.clear('attempt')
 					this.#backoff(err instanceof Error ? err.message : String(err))

@@ -36,7 +36,7 @@ export async function probeRouter(device: Device, options: ProbeOptions): Promis
 			lastOkAt: s.freshness.lastOkAt,
 			...(s.model !== undefined ? { model: s.model } : {}),
 			...(s.protocolVersion !== undefined ? { protocolVersion: s.protocolVersion } : {}),
-			...(problem !== undefined ? { problem } : {}),
+			...(s.problem !== undefined || problem !== undefined ? { problem: s.problem ?? problem } : {}),
 		},
 	}
 }

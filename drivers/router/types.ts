@@ -100,6 +100,8 @@ export interface RouterStatus {
 	outputLabels: Record<string, string>
 	model?: string
 	protocolVersion?: string
+	/** what is wrong with the router itself, as its server reported it */
+	problem?: string
 }
 
 export interface Router extends EventEmitter<RouterEvents> {

@@ -36,6 +36,8 @@ interface Outgoing {
 	message: Swp08Message
 	bytes: Buffer
 	sends: number
+	/** the take this message carries (1-based output), if any */
+	output?: number
 	onAck: () => void
 	onFail: (code: 'nak' | 'timeout', message: string) => void
 }
@@ -43,6 +45,7 @@ interface Outgoing {
 export class Swp08Router extends RouterCore {
 	readonly driver = 'swp08' as const
 	protected readonly locksReported = false
+	protected override readonly timeoutFromTransmit = true
 	readonly #link: Link
 	readonly #matrix: number
 	readonly #level: number
@@ -125,6 +128,7 @@ export class Swp08Router extends RouterCore {
 				{ cmd: 'connect', matrix: this.#matrix, level: this.#level, extended: this.#extended(dest, src), dest, src },
 				() => this.onTakesAccepted([t.output]),
 				(code, message) => this.onTakesRefused([t.output], code, message),
+				t.output,
 			)
 		}
 	}
@@ -133,8 +137,15 @@ export class Swp08Router extends RouterCore {
 		// unreachable: the core refuses lock requests when locksReported is false
 	}
 
-	#enqueue(message: Swp08Message, onAck: () => void, onFail: Outgoing['onFail']): void {
-		this.#queue.push({ message, bytes: encodeFrame(message), sends: 0, onAck, onFail })
+	#enqueue(message: Swp08Message, onAck: () => void, onFail: Outgoing['onFail'], output?: number): void {
+		this.#queue.push({
+			message,
+			bytes: encodeFrame(message),
+			sends: 0,
+			onAck,
+			onFail,
+			...(output !== undefined ? { output } : {}),
+		})
 		this.#pump()
 	}
 
@@ -150,6 +161,7 @@ export class Swp08Router extends RouterCore {
 	#transmit(o: Outgoing): void {
 		o.sends++
 		if (!this.#link.write(o.bytes)) return
+		if (o.sends === 1 && o.output !== undefined) this.onTakeTransmitted(o.output)
 		this.timers.set('ack', this.#ackTimeoutMs, () => this.#resend(false))
 	}
 

@@ -26,6 +26,10 @@ export interface Swp08SimFaults {
 	nakNext: number
 	/** drop this many good frames without any answer (the controller's ACK timer has to resend) */
 	dropNext: number
+	/** send this many frames with a broken checksum (line noise as the controller sees it: it must NAK) */
+	corruptNext: number
+	/** answer each good frame this long after it arrived (a slow line or a busy router controller) */
+	delayMs: number
 }
 
 interface Outgoing {
@@ -54,7 +58,10 @@ export class Swp08Sim {
 		ignoreTakes: false,
 		nakNext: 0,
 		dropNext: 0,
+		corruptNext: 0,
+		delayMs: 0,
 	}
+	readonly #delays = new Set<NodeJS.Timeout>()
 	readonly #ackTimeoutMs: number
 	readonly #maxResends: number
 	/** routing per "matrix:level", wire numbers dest -> src */
@@ -85,6 +92,11 @@ export class Swp08Sim {
 		return this.#ports.size
 	}
 
+	/** TCP controllers connected now */
+	get tcpClientCount(): number {
+		return [...this.#ports].filter((p) => !p.name.startsWith('serial')).length
+	}
+
 	/** wire routing of a matrix/level, dest -> src (default: dest n on source n mod inputs) */
 	table(matrix = 0, level = 0): number[] {
 		const key = `${matrix}:${level}`
@@ -97,6 +109,12 @@ export class Swp08Sim {
 	}
 
 	/** Starts on TCP (`{host, port}`, port 0 for any free one) or a serial device (`{serialPath}`). */
+	async start(where: { host?: string; port?: number }): Promise<{ host: string; port: number }>
+	async start(where: {
+		serialPath: string
+		baudRate?: number
+		parity?: 'none' | 'even' | 'odd'
+	}): Promise<{ serialPath: string }>
 	async start(
 		where:
 			{ host?: string; port?: number } | { serialPath: string; baudRate?: number; parity?: 'none' | 'even' | 'odd' },
@@ -146,6 +164,8 @@ export class Swp08Sim {
 
 	/** Stops listening, closes the serial port, drops every controller; start() may be called again. */
 	async stop(): Promise<void> {
+		for (const t of this.#delays) clearTimeout(t)
+		this.#delays.clear()
 		this.dropClients()
 		const server = this.#server
 		this.#server = null
@@ -220,6 +240,15 @@ export class Swp08Sim {
 					if (this.faults.nakNext > 0) {
 						this.faults.nakNext--
 						port.write(NAK_BYTES)
+						break
+					}
+					if (this.faults.delayMs > 0) {
+						const t = setTimeout(() => {
+							this.#delays.delete(t)
+							port.write(ACK_BYTES)
+							this.#onMessage(port, e.message)
+						}, this.faults.delayMs)
+						this.#delays.add(t)
 						break
 					}
 					port.write(ACK_BYTES)
@@ -301,7 +330,13 @@ export class Swp08Sim {
 			return
 		}
 		o.sends++
-		port.write(o.bytes)
+		if (this.faults.corruptNext > 0) {
+			this.faults.corruptNext--
+			// flip a bit of the command byte (never a DLE either way): the checksum no longer matches
+			const bad = Buffer.from(o.bytes)
+			bad[2] = bad[2]! ^ 0x40
+			port.write(bad)
+		} else port.write(o.bytes)
 		if (port.timer) clearTimeout(port.timer)
 		port.timer = setTimeout(() => {
 			port.timer = null

@@ -109,7 +109,7 @@ export class VideohubRouter extends RouterCore {
 			this.#sent.push(sent)
 			return
 		}
-		if (sent.kind === 'takes') this.onTakesRefused(sent.outputs, 'timeout', `router ${this.deviceId} link is down`)
+		if (sent.kind === 'takes') this.onTakesRefused(sent.outputs, 'disconnected', `router ${this.deviceId} link is down`)
 		if (sent.kind === 'lock') this.onLockRefused(sent.output, `router ${this.deviceId} link is down`)
 	}
 
@@ -205,6 +205,11 @@ export class VideohubRouter extends RouterCore {
 		// Manual, "Device Information": with no device (or firmware needing an update) nothing else follows.
 		this.#devicePresent = d.present === 'true'
 		if (d.model !== undefined) this.model = d.model
+		this.deviceProblem = this.#devicePresent
+			? null
+			: d.present === 'false'
+				? 'the Videohub server reports no router connected'
+				: `the Videohub server reports the router present as "${d.present}" (firmware update needed)`
 		if (!this.#devicePresent) {
 			this.log.warn({ device: this.deviceId, present: d.present }, 'Videohub server reports no usable router')
 			return

@@ -106,7 +106,7 @@ describe('sigpath take', () => {
 	it('routes on a SW-P-08 router over TCP', async () => {
 		const sim = new Swp08Sim({ inputs: 64, outputs: 64 })
 		sims.push(sim)
-		const { port } = (await sim.start({})) as { port: number }
+		const { port } = await sim.start({})
 		const file = config(
 			`  - { id: p, role: router, driver: { type: swp08, host: 127.0.0.1, port: ${port} }, size: { inputs: 64, outputs: 64 } }\n`,
 		)
@@ -170,7 +170,7 @@ describe('sigpath probe for routers', () => {
 	it('prints the SW-P-08 routing 1-based, and connected: false with exit 1 when unreachable', async () => {
 		const sim = new Swp08Sim({ inputs: 8, outputs: 8 })
 		sims.push(sim)
-		const { port } = (await sim.start({})) as { port: number }
+		const { port } = await sim.start({})
 		sim.table()[7] = 2
 		const file = config(
 			`  - { id: p, role: router, driver: { type: swp08, host: 127.0.0.1, port: ${port} }, size: { inputs: 8, outputs: 8 } }\n`,

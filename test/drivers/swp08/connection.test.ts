@@ -6,6 +6,7 @@ import { Swp08Router, type Swp08Options } from '../../../drivers/swp08/connectio
 import { Swp08Sim } from '../../../drivers/swp08/sim.ts'
 import { RouterError, type RouterEvents } from '../../../drivers/router/types.ts'
 import { startPtyPair, type PtyPair } from './socat.ts'
+import { monotonicMs } from '../../../drivers/types.ts'
 
 const sims: Swp08Sim[] = []
 const routers: Swp08Router[] = []
@@ -19,9 +20,19 @@ afterEach(async () => {
 		expect(r.outstanding).toEqual({ takes: 0, locks: 0, timers: 0 })
 		expect(r.timerCount).toBe(0)
 	}
+	// and no socket: the simulator sees every TCP connection of ours closed
+	for (const s of sims) await waitFor(() => s.tcpClientCount === 0)
 	for (const s of sims.splice(0)) await s.stop()
 	for (const p of ptys.splice(0)) await p.stop()
 })
+
+async function waitFor(cond: () => boolean, timeoutMs = 2000): Promise<void> {
+	const until = Date.now() + timeoutMs
+	while (!cond()) {
+		if (Date.now() > until) throw new Error('condition not met in time')
+		await new Promise((r) => setTimeout(r, 5))
+	}
+}
 
 const fast: Partial<Swp08Options> = {
 	keepAliveMs: 200,
@@ -34,7 +45,7 @@ const fast: Partial<Swp08Options> = {
 async function setup(simOpts: ConstructorParameters<typeof Swp08Sim>[0] = {}, opts: Partial<Swp08Options> = {}) {
 	const sim = new Swp08Sim({ ackTimeoutMs: 100, ...simOpts })
 	sims.push(sim)
-	const { port } = (await sim.start({})) as { port: number }
+	const { port } = await sim.start({})
 	const router = new Swp08Router({
 		deviceId: 'rtr-p',
 		transport: { tcp: { host: '127.0.0.1', port } },
@@ -133,6 +144,13 @@ describe('SW-P-08 router over TCP against the simulator', () => {
 		for (const t of takes) expect(sim.table()[t.output - 1]).toBe(t.input - 1)
 	})
 
+	it('counts a take timeout from its transmission: a long salvo on a slow line still confirms', async () => {
+		const { router, sim } = await setup({}, { takeTimeoutMs: 150 })
+		sim.faults.delayMs = 25 // 20 takes one at a time: ~500 ms in all, each well inside 150 ms
+		const out = await router.salvo(Array.from({ length: 20 }, (_, o) => ({ output: o + 1, input: 32 - o })))
+		expect(out.filter((o) => !o.ok)).toEqual([])
+	})
+
 	it('uses the extended commands on a router past 1024 ports', async () => {
 		const { router, sim } = await setup({ inputs: 1200, outputs: 1100 })
 		expect(router.routing().size).toBe(1100)
@@ -145,8 +163,11 @@ describe('SW-P-08 router over TCP against the simulator', () => {
 		const { router, port } = await setup()
 		const other = await rawController(port)
 		const seen = until(router, 'crosspoint', (e) => e.output === 17)
+		const t0 = monotonicMs()
 		other.send({ cmd: 'connect', matrix: 0, level: 0, extended: false, dest: 16, src: 9 })
 		const [e] = await seen
+		// pushed as CONNECTED to every port, not found by the keep-alive interrogate (200 ms here); loose bound
+		expect(e.at - t0).toBeLessThan(150)
 		expect(e).toMatchObject({ output: 17, input: 10, previous: 17, ours: false })
 		// the other controller got its CONNECTED too (§3.4: to every port)
 		await new Promise((r) => setTimeout(r, 20))
@@ -163,12 +184,52 @@ describe('SW-P-08 router over TCP against the simulator', () => {
 		expect(router.resends).toBe(3)
 	})
 
+	it('NAKs a corrupted frame from the router, which resends it', async () => {
+		const { router, sim } = await setup()
+		sim.faults.corruptNext = 2
+		expect((await router.take(9, 2)).input).toBe(2)
+		expect(router.badFrames).toBe(2)
+	})
+
+	it('the simulator NAKs a corrupted frame from a controller and ACKs a good one', async () => {
+		const { port } = await setup()
+		const socket = createConnection({ host: '127.0.0.1', port })
+		sockets.push(socket)
+		const got: Buffer[] = []
+		socket.on('data', (b: Buffer) => got.push(b))
+		await new Promise<void>((r) => socket.once('connect', () => r()))
+		const frame = encodeFrame({ cmd: 'interrogate', matrix: 0, level: 0, extended: false, dest: 1 })
+		const bad = Buffer.from(frame)
+		bad[bad.length - 3] = bad[bad.length - 3]! ^ 0x01
+		socket.write(bad)
+		await new Promise((r) => setTimeout(r, 30))
+		expect(Buffer.concat(got).subarray(0, 2)).toEqual(Buffer.from([0x10, 0x15]))
+		socket.write(frame)
+		await new Promise((r) => setTimeout(r, 30))
+		const events = new Swp08Decoder().push(Buffer.concat(got))
+		expect(events.map((e) => e.type)).toEqual(['nak', 'ack', 'frame'])
+		expect(events[2]).toMatchObject({ message: { cmd: 'tally', dest: 1, src: 1 } })
+	})
+
 	it('gives up after five resends: nak when NAKed throughout', async () => {
 		const { router, sim } = await setup()
 		sim.faults.nakNext = 6
 		const err = await rejection(router.take(2, 5))
 		expect(err.code).toBe('nak')
 		expect(err.message).toMatch(/NAKed the connect after 6 sends/)
+	})
+
+	it("waits through another controller's CONNECTED queued ahead of ours, then confirms", async () => {
+		const { router, sim } = await setup()
+		// the router ACKs our connect at once; the other controller's change to the same destination is still
+		// queued ahead of our CONNECTED
+		sim.faults.ignoreTakes = true
+		const p = router.take(12, 30)
+		await new Promise((r) => setTimeout(r, 20))
+		sim.route(11, 7)
+		await new Promise((r) => setTimeout(r, 50))
+		sim.route(11, 29)
+		expect((await p).input).toBe(30)
 	})
 
 	it('refuses a take on a protected destination with a clear error', async () => {
@@ -209,6 +270,14 @@ describe('SW-P-08 router over TCP against the simulator', () => {
 		sim.faults.silent = false
 		await until(router, 'synced')
 		expect(router.freshness()).toMatchObject({ connected: true, stale: false })
+	})
+
+	it('keeps the link alive with interrogates only: no connect of its own accord', async () => {
+		const { router, sim } = await setup({}, { keepAliveMs: 20 })
+		await new Promise((r) => setTimeout(r, 150))
+		expect(sim.received.get('interrogate') ?? 0).toBeGreaterThanOrEqual(3)
+		expect(sim.connectRequests).toBe(0)
+		expect(router.freshness().stale).toBe(false)
 	})
 
 	it('has no locks to set', async () => {

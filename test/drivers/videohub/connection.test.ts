@@ -5,6 +5,7 @@ import { VideohubSim } from '../../../drivers/videohub/sim.ts'
 import { RouterError, type RouterEvents } from '../../../drivers/router/types.ts'
 import { VideohubDecoder, encodeBlock } from '../../../drivers/videohub/codec.ts'
 import { createConnection, type Socket } from 'node:net'
+import { monotonicMs } from '../../../drivers/types.ts'
 
 const sims: VideohubSim[] = []
 const routers: VideohubRouter[] = []
@@ -18,8 +19,18 @@ afterEach(async () => {
 		expect(r.outstanding).toEqual({ takes: 0, locks: 0, timers: 0 })
 		expect(r.timerCount).toBe(0)
 	}
+	// and no socket: the simulator sees every connection of ours closed
+	for (const s of sims) await waitFor(() => s.clientCount === 0)
 	for (const s of sims.splice(0)) await s.stop()
 })
+
+async function waitFor(cond: () => boolean, timeoutMs = 2000): Promise<void> {
+	const until = Date.now() + timeoutMs
+	while (!cond()) {
+		if (Date.now() > until) throw new Error('condition not met in time')
+		await new Promise((r) => setTimeout(r, 5))
+	}
+}
 
 async function setup(simOpts: ConstructorParameters<typeof VideohubSim>[0] = {}, opts: Partial<VideohubOptions> = {}) {
 	const sim = new VideohubSim(simOpts)
@@ -131,8 +142,11 @@ describe('Videohub router against the simulator', () => {
 		const { router, port } = await setup()
 		const other = await rawClient(port)
 		const seen = until(router, 'crosspoint', (e) => e.output === 5)
+		const t0 = monotonicMs()
 		other.send(encodeBlock({ kind: 'routing', target: 'video', entries: [{ output: 4, input: 10 }] }))
 		const [e] = await seen
+		// pushed by the server, not found by polling: well inside one PING period (200 ms here); loose bound
+		expect(e.at - t0).toBeLessThan(150)
 		expect(e).toMatchObject({ output: 5, input: 11, previous: 5, ours: false })
 		expect(router.routing().get(5)).toBe(11)
 		expect(router.commanded().has(5)).toBe(false)
