@@ -1,6 +1,6 @@
 // Real peers for the power/signal tests: started on loopback, on free ports, stopped by pid. A missing binary
 // fails the test with the command that installs it (never a silent skip).
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
+import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { existsSync, mkdtempSync, rmSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
@@ -65,15 +65,34 @@ export function run(cmd: string, args: string[], env: NodeJS.ProcessEnv = proces
 	return { code: r.status ?? -1, out: `${r.stdout}${r.stderr}` }
 }
 
+/** The async form: the event loop keeps running (an in-process simulator must keep answering meanwhile). */
+export function runAsync(
+	cmd: string,
+	args: string[],
+	env: NodeJS.ProcessEnv = process.env,
+): Promise<{ code: number; out: string; stdout: string }> {
+	return new Promise((resolve) => {
+		execFile(cmd, args, { env, encoding: 'utf8', timeout: 10_000 }, (err, stdout, stderr) => {
+			const code = err === null ? 0 : typeof err.code === 'number' ? err.code : -1
+			resolve({ code, out: `${stdout}${stderr}`, stdout })
+		})
+	})
+}
+
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms))
 
 /** Waits until `fn` returns a truthy value, polling every 25 ms; throws with `what` after `ms`. */
-export async function until<T>(fn: () => T | undefined | null | false, ms: number, what: string): Promise<T> {
+export async function until<T>(
+	fn: () => T | undefined | null | false | Promise<T | undefined | null | false>,
+	ms: number,
+	what: string | (() => string),
+): Promise<T> {
 	const end = Date.now() + ms
 	for (;;) {
-		const v = fn()
+		const v = await fn()
 		if (v) return v
-		if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}`)
+		if (Date.now() > end)
+			throw new Error(`timed out after ${ms} ms waiting for ${typeof what === 'string' ? what : what()}`)
 		await sleep(25)
 	}
 }
