@@ -52,6 +52,7 @@ declare module 'net-snmp' {
 		version?: number
 		idBitsSize?: 16 | 32
 		engineID?: string
+		context?: string
 	}
 	export interface Session extends EventEmitter {
 		dgram: Socket

@@ -76,7 +76,7 @@ export class SnmpSession {
 				user.privProtocol = snmp.PrivProtocols[v3.privProtocol] ?? 0
 				user.privKey = resolveSecret(v3.privKey, env)
 			}
-			this.#session = snmp.createV3Session(cfg.host, user, { ...base, version: snmp.Version3 })
+			this.#session = snmp.createV3Session(cfg.host, user, { ...base, version: snmp.Version3, context: v3.context })
 		} else {
 			const community = cfg.community !== undefined ? resolveSecret(cfg.community, env) : 'public'
 			this.#session = snmp.createSession(cfg.host, community, { ...base, version: snmp.Version2c })
