@@ -57,6 +57,7 @@ export class SnmpPoller extends EventEmitter<SnmpPollerEvents> {
 	#commLost = false
 	#failures = 0
 	#again = false
+	#phased = false
 	#fresh: Freshness = { connected: false, stale: false, lastOkAt: null }
 	readonly #o: Required<Omit<SnmpPollerOptions, 'env'>> & { env: NodeJS.ProcessEnv }
 
@@ -211,8 +212,12 @@ export class SnmpPoller extends EventEmitter<SnmpPollerEvents> {
 			return
 		}
 		if (this.#failures === 0) {
-			// keep the cadence: the next poll is pollMs after this one started, not after it ended
-			this.#schedule(Math.max(0, this.#o.pollMs - (monotonicMs() - started)), 'waiting')
+			// keep the cadence: the next poll is pollMs after this one started, not after it ended. After the first
+			// answer, one random phase offset spreads devices started together over the interval (a daemon starting
+			// 200 devices would otherwise send 200 GETs in the same millisecond every second, forever).
+			const phase = this.#phased ? 0 : this.#o.random() * this.#o.pollMs
+			this.#phased = true
+			this.#schedule(Math.max(0, this.#o.pollMs - (monotonicMs() - started)) + phase, 'waiting')
 		} else {
 			const exp = Math.min(this.#o.pollMs * 2 ** (this.#failures - 1), this.#o.maxBackoffMs)
 			this.#schedule(exp * (0.8 + 0.2 * this.#o.random()), 'backoff')

@@ -96,3 +96,14 @@ export async function until<T>(
 		await sleep(25)
 	}
 }
+
+/** Resources in `after` beyond those in `before` (a multiset difference): what was made and not released. */
+export function newResources(before: string[], after: string[]): string[] {
+	const left = [...before]
+	return after.filter((r) => {
+		const i = left.indexOf(r)
+		if (i < 0) return true
+		left.splice(i, 1)
+		return false
+	})
+}

@@ -8,9 +8,11 @@ import { PROFILES } from '../../../drivers/snmp/profiles.ts'
 import { profileObjects, SnmpAgentSim } from '../../../drivers/snmp/sim.ts'
 import { freeUdpPort, TrapReceiver } from '../../../drivers/snmp/traps.ts'
 import type { SignalReport } from '../../../drivers/types.ts'
-import { SnmpDriver } from '../../../src/domain/drivers.ts'
+import { SnmpDriver, SnmpUpsDriver } from '../../../src/domain/drivers.ts'
+import { SnmpUpsDevice } from '../../../drivers/ups/device.ts'
+import { upsObjects } from '../../../drivers/snmp/sim.ts'
 import { silentLogger } from '../../../src/log.ts'
-import { sleep, until } from './peers.ts'
+import { newResources, sleep, until } from './peers.ts'
 
 const cleanups: (() => Promise<void> | void)[] = []
 afterEach(async () => {
@@ -223,5 +225,49 @@ describe('faults', () => {
 		expect(hits).toBeGreaterThanOrEqual(2)
 		expect(d.synced).toBe(false)
 		expect(d.state?.signal).toBe('unknown')
+	})
+})
+
+describe('no leaks', () => {
+	it('devices, receiver and simulator leave no socket or timer after stop()', async () => {
+		await sleep(50)
+		const before = process.getActiveResourcesInfo()
+		const rx = new TrapReceiver({ host: '127.0.0.1', port: 0, community: 'public', log: silentLogger })
+		await rx.start()
+		const s = new SnmpAgentSim({
+			objects: { ...upsObjects(), ...profileObjects('ird') },
+			trapTarget: { host: '127.0.0.1', port: rx.port, community: 'public' },
+		})
+		await s.start()
+		const sig = new SnmpSignalDevice({
+			id: 'ird',
+			config: SnmpDriver.parse({
+				type: 'snmp',
+				host: '127.0.0.1',
+				port: s.port,
+				profile: 'ird',
+				pollMs: 100,
+				traps: true,
+			}),
+			log: silentLogger,
+			traps: rx,
+		})
+		const ups = new SnmpUpsDevice({
+			id: 'ups',
+			config: SnmpUpsDriver.parse({ type: 'snmp-ups', host: '127.0.0.1', port: s.port, pollMs: 100, traps: true }),
+			log: silentLogger,
+			traps: rx,
+		})
+		sig.start()
+		ups.start()
+		await until(() => sig.synced && ups.synced, 3000, 'both synced')
+		await s.setUps({ outputSource: 5 })
+		await until(() => ups.status.reading?.power === 'on-battery', 2000, 'trap')
+		await sig.stop()
+		await ups.stop()
+		await s.stop()
+		await rx.stop()
+		await sleep(50)
+		expect(newResources(before, process.getActiveResourcesInfo())).toEqual([])
 	})
 })
