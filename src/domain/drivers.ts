@@ -19,6 +19,11 @@ export const SnmpV3 = z
 			.default('aes')
 			.describe('privacy protocol (AES; DES is not supported on Node 20)'),
 		privKey: Secret.optional().describe('privacy pass phrase; absent means authNoPriv'),
+		context: z
+			.string()
+			.max(64)
+			.default('')
+			.describe('SNMPv3 context name (empty by default; agents serving several instances select one by context)'),
 	})
 	.describe('SNMPv3 USM credentials (authPriv with SHA/AES by default)')
 export type SnmpV3 = z.infer<typeof SnmpV3>

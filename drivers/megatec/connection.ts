@@ -1,0 +1,177 @@
+// The serial port to a Megatec/Q1 UPS: 2400 8N1, explicit states, one request at a time (the protocol is
+// strictly ask-and-answer), each with a timeout; reopen with capped exponential backoff and jitter when the
+// port fails or disappears (a USB-serial adapter unplugged).
+import { EventEmitter } from 'node:events'
+import type { Logger } from 'pino'
+import { SerialPort } from 'serialport'
+import { CrLineSplitter, formatRequest, type MegatecRequest } from './codec.ts'
+
+export type MegatecConnState = 'idle' | 'opening' | 'open' | 'backoff' | 'stopped'
+
+export class MegatecRequestError extends Error {
+	override name = 'MegatecRequestError'
+	constructor(
+		message: string,
+		readonly kind: 'timeout' | 'closed' | 'stopped' | 'busy',
+		options?: { cause?: unknown },
+	) {
+		super(message, options)
+	}
+}
+
+export interface MegatecConnectionOptions {
+	path: string
+	baudRate: number
+	log: Logger
+	/** a reply line takes ~200 ms at 2400 baud (about 47 characters, 10 bits each): allow for slow firmware */
+	requestTimeoutMs?: number
+	minBackoffMs?: number
+	maxBackoffMs?: number
+	random?: () => number
+}
+
+export interface MegatecConnectionEvents {
+	open: []
+	closed: [err: Error | null]
+	state: [state: MegatecConnState]
+}
+
+export class MegatecConnection extends EventEmitter<MegatecConnectionEvents> {
+	#state: MegatecConnState = 'idle'
+	#port: SerialPort | null = null
+	#splitter = new CrLineSplitter()
+	#pending: { resolve: (line: string) => void; reject: (e: Error) => void; timer: NodeJS.Timeout } | null = null
+	#timer: NodeJS.Timeout | null = null
+	#attempt = 0
+	readonly #o: Required<MegatecConnectionOptions>
+
+	constructor(o: MegatecConnectionOptions) {
+		super()
+		this.#o = { requestTimeoutMs: 1500, minBackoffMs: 250, maxBackoffMs: 10_000, random: Math.random, ...o }
+	}
+
+	get state(): MegatecConnState {
+		return this.#state
+	}
+
+	start(): void {
+		if (this.#state === 'idle') this.#open()
+	}
+
+	async stop(): Promise<void> {
+		if (this.#state === 'stopped') return
+		this.#setState('stopped')
+		this.#clearTimer()
+		this.#failPending(new MegatecRequestError('stopped', 'stopped'))
+		const p = this.#port
+		this.#port = null
+		if (p?.isOpen) await new Promise<void>((resolve) => p.close(() => resolve()))
+	}
+
+	/** Send a request; resolves with the reply line (without CR). */
+	request(cmd: MegatecRequest): Promise<string> {
+		const port = this.#port
+		if (this.#state !== 'open' || !port)
+			return Promise.reject(new MegatecRequestError(`${this.#o.path}: not open`, 'closed'))
+		if (this.#pending) return Promise.reject(new MegatecRequestError(`${this.#o.path}: a request is in flight`, 'busy'))
+		return new Promise((resolve, reject) => {
+			const timer = setTimeout(() => {
+				this.#pending = null
+				// a late reply must not answer the next request: drop what is buffered
+				this.#splitter = new CrLineSplitter()
+				reject(
+					new MegatecRequestError(`${this.#o.path}: no reply to ${cmd} in ${this.#o.requestTimeoutMs} ms`, 'timeout'),
+				)
+			}, this.#o.requestTimeoutMs)
+			this.#pending = { resolve, reject, timer }
+			port.write(formatRequest(cmd), (err) => {
+				if (err) this.#failPending(new MegatecRequestError(`${this.#o.path}: write failed`, 'closed', { cause: err }))
+			})
+		})
+	}
+
+	#setState(s: MegatecConnState): void {
+		if (this.#state === s) return
+		this.#state = s
+		this.emit('state', s)
+	}
+
+	#open(): void {
+		this.#setState('opening')
+		const port = new SerialPort({
+			path: this.#o.path,
+			baudRate: this.#o.baudRate,
+			dataBits: 8,
+			parity: 'none',
+			stopBits: 1,
+			autoOpen: false,
+		})
+		this.#port = port
+		this.#splitter = new CrLineSplitter()
+		port.on('data', (chunk: Buffer) => {
+			for (const line of this.#splitter.push(chunk.toString('latin1'))) this.#onLine(line)
+		})
+		port.on('error', (err) => this.#o.log.debug({ err }, 'serial error'))
+		port.on('close', (err: Error | null) => {
+			if (this.#port !== port) return
+			this.#port = null
+			this.#failPending(new MegatecRequestError(`${this.#o.path}: port closed`, 'closed', { cause: err }))
+			if (this.#state === 'stopped') return
+			this.emit('closed', err)
+			this.#backoff()
+		})
+		port.open((err) => {
+			if (this.#port !== port) return
+			if (err) {
+				this.#port = null
+				this.#o.log.warn({ err, path: this.#o.path }, 'serial port open failed')
+				this.#backoff()
+				return
+			}
+			if (this.#state === 'stopped') return
+			this.#attempt = 0
+			this.#setState('open')
+			this.emit('open')
+		})
+	}
+
+	#backoff(): void {
+		if (this.#state === 'stopped') return
+		this.#setState('backoff')
+		const exp = Math.min(this.#o.minBackoffMs * 2 ** this.#attempt, this.#o.maxBackoffMs)
+		this.#attempt++
+		this.#clearTimer()
+		this.#timer = setTimeout(
+			() => {
+				this.#timer = null
+				this.#open()
+			},
+			exp * (0.5 + 0.5 * this.#o.random()),
+		)
+	}
+
+	#clearTimer(): void {
+		if (this.#timer) clearTimeout(this.#timer)
+		this.#timer = null
+	}
+
+	#onLine(line: string): void {
+		const p = this.#pending
+		if (!p) {
+			this.#o.log.debug({ line: line.slice(0, 80) }, 'unsolicited serial line dropped')
+			return
+		}
+		clearTimeout(p.timer)
+		this.#pending = null
+		p.resolve(line)
+	}
+
+	#failPending(err: Error): void {
+		const p = this.#pending
+		this.#pending = null
+		if (p) {
+			clearTimeout(p.timer)
+			p.reject(err)
+		}
+	}
+}

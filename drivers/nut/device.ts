@@ -1,0 +1,243 @@
+// A UPS through upsd (driver `nut`): `LIST VAR <ups>` every pollMs, ups.status to the power state.
+//
+// Stale and dead handling as NUT's upsmon does (upsmon.conf: POLLFREQ, DEADTIME 15 s; upsmon.c): upsd answering
+// `ERR DATA-STALE` or `ERR DRIVER-NOT-CONNECTED`, or upsd itself unreachable, is no data. No fresh data for
+// staleAfterMs makes the device stale; for commLostAfterMs it is comm-lost. The power model then applies
+// upsmon's rule: a UPS last seen on battery that falls silent counts as low battery (src/domain/power.ts).
+import { EventEmitter } from 'node:events'
+import type { Logger } from 'pino'
+import type { NutDriver } from '../../src/domain/drivers.ts'
+import { resolveSecret } from '../../src/domain/secrets.ts'
+import { monotonicMs, type Freshness } from '../types.ts'
+import type { UpsDevice, UpsEvents, UpsReading, UpsStatus } from '../ups/types.ts'
+import { powerFromStatus, type NutReply } from './codec.ts'
+import { NutConnection, NutRequestError } from './connection.ts'
+
+export interface NutUpsOptions {
+	id: string
+	config: NutDriver
+	log: Logger
+	env?: NodeJS.ProcessEnv
+	staleAfterMs?: number
+	commLostAfterMs?: number
+	requestTimeoutMs?: number
+}
+
+export class NutError extends Error {
+	override name = 'NutError'
+	constructor(
+		message: string,
+		readonly code: string,
+		options?: { cause?: unknown },
+	) {
+		super(message, options)
+	}
+}
+
+/** The variables of `LIST VAR` as a map, or the ERR it got. */
+export function varsFromReplies(ups: string, replies: readonly NutReply[]): Map<string, string> | NutError {
+	const out = new Map<string, string>()
+	for (const r of replies) {
+		if (r.kind === 'err') return new NutError(`upsd: ERR ${r.code}${r.extra ? ` ${r.extra}` : ''} for ${ups}`, r.code)
+		if (r.kind === 'var' && r.ups === ups) out.set(r.name, r.value)
+	}
+	const last = replies[replies.length - 1]
+	if (last?.kind !== 'end') return new NutError(`upsd: LIST VAR ${ups} did not end with END LIST`, 'PROTOCOL')
+	return out
+}
+
+/** A reading from upsd variables; null when ups.status says nothing about power yet (e.g. WAIT). */
+export function readingFromVars(vars: ReadonlyMap<string, string>): UpsReading | null {
+	const status = vars.get('ups.status')
+	if (status === undefined) return null
+	const { power, flags } = powerFromStatus(status)
+	if (power === null) return null
+	const num = (k: string) => {
+		const v = vars.get(k)
+		if (v === undefined || v.trim() === '') return null
+		const n = Number(v)
+		return Number.isFinite(n) ? n : null
+	}
+	const runtime = num('battery.runtime')
+	const model = vars.get('ups.model') ?? vars.get('device.model')
+	return {
+		power,
+		depleted: false,
+		minutesRemaining: runtime === null ? null : Math.round((runtime / 60) * 10) / 10,
+		chargePercent: num('battery.charge'),
+		extra: { status, flags, ...(model !== undefined ? { model } : {}) },
+	}
+}
+
+export class NutUpsDevice extends EventEmitter<UpsEvents> implements UpsDevice {
+	readonly id: string
+	readonly #cfg: NutDriver
+	readonly #log: Logger
+	readonly #conn: NutConnection
+	readonly #env: NodeJS.ProcessEnv
+	readonly #staleAfterMs: number
+	readonly #commLostAfterMs: number
+	#reading: UpsReading | null = null
+	#commLost = false
+	#synced = false
+	#fresh: Freshness = { connected: false, stale: false, lastOkAt: null }
+	#pollTimer: NodeJS.Timeout | null = null
+	#staleTimer: NodeJS.Timeout | null = null
+	#deadTimer: NodeJS.Timeout | null = null
+	#polling = false
+	#stopped = false
+
+	constructor(o: NutUpsOptions) {
+		super()
+		this.id = o.id
+		this.#cfg = o.config
+		this.#log = o.log.child({ device: o.id })
+		this.#env = o.env ?? process.env
+		this.#staleAfterMs = o.staleAfterMs ?? Math.max(3 * o.config.pollMs, 5000)
+		this.#commLostAfterMs = o.commLostAfterMs ?? Math.max(15_000, 5 * o.config.pollMs)
+		this.#conn = new NutConnection({
+			host: o.config.host,
+			port: o.config.port,
+			log: this.#log,
+			requestTimeoutMs: o.requestTimeoutMs ?? Math.max(1000, Math.min(o.config.pollMs, 5000)),
+		})
+		this.#conn.on('connected', () => void this.#hello())
+		this.#conn.on('disconnected', (err) => {
+			this.#log.warn({ err }, 'upsd connection lost')
+			this.#noData()
+		})
+	}
+
+	get status(): UpsStatus {
+		return { reading: this.#reading, commLost: this.#commLost, freshness: { ...this.#fresh } }
+	}
+
+	get synced(): boolean {
+		return this.#synced
+	}
+
+	start(): void {
+		if (this.#stopped) return
+		this.#armFreshness()
+		this.#conn.start()
+	}
+
+	async stop(): Promise<void> {
+		this.#stopped = true
+		this.#clearTimers()
+		this.#conn.stop()
+	}
+
+	/** On every (re)connect: identify if configured, then read the UPS at once (architecture habit 4). */
+	async #hello(): Promise<void> {
+		const { username, password } = this.#cfg
+		try {
+			if (username !== undefined) {
+				await this.#expectOk(['USERNAME', username])
+				if (password !== undefined) await this.#expectOk(['PASSWORD', resolveSecret(password, this.#env)])
+			}
+		} catch (err) {
+			// reading needs no login: say so and go on
+			this.#log.warn({ err }, 'upsd login refused; reading anyway')
+			this.emit('fault', err instanceof Error ? err : new Error(String(err)))
+		}
+		await this.#poll()
+	}
+
+	async #expectOk(words: string[]): Promise<void> {
+		const [r] = await this.#conn.request(words)
+		if (r?.kind !== 'ok')
+			throw new NutError(
+				`upsd refused ${words[0]}: ${r?.kind === 'err' ? r.code : 'no OK'}`,
+				r?.kind === 'err' ? r.code : 'PROTOCOL',
+			)
+	}
+
+	/** The one place the poll timer is made. */
+	#schedule(): void {
+		if (this.#pollTimer) clearTimeout(this.#pollTimer)
+		this.#pollTimer = setTimeout(() => {
+			this.#pollTimer = null
+			void this.#poll()
+		}, this.#cfg.pollMs)
+	}
+
+	/** Stale and comm-lost timers, re-armed on every fresh reading. */
+	#armFreshness(): void {
+		if (this.#staleTimer) clearTimeout(this.#staleTimer)
+		if (this.#deadTimer) clearTimeout(this.#deadTimer)
+		this.#staleTimer = setTimeout(() => {
+			this.#staleTimer = null
+			this.#fresh = { ...this.#fresh, connected: false, stale: true }
+			this.emit('freshness', { ...this.#fresh })
+		}, this.#staleAfterMs)
+		this.#deadTimer = setTimeout(() => {
+			this.#deadTimer = null
+			this.#setCommLost(true)
+		}, this.#commLostAfterMs)
+	}
+
+	#clearTimers(): void {
+		for (const t of [this.#pollTimer, this.#staleTimer, this.#deadTimer]) if (t) clearTimeout(t)
+		this.#pollTimer = this.#staleTimer = this.#deadTimer = null
+	}
+
+	async #poll(): Promise<void> {
+		if (this.#stopped || this.#polling) return
+		this.#polling = true
+		try {
+			if (this.#conn.state !== 'connected') return
+			const replies = await this.#conn.request(['LIST', 'VAR', this.#cfg.ups])
+			const vars = varsFromReplies(this.#cfg.ups, replies)
+			if (vars instanceof NutError) {
+				// DATA-STALE / DRIVER-NOT-CONNECTED: upsd is there, the UPS data is not; UNKNOWN-UPS: config error
+				this.#log.warn({ code: vars.code }, vars.message)
+				this.emit('fault', vars)
+				this.#noData()
+				return
+			}
+			const reading = readingFromVars(vars)
+			if (!reading) {
+				this.#log.debug({ status: vars.get('ups.status') }, 'ups.status carries no power state yet')
+				return
+			}
+			this.#onReading(reading)
+		} catch (err) {
+			if (!(err instanceof NutRequestError)) throw err
+			if (err.kind !== 'stopped') this.emit('fault', err)
+			this.#noData()
+		} finally {
+			this.#polling = false
+			if (!this.#stopped) this.#schedule()
+		}
+	}
+
+	#noData(): void {
+		if (!this.#fresh.connected) return
+		this.#fresh = { ...this.#fresh, connected: false }
+		this.emit('freshness', { ...this.#fresh })
+	}
+
+	#setCommLost(lost: boolean): void {
+		if (this.#commLost === lost) return
+		this.#commLost = lost
+		this.#log.warn({ commLost: lost, last: this.#reading?.power ?? null }, lost ? 'ups comm lost' : 'ups comm regained')
+		this.emit('power', this.status, this.#reading?.power ?? null)
+	}
+
+	#onReading(reading: UpsReading): void {
+		const wasFresh = this.#fresh.connected && !this.#fresh.stale
+		this.#fresh = { connected: true, stale: false, lastOkAt: monotonicMs() }
+		this.#armFreshness()
+		if (!wasFresh) this.emit('freshness', { ...this.#fresh })
+		this.#setCommLost(false)
+		const prev = this.#reading?.power ?? null
+		this.#reading = reading
+		if (prev !== reading.power) this.emit('power', this.status, prev)
+		this.emit('reading', this.status)
+		if (!this.#synced) {
+			this.#synced = true
+			this.emit('synced')
+		}
+	}
+}

@@ -1,0 +1,226 @@
+// The per-device SNMP poll loop: one session, one timer, explicit state, freshness as a field.
+//
+// SNMP is UDP: there is no connection to lose, only answers that stop coming. "connected" therefore means "the
+// last poll was answered"; a poll that fails after its retries makes the device disconnected at once, and
+// `stale` once no good answer has come for `staleAfterMs`. Each device has its own session and timer, so a dead
+// agent costs only its own timeoutMs * (retries + 1) and never delays another device's poll.
+//
+// States: idle (made, not started) -> polling (a request in flight) <-> waiting (timer armed until the next
+// poll) | backoff (after a failed poll: capped exponential delay with jitter, and a fresh session, which also
+// redoes SNMPv3 engine discovery after an agent restart) -> stopped (by us; final).
+import { EventEmitter } from 'node:events'
+import type { Logger } from 'pino'
+import { monotonicMs, type Freshness } from '../types.ts'
+import type { SnmpValue } from './codec.ts'
+import { SnmpError, SnmpSession, type SnmpTargetConfig } from './session.ts'
+
+export type PollerState = 'idle' | 'polling' | 'waiting' | 'backoff' | 'stopped'
+
+export interface SnmpPollerOptions {
+	target: SnmpTargetConfig
+	/** scalar OIDs read with one GET per poll */
+	oids: readonly string[]
+	pollMs: number
+	/** no good answer for this long makes the device stale; default max(3 polls, one full request budget) */
+	staleAfterMs?: number
+	/**
+	 * no good answer for this long is lost contact ("comm-lost" for a UPS); default max(15 s, 5 polls): NUT's
+	 * upsmon DEADTIME is 15 s (peers.md)
+	 */
+	commLostAfterMs?: number
+	/** backoff cap after failed polls; default max(pollMs, 10 s) */
+	maxBackoffMs?: number
+	env?: NodeJS.ProcessEnv
+	log: Logger
+	/** jitter source in [0, 1); injectable for tests */
+	random?: () => number
+}
+
+export interface SnmpPollerEvents {
+	/** every answered poll */
+	values: [values: Map<string, SnmpValue>, at: number]
+	/** a poll failed after its retries */
+	failed: [error: SnmpError]
+	/** connected or stale changed */
+	freshness: [freshness: Freshness]
+	/** contact lost (true) or regained (false) */
+	commLost: [lost: boolean]
+	state: [state: PollerState]
+}
+
+export class SnmpPoller extends EventEmitter<SnmpPollerEvents> {
+	#state: PollerState = 'idle'
+	#session: SnmpSession | null = null
+	#timer: NodeJS.Timeout | null = null
+	#staleTimer: NodeJS.Timeout | null = null
+	#deadTimer: NodeJS.Timeout | null = null
+	#commLost = false
+	#failures = 0
+	#again = false
+	#phased = false
+	#fresh: Freshness = { connected: false, stale: false, lastOkAt: null }
+	readonly #o: Required<Omit<SnmpPollerOptions, 'env'>> & { env: NodeJS.ProcessEnv }
+
+	constructor(options: SnmpPollerOptions) {
+		super()
+		const budget = options.target.timeoutMs * (options.target.retries + 1)
+		this.#o = {
+			...options,
+			staleAfterMs: options.staleAfterMs ?? Math.max(3 * options.pollMs, budget + options.pollMs),
+			commLostAfterMs: options.commLostAfterMs ?? Math.max(15_000, 5 * options.pollMs),
+			maxBackoffMs: options.maxBackoffMs ?? Math.max(options.pollMs, 10_000),
+			env: options.env ?? process.env,
+			random: options.random ?? Math.random,
+		}
+	}
+
+	get state(): PollerState {
+		return this.#state
+	}
+
+	get commLost(): boolean {
+		return this.#commLost
+	}
+
+	get freshness(): Freshness {
+		return { ...this.#fresh }
+	}
+
+	/** The OIDs polled; may be replaced between polls (a profile resolved after the first read). */
+	setOids(oids: readonly string[]): void {
+		this.#o.oids = [...oids]
+	}
+
+	start(): void {
+		if (this.#state !== 'idle') return
+		this.#armStale()
+		void this.#poll()
+	}
+
+	/** Poll as soon as possible (a trap said something changed); coalesced with a poll in flight. */
+	pollNow(): void {
+		if (this.#state === 'stopped' || this.#state === 'idle') return
+		if (this.#state === 'polling') {
+			this.#again = true
+			return
+		}
+		this.#clearTimer()
+		void this.#poll()
+	}
+
+	stop(): void {
+		if (this.#state === 'stopped') return
+		this.#clearTimer()
+		this.#clearFreshnessTimers()
+		this.#session?.close()
+		this.#session = null
+		this.#setState('stopped')
+	}
+
+	#setState(s: PollerState): void {
+		if (this.#state === s) return
+		this.#state = s
+		this.emit('state', s)
+	}
+
+	/** The one place the poll timer is made. */
+	#schedule(ms: number, state: 'waiting' | 'backoff'): void {
+		this.#clearTimer()
+		this.#setState(state)
+		this.#timer = setTimeout(() => {
+			this.#timer = null
+			void this.#poll()
+		}, ms)
+	}
+
+	/** The one place the poll timer is cleared. */
+	#clearTimer(): void {
+		if (this.#timer) clearTimeout(this.#timer)
+		this.#timer = null
+	}
+
+	/** The stale and comm-lost timers: made here, re-armed on every good answer. */
+	#armStale(): void {
+		this.#clearFreshnessTimers()
+		this.#staleTimer = setTimeout(() => {
+			this.#staleTimer = null
+			if (this.#state === 'stopped') return
+			this.#fresh = { ...this.#fresh, connected: false, stale: true }
+			this.emit('freshness', this.freshness)
+		}, this.#o.staleAfterMs)
+		this.#deadTimer = setTimeout(() => {
+			this.#deadTimer = null
+			if (this.#state === 'stopped' || this.#commLost) return
+			this.#commLost = true
+			this.emit('commLost', true)
+		}, this.#o.commLostAfterMs)
+	}
+
+	/** ... and cleared here. */
+	#clearFreshnessTimers(): void {
+		if (this.#staleTimer) clearTimeout(this.#staleTimer)
+		if (this.#deadTimer) clearTimeout(this.#deadTimer)
+		this.#staleTimer = null
+		this.#deadTimer = null
+	}
+
+	/** A method, not a field read: the state can change while a poll awaits its answer. */
+	#polling(): boolean {
+		return this.#state === 'polling'
+	}
+
+	async #poll(): Promise<void> {
+		if (this.#state === 'stopped' || this.#state === 'polling') return
+		this.#setState('polling')
+		const started = monotonicMs()
+		this.#session ??= new SnmpSession(this.#o.target, {
+			env: this.#o.env,
+			onError: (err) => this.#o.log.warn({ err }, 'snmp socket error'),
+		})
+		try {
+			const values = await this.#session.get(this.#o.oids)
+			if (!this.#polling()) return
+			this.#failures = 0
+			const at = monotonicMs()
+			const was = this.#fresh
+			this.#fresh = { connected: true, stale: false, lastOkAt: at }
+			this.#armStale()
+			if (!was.connected || was.stale) this.emit('freshness', this.freshness)
+			if (this.#commLost) {
+				this.#commLost = false
+				this.emit('commLost', false)
+			}
+			this.emit('values', values, at)
+		} catch (err) {
+			if (!this.#polling()) return
+			const e =
+				err instanceof SnmpError ? err : new SnmpError(`snmp poll failed: ${String(err)}`, 'socket', { cause: err })
+			this.#failures++
+			// a fresh session for the next try: a restarted agent (new v3 engine boots/time) or a socket left in error
+			this.#session.close()
+			this.#session = null
+			if (this.#fresh.connected) {
+				this.#fresh = { ...this.#fresh, connected: false }
+				this.emit('freshness', this.freshness)
+			}
+			this.emit('failed', e)
+		}
+		if (!this.#polling()) return
+		if (this.#again) {
+			this.#again = false
+			this.#schedule(0, 'waiting')
+			return
+		}
+		if (this.#failures === 0) {
+			// keep the cadence: the next poll is pollMs after this one started, not after it ended. After the first
+			// answer, one random phase offset spreads devices started together over the interval (a daemon starting
+			// 200 devices would otherwise send 200 GETs in the same millisecond every second, forever).
+			const phase = this.#phased ? 0 : this.#o.random() * this.#o.pollMs
+			this.#phased = true
+			this.#schedule(Math.max(0, this.#o.pollMs - (monotonicMs() - started)) + phase, 'waiting')
+		} else {
+			const exp = Math.min(this.#o.pollMs * 2 ** (this.#failures - 1), this.#o.maxBackoffMs)
+			this.#schedule(exp * (0.8 + 0.2 * this.#o.random()), 'backoff')
+		}
+	}
+}

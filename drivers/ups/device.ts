@@ -1,0 +1,149 @@
+// A UPS over SNMP (driver `snmp-ups`): UPS-MIB polled with GET, UPS traps acted on at once.
+//
+// Traps (RFC 1628 §5): upsTrapOnBattery is the device telling us it is on battery, so the power state changes to
+// on-battery the moment it arrives (unless a lower state, low-battery, is already known) and a poll is made at
+// once to read the rest. Alarm added/removed trigger an immediate poll; the well-known low/depleted-battery and
+// output-off alarms change the state at once too. Nothing is inferred that the device did not say.
+import { EventEmitter } from 'node:events'
+import type { Logger } from 'pino'
+import type { SnmpUpsDriver } from '../../src/domain/drivers.ts'
+import type { Freshness } from '../types.ts'
+import type { SnmpValue } from '../snmp/codec.ts'
+import { SnmpPoller } from '../snmp/connection.ts'
+import type { Notification, TrapReceiver } from '../snmp/traps.ts'
+import { classifyUpsTrap, decodeUps, UPS_ALARM, UPS_POLL_OIDS, UpsDecodeError } from './codec.ts'
+import type { UpsDevice, UpsEvents, UpsPower, UpsReading, UpsStatus } from './types.ts'
+
+export interface SnmpUpsOptions {
+	id: string
+	config: SnmpUpsDriver
+	log: Logger
+	env?: NodeJS.ProcessEnv
+	/** the daemon's trap receiver; used when config.traps is true */
+	traps?: TrapReceiver
+	/** overrides for tests: stale and comm-lost thresholds */
+	staleAfterMs?: number
+	commLostAfterMs?: number
+}
+
+export class SnmpUpsDevice extends EventEmitter<UpsEvents> implements UpsDevice {
+	readonly id: string
+	readonly #poller: SnmpPoller
+	readonly #log: Logger
+	#reading: UpsReading | null = null
+	#commLost = false
+	#synced = false
+	#unsubscribe: (() => void) | null = null
+	readonly #traps: TrapReceiver | undefined
+	readonly #host: string
+
+	constructor(o: SnmpUpsOptions) {
+		super()
+		this.id = o.id
+		this.#log = o.log.child({ device: o.id })
+		this.#traps = o.config.traps ? o.traps : undefined
+		if (o.config.traps && !o.traps) this.#log.warn('traps: true but no trap receiver is configured (top-level traps)')
+		this.#host = o.config.host
+		this.#poller = new SnmpPoller({
+			target: o.config,
+			oids: UPS_POLL_OIDS,
+			pollMs: o.config.pollMs,
+			log: this.#log,
+			...(o.env ? { env: o.env } : {}),
+			...(o.staleAfterMs !== undefined ? { staleAfterMs: o.staleAfterMs } : {}),
+			...(o.commLostAfterMs !== undefined ? { commLostAfterMs: o.commLostAfterMs } : {}),
+		})
+		this.#poller.on('values', (v) => this.#onValues(v))
+		this.#poller.on('failed', (err) => {
+			this.#log.debug({ err }, 'ups poll failed')
+			this.emit('fault', err)
+		})
+		this.#poller.on('freshness', (f) => this.emit('freshness', f))
+		this.#poller.on('commLost', (lost) => {
+			if (this.#commLost === lost) return
+			const prev = this.#reading?.power ?? null
+			this.#commLost = lost
+			this.#log.warn({ commLost: lost, last: prev }, lost ? 'ups comm lost' : 'ups comm regained')
+			this.emit('power', this.status, prev)
+		})
+	}
+
+	get status(): UpsStatus {
+		return { reading: this.#reading, commLost: this.#commLost, freshness: this.freshness }
+	}
+
+	get freshness(): Freshness {
+		return this.#poller.freshness
+	}
+
+	get synced(): boolean {
+		return this.#synced
+	}
+
+	start(): void {
+		if (this.#traps && !this.#unsubscribe)
+			this.#unsubscribe = this.#traps.subscribe(this.#host, (n) => this.handleTrap(n))
+		this.#poller.start()
+	}
+
+	async stop(): Promise<void> {
+		this.#unsubscribe?.()
+		this.#unsubscribe = null
+		this.#poller.stop()
+	}
+
+	/** Poll now (a trap or an operator asked). */
+	refresh(): void {
+		this.#poller.pollNow()
+	}
+
+	/** A notification from this UPS's address (the receiver routes by source address). */
+	handleTrap(n: Notification): void {
+		const meaning = classifyUpsTrap(n.trapOid, n.varbinds)
+		this.#log.info({ trap: meaning.kind, inform: n.inform }, 'ups trap')
+		if (meaning.kind === 'on-battery') this.#trapSays('on-battery')
+		else if (meaning.kind === 'alarm-added') {
+			if (meaning.alarm === UPS_ALARM.lowBattery || meaning.alarm === UPS_ALARM.depletedBattery)
+				this.#trapSays('low-battery', meaning.alarm === UPS_ALARM.depletedBattery)
+			else if (meaning.alarm === UPS_ALARM.onBattery) this.#trapSays('on-battery')
+			else if (meaning.alarm === UPS_ALARM.upsOutputOff || meaning.alarm === UPS_ALARM.outputOffAsRequested)
+				this.#trapSays('off')
+		}
+		if (meaning.kind !== 'other') this.#poller.pollNow()
+	}
+
+	#trapSays(power: UpsPower, depleted = false): void {
+		const prev = this.#reading
+		if (prev?.power === power) return
+		// on-battery never overrides a known low battery: the trap is older news than the alarm
+		if (power === 'on-battery' && prev?.power === 'low-battery') return
+		this.#reading = {
+			power,
+			depleted,
+			minutesRemaining: prev?.minutesRemaining ?? null,
+			chargePercent: prev?.chargePercent ?? null,
+			extra: { ...(prev?.extra ?? {}), fromTrap: true },
+		}
+		this.emit('power', this.status, prev?.power ?? null)
+	}
+
+	#onValues(values: Map<string, SnmpValue>): void {
+		let reading: UpsReading
+		try {
+			reading = decodeUps(values)
+		} catch (err) {
+			if (!(err instanceof UpsDecodeError)) throw err
+			this.#log.warn({ err }, 'not a UPS-MIB answer')
+			this.emit('fault', err)
+			return
+		}
+		const prev = this.#reading?.power ?? null
+		this.#reading = reading
+		if (prev !== reading.power) this.emit('power', this.status, prev)
+		this.emit('reading', this.status)
+		if (!this.#synced) {
+			this.#synced = true
+			this.emit('synced')
+		}
+	}
+}

@@ -1,0 +1,47 @@
+// The factory the runtime calls per UPS device (role ups, driver snmp-ups | nut | megatec). Every UPS device
+// has the same shape (types.ts UpsDevice): start/stop, status (reading, commLost, freshness), typed events
+// (power, reading, freshness, synced, fault). Feed `status` to src/domain/power.ts powerReport() as
+// { power: status.reading?.power ?? null, commLost: status.commLost }.
+import type { Device } from '../../src/domain/config.ts'
+import type { UpsPower } from '../../src/domain/power.ts'
+import { MegatecUpsDevice } from '../megatec/device.ts'
+import { NutUpsDevice } from '../nut/device.ts'
+import type { TrapReceiver } from '../snmp/traps.ts'
+import type { DriverContext } from '../types.ts'
+import { SnmpUpsDevice } from './device.ts'
+import type { UpsDevice, UpsStatus } from './types.ts'
+
+export type { UpsDevice, UpsStatus } from './types.ts'
+export { upsHealth, upsProbeResult } from './types.ts'
+
+export interface UpsFactoryDeps extends DriverContext {
+	/** the daemon's trap receiver (config `traps`), for snmp-ups devices with `traps: true` */
+	traps?: TrapReceiver
+}
+
+/** A UPS device for a config device, or null when its driver is not a UPS driver (or it has none). */
+export function createUpsDevice(device: Device, deps: UpsFactoryDeps): UpsDevice | null {
+	const d = device.driver
+	const log = deps.log
+	switch (d?.type) {
+		case 'snmp-ups':
+			return new SnmpUpsDevice({
+				id: device.id,
+				config: d,
+				log,
+				env: deps.env,
+				...(deps.traps ? { traps: deps.traps } : {}),
+			})
+		case 'nut':
+			return new NutUpsDevice({ id: device.id, config: d, log, env: deps.env })
+		case 'megatec':
+			return new MegatecUpsDevice({ id: device.id, config: d, log })
+		default:
+			return null
+	}
+}
+
+/** The power model's input from a device's status. */
+export function observation(s: UpsStatus): { power: UpsPower | null; commLost: boolean } {
+	return { power: s.reading?.power ?? null, commLost: s.commLost }
+}

@@ -1,0 +1,128 @@
+// Pure SNMP pieces: varbind decoding, rule evaluation (contract §2), profile judgement and OID resolution.
+import { describe, expect, it } from 'vitest'
+import { decodeVarbind, evaluateRules, type SnmpValue } from '../../../drivers/snmp/codec.ts'
+import {
+	EXPERIMENTAL_ARC,
+	judgeGateway,
+	judgeIrd,
+	PROFILES,
+	ProfileError,
+	resolveProfile,
+} from '../../../drivers/snmp/profiles.ts'
+
+const v = (oid: string, value: number | string): SnmpValue => ({
+	oid,
+	type: typeof value === 'number' ? 'integer' : 'string',
+	value,
+})
+
+describe('decodeVarbind', () => {
+	it('decodes the SMI types net-snmp hands over', () => {
+		expect(decodeVarbind({ oid: '.1.2.0', type: 2, value: -5 })).toEqual({ oid: '1.2.0', type: 'integer', value: -5 })
+		expect(decodeVarbind({ oid: '1.2.0', type: 4, value: Buffer.from('OK') })).toEqual({
+			oid: '1.2.0',
+			type: 'string',
+			value: 'OK',
+		})
+		expect(decodeVarbind({ oid: '1.2.0', type: 70, value: Buffer.from([0, 0, 0, 1, 0, 0, 0, 0]) })).toEqual({
+			oid: '1.2.0',
+			type: 'counter64',
+			value: 2 ** 32,
+		})
+		expect(decodeVarbind({ oid: '1.2.0', type: 129, value: null })).toEqual({
+			oid: '1.2.0',
+			type: 'missing',
+			value: null,
+		})
+		expect(decodeVarbind({ oid: '1.2.0', type: 6, value: '.1.3.6' })).toEqual({
+			oid: '1.2.0',
+			type: 'oid',
+			value: '1.3.6',
+		})
+		expect(decodeVarbind({ oid: '1.2.0', type: 200, value: 'x' })).toEqual({
+			oid: '1.2.0',
+			type: 'opaque',
+			value: null,
+		})
+	})
+})
+
+describe('rules', () => {
+	const values = new Map([
+		['1.1.0', v('1.1.0', 3)],
+		['1.2.0', v('1.2.0', 'LOCKED')],
+		['1.3.0', v('1.3.0', '-2.5')],
+	])
+	it('first match wins, none matching is up', () => {
+		expect(evaluateRules([{ oid: '1.1.0', op: 'gt', value: 5, means: 'down' }], values)).toBe('up')
+		expect(
+			evaluateRules(
+				[
+					{ oid: '1.1.0', op: 'ge', value: 3, means: 'degraded' },
+					{ oid: '1.2.0', op: 'eq', value: 'LOCKED', means: 'down' },
+				],
+				values,
+			),
+		).toBe('degraded')
+		expect(evaluateRules([{ oid: '.1.2.0', op: 'ne', value: 'LOCKED', means: 'down' }], values)).toBe('up')
+		expect(evaluateRules([{ oid: '1.3.0', op: 'lt', value: 0, means: 'degraded' }], values)).toBe('degraded') // numeric text
+	})
+	it.each([
+		['eq', 3, true],
+		['ne', 3, false],
+		['lt', 4, true],
+		['le', 3, true],
+		['gt', 3, false],
+		['ge', 3, true],
+	] as const)('op %s %i', (op, value, holds) => {
+		expect(evaluateRules([{ oid: '1.1.0', op, value, means: 'down' }], values)).toBe(holds ? 'down' : 'up')
+	})
+	it('an unreadable rule OID is unknown, not down', () => {
+		expect(evaluateRules([{ oid: '9.9.0', op: 'eq', value: 1, means: 'down' }], values)).toBe('unknown')
+	})
+})
+
+describe('profiles', () => {
+	it('defines every default OID under the experimental arc', () => {
+		for (const defs of Object.values(PROFILES))
+			for (const d of Object.values(defs)) expect(d.oid.startsWith(`${EXPERIMENTAL_ARC}.`)).toBe(true)
+	})
+	it('lays profileOids over the defaults and refuses unknown object names', () => {
+		const m = resolveProfile('ird', { lock: '.1.3.6.1.4.1.9.1.0' })
+		expect(m.get('lock')).toBe('1.3.6.1.4.1.9.1.0')
+		expect(m.get('marginDb')).toBe(PROFILES.ird['marginDb']!.oid)
+		expect(() => resolveProfile('ird', { locked: '1.2' })).toThrow(ProfileError)
+	})
+	it('gateway: counters judged by growth; a counter going backwards is a new baseline', () => {
+		const oids = resolveProfile('gateway-2022-7')
+		const G = PROFILES['gateway-2022-7']
+		const at = (l1: number, l2: number, out: number) =>
+			new Map([
+				[G['leg1Up']!.oid, v(G['leg1Up']!.oid, l1)],
+				[G['leg2Up']!.oid, v(G['leg2Up']!.oid, l2)],
+				[G['outputLost']!.oid, v(G['outputLost']!.oid, out)],
+			])
+		expect(judgeGateway(oids, at(1, 1, 5), null)).toMatchObject({ signal: 'up', health: 'ok', outputLost: 5 })
+		expect(judgeGateway(oids, at(1, 1, 9), 5)).toMatchObject({
+			signal: 'degraded',
+			reason: '4 packets lost after the merge',
+		})
+		expect(judgeGateway(oids, at(1, 1, 0), 9)).toMatchObject({ signal: 'up', health: 'ok' })
+		expect(judgeGateway(oids, at(2, 1, 0), 0)).toMatchObject({ signal: 'up', health: 'degraded' })
+		expect(judgeGateway(oids, at(2, 2, 3), 0)).toMatchObject({ signal: 'down', health: 'down' })
+		expect(judgeGateway(oids, new Map(), null)).toMatchObject({ signal: 'unknown' })
+	})
+	it('ird: lock and margin', () => {
+		const oids = resolveProfile('ird')
+		const at = (lock: number, margin?: number) => {
+			const m = new Map([[oids.get('lock')!, v(oids.get('lock')!, lock)]])
+			if (margin !== undefined) m.set(oids.get('marginDb')!, v(oids.get('marginDb')!, margin))
+			return m
+		}
+		expect(judgeIrd(oids, at(1, 30))).toMatchObject({ signal: 'up', marginDb: 3 })
+		expect(judgeIrd(oids, at(1))).toMatchObject({ signal: 'up', marginDb: null })
+		expect(judgeIrd(oids, at(1, 9))).toMatchObject({ signal: 'degraded' })
+		expect(judgeIrd(oids, at(2, 30))).toMatchObject({ signal: 'down' })
+		expect(judgeIrd(oids, new Map())).toMatchObject({ signal: 'unknown' })
+	})
+})

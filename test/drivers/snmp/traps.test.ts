@@ -1,0 +1,162 @@
+// The trap and inform receiver against net-snmp's own command-line tools: snmptrap and snmpinform, the right
+// community accepted, a wrong one rejected (and an inform with it left unacknowledged); UPS traps from the
+// simulator act on the power state at once, not at the next poll.
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { SnmpAgentSim, upsObjects } from '../../../drivers/snmp/sim.ts'
+import { TrapReceiver, type Notification } from '../../../drivers/snmp/traps.ts'
+import { UPS_TRAP } from '../../../drivers/ups/codec.ts'
+import { SnmpUpsDevice } from '../../../drivers/ups/device.ts'
+import { SnmpUpsDriver } from '../../../src/domain/drivers.ts'
+import { silentLogger } from '../../../src/log.ts'
+import { requireBinary, runAsync, until } from './peers.ts'
+
+let rx: TrapReceiver
+const got: Notification[] = []
+const rejected: string[] = []
+
+beforeEach(async () => {
+	requireBinary('snmptrap', 'snmp')
+	requireBinary('snmpinform', 'snmp')
+	got.length = 0
+	rejected.length = 0
+	rx = new TrapReceiver({ host: '127.0.0.1', port: 0, community: 'tr4p', log: silentLogger })
+	rx.on('notification', (n) => got.push(n))
+	rx.on('rejected', (r) => rejected.push(r.reason))
+	await rx.start()
+})
+
+afterEach(async () => {
+	await rx.stop()
+})
+
+describe('trap receiver', () => {
+	it('accepts a v2c trap with the right community and decodes snmpTrapOID and varbinds', async () => {
+		const r = await runAsync('snmptrap', [
+			'-v2c',
+			'-c',
+			'tr4p',
+			`127.0.0.1:${rx.port}`,
+			'',
+			UPS_TRAP.onBattery,
+			'1.3.6.1.2.1.33.1.2.2.0',
+			'i',
+			'12',
+		])
+		expect(r.code, r.out).toBe(0)
+		await until(() => got.length === 1, 3000, 'the trap')
+		expect(got[0]).toMatchObject({ from: '127.0.0.1', inform: false, trapOid: UPS_TRAP.onBattery })
+		expect(got[0]!.varbinds).toEqual([{ oid: '1.3.6.1.2.1.33.1.2.2.0', type: 'integer', value: 12 }])
+	})
+
+	it('acknowledges an inform (snmpinform exits 0)', async () => {
+		const r = await runAsync('snmpinform', [
+			'-v2c',
+			'-c',
+			'tr4p',
+			'-t',
+			'1',
+			'-r',
+			'0',
+			`127.0.0.1:${rx.port}`,
+			'',
+			UPS_TRAP.alarmEntryAdded,
+		])
+		expect(r.code, r.out).toBe(0)
+		await until(() => got.length === 1, 3000, 'the inform')
+		expect(got[0]).toMatchObject({ inform: true, trapOid: UPS_TRAP.alarmEntryAdded })
+	})
+
+	it('rejects a wrong community: no notification, no inform acknowledgement, counted', async () => {
+		const t = await runAsync('snmptrap', ['-v2c', '-c', 'wrong', `127.0.0.1:${rx.port}`, '', UPS_TRAP.onBattery])
+		expect(t.code).toBe(0) // a trap is fire-and-forget
+		const i = await runAsync('snmpinform', [
+			'-v2c',
+			'-c',
+			'wrong',
+			'-t',
+			'0.5',
+			'-r',
+			'0',
+			`127.0.0.1:${rx.port}`,
+			'',
+			UPS_TRAP.onBattery,
+		])
+		expect(i.code).not.toBe(0) // never acknowledged
+		await until(() => rejected.length >= 2, 3000, 'two rejections')
+		expect(got).toEqual([])
+		expect(rx.rejectedCount).toBeGreaterThanOrEqual(2)
+		expect(rejected.join(' ')).not.toContain('wrong') // the refused community is not logged or echoed
+	})
+
+	it('routes a notification to the subscriber of its source address only', async () => {
+		const a: Notification[] = []
+		const b: Notification[] = []
+		const unsubA = rx.subscribe('127.0.0.1', (n) => a.push(n))
+		const unsubB = rx.subscribe('127.0.0.2', (n) => b.push(n))
+		await runAsync('snmptrap', ['-v2c', '-c', 'tr4p', `127.0.0.1:${rx.port}`, '', UPS_TRAP.onBattery])
+		await until(() => a.length === 1, 3000, 'routed')
+		expect(b).toEqual([])
+		unsubA()
+		unsubB()
+	})
+})
+
+describe('UPS traps act at once', () => {
+	it('upsTrapOnBattery and a low-battery alarm change the power state long before the next poll', async () => {
+		const sim = new SnmpAgentSim({
+			objects: upsObjects(),
+			trapTarget: { host: '127.0.0.1', port: rx.port, community: 'tr4p' },
+		})
+		await sim.start()
+		const d = new SnmpUpsDevice({
+			id: 'ups-t',
+			// a 60 s poll: anything seen within a second came from the trap (and the immediate poll it triggers)
+			config: SnmpUpsDriver.parse({ type: 'snmp-ups', host: '127.0.0.1', port: sim.port, pollMs: 60_000, traps: true }),
+			log: silentLogger,
+			traps: rx,
+		})
+		try {
+			d.start()
+			await until(() => d.synced, 3000, 'first read')
+			let t0 = performance.now()
+			await sim.setUps({ outputSource: 5, minutesRemaining: 20 })
+			await until(() => d.status.reading?.power === 'on-battery', 1000, 'on-battery from the trap')
+			expect(performance.now() - t0).toBeLessThan(1000)
+			// the immediate poll the trap triggered brings the rest of the reading
+			await until(() => d.status.reading?.minutesRemaining === 20, 1000, 'minutes from the triggered poll')
+			t0 = performance.now()
+			await sim.setUps({ batteryStatus: 4 })
+			await until(() => d.status.reading?.power === 'low-battery' && d.status.reading.depleted, 1000, 'depleted')
+			expect(performance.now() - t0).toBeLessThan(1000)
+			await sim.setUps({ batteryStatus: 2, outputSource: 3 })
+			await until(() => d.status.reading?.power === 'online', 1000, 'online after alarm removed')
+		} finally {
+			await d.stop()
+			await sim.stop()
+		}
+	})
+
+	it('informs from the simulator are acknowledged and act the same', async () => {
+		const sim = new SnmpAgentSim({
+			objects: upsObjects(),
+			trapTarget: { host: '127.0.0.1', port: rx.port, community: 'tr4p', inform: true },
+		})
+		await sim.start()
+		const d = new SnmpUpsDevice({
+			id: 'ups-i',
+			config: SnmpUpsDriver.parse({ type: 'snmp-ups', host: '127.0.0.1', port: sim.port, pollMs: 60_000, traps: true }),
+			log: silentLogger,
+			traps: rx,
+		})
+		try {
+			d.start()
+			await until(() => d.synced, 3000, 'first read')
+			await sim.setUps({ outputSource: 5 }) // resolves only once the inform is acknowledged
+			await until(() => d.status.reading?.power === 'on-battery', 1000, 'on-battery')
+			expect(got.some((n) => n.inform)).toBe(true)
+		} finally {
+			await d.stop()
+			await sim.stop()
+		}
+	})
+})

@@ -1,0 +1,244 @@
+// snmp-ups against a real agent: snmpsimd serving a UPS-MIB .snmprec (test/fixtures/snmp/ups.snmprec) whose
+// values a test changes with snmpset (the writecache variation); SNMPv3 SHA/AES; a wrong community; an agent
+// that dies (stale, then comm-lost) and comes back; and `sigpath probe`.
+import { spawn } from 'node:child_process'
+import { chmodSync, copyFileSync, mkdirSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { SnmpSession } from '../../../drivers/snmp/session.ts'
+import { freeUdpPort } from '../../../drivers/snmp/traps.ts'
+import { UPS_OID } from '../../../drivers/ups/codec.ts'
+import { SnmpUpsDevice } from '../../../drivers/ups/device.ts'
+import type { UpsPower } from '../../../drivers/ups/types.ts'
+import { SnmpUpsDriver } from '../../../src/domain/drivers.ts'
+import { silentLogger } from '../../../src/log.ts'
+import { requireBinary, runAsync, scratch, startPeer, until, type Peer } from '../snmp/peers.ts'
+
+const FIXTURE = join(import.meta.dirname, '../../fixtures/snmp/ups.snmprec')
+const V3 = { user: 'sigv3', auth: 'authkey123', priv: 'privkey123' }
+
+let dir: string
+let removeDir: () => void
+let port: number
+let agent: Peer | null = null
+const devices: SnmpUpsDevice[] = []
+
+async function startAgent(): Promise<void> {
+	agent = startPeer('snmpsimd', [
+		`--data-dir=${join(dir, 'data')}`,
+		`--cache-dir=${join(dir, 'cache')}`,
+		`--agent-udpv4-endpoint=127.0.0.1:${port}`,
+		'--process-user=nobody',
+		'--process-group=nogroup',
+		`--v3-user=${V3.user}`,
+		`--v3-auth-key=${V3.auth}`,
+		'--v3-auth-proto=SHA',
+		`--v3-priv-key=${V3.priv}`,
+		'--v3-priv-proto=AES',
+		'--logging-method=stderr',
+	])
+	await until(
+		async () =>
+			(
+				await runAsync('snmpget', [
+					'-v2c',
+					'-c',
+					'ups',
+					'-t',
+					'0.3',
+					'-r',
+					'0',
+					`127.0.0.1:${port}`,
+					UPS_OID.upsOutputSource,
+				])
+			).code === 0,
+		20_000,
+		() => `snmpsimd up (${agent?.output() ?? ''})`,
+	)
+}
+
+async function snmpset(oid: string, value: number): Promise<void> {
+	const r = await runAsync('snmpset', ['-v2c', '-c', 'ups', `127.0.0.1:${port}`, oid, 'i', String(value)])
+	expect(r.code, r.out).toBe(0)
+}
+
+function device(
+	extra: Partial<SnmpUpsDriver> = {},
+	opts: { staleAfterMs?: number; commLostAfterMs?: number; env?: NodeJS.ProcessEnv } = {},
+) {
+	const d = new SnmpUpsDevice({
+		id: 'ups-a',
+		config: SnmpUpsDriver.parse({
+			type: 'snmp-ups',
+			host: '127.0.0.1',
+			port,
+			community: 'ups',
+			pollMs: 200,
+			timeoutMs: 300,
+			retries: 0,
+			...extra,
+		}),
+		log: silentLogger,
+		...opts,
+	})
+	devices.push(d)
+	return d
+}
+
+beforeAll(async () => {
+	requireBinary('snmpsimd', 'snmpsim')
+	requireBinary('snmpset', 'snmp')
+	;({ dir, remove: removeDir } = scratch('snmpsim'))
+	chmodSync(dir, 0o755) // snmpsimd drops to nobody: it must read its data and write its cache
+	mkdirSync(join(dir, 'data'))
+	mkdirSync(join(dir, 'cache'))
+	chmodSync(join(dir, 'cache'), 0o777)
+	// the community (v2c) or the context name (v3) selects the file: "ups"
+	copyFileSync(FIXTURE, join(dir, 'data', 'ups.snmprec'))
+	chmodSync(join(dir, 'data', 'ups.snmprec'), 0o644)
+	port = await freeUdpPort('127.0.0.1')
+	await startAgent()
+}, 60_000)
+
+afterAll(async () => {
+	for (const d of devices) await d.stop()
+	await agent?.stop()
+	removeDir?.()
+})
+
+describe('snmp-ups against snmpsimd', () => {
+	it('maps UPS-MIB values changed with snmpset to the power states of contract §1', async () => {
+		const d = device()
+		const seen: UpsPower[] = []
+		d.on('power', (s) => {
+			if (s.reading) seen.push(s.reading.power)
+		})
+		d.start()
+		await until(() => d.synced, 5000, 'first read')
+		expect(d.status.reading).toMatchObject({ power: 'online', minutesRemaining: 37, chargePercent: 100 })
+		expect(d.status.reading?.extra).toMatchObject({
+			model: 'Smart-UPS 3000',
+			outputSource: 'normal',
+			batteryStatus: 'normal',
+		})
+		const step = async (oid: string, v: number, want: UpsPower, depleted = false) => {
+			await snmpset(oid, v)
+			await until(() => d.status.reading?.power === want && d.status.reading.depleted === depleted, 5000, `${want}`)
+		}
+		await step(UPS_OID.upsOutputSource, 5, 'on-battery')
+		await step(UPS_OID.upsBatteryStatus, 3, 'low-battery')
+		await step(UPS_OID.upsBatteryStatus, 4, 'low-battery', true)
+		await step(UPS_OID.upsBatteryStatus, 2, 'on-battery')
+		await step(UPS_OID.upsOutputSource, 4, 'bypass')
+		await step(UPS_OID.upsOutputSource, 2, 'off') // none(2): "other off"
+		await step(UPS_OID.upsOutputSource, 1, 'off') // other(1)
+		await snmpset(UPS_OID.upsEstimatedMinutesRemaining, 12)
+		await step(UPS_OID.upsOutputSource, 3, 'online')
+		await until(() => d.status.reading?.minutesRemaining === 12, 5000, 'minutes 12')
+		expect(seen).toEqual(['online', 'on-battery', 'low-battery', 'on-battery', 'bypass', 'off', 'online'])
+		await d.stop()
+	})
+
+	it('reads over SNMPv3 authPriv with SHA and AES (keys from the environment)', async () => {
+		const s = new SnmpSession(
+			{
+				host: '127.0.0.1',
+				port,
+				timeoutMs: 1000,
+				retries: 1,
+				v3: {
+					user: V3.user,
+					authProtocol: 'sha',
+					authKey: { env: 'T_AUTH' },
+					privProtocol: 'aes',
+					privKey: { env: 'T_PRIV' },
+					// snmpsimd selects its data file by the v3 context name
+					context: 'ups',
+				},
+			},
+			{ env: { T_AUTH: V3.auth, T_PRIV: V3.priv } },
+		)
+		try {
+			const v = await s.get([UPS_OID.upsOutputSource])
+			expect(v.get(UPS_OID.upsOutputSource)).toMatchObject({ type: 'integer', value: 3 })
+		} finally {
+			s.close()
+		}
+		const bad = new SnmpSession({
+			host: '127.0.0.1',
+			port,
+			timeoutMs: 300,
+			retries: 0,
+			v3: {
+				user: V3.user,
+				authProtocol: 'sha',
+				authKey: 'wrong-key-123',
+				privProtocol: 'aes',
+				privKey: V3.priv,
+				context: 'ups',
+			},
+		})
+		try {
+			await expect(bad.get([UPS_OID.upsOutputSource])).rejects.toMatchObject({ name: 'SnmpError' })
+		} finally {
+			bad.close()
+		}
+	})
+
+	it('a wrong community gets no answer: a fault, never a reading', async () => {
+		const d = device({ community: 'nope' })
+		const faults: string[] = []
+		d.on('fault', (e) => faults.push(e.message))
+		d.start()
+		await until(() => faults.length > 0, 5000, 'a failed poll')
+		expect(faults[0]).toMatch(/timed out|Timeout/i)
+		expect(d.status.reading).toBeNull()
+		expect(d.status.freshness.connected).toBe(false)
+		await d.stop()
+	})
+
+	it('an agent that dies: stale, then comm-lost with the last state kept; back after its restart', async () => {
+		const d = device({}, { staleAfterMs: 800, commLostAfterMs: 1600 })
+		d.start()
+		await until(() => d.synced, 5000, 'first read')
+		await agent!.stop()
+		await until(() => d.status.freshness.stale, 5000, 'stale')
+		expect(d.status.commLost).toBe(false)
+		await until(() => d.status.commLost, 5000, 'comm-lost')
+		expect(d.status.reading?.power).toBe('online')
+		await startAgent()
+		await until(() => !d.status.commLost && d.status.freshness.connected, 15_000, 'back')
+		await d.stop()
+	})
+
+	it('sigpath probe prints the contract §1 detail and exits 0', async () => {
+		const cfg = join(dir, 'probe.yaml')
+		writeFileSync(
+			cfg,
+			`site: { id: t }\ndevices:\n  - id: ups-a\n    role: ups\n    driver: { type: snmp-ups, host: 127.0.0.1, port: ${port}, community: { env: T_COMMUNITY } }\n`,
+		)
+		const { code, stdout } = await new Promise<{ code: number | null; stdout: string }>((resolve) => {
+			const child = spawn(
+				process.execPath,
+				['--import', 'tsx', 'src/cli/main.ts', 'probe', cfg, 'ups-a', '--seconds', '3'],
+				{
+					env: { ...process.env, T_COMMUNITY: 'ups' },
+				},
+			)
+			let out = ''
+			child.stdout.on('data', (b: Buffer) => (out += b.toString()))
+			child.on('exit', (c) => resolve({ code: c, stdout: out }))
+		})
+		expect(code).toBe(0)
+		const r = JSON.parse(stdout) as {
+			device: string
+			connected: boolean
+			health: string
+			detail: Record<string, unknown>
+		}
+		expect(r).toMatchObject({ device: 'ups-a', connected: true, health: 'ok' })
+		// the agent restarted in the test before: writecache values are back to the .snmprec ones
+		expect(r.detail).toMatchObject({ power: 'online', minutesRemaining: 37, chargePercent: 100 })
+		expect(stdout).not.toContain('"ups"') // the community is never printed
+	})
+})
