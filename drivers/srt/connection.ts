@@ -12,6 +12,7 @@ import { intervalLossRate, parseUdpUrl, rejectReasonName } from './codec.ts'
 import {
 	loadSrtBinding,
 	routeSrtLogs,
+	takeLoggedRejection,
 	watchLoggedRejections,
 	type LoggedRejection,
 	type NativeConnStats,
@@ -283,9 +284,12 @@ export class SrtReceiver extends EventEmitter<SrtReceiverEvents> {
 					at: e.at,
 				})
 				break
-			case 'handshake':
+			case 'handshake': {
 				this.#handshakes.set(e.id, { peer: e.peer, streamId: e.streamId, at: e.at })
+				const early = takeLoggedRejection(e.id)
+				if (early) this.#onLoggedRejection(early)
 				break
+			}
 			case 'signal':
 				this.#nativeSignal = e.signal
 				this.#nativeAt = e.at
@@ -394,8 +398,9 @@ export class SrtReceiver extends EventEmitter<SrtReceiverEvents> {
 
 	#onLoggedRejection(r: LoggedRejection): void {
 		const h = this.#handshakes.get(r.socketId)
-		if (!h) return // another receiver's socket
+		if (!h) return // another receiver's socket, or its handshake event is still on its way
 		this.#handshakes.delete(r.socketId)
+		takeLoggedRejection(r.socketId)
 		this.#reject({
 			peer: h.peer,
 			streamId: h.streamId,

@@ -151,6 +151,14 @@ export interface LoggedRejection {
 }
 
 const rejectionWatchers = new Set<(r: LoggedRejection) => void>()
+const recentRejections = new Map<number, LoggedRejection>()
+
+/** A logged rejection of this socket id that arrived before its handshake event, taken once. */
+export function takeLoggedRejection(socketId: number): LoggedRejection | undefined {
+	const r = recentRejections.get(socketId)
+	recentRejections.delete(socketId)
+	return r
+}
 let logger: Logger | undefined
 
 // syslog levels as libsrt uses them (logging_api.h: LOG_ERR 3 ... LOG_DEBUG 7)
@@ -176,6 +184,9 @@ export function routeSrtLogs(log: Logger): void {
 			const code = rejectCodeFromLogName(r.reasonName)
 			if (code !== undefined) {
 				const rej = { socketId: r.socketId, reasonCode: code, at: b.monotonicMs() }
+				// The log line and the receiver's handshake event travel on different queues: either may come first.
+				recentRejections.set(rej.socketId, rej)
+				if (recentRejections.size > 256) recentRejections.delete(recentRejections.keys().next().value!)
 				for (const w of rejectionWatchers) w(rej)
 			}
 		}

@@ -302,6 +302,8 @@ void Receiver::ReadConn(Conn& c) {
         c.relayErrors++;  // nobody listening yet (ECONNREFUSED) or a full buffer: the packet is gone either way
     }
     c.lastPacketNs = ts;
+    c.packets++;
+    c.bytes += n;
     lastPacketNs_ = ts;
     watchNs_ = ts;
     armed_ = true;
@@ -319,7 +321,11 @@ void Receiver::CloseConn(SRTSOCKET s, const char* cause, int64_t now) {
   st.streamId = c.streamId;
   st.relayed = c.relayed;
   st.relayErrors = c.relayErrors;
-  bool haveStats = ReadConnStats(s, &st);
+  if (!ReadConnStats(s, &st)) {
+    st.pktRecvTotal = c.packets;
+    st.byteRecvTotal = c.bytes;
+  }
+  bool haveStats = true;
   int reason = srt_getrejectreason(s);
   srt_epoll_remove_usock(eid_, s);
   srt_close(s);

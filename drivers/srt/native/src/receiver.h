@@ -26,6 +26,8 @@ class Receiver : public Napi::ObjectWrap<Receiver> {
     int64_t lastPacketNs = 0;
     int64_t relayed = 0;
     int64_t relayErrors = 0;
+    int64_t packets = 0;  // our own count: libsrt's stats are gone once the peer closed the socket
+    int64_t bytes = 0;
   };
   enum class Signal { None, Up, Down };
 
