@@ -288,12 +288,14 @@ void Receiver::CallerEvent(int events, int64_t now) {
   }
 }
 
-void Receiver::ReadConn(Conn& c) {
+bool Receiver::ReadConn(Conn& c) {
   char buf[kBufSize];
-  for (;;) {
+  // One message per readiness report. SRT's epoll is level-triggered, so a second ready message reports again;
+  // reading until SRT_EASYNCRCV would cost an internal C++ exception in libsrt per packet (its error path).
+  {
     SRT_MSGCTRL mc = srt_msgctrl_default;
     int n = srt_recvmsg2(c.sock, buf, sizeof buf, &mc);
-    if (n <= 0) return;  // SRT_EASYNCRCV (drained) or an error that epoll reports as ERR
+    if (n <= 0) return srt_getlasterror(nullptr) == SRT_EASYNCRCV;  // false: the connection broke
     int64_t ts = MonotonicNs();  // every packet's own arrival instant
     if (relayFd_ >= 0) {
       if (send(relayFd_, buf, static_cast<size_t>(n), MSG_DONTWAIT) == n)
@@ -309,6 +311,7 @@ void Receiver::ReadConn(Conn& c) {
     armed_ = true;
     if (signal_ != Signal::Up) SignalUp(ts, "packets");
   }
+  return true;
 }
 
 void Receiver::CloseConn(SRTSOCKET s, const char* cause, int64_t now) {
@@ -434,9 +437,8 @@ void Receiver::Run() {
       }
       auto it = conns_.find(s);
       if (it == conns_.end()) continue;
-      if (events & SRT_EPOLL_IN) ReadConn(it->second);
-      SRT_SOCKSTATUS st = srt_getsockstate(s);
-      if ((events & SRT_EPOLL_ERR) || st == SRTS_BROKEN || st == SRTS_CLOSED || st == SRTS_NONEXIST) {
+      bool ok = (events & SRT_EPOLL_IN) ? ReadConn(it->second) : true;
+      if (!ok || (events & SRT_EPOLL_ERR)) {
         CloseConn(s, "peer", MonotonicNs());
         if (!opt_.listener) {
           auto* c = new Event();

@@ -38,7 +38,7 @@ class Receiver : public Napi::ObjectWrap<Receiver> {
   void Post(Event* e);
   void AcceptAll(int64_t now);
   void CallerEvent(int events, int64_t now);
-  void ReadConn(Conn& c);
+  bool ReadConn(Conn& c);
   void CloseConn(SRTSOCKET s, const char* cause, int64_t now);
   void StatsTick(int64_t now);
   void ArmFirstPacket(int64_t now);
