@@ -251,6 +251,7 @@ async function main(): Promise<void> {
 				`| ${name} | ${r.impl} | ${r.offeredMbps} | ${r.relayedMbps.toFixed(2)} | ${r.cpuPercent.toFixed(2)} | ${r.cpuMsPerMbitS.toFixed(3)} | ${r === ours ? ratio.toFixed(2) : ''} |`,
 			)
 	}
+	if (cuts <= 0) return
 	console.log(
 		`\n# signal down: ${cuts} cuts (sender paused, connection kept), 10 Mbit/s, silenceMs 50, latency 120 ms, receiver and sender in this process`,
 	)
