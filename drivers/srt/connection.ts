@@ -165,7 +165,8 @@ export class SrtReceiver extends EventEmitter<SrtReceiverEvents> {
 	 */
 	async start(): Promise<void> {
 		if (this.#state !== 'idle') throw new Error(`SrtReceiver.start(): already ${this.#state}`)
-		routeSrtLogs(this.#log)
+		// libsrt has one log handler per process: its lines carry no receiver context, so they go to the driver's root
+		routeSrtLogs(this.ctx.log.child({ driver: 'srt' }))
 		this.#unwatch = watchLoggedRejections((r) => this.#onLoggedRejection(r))
 		await this.#open()
 	}

@@ -129,18 +129,21 @@ let binding: SrtBinding | undefined
 
 /** The binding, loaded once; a missing or broken build throws an error that names the fix. */
 export function loadSrtBinding(): SrtBinding {
-	if (binding) return binding
+	binding ??= loadSrtBindingAt(BINDING_PATH)
+	return binding
+}
+
+/** Loads the binding from `path` (loadSrtBinding's work; a path of its own for the tests of the error). */
+export function loadSrtBindingAt(path: string): SrtBinding {
 	const fix =
 		'build it with `npm_config_nodedir=/usr npx node-gyp rebuild -C drivers/srt/native` (or `npm ci`), which needs ' +
 		'pkg-config and libsrt-openssl-dev: `sudo apt-get install -y pkg-config libsrt-openssl-dev`'
-	if (!existsSync(BINDING_PATH))
-		throw new SrtBindingError(`the SRT binding is not built (${BINDING_PATH} is missing): ${fix}`)
+	if (!existsSync(path)) throw new SrtBindingError(`the SRT binding is not built (${path} is missing): ${fix}`)
 	try {
-		binding = createRequire(import.meta.url)(BINDING_PATH) as SrtBinding
+		return createRequire(import.meta.url)(path) as SrtBinding
 	} catch (err) {
-		throw new SrtBindingError(`the SRT binding ${BINDING_PATH} does not load: ${fix}`, { cause: err })
+		throw new SrtBindingError(`the SRT binding ${path} does not load: ${fix}`, { cause: err })
 	}
-	return binding
 }
 
 /** A listener-side rejection picked out of libsrt's log: the socket id the listen callback saw, and the code. */
