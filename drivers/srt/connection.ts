@@ -105,6 +105,7 @@ export class SrtReceiver extends EventEmitter<SrtReceiverEvents> {
 	#reported: SignalObservation | null = null
 	#lastStatsAt: number | null = null
 	#lastOkAt: number | null = null
+	#realtime: boolean | null = null
 
 	readonly #connections = new Map<number, ConnectionSummary>()
 	readonly #finished: ConnectionSummary[] = []
@@ -130,6 +131,11 @@ export class SrtReceiver extends EventEmitter<SrtReceiverEvents> {
 	/** the bound UDP port (listener), once listening */
 	get port(): number | null {
 		return this.#boundPort
+	}
+
+	/** whether the native silence watchdog runs SCHED_FIFO (null until it started) */
+	get realtimeWatchdog(): boolean | null {
+		return this.#realtime
 	}
 
 	get signal(): SignalObservation | null {
@@ -304,6 +310,11 @@ export class SrtReceiver extends EventEmitter<SrtReceiverEvents> {
 				// The caller's connection ended (or was refused): reconnect after backoff.
 				if (this.config.mode === 'caller' && this.#state !== 'stopped')
 					this.#retry(new Error(`SRT caller ${this.config.host}:${this.config.port}: connection closed`))
+				break
+			case 'watchdog':
+				this.#realtime = e.realtime === 1
+				if (!this.#realtime)
+					this.#log.info('SRT silence watchdog runs without real-time priority (grant LimitRTPRIO=1 for exact timing)')
 				break
 			case 'error':
 				this.#log.error({ message: e.message }, 'SRT receiver error')

@@ -57,6 +57,8 @@ export type NativeEvent =
 	| { type: 'stats'; at: number; intervalMs: number; connections: NativeConnStats[] }
 	| { type: 'handshake'; id: number; peer: string; streamId: string; at: number }
 	| { type: 'closed'; at: number }
+	/** the silence watchdog started; realtime 1 when it got SCHED_FIFO (root, CAP_SYS_NICE or LimitRTPRIO >= 1) */
+	| { type: 'watchdog'; realtime: number; at: number }
 	| { type: 'error'; message: string }
 
 export interface NativeSrtOptions {

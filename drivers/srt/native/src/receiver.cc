@@ -1,9 +1,13 @@
 #include "receiver.h"
 
 #include <netinet/in.h>
+#include <pthread.h>
+#include <sched.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cerrno>
 #include <cstring>
 
@@ -60,11 +64,20 @@ Receiver::Receiver(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Receiver>(
 Receiver::~Receiver() {
   // A receiver collected while running (its owner forgot stop()): stop the thread without calling JS.
   if (started_ && !joined_) {
-    stopping_ = true;
-    if (thread_.joinable()) thread_.join();
-    joined_ = true;
+    StopThreads();
     tsfn_.Abort();
   }
+}
+
+void Receiver::StopThreads() {
+  {
+    std::lock_guard<std::mutex> lock(sigMutex_);
+    stopping_ = true;
+    sigCv_.notify_all();
+  }
+  if (watchdog_.joinable()) watchdog_.join();
+  if (thread_.joinable()) thread_.join();
+  joined_ = true;
 }
 
 void Receiver::Post(Event* e) {
@@ -150,6 +163,7 @@ Napi::Value Receiver::Start(const Napi::CallbackInfo& info) {
   }
   started_ = true;
   thread_ = std::thread(&Receiver::Run, this);
+  watchdog_ = std::thread(&Receiver::Watchdog, this);
   Napi::Object r = Napi::Object::New(env);
   r.Set("port", localPort);
   return r;
@@ -158,9 +172,7 @@ Napi::Value Receiver::Start(const Napi::CallbackInfo& info) {
 // stop(): ends the thread, closes every socket (connections, listener, relay) and releases the callback.
 Napi::Value Receiver::Stop(const Napi::CallbackInfo& info) {
   if (!started_ || joined_) return Napi::Array::New(info.Env(), 0);
-  stopping_ = true;
-  if (thread_.joinable()) thread_.join();
-  joined_ = true;
+  StopThreads();
   tsfn_.Release();
   Napi::Array arr = Napi::Array::New(info.Env(), finalStats_.size());
   for (size_t i = 0; i < finalStats_.size(); i++) arr.Set(static_cast<uint32_t>(i), StatsObject(info.Env(), finalStats_[i]));
@@ -198,8 +210,11 @@ int Receiver::OnListen(void* opaque, SRTSOCKET ns, int hsversion, const sockaddr
 void Receiver::ArmFirstPacket(int64_t now) {
   // A new connection with no packet yet: the first packet leaves libsrt one TSBPD latency after it was sent, so
   // silence is counted from the connection's start plus that latency.
-  armed_ = true;
+  std::lock_guard<std::mutex> lock(sigMutex_);
+  if (signal_ != Signal::None || armed_) return;
   watchNs_ = now + static_cast<int64_t>(opt_.latencyMs) * 1000000;
+  armed_ = true;
+  sigCv_.notify_all();
 }
 
 void Receiver::SignalUp(int64_t at, const char* cause) {
@@ -246,7 +261,7 @@ void Receiver::AcceptAll(int64_t now) {
     e->type = "connected";
     e->Str("peer", c.peer).Str("streamId", c.streamId).Num("id", ns).Num("at", NsToMs(now));
     Post(e);
-    if (signal_ == Signal::None && !armed_) ArmFirstPacket(now);
+    ArmFirstPacket(now);
   }
 }
 
@@ -266,7 +281,7 @@ void Receiver::CallerEvent(int events, int64_t now) {
     e->type = "connected";
     e->Str("peer", c.peer).Str("streamId", c.streamId).Num("id", sock_).Num("at", NsToMs(now));
     Post(e);
-    if (signal_ == Signal::None) ArmFirstPacket(now);
+    ArmFirstPacket(now);
     return;
   }
   if ((events & SRT_EPOLL_ERR) || st == SRTS_BROKEN || st == SRTS_CLOSED || st == SRTS_NONEXIST) {
@@ -306,10 +321,14 @@ bool Receiver::ReadConn(Conn& c) {
     c.lastPacketNs = ts;
     c.packets++;
     c.bytes += n;
-    lastPacketNs_ = ts;
-    watchNs_ = ts;
-    armed_ = true;
-    if (signal_ != Signal::Up) SignalUp(ts, "packets");
+    lastPacketNs_.store(ts, std::memory_order_relaxed);
+    watchNs_.store(ts, std::memory_order_release);
+    if (signal_.load(std::memory_order_acquire) != Signal::Up) {
+      std::lock_guard<std::mutex> lock(sigMutex_);
+      if (signal_ != Signal::Up) SignalUp(ts, "packets");
+      armed_ = true;
+      sigCv_.notify_all();
+    }
   }
   return true;
 }
@@ -345,8 +364,9 @@ void Receiver::CloseConn(SRTSOCKET s, const char* cause, int64_t now) {
   Post(e);
   if (conns_.empty()) {
     // The last connection is gone: the stream stopped at its last packet, not when the socket noticed.
-    if (signal_ == Signal::Up) SignalDown(lastPacketNs_, now, "disconnected");
-    else if (armed_) SignalDown(std::min(watchNs_, now), now, "disconnected");
+    std::lock_guard<std::mutex> lock(sigMutex_);
+    if (signal_ == Signal::Up) SignalDown(lastPacketNs_.load(), now, "disconnected");
+    else if (armed_) SignalDown(std::min(watchNs_.load(), now), now, "disconnected");
     armed_ = false;
   }
 }
@@ -402,26 +422,56 @@ void Receiver::CloseAll() {
   relayFd_ = -1;
 }
 
+void Receiver::Watchdog() {
+  // The watchdog wakes once per silence period and does almost nothing, so it may run SCHED_FIFO (priority 1) where
+  // allowed (root, CAP_SYS_NICE, or systemd's LimitRTPRIO=1): on a loaded machine a failover then waits for the
+  // clock, not for the scheduler. Without the right it runs as a normal thread; JS is told which.
+  sched_param sp{};
+  sp.sched_priority = 1;
+  bool realtime = pthread_setschedparam(pthread_self(), SCHED_FIFO, &sp) == 0;
+  {
+    auto* e = new Event();
+    e->type = "watchdog";
+    e->Num("realtime", realtime ? 1 : 0).Num("at", NsToMs(MonotonicNs()));
+    Post(e);
+  }
+  const int64_t silenceNs = static_cast<int64_t>(silenceMs_) * 1000000;
+  const auto epoch = std::chrono::steady_clock::time_point();  // steady_clock is CLOCK_MONOTONIC on Linux
+  std::unique_lock<std::mutex> lock(sigMutex_);
+  while (!stopping_) {
+    if (!armed_) {
+      sigCv_.wait(lock);
+      continue;
+    }
+    int64_t deadline = watchNs_.load(std::memory_order_acquire) + silenceNs;
+    int64_t now = MonotonicNs();
+    if (now < deadline) {
+      // Packets keep moving the deadline on; the watchdog wakes once per silence period while they flow.
+      sigCv_.wait_until(lock, epoch + std::chrono::nanoseconds(deadline));
+      continue;
+    }
+    int64_t at = watchNs_.load(std::memory_order_acquire);
+    if (at + silenceNs > now) continue;  // a packet came as we woke
+    SignalDown(at, now, signal_ == Signal::Up ? "silence" : "no-packets");
+  }
+}
+
 void Receiver::Run() {
   SRT_EPOLL_EVENT evs[kMaxEvents];
-  const int64_t silenceNs = static_cast<int64_t>(silenceMs_) * 1000000;
   const int64_t statsNs = static_cast<int64_t>(statsIntervalMs_) * 1000000;
   int64_t nextStats = MonotonicNs() + statsNs;
   bool callerDone = false;
 
   while (!stopping_) {
     int64_t now = MonotonicNs();
-    // The wait ends at the earliest of: the silence deadline, the stats tick, kMaxWaitMs. Rounded up to whole
-    // milliseconds (epoll's unit), so a deadline is never checked early and at most 1 ms late.
-    int64_t until = now + static_cast<int64_t>(kMaxWaitMs) * 1000000;
-    if (armed_) until = std::min(until, watchNs_ + silenceNs);
-    until = std::min(until, nextStats);
-    int64_t waitMs = until > now ? (until - now + 999999) / 1000000 : 0;
-    int n = callerDone ? 0 : srt_epoll_uwait(eid_, evs, kMaxEvents, waitMs);
+    // The wait ends at the stats tick or after kMaxWaitMs (to see stop()); silence is the watchdog's job.
+    int64_t until = std::min(now + static_cast<int64_t>(kMaxWaitMs) * 1000000, nextStats);
     if (callerDone) {
       usleep(static_cast<useconds_t>(kMaxWaitMs) * 1000);
       continue;
     }
+    int64_t waitMs = until > now ? (until - now + 999999) / 1000000 : 0;
+    int n = srt_epoll_uwait(eid_, evs, kMaxEvents, waitMs);
     now = MonotonicNs();
     for (int i = 0; i < n; i++) {
       SRTSOCKET s = evs[i].fd;
@@ -450,9 +500,6 @@ void Receiver::Run() {
       }
     }
     now = MonotonicNs();
-    if (armed_ && now - watchNs_ >= silenceNs) {
-      SignalDown(watchNs_, now, signal_ == Signal::Up ? "silence" : "no-packets");
-    }
     if (now >= nextStats) {
       StatsTick(now);
       nextStats += statsNs;

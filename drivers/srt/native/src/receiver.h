@@ -3,6 +3,7 @@
 #pragma once
 
 #include <atomic>
+#include <condition_variable>
 #include <mutex>
 #include <thread>
 #include <unordered_map>
@@ -35,6 +36,7 @@ class Receiver : public Napi::ObjectWrap<Receiver> {
   Napi::Value Stop(const Napi::CallbackInfo& info);
 
   void Run();
+  void StopThreads();
   void Post(Event* e);
   void AcceptAll(int64_t now);
   void CallerEvent(int events, int64_t now);
@@ -73,10 +75,17 @@ class Receiver : public Napi::ObjectWrap<Receiver> {
   std::unordered_map<SRTSOCKET, Conn> conns_;
   std::vector<ConnStats> finalStats_;  // written by the thread as it ends, read by stop() after the join
 
-  Signal signal_ = Signal::None;
-  bool armed_ = false;     // silence detection running
-  int64_t watchNs_ = 0;    // the instant silence is counted from: the last packet, or a silent connection's start
-  int64_t lastPacketNs_ = 0;
+  // Silence is timed by a watchdog thread sleeping to the exact deadline (condition_variable on steady_clock,
+  // i.e. CLOCK_MONOTONIC): libsrt's epoll timeout overshoots by milliseconds, which would add to every failover.
+  // The receive thread only stores the packet's timestamp per packet; transitions take sigMutex_.
+  void Watchdog();
+  std::thread watchdog_;
+  std::mutex sigMutex_;
+  std::condition_variable sigCv_;
+  std::atomic<Signal> signal_{Signal::None};
+  bool armed_ = false;                  // silence detection running (under sigMutex_)
+  std::atomic<int64_t> watchNs_{0};     // silence counts from here: the last packet, or a silent connection's start
+  std::atomic<int64_t> lastPacketNs_{0};
 };
 
 }  // namespace sigpath
