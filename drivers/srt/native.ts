@@ -1,0 +1,208 @@
+// Loads sigpath's own libsrt binding (drivers/srt/native, built by `npm ci`'s install script) and types it.
+// libsrt's log lines are routed here to our logger, and listener-side rejections that libsrt only logs are
+// picked out of them for the receivers.
+import { existsSync } from 'node:fs'
+import { createRequire } from 'node:module'
+import { fileURLToPath } from 'node:url'
+import type { Logger } from 'pino'
+import { parseRejectionLog, rejectCodeFromLogName } from './codec.ts'
+
+/** srt_bistats figures of one connection (interval fields since the last stats tick, *Total since connect). */
+export interface NativeConnStats {
+	id: number
+	peer: string
+	streamId: string
+	rttMs: number
+	mbpsRecvRate: number
+	mbpsSendRate: number
+	pktRecv: number
+	pktRcvLoss: number
+	pktRcvDrop: number
+	pktRcvRetrans: number
+	byteRecv: number
+	pktRecvTotal: number
+	pktRcvLossTotal: number
+	pktRcvDropTotal: number
+	byteRecvTotal: number
+	pktSent: number
+	pktSndLoss: number
+	pktRetrans: number
+	pktSndDrop: number
+	pktSentTotal: number
+	pktSndLossTotal: number
+	pktRetransTotal: number
+	pktSndDropTotal: number
+	msRcvBuf: number
+	msRcvTsbPdDelay: number
+	relayed: number
+	relayErrors: number
+}
+
+/** Events of the native receiver and sender; every `at` is monotonic ms (CLOCK_MONOTONIC, as monotonicMs()). */
+export type NativeEvent =
+	| { type: 'connected'; id?: number; peer: string; streamId?: string; at: number }
+	| {
+			type: 'disconnected'
+			id?: number
+			peer: string
+			streamId?: string
+			cause: string
+			reasonText: string
+			at: number
+			lastPacketAt?: number
+			connections?: NativeConnStats[]
+	  }
+	| { type: 'rejected'; peer: string; streamId?: string; reasonCode: number; reasonText: string; at: number }
+	| { type: 'signal'; signal: 'up' | 'down'; cause: string; at: number; detectedAt: number }
+	| { type: 'stats'; at: number; intervalMs: number; connections: NativeConnStats[] }
+	| { type: 'handshake'; id: number; peer: string; streamId: string; at: number }
+	| { type: 'closed'; at: number }
+	/** the silence watchdog started; realtime 1 when it got SCHED_FIFO (root, CAP_SYS_NICE or LimitRTPRIO >= 1) */
+	| { type: 'watchdog'; realtime: number; at: number }
+	| { type: 'error'; message: string }
+
+export interface NativeSrtOptions {
+	mode: 'listener' | 'caller'
+	/** numeric address: the bind address (listener) or the remote one (caller) */
+	host: string
+	port: number
+	latencyMs?: number
+	streamId?: string
+	passphrase?: string
+	pbkeylen?: number
+	payloadSize?: number
+	connectTimeoutMs?: number
+}
+
+export interface NativeReceiverOptions extends NativeSrtOptions {
+	silenceMs?: number
+	statsIntervalMs?: number
+	relayHost?: string
+	relayPort?: number
+	relayTtl?: number
+}
+
+export interface NativeSenderOptions extends NativeSrtOptions {
+	bitrate?: number
+	pid?: number
+}
+
+export interface NativeReceiver {
+	/** binds (listener) or starts connecting (caller) and starts the receive thread; throws if it cannot */
+	start(): { port: number }
+	/** joins the thread and closes every socket; idempotent. Returns the final stats of the connections it closed. */
+	stop(): NativeConnStats[]
+}
+
+export interface NativeSenderCounters {
+	datagrams: number
+	tsPackets: number
+	dropped: number
+	lastSentAt: number | null
+	connected: boolean
+	srt?: NativeConnStats
+}
+
+export interface NativeSender {
+	start(): { port: number }
+	stop(): void
+	setPaused(paused: boolean): void
+	setBitrate(bps: number): void
+	counters(): NativeSenderCounters
+}
+
+export interface SrtBinding {
+	Receiver: new (options: NativeReceiverOptions, onEvent: (e: NativeEvent) => void) => NativeReceiver
+	Sender: new (options: NativeSenderOptions, onEvent: (e: NativeEvent) => void) => NativeSender
+	setLogHandler(fn: (level: number, area: string, message: string) => void, level: number): void
+	clearLogHandler(): void
+	monotonicMs(): number
+	rejectReasonText(code: number): string
+	srtVersion: string
+}
+
+export const BINDING_PATH = fileURLToPath(new URL('./native/build/Release/sigpath_srt.node', import.meta.url))
+
+export class SrtBindingError extends Error {
+	override name = 'SrtBindingError'
+}
+
+let binding: SrtBinding | undefined
+
+/** The binding, loaded once; a missing or broken build throws an error that names the fix. */
+export function loadSrtBinding(): SrtBinding {
+	binding ??= loadSrtBindingAt(BINDING_PATH)
+	return binding
+}
+
+/** Loads the binding from `path` (loadSrtBinding's work; a path of its own for the tests of the error). */
+export function loadSrtBindingAt(path: string): SrtBinding {
+	const fix =
+		'build it with `npm_config_nodedir=/usr npx node-gyp rebuild -C drivers/srt/native` (or `npm ci`), which needs ' +
+		'pkg-config and libsrt-openssl-dev: `sudo apt-get install -y pkg-config libsrt-openssl-dev`'
+	if (!existsSync(path)) throw new SrtBindingError(`the SRT binding is not built (${path} is missing): ${fix}`)
+	try {
+		return createRequire(import.meta.url)(path) as SrtBinding
+	} catch (err) {
+		throw new SrtBindingError(`the SRT binding ${path} does not load: ${fix}`, { cause: err })
+	}
+}
+
+/** A listener-side rejection picked out of libsrt's log: the socket id the listen callback saw, and the code. */
+export interface LoggedRejection {
+	socketId: number
+	reasonCode: number
+	at: number
+}
+
+const rejectionWatchers = new Set<(r: LoggedRejection) => void>()
+const recentRejections = new Map<number, LoggedRejection>()
+
+/** A logged rejection of this socket id that arrived before its handshake event, taken once. */
+export function takeLoggedRejection(socketId: number): LoggedRejection | undefined {
+	const r = recentRejections.get(socketId)
+	recentRejections.delete(socketId)
+	return r
+}
+let logger: Logger | undefined
+
+// syslog levels as libsrt uses them (logging_api.h: LOG_ERR 3 ... LOG_DEBUG 7)
+function logAt(log: Logger, level: number, area: string, message: string): void {
+	const line = { srtArea: area }
+	if (level <= 3) log.error(line, message)
+	else if (level === 4) log.warn(line, message)
+	else if (level <= 6) log.info(line, message)
+	else log.debug(line, message)
+}
+
+/**
+ * Routes libsrt's log (process-wide in libsrt) to `log`. Warning level is the least we ask for: the listener
+ * learns of a bad passphrase only from libsrt's warning line. Lines are never blocking: libsrt's threads drop a
+ * line rather than wait for the JS thread.
+ */
+export function routeSrtLogs(log: Logger): void {
+	const b = loadSrtBinding()
+	logger = log
+	b.setLogHandler((level, area, message) => {
+		const r = parseRejectionLog(message)
+		if (r) {
+			const code = rejectCodeFromLogName(r.reasonName)
+			if (code !== undefined) {
+				const rej = { socketId: r.socketId, reasonCode: code, at: b.monotonicMs() }
+				// The log line and the receiver's handshake event travel on different queues: either may come first.
+				recentRejections.set(rej.socketId, rej)
+				if (recentRejections.size > 256) recentRejections.delete(recentRejections.keys().next().value!)
+				for (const w of rejectionWatchers) w(rej)
+			}
+		}
+		if (logger) logAt(logger, level, area, message)
+	}, 4)
+}
+
+/** Watches listener-side rejections that libsrt reports only in its log; returns the unwatch function. */
+export function watchLoggedRejections(fn: (r: LoggedRejection) => void): () => void {
+	rejectionWatchers.add(fn)
+	return () => {
+		rejectionWatchers.delete(fn)
+	}
+}

@@ -1,0 +1,91 @@
+// The SRT receiver: a listener (many connections) or a caller, received in one native thread
+// (srt_epoll_uwait + srt_recvmsg2), relayed to UDP in native code, with silence detected in that thread.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+#include <unordered_map>
+
+#include "common.h"
+
+namespace sigpath {
+
+class Receiver : public Napi::ObjectWrap<Receiver> {
+ public:
+  static Napi::Function Init(Napi::Env env);
+  explicit Receiver(const Napi::CallbackInfo& info);
+  ~Receiver() override;
+
+ private:
+  struct Conn {
+    SRTSOCKET sock = SRT_INVALID_SOCK;
+    std::string peer;
+    std::string streamId;
+    int64_t connectedNs = 0;
+    int64_t lastPacketNs = 0;
+    int64_t relayed = 0;
+    int64_t relayErrors = 0;
+    int64_t packets = 0;  // our own count: libsrt's stats are gone once the peer closed the socket
+    int64_t bytes = 0;
+  };
+  enum class Signal { None, Up, Down };
+
+  Napi::Value Start(const Napi::CallbackInfo& info);
+  Napi::Value Stop(const Napi::CallbackInfo& info);
+
+  void Run();
+  void StopThreads();
+  void Post(Event* e);
+  void AcceptAll(int64_t now);
+  void CallerEvent(int events, int64_t now);
+  bool ReadConn(Conn& c);
+  void CloseConn(SRTSOCKET s, const char* cause, int64_t now);
+  void StatsTick(int64_t now);
+  void ArmFirstPacket(int64_t now);
+  void SignalUp(int64_t at, const char* cause);
+  void SignalDown(int64_t at, int64_t now, const char* cause);
+  void CloseAll();
+  static int OnListen(void* opaque, SRTSOCKET ns, int hsversion, const sockaddr* peer, const char* streamid);
+
+  SrtOptions opt_;
+  int silenceMs_ = 50;
+  int statsIntervalMs_ = 1000;
+  bool hasRelay_ = false;
+  sockaddr_storage relayAddr_{};
+  socklen_t relayLen_ = 0;
+  int relayTtl_ = 1;
+
+  Napi::FunctionReference onEvent_;
+  Napi::ThreadSafeFunction tsfn_;
+  std::thread thread_;
+  std::atomic<bool> stopping_{false};
+  bool started_ = false;
+  bool joined_ = false;
+
+  // Guards the listen callback (a libsrt thread) against stop() releasing the thread-safe function.
+  std::mutex cbMutex_;
+  bool cbOpen_ = false;
+
+  int eid_ = -1;
+  SRTSOCKET sock_ = SRT_INVALID_SOCK;  // the listener, or the caller's socket
+  bool callerConnected_ = false;
+  int relayFd_ = -1;
+  std::unordered_map<SRTSOCKET, Conn> conns_;
+  std::vector<ConnStats> finalStats_;  // written by the thread as it ends, read by stop() after the join
+
+  // Silence is timed by a watchdog thread sleeping to the exact deadline (condition_variable on steady_clock,
+  // i.e. CLOCK_MONOTONIC): libsrt's epoll timeout overshoots by milliseconds, which would add to every failover.
+  // The receive thread only stores the packet's timestamp per packet; transitions take sigMutex_.
+  void Watchdog();
+  std::thread watchdog_;
+  std::mutex sigMutex_;
+  std::condition_variable sigCv_;
+  std::atomic<Signal> signal_{Signal::None};
+  bool armed_ = false;                  // silence detection running (under sigMutex_)
+  std::atomic<int64_t> watchNs_{0};     // silence counts from here: the last packet, or a silent connection's start
+  std::atomic<int64_t> lastPacketNs_{0};
+};
+
+}  // namespace sigpath

@@ -1,0 +1,299 @@
+#include "sender.h"
+
+#include <netinet/in.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cstring>
+
+namespace sigpath {
+
+namespace {
+constexpr int kTsPacket = 188;
+constexpr int64_t kResyncNs = 100000000;  // more than 100 ms behind schedule: restart the schedule, no burst
+}  // namespace
+
+Napi::Function Sender::Init(Napi::Env env) {
+  return DefineClass(env, "Sender",
+                     {InstanceMethod("start", &Sender::Start), InstanceMethod("stop", &Sender::Stop),
+                      InstanceMethod("setPaused", &Sender::SetPaused), InstanceMethod("setBitrate", &Sender::SetBitrate),
+                      InstanceMethod("counters", &Sender::Counters)});
+}
+
+// new Sender(options, onEvent): ReadSrtOptions keys plus bitrate (bits per second of TS) and pid.
+Sender::Sender(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Sender>(info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 2 || !info[0].IsObject() || !info[1].IsFunction())
+    throw Napi::TypeError::New(env, "new Sender(options, onEvent)");
+  Napi::Object o = info[0].As<Napi::Object>();
+  opt_ = ReadSrtOptions(o);
+  if (!opt_.listener && opt_.host.empty()) throw Napi::TypeError::New(env, "a caller needs host");
+  if (opt_.payloadSize % kTsPacket != 0)
+    throw Napi::RangeError::New(env, "the sender's payloadSize must be a multiple of 188 (whole TS packets)");
+  Napi::Value b = o.Get("bitrate");
+  if (!b.IsUndefined()) {
+    double d = b.ToNumber().DoubleValue();
+    if (!(d >= 10000 && d <= 1e9)) throw Napi::RangeError::New(env, "bitrate must be 10 kbit/s to 1 Gbit/s");
+    bitrate_ = static_cast<int64_t>(d);
+  }
+  Napi::Value p = o.Get("pid");
+  if (!p.IsUndefined()) {
+    double d = p.ToNumber().DoubleValue();
+    if (!(d >= 0x10 && d <= 0x1FFE)) throw Napi::RangeError::New(env, "pid must be 0x10 to 0x1FFE");
+    pid_ = static_cast<int>(d);
+  }
+  onEvent_ = Napi::Persistent(info[1].As<Napi::Function>());
+}
+
+Sender::~Sender() {
+  if (started_ && !joined_) {
+    stopping_ = true;
+    if (thread_.joinable()) thread_.join();
+    joined_ = true;
+    tsfn_.Abort();
+  }
+}
+
+void Sender::Post(Event* e) {
+  if (tsfn_.NonBlockingCall(e, DeliverEvent) != napi_ok) delete e;
+}
+
+Napi::Value Sender::Start(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (started_) throw Napi::Error::New(env, "Sender.start(): already started");
+  EnsureSrtStarted();
+  int localPort = 0;
+  if (opt_.listener) {
+    sockaddr_storage sa;
+    socklen_t salen;
+    if (!MakeSockaddr(opt_.host, opt_.port, &sa, &salen))
+      throw Napi::TypeError::New(env, "bind must be a numeric IPv4 or IPv6 address");
+    listener_ = srt_create_socket();
+    std::string err = listener_ == SRT_INVALID_SOCK ? SrtLastError("srt_create_socket") : ApplySrtOptions(listener_, opt_, false);
+    if (err.empty() && srt_bind(listener_, reinterpret_cast<sockaddr*>(&sa), static_cast<int>(salen)) != 0)
+      err = SrtLastError(("srt_bind " + opt_.host + ":" + std::to_string(opt_.port)).c_str());
+    if (err.empty() && srt_listen(listener_, 4) != 0) err = SrtLastError("srt_listen");
+    if (!err.empty()) {
+      if (listener_ != SRT_INVALID_SOCK) srt_close(listener_);
+      listener_ = SRT_INVALID_SOCK;
+      throw Napi::Error::New(env, err);
+    }
+    sockaddr_storage bound;
+    int blen = sizeof bound;
+    if (srt_getsockname(listener_, reinterpret_cast<sockaddr*>(&bound), &blen) == 0)
+      localPort = ntohs(bound.ss_family == AF_INET ? reinterpret_cast<sockaddr_in*>(&bound)->sin_port
+                                                   : reinterpret_cast<sockaddr_in6*>(&bound)->sin6_port);
+  }
+  eid_ = srt_epoll_create();
+  srt_epoll_set(eid_, SRT_EPOLL_ENABLE_EMPTY);
+  tsfn_ = Napi::ThreadSafeFunction::New(env, onEvent_.Value(), "sigpath-srt-sender", 0, 1);
+  started_ = true;
+  thread_ = std::thread(&Sender::Run, this);
+  Napi::Object r = Napi::Object::New(env);
+  r.Set("port", localPort);
+  return r;
+}
+
+Napi::Value Sender::Stop(const Napi::CallbackInfo& info) {
+  if (!started_ || joined_) return info.Env().Undefined();
+  stopping_ = true;
+  if (thread_.joinable()) thread_.join();
+  joined_ = true;
+  tsfn_.Release();
+  return info.Env().Undefined();
+}
+
+Napi::Value Sender::SetPaused(const Napi::CallbackInfo& info) {
+  paused_ = info.Length() > 0 && info[0].ToBoolean().Value();
+  return info.Env().Undefined();
+}
+
+Napi::Value Sender::SetBitrate(const Napi::CallbackInfo& info) {
+  double d = info.Length() > 0 ? info[0].ToNumber().DoubleValue() : 0;
+  if (!(d >= 10000 && d <= 1e9)) throw Napi::RangeError::New(info.Env(), "bitrate must be 10 kbit/s to 1 Gbit/s");
+  bitrate_ = static_cast<int64_t>(d);
+  return info.Env().Undefined();
+}
+
+// counters(): what was sent, and libsrt's own totals for the current connection (when there is one).
+Napi::Value Sender::Counters(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("datagrams", Napi::Number::New(env, static_cast<double>(datagrams_.load())));
+  o.Set("tsPackets", Napi::Number::New(env, static_cast<double>(tsPackets_.load())));
+  o.Set("dropped", Napi::Number::New(env, static_cast<double>(dropped_.load())));
+  int64_t last = lastSentNs_.load();
+  o.Set("lastSentAt", last ? Napi::Value(Napi::Number::New(env, NsToMs(last))) : env.Null());
+  o.Set("connected", connected_.load());
+  std::lock_guard<std::mutex> lock(sockMutex_);
+  ConnStats st;
+  if (current_ != SRT_INVALID_SOCK && ReadConnStats(current_, &st, false)) o.Set("srt", StatsObject(env, st));
+  return o;
+}
+
+// The synthetic transport stream (ISO/IEC 13818-1 §2.4.3.2): sync byte 0x47, no error/start/priority bits,
+// the PID, adaptation_field_control '01' (payload only) and a continuity counter that counts every packet of the PID
+// modulo 16. The payload carries the packet's index (64-bit big-endian) then bytes that derive from it, so a
+// receiver can check order and content (test/drivers/srt uses the same generator from codec.ts).
+void Sender::FillDatagram(uint8_t* buf, int packets) {
+  for (int p = 0; p < packets; p++) {
+    uint64_t k = static_cast<uint64_t>(tsPackets_.load(std::memory_order_relaxed));
+    uint8_t* t = buf + p * kTsPacket;
+    t[0] = 0x47;
+    t[1] = static_cast<uint8_t>((pid_ >> 8) & 0x1F);
+    t[2] = static_cast<uint8_t>(pid_ & 0xFF);
+    t[3] = static_cast<uint8_t>(0x10 | (k & 0x0F));
+    for (int i = 0; i < 8; i++) t[4 + i] = static_cast<uint8_t>(k >> (56 - 8 * i));
+    for (int j = 12; j < kTsPacket; j++) t[j] = static_cast<uint8_t>((k + static_cast<uint64_t>(j)) & 0xFF);
+    tsPackets_.fetch_add(1, std::memory_order_relaxed);
+  }
+}
+
+bool Sender::WaitConnected(SRTSOCKET s) {
+  int ev = SRT_EPOLL_OUT | SRT_EPOLL_ERR;
+  srt_epoll_add_usock(eid_, s, &ev);
+  SRT_EPOLL_EVENT evs[2];
+  while (!stopping_) {
+    int n = srt_epoll_uwait(eid_, evs, 2, 10);
+    SRT_SOCKSTATUS st = srt_getsockstate(s);
+    if (st == SRTS_CONNECTED) {
+      srt_epoll_remove_usock(eid_, s);
+      return true;
+    }
+    if ((n > 0 && (evs[0].events & SRT_EPOLL_ERR)) || st == SRTS_BROKEN || st == SRTS_CLOSED || st == SRTS_NONEXIST) {
+      int reason = srt_getrejectreason(s);
+      auto* e = new Event();
+      e->type = "rejected";
+      e->Str("peer", opt_.host + ":" + std::to_string(opt_.port)).Str("reasonText", srt_rejectreason_str(reason));
+      e->Num("reasonCode", reason).Num("at", NsToMs(MonotonicNs()));
+      Post(e);
+      break;
+    }
+  }
+  srt_epoll_remove_usock(eid_, s);
+  return false;
+}
+
+SRTSOCKET Sender::WaitAccept() {
+  int ev = SRT_EPOLL_IN | SRT_EPOLL_ERR;
+  srt_epoll_add_usock(eid_, listener_, &ev);
+  SRT_EPOLL_EVENT evs[2];
+  SRTSOCKET ns = SRT_INVALID_SOCK;
+  while (!stopping_ && ns == SRT_INVALID_SOCK) {
+    if (srt_epoll_uwait(eid_, evs, 2, 10) <= 0) continue;
+    sockaddr_storage sa;
+    int len = sizeof sa;
+    ns = srt_accept(listener_, reinterpret_cast<sockaddr*>(&sa), &len);
+  }
+  srt_epoll_remove_usock(eid_, listener_);
+  return ns;
+}
+
+void Sender::SendLoop(SRTSOCKET s, const std::string& peer) {
+  const int packets = opt_.payloadSize / kTsPacket;
+  const int bytes = packets * kTsPacket;
+  uint8_t buf[1456];
+  {
+    std::lock_guard<std::mutex> lock(sockMutex_);
+    current_ = s;
+  }
+  connected_ = true;
+  auto* ce = new Event();
+  ce->type = "connected";
+  ce->Str("peer", peer).Num("at", NsToMs(MonotonicNs()));
+  Post(ce);
+  // Native pacing: at 50 Mbit/s a datagram leaves every 210 us, far below what a JS timer can hold; absolute
+  // deadlines (TIMER_ABSTIME) keep the mean rate exact even when one wake-up is late.
+  int64_t next = MonotonicNs();
+  const char* cause = "stopped";
+  while (!stopping_) {
+    SRT_SOCKSTATUS st = srt_getsockstate(s);
+    if (st != SRTS_CONNECTED) {
+      cause = "peer";
+      break;
+    }
+    if (paused_) {
+      usleep(1000);
+      next = MonotonicNs();
+      continue;
+    }
+    timespec ts{static_cast<time_t>(next / 1000000000), static_cast<long>(next % 1000000000)};
+    clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, nullptr);
+    if (stopping_ || paused_) continue;
+    FillDatagram(buf, packets);
+    SRT_MSGCTRL mc = srt_msgctrl_default;
+    int r = srt_sendmsg2(s, reinterpret_cast<const char*>(buf), bytes, &mc);
+    if (r == SRT_ERROR) {
+      if (srt_getlasterror(nullptr) == SRT_EASYNCSND) {
+        dropped_++;  // send buffer full: live mode drops rather than queues
+      } else {
+        cause = "peer";
+        break;
+      }
+    } else {
+      datagrams_++;
+      lastSentNs_ = MonotonicNs();
+    }
+    int64_t interval = static_cast<int64_t>(bytes) * 8 * 1000000000LL / bitrate_.load();
+    next += interval;
+    int64_t now = MonotonicNs();
+    if (now - next > kResyncNs) next = now;
+  }
+  connected_ = false;
+  {
+    std::lock_guard<std::mutex> lock(sockMutex_);
+    current_ = SRT_INVALID_SOCK;
+  }
+  int reason = srt_getrejectreason(s);
+  srt_close(s);
+  auto* de = new Event();
+  de->type = "disconnected";
+  de->Str("peer", peer).Str("cause", cause).Str("reasonText", srt_rejectreason_str(reason));
+  de->Num("at", NsToMs(MonotonicNs()));
+  Post(de);
+}
+
+void Sender::Run() {
+  if (opt_.listener) {
+    while (!stopping_) {
+      SRTSOCKET s = WaitAccept();
+      if (s == SRT_INVALID_SOCK) break;
+      sockaddr_storage sa;
+      int len = sizeof sa;
+      std::string peer;
+      if (srt_getpeername(s, reinterpret_cast<sockaddr*>(&sa), &len) == 0) peer = FormatPeer(reinterpret_cast<sockaddr*>(&sa));
+      SendLoop(s, peer);
+    }
+    srt_close(listener_);
+    listener_ = SRT_INVALID_SOCK;
+  } else {
+    sockaddr_storage sa;
+    socklen_t salen;
+    SRTSOCKET s = srt_create_socket();
+    std::string err;
+    if (s == SRT_INVALID_SOCK) err = SrtLastError("srt_create_socket");
+    if (err.empty()) err = ApplySrtOptions(s, opt_, true);
+    if (err.empty() && !MakeSockaddr(opt_.host, opt_.port, &sa, &salen)) err = "host must be a numeric address";
+    if (err.empty() && srt_connect(s, reinterpret_cast<sockaddr*>(&sa), static_cast<int>(salen)) == SRT_ERROR)
+      err = SrtLastError("srt_connect");
+    if (!err.empty()) {
+      auto* e = new Event();
+      e->type = "error";
+      e->Str("message", err);
+      Post(e);
+      if (s != SRT_INVALID_SOCK) srt_close(s);
+    } else if (WaitConnected(s)) {
+      SendLoop(s, opt_.host + ":" + std::to_string(opt_.port));
+    } else {
+      srt_close(s);
+    }
+  }
+  srt_epoll_release(eid_);
+  eid_ = -1;
+  auto* e = new Event();
+  e->type = "closed";
+  e->Num("at", NsToMs(MonotonicNs()));
+  Post(e);
+}
+
+}  // namespace sigpath

@@ -1,0 +1,137 @@
+// The SRT simulator (rate, pause, lossy), the binding's loader and option checks, and libsrt's log routed to our
+// logger with secrets kept out.
+import { Writable } from 'node:stream'
+import { pino } from 'pino'
+import { afterEach, describe, expect, it } from 'vitest'
+import { SrtReceiver } from '../../../drivers/srt/connection.ts'
+import { loadSrtBinding, loadSrtBindingAt, SrtBindingError } from '../../../drivers/srt/native.ts'
+import { SrtSim } from '../../../drivers/srt/sim.ts'
+import { ctx, sleep, srtConfig, waitFor } from './helpers.ts'
+
+const cleanups: (() => Promise<void> | void)[] = []
+afterEach(async () => {
+	for (const c of cleanups.splice(0).reverse()) await c()
+})
+
+describe('the binding loader', () => {
+	it('names the fix when the binding is not built', () => {
+		const missing = () => loadSrtBindingAt('/nonexistent/sigpath_srt.node')
+		expect(missing).toThrow(SrtBindingError)
+		expect(missing).toThrow(/not built .*node-gyp rebuild -C drivers\/srt\/native.*libsrt-openssl-dev/)
+	})
+
+	it('refuses bad options with a clear error before opening anything', () => {
+		const b = loadSrtBinding()
+		const none = () => undefined
+		expect(() => new b.Receiver({ mode: 'listener', host: '127.0.0.1', port: 0, passphrase: 'short' }, none)).toThrow(
+			/passphrase is 10 to 79/,
+		)
+		expect(() => new b.Receiver({ mode: 'caller', host: '', port: 9000 }, none)).toThrow(/caller needs host/)
+		expect(() => new b.Receiver({ mode: 'caller', host: 'example.org', port: 9000 }, none)).toThrow(/numeric/)
+		expect(() => new b.Sender({ mode: 'caller', host: '127.0.0.1', port: 9000, payloadSize: 1000 }, none)).toThrow(
+			/multiple of 188/,
+		)
+		expect(() => new b.Sender({ mode: 'caller', host: '127.0.0.1', port: 9000, pbkeylen: 20 }, none)).toThrow(
+			/pbkeylen/,
+		)
+	})
+})
+
+describe('the SRT sim', () => {
+	async function pair(bitrate: number, lossRate?: number) {
+		const rx = new SrtReceiver(srtConfig({ mode: 'listener', port: 0, statsIntervalMs: 200 }), ctx)
+		await rx.start()
+		cleanups.push(() => rx.stop())
+		const tx = new SrtSim({
+			mode: 'caller',
+			host: '127.0.0.1',
+			port: rx.port!,
+			bitrate,
+			...(lossRate !== undefined ? { lossRate } : {}),
+		})
+		await tx.start()
+		cleanups.push(() => tx.stop())
+		await waitFor('up', () => rx.signal?.signal === 'up')
+		return { rx, tx }
+	}
+
+	it('sends at the set bitrate (paced natively), and changes rate on demand', async () => {
+		const { tx } = await pair(8_000_000)
+		const a = tx.counters()!
+		await sleep(1000)
+		const b = tx.counters()!
+		const mbps = ((b.datagrams - a.datagrams) * 1316 * 8) / 1e6 / ((b.lastSentAt! - a.lastSentAt!) / 1000)
+		expect(mbps).toBeGreaterThan(7.2)
+		expect(mbps).toBeLessThan(8.8)
+		expect(b.tsPackets).toBe(b.datagrams * 7)
+		expect(b.connected).toBe(true)
+		expect(b.srt?.pktSentTotal).toBeGreaterThan(0)
+		tx.setBitrate(2_000_000)
+		await sleep(200)
+		const c = tx.counters()!
+		await sleep(1000)
+		const d = tx.counters()!
+		const slower = ((d.datagrams - c.datagrams) * 1316 * 8) / 1e6 / ((d.lastSentAt! - c.lastSentAt!) / 1000)
+		expect(slower).toBeGreaterThan(1.8)
+		expect(slower).toBeLessThan(2.2)
+	})
+
+	it('pause sends nothing while the connection stays; resume goes on; cut closes the socket', async () => {
+		const { rx, tx } = await pair(2_000_000)
+		tx.pause()
+		expect(tx.state).toBe('paused')
+		expect(() => tx.pause()).toThrow(/paused/)
+		await sleep(50)
+		const a = tx.counters()!.datagrams
+		await sleep(300)
+		expect(tx.counters()!.datagrams).toBe(a)
+		expect(tx.counters()!.connected).toBe(true)
+		expect(rx.connections().filter((c) => c.disconnectedAt === null)).toHaveLength(1)
+		tx.resume()
+		await waitFor('sending again', () => tx.counters()!.datagrams > a + 10)
+		await tx.cut()
+		expect(tx.state).toBe('cut')
+		expect(tx.counters()).toBeNull()
+		await waitFor('receiver sees the close', () => rx.connections().every((c) => c.disconnectedAt !== null))
+	})
+
+	it('made lossy, its relay drops packets that SRT then recovers; loss can change while running', async () => {
+		const { rx, tx } = await pair(4_000_000, 0.05)
+		await sleep(600)
+		const lost = rx.connections()[0]!.packetsLost
+		expect(lost).toBeGreaterThan(0)
+		tx.setLossRate(0)
+		await sleep(600)
+		const before = rx.connections()[0]!.packetsLost
+		await sleep(600)
+		expect(rx.connections()[0]!.packetsLost).toBe(before)
+		const plain = new SrtSim({ mode: 'caller', host: '127.0.0.1', port: rx.port! })
+		expect(() => plain.setLossRate(0.1)).toThrow(/start the sim with a lossRate/)
+	})
+})
+
+describe("libsrt's log", () => {
+	it('goes to our logger with its area, and a passphrase never appears in it', async () => {
+		const lines: string[] = []
+		const sink = new Writable({
+			write(chunk: Buffer, _enc, cb) {
+				lines.push(chunk.toString())
+				cb()
+			},
+		})
+		const log = pino({ level: 'debug' }, sink)
+		const secret = 'a secret passphrase'
+		const rx = new SrtReceiver(srtConfig({ mode: 'listener', port: 0, passphrase: secret }), { log, env: {} })
+		await rx.start()
+		cleanups.push(() => rx.stop())
+		const tx = new SrtSim({ mode: 'caller', host: '127.0.0.1', port: rx.port!, passphrase: 'another passphrase' })
+		await tx.start()
+		cleanups.push(() => tx.stop())
+		await waitFor('rejection', () => rx.rejections().length === 1)
+		await waitFor('a libsrt line', () => lines.some((l) => l.includes('"srtArea"')))
+		const srtLine = JSON.parse(lines.find((l) => l.includes('"srtArea"'))!) as { level: number; msg: string }
+		expect(srtLine.level).toBeGreaterThanOrEqual(40) // warn or error
+		expect(lines.join('')).not.toContain(secret)
+		expect(lines.join('')).not.toContain('another passphrase')
+	})
+})
