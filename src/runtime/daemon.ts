@@ -10,6 +10,8 @@ import { EventEmitter } from 'node:events'
 import type { Logger } from 'pino'
 import { monotonicMs } from '../../drivers/types.ts'
 import { createRouter, type Router } from '../../drivers/router/index.ts'
+import type { TrapReceiver } from '../../drivers/snmp/index.ts'
+import { observation as upsObservation, upsProbeResult, type UpsDevice } from '../../drivers/ups/index.ts'
 import { RouterError, type RouterErrorCode } from '../../drivers/router/types.ts'
 import { startEmbeddedBroker, type EmbeddedBroker } from '../control/broker.ts'
 import { MqttControl, type Operator } from '../control/mqtt.ts'
@@ -29,7 +31,9 @@ import {
 	type Entry,
 	type FeedState as Recovered,
 } from '../journal/index.ts'
+import { liveConfig, powerReport, type PowerReport } from '../domain/power.ts'
 import { judge } from '../rule/index.ts'
+import { createDrivers } from './adapters.ts'
 import type { SignalSource } from './devices.ts'
 import { feedState, mqttAlarm, severityOf } from './state.ts'
 
@@ -41,8 +45,12 @@ export interface DaemonOptions {
 	configText?: string
 	log: Logger
 	env?: NodeJS.ProcessEnv
-	/** signal devices, created by the caller from the config (drivers/*) */
+	/**
+	 * Signal and UPS devices. Absent: made from the config's drivers (SRT receivers, SNMP signal devices, UPS over
+	 * SNMP, NUT and Megatec). Tests pass their own.
+	 */
 	signalSources?: SignalSource[]
+	upsDevices?: UpsDevice[]
 	/** how long the first publication waits for devices that never sync */
 	firstSyncTimeoutMs?: number
 	/** router take timeout (ms) */
@@ -104,6 +112,11 @@ export class Daemon {
 	private journal: Journal | undefined
 	private readonly routers = new Map<string, Router>()
 	private readonly sources: SignalSource[]
+	private readonly ups: UpsDevice[]
+	private readonly traps: TrapReceiver | null
+	private power: PowerReport | undefined
+	/** power alarms raised and not yet cleared: `device:code` and `feed:at-risk` */
+	private readonly powerAlarms = new Set<string>()
 	private control: MqttControl | undefined
 	private broker: EmbeddedBroker | undefined
 	private bootMono = 0
@@ -134,7 +147,16 @@ export class Daemon {
 		this.env = o.env ?? process.env
 		this.model = buildModel(o.config)
 		this.engine = new Engine(this.model, { pending: this.model.feeds.keys() })
-		this.sources = o.signalSources ?? []
+		if (o.signalSources !== undefined || o.upsDevices !== undefined) {
+			this.sources = o.signalSources ?? []
+			this.ups = o.upsDevices ?? []
+			this.traps = null
+		} else {
+			const drivers = createDrivers(o.config, { log: this.log, env: this.env })
+			this.sources = drivers.sources
+			this.ups = drivers.ups
+			this.traps = drivers.traps
+		}
 		const report = judge(o.config)
 		for (const f of report.feeds) this.staticCompliant.set(`${f.event}/${f.feed}`, f.compliant)
 		for (const ref of this.model.feeds.values()) {
@@ -266,14 +288,26 @@ export class Daemon {
 			src.on('synced', () => this.checkFirstSync())
 			src.on('status', () => this.publishDevice(src.deviceId))
 		}
+		for (const u of this.ups) {
+			u.on('power', () => this.onPower())
+			u.on('reading', () => this.publishDevice(u.id))
+			u.on('freshness', () => this.publishDevice(u.id))
+			u.on('synced', () => {
+				this.onPower()
+				this.checkFirstSync()
+			})
+		}
+		if (this.traps) await this.traps.start()
 		this.phase = 'running'
 		for (const r of this.routers.values()) r.start()
 		for (const s of this.sources) s.start()
+		for (const u of this.ups) u.start()
 		this.firstSyncTimer = setTimeout(() => {
 			this.firstSyncTimer = undefined
 			if (!this.published) {
 				const waiting = [...this.routers.values()].filter((r) => !r.isSynced()).map((r) => r.deviceId)
 				waiting.push(...this.sources.filter((s) => !s.isSynced()).map((s) => s.deviceId))
+				waiting.push(...this.ups.filter((u) => !u.synced).map((u) => u.id))
 				this.log.warn({ waiting }, 'first sync incomplete: publishing state without these devices')
 				this.publishAll()
 			}
@@ -302,6 +336,8 @@ export class Daemon {
 			.catch((err: unknown) => this.log.warn({ err }, 'mqtt stop failed'))
 		await Promise.allSettled([...this.routers.values()].map((r) => r.stop()))
 		await Promise.allSettled(this.sources.map((s) => s.stop()))
+		await Promise.allSettled(this.ups.map((u) => u.stop()))
+		await this.traps?.stop()
 		await this.broker?.close().catch((err: unknown) => this.log.warn({ err }, 'embedded broker close failed'))
 		if (this.journal) {
 			await this.write([{ kind: 'shutdown' as Entry['kind'], payload: { reason } } as unknown as Entry])
@@ -644,7 +680,8 @@ export class Daemon {
 		if (this.published || this.phase !== 'running') return
 		const routersOk = [...this.routers.values()].every((r) => r.isSynced())
 		const sourcesOk = this.sources.every((s) => s.isSynced())
-		if (routersOk && sourcesOk) this.publishAll()
+		const upsOk = this.ups.every((u) => u.synced)
+		if (routersOk && sourcesOk && upsOk) this.publishAll()
 	}
 
 	private publishAll(): void {
@@ -654,6 +691,7 @@ export class Daemon {
 		for (const key of this.model.feeds.keys()) this.publishFeed(key)
 		for (const id of this.routers.keys()) this.publishDevice(id)
 		for (const s of this.sources) this.publishDevice(s.deviceId)
+		for (const u of this.ups) this.publishDevice(u.id)
 		this.control?.markSynced()
 		this.log.info('first sync complete: state published')
 		this.events.emit('ready')
@@ -690,7 +728,115 @@ export class Daemon {
 				detail: { routing: s.routing, locks: s.locks, synced: s.synced, stale: s.freshness.stale },
 			}
 		}
+		const ups = this.ups.find((u) => u.id === id)
+		if (ups) {
+			const p = upsProbeResult(id, ups.status)
+			return { connected: p.connected, health: p.health, detail: p.detail }
+		}
 		return this.sources.find((s) => s.deviceId === id)?.status()
+	}
+
+	/** The power model now (null before any UPS reported). */
+	powerReport(): PowerReport | undefined {
+		return this.power
+	}
+
+	// ---- power ---------------------------------------------------------------------------------------------------------
+
+	/**
+	 * A UPS changed: recompute the power model, raise or clear the device's power alarms, and re-judge live
+	 * compliance with the pure rule on the config as it stands (lost sources removed): a device down to one
+	 * protected source, or none, makes its feeds at risk.
+	 */
+	private onPower(): void {
+		if (this.phase !== 'running') return
+		const obs = new Map(this.ups.map((u) => [u.id, upsObservation(u.status)]))
+		const report = powerReport(this.o.config, obs)
+		this.power = report
+		for (const u of this.ups) {
+			this.publishDevice(u.id)
+			const power = u.status.reading?.power
+			const lowish = power === 'low-battery' || (u.status.commLost && power === 'on-battery')
+			this.setPowerAlarm(
+				`${u.id}:power-low-battery`,
+				lowish,
+				'power-low-battery',
+				{ device: u.id },
+				`UPS ${u.id}: low battery${u.status.reading?.minutesRemaining != null ? `, ${u.status.reading.minutesRemaining} min left` : ''}`,
+			)
+			this.setPowerAlarm(
+				`${u.id}:power-on-battery`,
+				power === 'on-battery' && !lowish,
+				'power-on-battery',
+				{ device: u.id },
+				`UPS ${u.id} is on battery${u.status.reading?.minutesRemaining != null ? ` (${u.status.reading.minutesRemaining} min left)` : ''}`,
+			)
+		}
+		const live = judge(liveConfig(this.o.config, report))
+		// a device is weak when it is down to fewer than two protected sources, or one of them is on battery
+		const weak = new Map(
+			[...report.devices.values()]
+				.filter((d) => d.sources >= 2 && (d.protectedSources < 2 || d.atRisk.length > 0))
+				.map((d) => [d.device, d]),
+		)
+		for (const f of live.feeds) {
+			const key = `${f.event}/${f.feed}` as FeedKey
+			const was = this.staticCompliant.get(key)
+			this.staticCompliant.set(key, f.compliant)
+			if (was !== f.compliant) this.publishFeed(key)
+			const ref = this.model.feeds.get(key)
+			if (!ref?.feed.critical) continue
+			const devices = [...new Set(ref.feed.paths.flatMap((p) => p.via))].filter((d) => weak.has(d))
+			const msg = devices
+				.map((d) => {
+					const w = weak.get(d)!
+					const onBattery = w.atRisk.length > 0 ? ` (${w.atRisk.join(', ')} on battery)` : ''
+					return `${d} has ${w.protectedSources} protected power source${w.protectedSources === 1 ? '' : 's'} left${onBattery}`
+				})
+				.join('; ')
+			this.setPowerAlarm(
+				`${key}:at-risk`,
+				devices.length > 0,
+				'at-risk',
+				{ feed: key },
+				`feed ${key} is at risk: ${msg}`,
+			)
+		}
+	}
+
+	private setPowerAlarm(
+		key: string,
+		active: boolean,
+		code: string,
+		about: { device?: string; feed?: FeedKey },
+		message: string,
+	): void {
+		if (active === this.powerAlarms.has(key)) return
+		if (active) this.powerAlarms.add(key)
+		else this.powerAlarms.delete(key)
+		const alarm: MqttAlarm = {
+			t: new Date().toISOString(),
+			severity: severityOf(code, active),
+			code,
+			...(about.device ? { device: about.device } : {}),
+			...(about.feed ? { feed: about.feed } : {}),
+			message: active ? message : `cleared: ${message.replace(/^[^:]*: /, '')}`,
+		}
+		this.log[active ? 'warn' : 'info']({ alarm: code, ...about, active }, message)
+		void this.write([
+			{
+				kind: 'alarm',
+				payload: {
+					t: this.now(),
+					feed: about.feed ?? '',
+					alarm: code,
+					active,
+					message: about.device ? `${about.device}: ${message}` : message,
+				},
+			},
+		])
+		this.control?.publishAlarm(alarm)
+		this.events.emit('alarm', alarm)
 	}
 
 	private publishDevice(id: string): void {

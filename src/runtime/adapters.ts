@@ -1,0 +1,142 @@
+// The drivers of a config, as the runtime consumes them: signal sources (SRT receivers, SNMP gateways, IRDs and
+// receivers) and UPS devices. Drivers know nothing of feeds; these adapters only translate their events into the
+// small SignalSource vocabulary.
+import { EventEmitter } from 'node:events'
+import {
+	createSignalDevice,
+	createTrapReceiver,
+	type SnmpSignalDevice,
+	type TrapReceiver,
+} from '../../drivers/snmp/index.ts'
+import { SrtReceiver } from '../../drivers/srt/connection.ts'
+import { createUpsDevice, type UpsDevice } from '../../drivers/ups/index.ts'
+import type { DriverContext, Health } from '../../drivers/types.ts'
+import type { Config } from '../domain/config.ts'
+import type { SignalSource, SignalSourceEvents } from './devices.ts'
+
+/** An SRT receiver as a signal source: synced once a listener is bound or a caller's first attempt has run. */
+export class SrtSource extends EventEmitter<SignalSourceEvents> implements SignalSource {
+	readonly rx: SrtReceiver
+	private synced = false
+
+	constructor(
+		readonly deviceId: string,
+		config: Extract<NonNullable<Config['devices'][number]['driver']>, { type: 'srt' }>,
+		private readonly ctx: DriverContext,
+	) {
+		super()
+		this.rx = new SrtReceiver(config, { ...ctx, log: ctx.log.child({ device: deviceId }) })
+		this.rx.on('signal', (o) => this.emit('signal', { state: o.signal, at: o.at, reason: o.cause }))
+		this.rx.on('state', () => this.emit('status'))
+		this.rx.on('connected', () => this.emit('status'))
+		this.rx.on('disconnected', () => this.emit('status'))
+		this.rx.on('rejected', () => this.emit('status'))
+	}
+
+	start(): void {
+		this.rx.start().then(
+			() => this.markSynced(),
+			(err: unknown) => {
+				this.ctx.log.error({ err, device: this.deviceId }, 'SRT receiver could not start; retrying')
+				this.markSynced() // it is "through its first sync": not reachable, and says so in its state
+			},
+		)
+	}
+
+	private markSynced(): void {
+		if (this.synced) return
+		this.synced = true
+		this.emit('synced')
+	}
+
+	async stop(): Promise<void> {
+		this.rx.stop()
+	}
+
+	isSynced(): boolean {
+		return this.synced
+	}
+
+	status(): { connected: boolean; health: Health; detail: Record<string, unknown> } {
+		const rx = this.rx
+		return {
+			connected: rx.freshness.connected,
+			health: rx.health,
+			detail: {
+				state: rx.state,
+				signal: rx.signal?.signal ?? null,
+				connections: rx
+					.connections()
+					.filter((c) => c.disconnectedAt === null)
+					.map((c) => ({
+						peer: c.peer,
+						streamId: c.streamId,
+						rttMs: c.rttMs,
+						packetsReceived: c.packetsReceived,
+						packetsLost: c.packetsLost,
+						packetsDropped: c.packetsDropped,
+					})),
+				rejected: rx
+					.rejections()
+					.slice(-5)
+					.map((r) => ({ peer: r.peer, reason: r.reason })),
+			},
+		}
+	}
+}
+
+/** An SNMP signal device (2022-7 gateway, IRD, receiver) as a signal source. */
+export class SnmpSource extends EventEmitter<SignalSourceEvents> implements SignalSource {
+	constructor(readonly dev: SnmpSignalDevice) {
+		super()
+		dev.on('signal', (s) =>
+			this.emit('signal', { state: s.signal, at: s.at, ...(s.reason !== undefined ? { reason: s.reason } : {}) }),
+		)
+		dev.on('synced', () => this.emit('synced'))
+		dev.on('freshness', () => this.emit('status'))
+		dev.on('reading', () => this.emit('status'))
+	}
+	get deviceId(): string {
+		return this.dev.id
+	}
+	start(): void {
+		this.dev.start()
+	}
+	stop(): Promise<void> {
+		return this.dev.stop()
+	}
+	isSynced(): boolean {
+		return this.dev.synced
+	}
+	status(): { connected: boolean; health: Health; detail: Record<string, unknown> } {
+		const p = this.dev.probeResult()
+		return { connected: p.connected, health: p.health, detail: p.detail }
+	}
+}
+
+export interface Drivers {
+	sources: SignalSource[]
+	ups: UpsDevice[]
+	traps: TrapReceiver | null
+}
+
+/** Every signal and UPS driver of the config (routers are made by the daemon itself). Nothing is started. */
+export function createDrivers(config: Config, ctx: DriverContext): Drivers {
+	const traps = createTrapReceiver(config, ctx)
+	const deps = { ...ctx, ...(traps ? { traps } : {}) }
+	const sources: SignalSource[] = []
+	const ups: UpsDevice[] = []
+	for (const d of config.devices) {
+		const drv = d.driver
+		if (!drv) continue
+		if (drv.type === 'srt') sources.push(new SrtSource(d.id, drv, ctx))
+		else if (drv.type === 'snmp') {
+			const dev = createSignalDevice(d, deps)
+			if (dev) sources.push(new SnmpSource(dev))
+		} else {
+			const u = createUpsDevice(d, deps)
+			if (u) ups.push(u)
+		}
+	}
+	return { sources, ups, traps }
+}
