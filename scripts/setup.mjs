@@ -10,7 +10,8 @@
 import { execFileSync, spawnSync } from 'node:child_process'
 import { existsSync } from 'node:fs'
 
-const RUNTIME = ['pkg-config', 'libsrt-openssl-dev']
+// socat: the lab's serial devices (SW-P-08 over RS-422, Megatec UPS) run over a pty pair
+const RUNTIME = ['pkg-config', 'libsrt-openssl-dev', 'socat']
 const TEST = [
 	...RUNTIME,
 	'srt-tools',

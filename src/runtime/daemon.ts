@@ -780,7 +780,7 @@ export class Daemon {
 				.map((d) => [d.device, d]),
 		)
 		for (const f of live.feeds) {
-			const key = `${f.event}/${f.feed}`
+			const key: FeedKey = `${f.event}/${f.feed}`
 			const was = this.staticCompliant.get(key)
 			this.staticCompliant.set(key, f.compliant)
 			if (was !== f.compliant) this.publishFeed(key)

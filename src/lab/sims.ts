@@ -1,0 +1,283 @@
+// Simulators for every device of a config, on the addresses the config gives, each in its real protocol: the lab
+// (`sigpath lab`) and rehearsals (`sigpath rehearse`) run the real daemon against them.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
+import { existsSync, mkdirSync } from 'node:fs'
+import { dirname, resolve } from 'node:path'
+import type { Logger } from 'pino'
+import { MegatecSim } from '../../drivers/megatec/sim.ts'
+import { NutSim } from '../../drivers/nut/sim.ts'
+import { SnmpAgentSim, profileObjects, upsObjects, type SimObject } from '../../drivers/snmp/sim.ts'
+import { SrtSim } from '../../drivers/srt/sim.ts'
+import { Swp08Sim } from '../../drivers/swp08/sim.ts'
+import { VideohubSim } from '../../drivers/videohub/sim.ts'
+import type { Config, Device } from '../domain/config.ts'
+import type { SnmpRule } from '../domain/drivers.ts'
+import { rankPaths } from '../domain/model.ts'
+import { splitListen } from '../domain/primitives.ts'
+import { resolveSecret } from '../domain/secrets.ts'
+
+export type RouterSim = VideohubSim | Swp08Sim
+
+export interface SrtSenderSim {
+	device: string
+	sender: SrtSim | null
+	options: ConstructorParameters<typeof SrtSim>[0]
+}
+
+export interface RuleSim {
+	agent: SnmpAgentSim
+	rules: SnmpRule[]
+}
+
+/** Every simulator of the lab, by device id. */
+export class Sims {
+	readonly routers = new Map<string, RouterSim>()
+	readonly snmpUps = new Map<string, SnmpAgentSim>()
+	readonly profiles = new Map<string, { agent: SnmpAgentSim; profile: 'gateway-2022-7' | 'ird' }>()
+	readonly rules = new Map<string, RuleSim>()
+	readonly nut = new Map<string, { sim: NutSim; ups: string }>()
+	readonly megatec = new Map<string, MegatecSim>()
+	readonly srt = new Map<string, SrtSenderSim>()
+	private readonly nutByAddress = new Map<string, NutSim>()
+	private readonly children: ChildProcess[] = []
+	readonly notes: string[] = []
+
+	constructor(
+		private readonly config: Config,
+		private readonly log: Logger,
+		private readonly env: NodeJS.ProcessEnv = process.env,
+	) {}
+
+	/** Starts the device simulators (not the SRT senders: startSenders(), once the daemon listens). */
+	async start(): Promise<void> {
+		const trapTarget = this.config.traps ? splitListen(this.config.traps.listen) : undefined
+		const trapCommunity =
+			this.config.traps?.community !== undefined ? resolveSecret(this.config.traps.community, this.env) : 'public'
+		for (const d of this.config.devices) {
+			const drv = d.driver
+			if (!drv) continue
+			switch (drv.type) {
+				case 'videohub': {
+					const sim = new VideohubSim({ inputs: d.size?.inputs ?? 40, outputs: d.size?.outputs ?? 40 })
+					await sim.start({ host: drv.host, port: drv.port })
+					this.routers.set(d.id, sim)
+					break
+				}
+				case 'swp08': {
+					const sim = new Swp08Sim({ inputs: d.size?.inputs ?? 64, outputs: d.size?.outputs ?? 64 })
+					if (drv.host !== undefined) await sim.start({ host: drv.host, port: drv.port })
+					else if (drv.serial) {
+						const simPath = await this.ptyPair(drv.serial.path)
+						if (!simPath) break
+						await sim.start({ serialPath: simPath, baudRate: drv.serial.baudRate })
+					}
+					this.routers.set(d.id, sim)
+					break
+				}
+				case 'snmp-ups':
+				case 'snmp': {
+					const community = drv.community !== undefined ? resolveSecret(drv.community, this.env) : 'public'
+					const objects: Record<string, SimObject> =
+						drv.type === 'snmp-ups'
+							? upsObjects()
+							: drv.profile
+								? profileObjects(drv.profile)
+								: ruleObjects(drv.rules ?? [])
+					const agent = new SnmpAgentSim({
+						host: drv.host,
+						port: drv.port,
+						community,
+						objects,
+						...(drv.traps && trapTarget
+							? { trapTarget: { host: trapTarget.host, port: trapTarget.port, community: trapCommunity } }
+							: {}),
+					})
+					await agent.start()
+					if (drv.type === 'snmp-ups') this.snmpUps.set(d.id, agent)
+					else if (drv.profile) this.profiles.set(d.id, { agent, profile: drv.profile })
+					else this.rules.set(d.id, { agent, rules: drv.rules ?? [] })
+					break
+				}
+				case 'nut': {
+					const key = `${drv.host}:${drv.port}`
+					let sim = this.nutByAddress.get(key)
+					const upsNames = this.config.devices.filter(
+						(x) => x.driver?.type === 'nut' && `${x.driver.host}:${x.driver.port}` === key,
+					)
+					if (!sim) {
+						sim = new NutSim({
+							host: drv.host,
+							port: drv.port,
+							ups: Object.fromEntries(
+								upsNames.map((x) => [
+									(x.driver as { ups: string }).ups,
+									{
+										description: `lab UPS for ${x.id}`,
+										vars: {
+											'ups.status': 'OL',
+											'battery.charge': '100',
+											'battery.runtime': '3600',
+											'ups.model': 'sigpath lab UPS',
+										},
+									},
+								]),
+							),
+						})
+						await sim.start()
+						this.nutByAddress.set(key, sim)
+					}
+					this.nut.set(d.id, { sim, ups: drv.ups })
+					break
+				}
+				case 'megatec': {
+					const simPath = await this.ptyPair(drv.serial.path)
+					if (!simPath) break
+					const sim = new MegatecSim({ path: simPath, baudRate: drv.serial.baudRate })
+					await sim.start()
+					this.megatec.set(d.id, sim)
+					break
+				}
+				case 'srt': {
+					if (drv.mode !== 'listener') {
+						this.notes.push(`${d.id}: an SRT caller; the lab simulates venue senders only for listeners`)
+						break
+					}
+					const passphrase = drv.passphrase !== undefined ? resolveSecret(drv.passphrase, this.env) : undefined
+					this.srt.set(d.id, {
+						device: d.id,
+						sender: null,
+						options: {
+							mode: 'caller',
+							host: drv.bind === '0.0.0.0' ? '127.0.0.1' : drv.bind,
+							port: drv.port,
+							bitrate: 2_000_000,
+							latencyMs: drv.latencyMs,
+							...(drv.streamId !== undefined ? { streamId: drv.streamId } : {}),
+							...(passphrase !== undefined ? { passphrase, pbkeylen: drv.pbkeylen } : {}),
+							log: this.log.child({ sim: d.id }),
+						},
+					})
+					break
+				}
+			}
+		}
+	}
+
+	/**
+	 * The pre-show state of the simulated routers: every feed's output on its primary path, as the BOC would have
+	 * set it up before going live (the daemon reads it at start; it never sets it itself).
+	 */
+	preset(): void {
+		for (const ev of this.config.events)
+			for (const feed of ev.feeds) {
+				const router = this.routers.get(feed.output.router)
+				const primary = rankPaths(feed.paths, this.config.policy.approvedMethods)[0]
+				if (router && primary) router.route(feed.output.output - 1, primary.input.input - 1)
+			}
+	}
+
+	/** Starts every venue SRT sender (the daemon's listeners must be bound). */
+	async startSenders(): Promise<void> {
+		await Promise.all([...this.srt.keys()].map((id) => this.startSender(id)))
+	}
+
+	async startSender(id: string, lossRate?: number): Promise<void> {
+		const s = this.srt.get(id)
+		if (!s) throw new Error(`${id} is not a simulated SRT sender`)
+		if (s.sender && s.sender.state !== 'stopped' && s.sender.state !== 'cut') return
+		await s.sender?.stop()
+		s.sender = new SrtSim({ ...s.options, ...(lossRate !== undefined ? { lossRate } : { lossRate: 0 }) })
+		await s.sender.start()
+	}
+
+	async stop(): Promise<void> {
+		for (const s of this.srt.values()) await s.sender?.stop()
+		for (const r of this.routers.values()) await r.stop()
+		for (const a of this.snmpUps.values()) await a.stop()
+		for (const p of this.profiles.values()) await p.agent.stop()
+		for (const r of this.rules.values()) await r.agent.stop()
+		for (const n of this.nutByAddress.values()) await n.stop()
+		for (const m of this.megatec.values()) await m.stop()
+		for (const c of this.children) c.kill('SIGTERM')
+	}
+
+	/**
+	 * A pty pair for a serial device: the daemon opens `path` (as configured), the simulator the other end.
+	 * Needs socat; without it the device is left unsimulated, and said so.
+	 */
+	private async ptyPair(path: string): Promise<string | undefined> {
+		if (spawnSync('sh', ['-c', 'command -v socat']).status !== 0) {
+			this.notes.push(`${path}: socat is not installed (apt-get install socat): this serial device is not simulated`)
+			return undefined
+		}
+		const daemonEnd = resolve(path)
+		const simEnd = `${daemonEnd}-sim`
+		mkdirSync(dirname(daemonEnd), { recursive: true })
+		const child = spawn('socat', [`pty,raw,echo=0,link=${daemonEnd}`, `pty,raw,echo=0,link=${simEnd}`], {
+			stdio: 'ignore',
+		})
+		this.children.push(child)
+		const deadline = Date.now() + 3000
+		while (!(existsSync(daemonEnd) && existsSync(simEnd))) {
+			if (Date.now() > deadline) {
+				this.notes.push(`${path}: socat did not make the pty pair`)
+				return undefined
+			}
+			await new Promise((r) => setTimeout(r, 20))
+		}
+		return simEnd
+	}
+}
+
+/** Values for a rule device's OIDs that match none of its rules (the signal is up). */
+export function ruleObjects(rules: readonly SnmpRule[]): Record<string, SimObject> {
+	const out: Record<string, SimObject> = {}
+	const byOid = new Map<string, SnmpRule[]>()
+	for (const r of rules) byOid.set(r.oid, [...(byOid.get(r.oid) ?? []), r])
+	for (const [oid, rs] of byOid) {
+		const numeric = rs.every((r) => typeof r.value === 'number')
+		const candidates = numeric ? [1, 0, 100, -10, 1000, -1000] : ['ok', 'up', 'normal', 'x']
+		const v = candidates.find((c) => rs.every((r) => !holds(r, c))) ?? candidates[0]!
+		out[`${oid}${oid.endsWith('.0') ? '' : ''}`] = numeric
+			? { type: 'integer', value: v }
+			: { type: 'string', value: v }
+	}
+	return out
+}
+
+/** A value of the OID that makes `rule` hold. */
+export function valueThatHolds(rule: SnmpRule): number | string {
+	const v = rule.value
+	if (typeof v === 'string') return rule.op === 'ne' ? `${v}-not` : v
+	switch (rule.op) {
+		case 'eq':
+		case 'le':
+		case 'ge':
+			return v
+		case 'lt':
+			return v - 1
+		case 'gt':
+		case 'ne':
+			return v + 1
+	}
+}
+
+function holds(r: SnmpRule, x: number | string): boolean {
+	const v = r.value
+	switch (r.op) {
+		case 'eq':
+			return x === v
+		case 'ne':
+			return x !== v
+		case 'lt':
+			return typeof x === 'number' && typeof v === 'number' && x < v
+		case 'le':
+			return typeof x === 'number' && typeof v === 'number' && x <= v
+		case 'gt':
+			return typeof x === 'number' && typeof v === 'number' && x > v
+		case 'ge':
+			return typeof x === 'number' && typeof v === 'number' && x >= v
+	}
+}
+
+export type { Device }
