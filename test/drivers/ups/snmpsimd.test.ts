@@ -139,6 +139,19 @@ describe('snmp-ups against snmpsimd', () => {
 		await d.stop()
 	})
 
+	it('reads the alarm table with GETBULK when upsAlarmsPresent says there are alarms', async () => {
+		const d = device()
+		d.start()
+		await until(() => d.synced, 5000, 'first read')
+		expect(d.status.reading?.extra['alarms']).toEqual([])
+		await snmpset(UPS_OID.upsAlarmsPresent, 2)
+		await until(() => (d.status.reading?.extra['alarms'] as string[] | undefined)?.length === 2, 5000, 'alarms')
+		expect(d.status.reading?.extra['alarms']).toEqual(['onBattery', 'fanFailure'])
+		await snmpset(UPS_OID.upsAlarmsPresent, 0)
+		await until(() => (d.status.reading?.extra['alarms'] as string[] | undefined)?.length === 0, 5000, 'cleared')
+		await d.stop()
+	})
+
 	it('reads over SNMPv3 authPriv with SHA and AES (keys from the environment)', async () => {
 		const s = new SnmpSession(
 			{
