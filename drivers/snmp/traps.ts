@@ -9,7 +9,7 @@ import { EventEmitter } from 'node:events'
 import * as snmp from 'net-snmp'
 import type { Logger } from 'pino'
 import { monotonicMs } from '../types.ts'
-import { decodeVarbind, type SnmpValue } from './codec.ts'
+import { decodeVarbind, normalizeOid, type SnmpValue } from './codec.ts'
 
 /** snmpTrapOID.0 (RFC 3418): the second varbind of every v2 notification names the trap. */
 export const SNMP_TRAP_OID = '1.3.6.1.6.3.1.1.4.1.0'
@@ -131,12 +131,12 @@ export class TrapReceiver extends EventEmitter<TrapReceiverEvents> {
 		let trapOid = ''
 		let rest: SnmpValue[]
 		if (data.pdu.type === PDU_TRAP_V1) {
-			const pdu = data.pdu as unknown as { enterprise?: string; specificTrap?: number; genericTrap?: number }
+			const pdu = data.pdu as unknown as { enterprise?: string; specific?: number; generic?: number }
 			// RFC 3584 §3.1: enterprise-specific -> enterprise.0.specific; generic n -> snmpTraps.(n+1)
 			trapOid =
-				pdu.genericTrap === 6
-					? `${pdu.enterprise ?? ''}.0.${pdu.specificTrap ?? 0}`
-					: `1.3.6.1.6.3.1.1.5.${(pdu.genericTrap ?? 0) + 1}`
+				pdu.generic === 6
+					? `${normalizeOid(pdu.enterprise ?? '')}.0.${pdu.specific ?? 0}`
+					: `1.3.6.1.6.3.1.1.5.${(pdu.generic ?? 0) + 1}`
 			rest = vbs
 		} else {
 			trapOid = String(vbs.find((v) => v.oid === SNMP_TRAP_OID)?.value ?? '')

@@ -145,7 +145,9 @@ export function classifyUpsTrap(trapOid: string, varbinds: readonly SnmpValue[])
 	// upsTrapAlarmEntryAdded/Removed carry upsAlarmId and upsAlarmDescr: the descr value names the alarm
 	const alarm = varbinds.find((v) => v.oid.startsWith(`${UPS_ALARM_DESCR}.`))
 	const descr = alarm && typeof alarm.value === 'string' ? alarm.value : null
-	switch (trapOid) {
+	// an SNMPv1 trap of the same notification arrives as upsTraps.0.N (RFC 3584 §3.1): the same meaning
+	const v1 = /^1\.3\.6\.1\.2\.1\.33\.2\.0\.(\d+)$/.exec(trapOid)
+	switch (v1 ? `1.3.6.1.2.1.33.2.${v1[1]}` : trapOid) {
 		case UPS_TRAP.onBattery:
 			return { kind: 'on-battery' }
 		case UPS_TRAP.alarmEntryAdded:

@@ -4,7 +4,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { SnmpAgentSim, upsObjects } from '../../../drivers/snmp/sim.ts'
 import { TrapReceiver, type Notification } from '../../../drivers/snmp/traps.ts'
-import { UPS_TRAP } from '../../../drivers/ups/codec.ts'
+import { classifyUpsTrap, UPS_TRAP } from '../../../drivers/ups/codec.ts'
 import { SnmpUpsDevice } from '../../../drivers/ups/device.ts'
 import { SnmpUpsDriver } from '../../../src/domain/drivers.ts'
 import { silentLogger } from '../../../src/log.ts'
@@ -48,6 +48,25 @@ describe('trap receiver', () => {
 		expect(got[0]!.varbinds).toEqual([{ oid: '1.3.6.1.2.1.33.1.2.2.0', type: 'integer', value: 12 }])
 	})
 
+	it('accepts an SNMPv1 trap and names it per RFC 3584 (enterprise.0.specific)', async () => {
+		// upsTrapOnBattery as a v1 agent sends it: enterprise upsTraps, enterpriseSpecific(6), specific 1
+		const r = await runAsync('snmptrap', [
+			'-v1',
+			'-c',
+			'tr4p',
+			`127.0.0.1:${rx.port}`,
+			'1.3.6.1.2.1.33.2',
+			'127.0.0.1',
+			'6',
+			'1',
+			'',
+		])
+		expect(r.code, r.out).toBe(0)
+		await until(() => got.length === 1, 3000, 'the v1 trap')
+		expect(got[0]).toMatchObject({ inform: false, trapOid: '1.3.6.1.2.1.33.2.0.1' })
+		expect(classifyUpsTrap(got[0]!.trapOid, got[0]!.varbinds)).toEqual({ kind: 'on-battery' })
+	})
+
 	it('acknowledges an inform (snmpinform exits 0)', async () => {
 		const r = await runAsync('snmpinform', [
 			'-v2c',
@@ -69,6 +88,7 @@ describe('trap receiver', () => {
 	it('rejects a wrong community: no notification, no inform acknowledgement, counted', async () => {
 		const t = await runAsync('snmptrap', ['-v2c', '-c', 'wrong', `127.0.0.1:${rx.port}`, '', UPS_TRAP.onBattery])
 		expect(t.code).toBe(0) // a trap is fire-and-forget
+		await until(() => rejected.length >= 1, 5000, 'the trap rejected')
 		const i = await runAsync('snmpinform', [
 			'-v2c',
 			'-c',
@@ -82,7 +102,7 @@ describe('trap receiver', () => {
 			UPS_TRAP.onBattery,
 		])
 		expect(i.code).not.toBe(0) // never acknowledged
-		await until(() => rejected.length >= 2, 3000, 'two rejections')
+		await until(() => rejected.length >= 2, 5000, 'the inform rejected')
 		expect(got).toEqual([])
 		expect(rx.rejectedCount).toBeGreaterThanOrEqual(2)
 		expect(rejected.join(' ')).not.toContain('wrong') // the refused community is not logged or echoed
