@@ -80,6 +80,11 @@ async function main(): Promise<void> {
 	const half = Math.ceil(DEVICES / 2)
 	const groups = await Promise.all([startAgents(half), startAgents(DEVICES - half)])
 	const ports = groups.flatMap((g) => g.ports)
+	// baseline: the same measure with nothing polling, agents running: what this shared machine alone costs us
+	const base = monitorEventLoopDelay({ resolution: 1 })
+	base.enable()
+	await new Promise((r) => setTimeout(r, Math.min(10, seconds) * 1000))
+	base.disable()
 	const rules = Array.from({ length: OIDS }, (_, i) => ({
 		oid: oidOf(i),
 		op: 'lt' as const,
@@ -207,6 +212,10 @@ async function main(): Promise<void> {
 	row(
 		'event-loop delay p50 / p99 / max',
 		`${ms(eld.percentile(50)).toFixed(2)} / ${ms(eld.percentile(99)).toFixed(2)} / ${ms(eld.max).toFixed(2)} ms (p99 target < 5)`,
+	)
+	row(
+		'  baseline, idle (same process, no devices)',
+		`${ms(base.percentile(50)).toFixed(2)} / ${ms(base.percentile(99)).toFixed(2)} / ${ms(base.max).toFixed(2)} ms`,
 	)
 	row('trap -> power state, n', `${lat.length}`)
 	row(
