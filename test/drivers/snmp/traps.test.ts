@@ -1,6 +1,7 @@
 // The trap and inform receiver against net-snmp's own command-line tools: snmptrap and snmpinform, the right
 // community accepted, a wrong one rejected (and an inform with it left unacknowledged); UPS traps from the
 // simulator act on the power state at once, not at the next poll.
+import { createSocket } from 'node:dgram'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { SnmpAgentSim, upsObjects } from '../../../drivers/snmp/sim.ts'
 import { TrapReceiver, type Notification } from '../../../drivers/snmp/traps.ts'
@@ -106,6 +107,22 @@ describe('trap receiver', () => {
 		expect(got).toEqual([])
 		expect(rx.rejectedCount).toBeGreaterThanOrEqual(2)
 		expect(rejected.join(' ')).not.toContain('wrong') // the refused community is not logged or echoed
+	})
+
+	it('fuzz: random datagrams never crash the receiver; a good trap after them is delivered', async () => {
+		const sock = createSocket('udp4')
+		let seed = 12345
+		const rnd = () => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff
+		for (let i = 0; i < 300; i++) {
+			const len = Math.floor(rnd() * 200)
+			const buf = Buffer.from(Array.from({ length: len }, () => Math.floor(rnd() * 256)))
+			// half of them start like an SNMP message (SEQUENCE, version), to get past the first byte
+			if (i % 2 === 0 && len > 4) buf.set([0x30, len - 2, 0x02, 0x01, 0x01])
+			await new Promise<void>((r) => sock.send(buf, rx.port, '127.0.0.1', () => r()))
+		}
+		await new Promise<void>((r) => sock.close(() => r()))
+		await runAsync('snmptrap', ['-v2c', '-c', 'tr4p', `127.0.0.1:${rx.port}`, '', UPS_TRAP.onBattery])
+		await until(() => got.some((n) => n.trapOid === UPS_TRAP.onBattery), 5000, 'the good trap')
 	})
 
 	it('routes a notification to the subscriber of its source address only', async () => {
