@@ -117,6 +117,15 @@ export class TrapReceiver extends EventEmitter<TrapReceiverEvents> {
 		}
 	}
 
+	/**
+	 * How many devices listen to notifications from `host`. A notification carries the agent's address but not
+	 * its port, so when several agents share one address (a lab on loopback, a chassis with one management IP)
+	 * a notification cannot be told apart: those devices only poll on it.
+	 */
+	subscribersOf(host: string): number {
+		return this.#subs.get(unmap(host))?.size ?? 0
+	}
+
 	async stop(): Promise<void> {
 		const r = this.#receiver
 		this.#receiver = null

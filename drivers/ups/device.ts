@@ -109,6 +109,12 @@ export class SnmpUpsDevice extends EventEmitter<UpsEvents> implements UpsDevice 
 	handleTrap(n: Notification): void {
 		const meaning = classifyUpsTrap(n.trapOid, n.varbinds)
 		this.#log.info({ trap: meaning.kind, inform: n.inform }, 'ups trap')
+		if (meaning.kind === 'other') return
+		// several UPS agents behind one address: the trap may be another's; the poll it triggers tells
+		if ((this.#traps?.subscribersOf(this.#host) ?? 1) > 1) {
+			this.#poller.pollNow()
+			return
+		}
 		if (meaning.kind === 'on-battery') this.#trapSays('on-battery')
 		else if (meaning.kind === 'alarm-added') {
 			if (meaning.alarm === UPS_ALARM.lowBattery || meaning.alarm === UPS_ALARM.depletedBattery)
@@ -123,7 +129,7 @@ export class SnmpUpsDevice extends EventEmitter<UpsEvents> implements UpsDevice 
 			)
 				this.#trapSays('off')
 		}
-		if (meaning.kind !== 'other') this.#poller.pollNow()
+		this.#poller.pollNow()
 	}
 
 	#trapSays(power: UpsPower, depleted = false): void {

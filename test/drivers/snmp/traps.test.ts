@@ -9,7 +9,7 @@ import { classifyUpsTrap, UPS_TRAP } from '../../../drivers/ups/codec.ts'
 import { SnmpUpsDevice } from '../../../drivers/ups/device.ts'
 import { SnmpUpsDriver } from '../../../src/domain/drivers.ts'
 import { silentLogger } from '../../../src/log.ts'
-import { requireBinary, runAsync, until } from './peers.ts'
+import { requireBinary, runAsync, sleep, until } from './peers.ts'
 
 let rx: TrapReceiver
 const got: Notification[] = []
@@ -170,6 +170,40 @@ describe('UPS traps act at once', () => {
 		} finally {
 			await d.stop()
 			await sim.stop()
+		}
+	})
+
+	it('two UPS agents behind one address: a trap from one never changes the other (both poll on it)', async () => {
+		const target = { host: '127.0.0.1', port: rx.port, community: 'tr4p' }
+		const simA = new SnmpAgentSim({ objects: upsObjects(), trapTarget: target })
+		const simB = new SnmpAgentSim({ objects: upsObjects(), trapTarget: target })
+		await simA.start()
+		await simB.start()
+		const mk = (id: string, port: number) =>
+			new SnmpUpsDevice({
+				id,
+				config: SnmpUpsDriver.parse({ type: 'snmp-ups', host: '127.0.0.1', port, pollMs: 60_000, traps: true }),
+				log: silentLogger,
+				traps: rx,
+			})
+		const a = mk('ups-a', simA.port)
+		const b = mk('ups-b', simB.port)
+		const bPowers: string[] = []
+		b.on('power', (s) => bPowers.push(s.reading?.power ?? 'none'))
+		try {
+			a.start()
+			b.start()
+			await until(() => a.synced && b.synced, 3000, 'both synced')
+			await simA.setUps({ outputSource: 5 })
+			await until(() => a.status.reading?.power === 'on-battery', 1000, 'A on battery (by the poll the trap triggered)')
+			await sleep(200)
+			expect(b.status.reading?.power).toBe('online')
+			expect(bPowers).toEqual(['online'])
+		} finally {
+			await a.stop()
+			await b.stop()
+			await simA.stop()
+			await simB.stop()
 		}
 	})
 
