@@ -5,6 +5,7 @@
 // logged (without the community it carried) and never delivered. Devices subscribe by their agent's address;
 // the runtime routes nothing itself.
 import { createSocket } from 'node:dgram'
+import { isIP } from 'node:net'
 import { EventEmitter } from 'node:events'
 import * as snmp from 'net-snmp'
 import type { Logger } from 'pino'
@@ -108,6 +109,9 @@ export class TrapReceiver extends EventEmitter<TrapReceiverEvents> {
 	/** Deliver notifications sent from `host` to `fn`; returns the unsubscribe. */
 	subscribe(host: string, fn: (n: Notification) => void): () => void {
 		const key = unmap(host)
+		// notifications are matched by the sender's address: a host name never matches one
+		if (isIP(key) === 0)
+			this.options.log.warn({ host }, 'traps from a device given by host name cannot be matched: give its IP address')
 		let set = this.#subs.get(key)
 		if (!set) this.#subs.set(key, (set = new Set()))
 		set.add(fn)
