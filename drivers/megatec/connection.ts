@@ -121,7 +121,11 @@ export class MegatecConnection extends EventEmitter<MegatecConnectionEvents> {
 			this.#backoff()
 		})
 		port.open((err) => {
-			if (this.#port !== port) return
+			if (this.#port !== port) {
+				// stopped while opening: release what the open gave us
+				if (!err && port.isOpen) port.close((e) => e && this.#o.log.debug({ err: e }, 'serial close after stop'))
+				return
+			}
 			if (err) {
 				this.#port = null
 				this.#o.log.warn({ err, path: this.#o.path }, 'serial port open failed')

@@ -7,7 +7,7 @@
 import { EventEmitter } from 'node:events'
 import type { Logger } from 'pino'
 import type { NutDriver } from '../../src/domain/drivers.ts'
-import { resolveSecret } from '../../src/domain/secrets.ts'
+import { resolveSecret, SecretError } from '../../src/domain/secrets.ts'
 import { monotonicMs, type Freshness } from '../types.ts'
 import type { UpsDevice, UpsEvents, UpsReading, UpsStatus } from '../ups/types.ts'
 import { powerFromStatus, type NutReply } from './codec.ts'
@@ -137,11 +137,32 @@ export class NutUpsDevice extends EventEmitter<UpsEvents> implements UpsDevice {
 				if (password !== undefined) await this.#expectOk(['PASSWORD', resolveSecret(password, this.#env)])
 			}
 		} catch (err) {
+			if (!(err instanceof NutError || err instanceof NutRequestError || err instanceof SecretError)) throw err
 			// reading needs no login: say so and go on
 			this.#log.warn({ err }, 'upsd login refused; reading anyway')
-			this.emit('fault', err instanceof Error ? err : new Error(String(err)))
+			this.emit('fault', err)
 		}
+		await this.#checkUpsName()
 		await this.#poll()
+	}
+
+	/** LIST UPS once per connection, so a wrong `ups` name is reported with the names upsd does serve. */
+	async #checkUpsName(): Promise<void> {
+		try {
+			const replies = await this.#conn.request(['LIST', 'UPS'])
+			const names = replies.flatMap((r) => (r.kind === 'ups' ? [r.name] : []))
+			if (replies[replies.length - 1]?.kind === 'end' && !names.includes(this.#cfg.ups)) {
+				const err = new NutError(
+					`upsd ${this.#cfg.host}:${this.#cfg.port} has no UPS "${this.#cfg.ups}" (it serves: ${names.join(', ') || 'none'})`,
+					'UNKNOWN-UPS',
+				)
+				this.#log.error({ err }, err.message)
+				this.emit('fault', err)
+			}
+		} catch (err) {
+			if (!(err instanceof NutRequestError)) throw err
+			this.#log.debug({ err }, 'LIST UPS failed')
+		}
 	}
 
 	async #expectOk(words: string[]): Promise<void> {

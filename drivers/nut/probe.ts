@@ -18,7 +18,11 @@ export async function probe(device: Device, options: ProbeOptions): Promise<Prob
 			}
 			const timer = setTimeout(done, options.seconds * 1000)
 			dev.on('reading', done)
-			dev.on('fault', (err) => faults.push(err.message))
+			dev.on('fault', (err) => {
+				faults.push(err.message)
+				// a definitive answer: upsd does not serve that UPS, waiting longer changes nothing
+				if ('code' in err && err.code === 'UNKNOWN-UPS') done()
+			})
 			dev.start()
 		})
 		const r = upsProbeResult(device.id, dev.status)

@@ -91,6 +91,23 @@ export class SnmpPoller extends EventEmitter<SnmpPollerEvents> {
 		this.#o.oids = [...oids]
 	}
 
+	/**
+	 * One GETBULK of table columns (RFC 3416 §4.2.3) on this device's session, outside the poll cadence (a UPS's
+	 * alarm table, read only when its alarm count says there is something to read).
+	 */
+	async bulk(columns: readonly string[], maxRepetitions: number): Promise<Map<string, SnmpValue>> {
+		if (this.#state === 'stopped') throw new SnmpError('snmp poller stopped', 'closed')
+		const session = (this.#session ??= this.#newSession())
+		return session.getBulk([], columns, maxRepetitions)
+	}
+
+	#newSession(): SnmpSession {
+		return new SnmpSession(this.#o.target, {
+			env: this.#o.env,
+			onError: (err) => this.#o.log.warn({ err }, 'snmp socket error'),
+		})
+	}
+
 	start(): void {
 		if (this.#state !== 'idle') return
 		this.#armStale()
@@ -173,10 +190,7 @@ export class SnmpPoller extends EventEmitter<SnmpPollerEvents> {
 		if (this.#state === 'stopped' || this.#state === 'polling') return
 		this.#setState('polling')
 		const started = monotonicMs()
-		this.#session ??= new SnmpSession(this.#o.target, {
-			env: this.#o.env,
-			onError: (err) => this.#o.log.warn({ err }, 'snmp socket error'),
-		})
+		this.#session ??= this.#newSession()
 		try {
 			const values = await this.#session.get(this.#o.oids)
 			if (!this.#polling()) return

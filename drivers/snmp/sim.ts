@@ -4,7 +4,10 @@
 // It can fall silent (`silence()`: the agent stops answering, as a hung or unplugged device) and restart.
 import * as snmp from 'net-snmp'
 import { UPS_ALARM, UPS_ALARM_DESCR, UPS_OID, UPS_TRAP } from '../ups/codec.ts'
-import { PROFILE_TRAP, PROFILES, type ProfileName } from './profiles.ts'
+import type { SnmpDriver, SnmpUpsDriver } from '../../src/domain/drivers.ts'
+import { resolveSecret } from '../../src/domain/secrets.ts'
+import { normalizeOid, ruleHolds, type Rule } from './codec.ts'
+import { PROFILE_TRAP, PROFILES, resolveProfile, type ProfileName } from './profiles.ts'
 import { freeUdpPort } from './traps.ts'
 
 export type SimType = 'integer' | 'string' | 'counter' | 'gauge' | 'timeticks'
@@ -228,4 +231,50 @@ export class SnmpAgentSim {
 		s.dgram.on('error', (err) => this.#keep(err))
 		return s
 	}
+}
+
+/**
+ * A simulator for a configured device (for `sigpath lab`): it listens where the config says the agent is, with
+ * the configured community, and serves what the driver reads, healthy: UPS-MIB on line power for snmp-ups; the
+ * profile objects (at the vendor's OIDs when profileOids maps them) for a profile; for rules, one value per rule
+ * OID that matches none of the rules (so the device starts up). SNMPv3 devices are served over v2c only: the sim
+ * has no USM users (a lab config uses communities).
+ */
+export function simForDriver(
+	cfg: SnmpUpsDriver | SnmpDriver,
+	env: NodeJS.ProcessEnv = process.env,
+	trapTarget?: TrapTarget,
+): SnmpAgentSim {
+	const community = cfg.community !== undefined ? resolveSecret(cfg.community, env) : 'public'
+	let objects: Record<string, SimObject>
+	if (cfg.type === 'snmp-ups') objects = upsObjects()
+	else if (cfg.profile) {
+		const oids = resolveProfile(cfg.profile, cfg.profileOids ?? {})
+		const byDefault = profileObjects(cfg.profile)
+		objects = {}
+		for (const [name, def] of Object.entries(PROFILES[cfg.profile])) {
+			const oid = oids.get(name)
+			const obj = byDefault[def.oid]
+			if (oid !== undefined && obj) objects[oid] = obj
+		}
+	} else objects = ruleObjects(cfg.rules ?? [])
+	return new SnmpAgentSim({ host: cfg.host, port: cfg.port, community, objects, ...(trapTarget ? { trapTarget } : {}) })
+}
+
+/** One value per rule OID that makes none of that OID's rules hold. */
+export function ruleObjects(rules: readonly Rule[]): Record<string, SimObject> {
+	const out: Record<string, SimObject> = {}
+	const byOid = new Map<string, Rule[]>()
+	for (const r of rules) byOid.set(normalizeOid(r.oid), [...(byOid.get(normalizeOid(r.oid)) ?? []), r])
+	for (const [oid, rs] of byOid) {
+		const numeric = rs.every((r) => typeof r.value === 'number')
+		const candidates: (number | string)[] = numeric
+			? [0, 1, 2, -1, 100, 1000, 1e6, ...rs.flatMap((r) => [Number(r.value) + 1, Number(r.value) - 1])]
+			: ['OK', 'up', 'LOCKED', '1', '', ...rs.map((r) => `${String(r.value)}-not`)]
+		const quiet = candidates.find((c) =>
+			rs.every((r) => !ruleHolds(r, { oid, type: numeric ? 'integer' : 'string', value: c })),
+		)
+		out[oid] = numeric ? { type: 'integer', value: Number(quiet ?? 0) } : { type: 'string', value: String(quiet ?? '') }
+	}
+	return out
 }

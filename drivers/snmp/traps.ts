@@ -5,11 +5,12 @@
 // logged (without the community it carried) and never delivered. Devices subscribe by their agent's address;
 // the runtime routes nothing itself.
 import { createSocket } from 'node:dgram'
+import { isIP } from 'node:net'
 import { EventEmitter } from 'node:events'
 import * as snmp from 'net-snmp'
 import type { Logger } from 'pino'
 import { monotonicMs } from '../types.ts'
-import { decodeVarbind, type SnmpValue } from './codec.ts'
+import { decodeVarbind, normalizeOid, type SnmpValue } from './codec.ts'
 
 /** snmpTrapOID.0 (RFC 3418): the second varbind of every v2 notification names the trap. */
 export const SNMP_TRAP_OID = '1.3.6.1.6.3.1.1.4.1.0'
@@ -108,6 +109,9 @@ export class TrapReceiver extends EventEmitter<TrapReceiverEvents> {
 	/** Deliver notifications sent from `host` to `fn`; returns the unsubscribe. */
 	subscribe(host: string, fn: (n: Notification) => void): () => void {
 		const key = unmap(host)
+		// notifications are matched by the sender's address: a host name never matches one
+		if (isIP(key) === 0)
+			this.options.log.warn({ host }, 'traps from a device given by host name cannot be matched: give its IP address')
 		let set = this.#subs.get(key)
 		if (!set) this.#subs.set(key, (set = new Set()))
 		set.add(fn)
@@ -115,6 +119,15 @@ export class TrapReceiver extends EventEmitter<TrapReceiverEvents> {
 			set.delete(fn)
 			if (set.size === 0) this.#subs.delete(key)
 		}
+	}
+
+	/**
+	 * How many devices listen to notifications from `host`. A notification carries the agent's address but not
+	 * its port, so when several agents share one address (a lab on loopback, a chassis with one management IP)
+	 * a notification cannot be told apart: those devices only poll on it.
+	 */
+	subscribersOf(host: string): number {
+		return this.#subs.get(unmap(host))?.size ?? 0
 	}
 
 	async stop(): Promise<void> {
@@ -131,12 +144,12 @@ export class TrapReceiver extends EventEmitter<TrapReceiverEvents> {
 		let trapOid = ''
 		let rest: SnmpValue[]
 		if (data.pdu.type === PDU_TRAP_V1) {
-			const pdu = data.pdu as unknown as { enterprise?: string; specificTrap?: number; genericTrap?: number }
+			const pdu = data.pdu as unknown as { enterprise?: string; specific?: number; generic?: number }
 			// RFC 3584 §3.1: enterprise-specific -> enterprise.0.specific; generic n -> snmpTraps.(n+1)
 			trapOid =
-				pdu.genericTrap === 6
-					? `${pdu.enterprise ?? ''}.0.${pdu.specificTrap ?? 0}`
-					: `1.3.6.1.6.3.1.1.5.${(pdu.genericTrap ?? 0) + 1}`
+				pdu.generic === 6
+					? `${normalizeOid(pdu.enterprise ?? '')}.0.${pdu.specific ?? 0}`
+					: `1.3.6.1.6.3.1.1.5.${(pdu.generic ?? 0) + 1}`
 			rest = vbs
 		} else {
 			trapOid = String(vbs.find((v) => v.oid === SNMP_TRAP_OID)?.value ?? '')

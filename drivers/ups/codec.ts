@@ -29,14 +29,57 @@ export const UPS_TRAP = {
 	alarmEntryRemoved: '1.3.6.1.2.1.33.2.4',
 } as const
 
-/** upsWellKnownAlarms 1.3.6.1.2.1.33.1.6.3 (RFC 1628), the ones that change the power state. */
+/** upsWellKnownAlarms 1.3.6.1.2.1.33.1.6.3 (RFC 1628 §5), in the RFC's order: .1 is batteryBad ... .24 testInProgress. */
+export const UPS_ALARM_NAMES = [
+	'batteryBad',
+	'onBattery',
+	'lowBattery',
+	'depletedBattery',
+	'tempBad',
+	'inputBad',
+	'outputBad',
+	'outputOverload',
+	'onBypass',
+	'bypassBad',
+	'outputOffAsRequested',
+	'upsOffAsRequested',
+	'chargerFailed',
+	'upsOutputOff',
+	'upsSystemOff',
+	'fanFailure',
+	'fuseFailure',
+	'generalFault',
+	'diagnosticTestFailed',
+	'communicationsLost',
+	'awaitingPower',
+	'shutdownPending',
+	'shutdownImminent',
+	'testInProgress',
+] as const
+
+const WELL_KNOWN = `${OBJ}.6.3`
+
+/** The well-known alarms that change the power state. */
 export const UPS_ALARM = {
-	onBattery: `${OBJ}.6.3.2`,
-	lowBattery: `${OBJ}.6.3.3`,
-	depletedBattery: `${OBJ}.6.3.4`,
-	outputOffAsRequested: `${OBJ}.6.3.13`,
-	upsOutputOff: `${OBJ}.6.3.14`,
+	onBattery: `${WELL_KNOWN}.2`,
+	lowBattery: `${WELL_KNOWN}.3`,
+	depletedBattery: `${WELL_KNOWN}.4`,
+	onBypass: `${WELL_KNOWN}.9`,
+	outputOffAsRequested: `${WELL_KNOWN}.11`,
+	upsOffAsRequested: `${WELL_KNOWN}.12`,
+	upsOutputOff: `${WELL_KNOWN}.14`,
+	upsSystemOff: `${WELL_KNOWN}.15`,
 } as const
+
+/** An alarm OID (a upsAlarmDescr value) to its RFC 1628 name, or the OID itself for a vendor's alarm. */
+export function alarmName(oid: string): string {
+	if (oid.startsWith(`${WELL_KNOWN}.`)) {
+		const n = Number(oid.slice(WELL_KNOWN.length + 1))
+		const name = UPS_ALARM_NAMES[n - 1]
+		if (name !== undefined) return name
+	}
+	return oid
+}
 
 /** upsOutputSource (RFC 1628 upsOutputGroup): other(1) none(2) normal(3) bypass(4) battery(5) booster(6) reducer(7) */
 const OUTPUT_SOURCE: Record<number, string> = {
@@ -102,7 +145,9 @@ export function classifyUpsTrap(trapOid: string, varbinds: readonly SnmpValue[])
 	// upsTrapAlarmEntryAdded/Removed carry upsAlarmId and upsAlarmDescr: the descr value names the alarm
 	const alarm = varbinds.find((v) => v.oid.startsWith(`${UPS_ALARM_DESCR}.`))
 	const descr = alarm && typeof alarm.value === 'string' ? alarm.value : null
-	switch (trapOid) {
+	// an SNMPv1 trap of the same notification arrives as upsTraps.0.N (RFC 3584 §3.1): the same meaning
+	const v1 = /^1\.3\.6\.1\.2\.1\.33\.2\.0\.(\d+)$/.exec(trapOid)
+	switch (v1 ? `1.3.6.1.2.1.33.2.${v1[1]}` : trapOid) {
 		case UPS_TRAP.onBattery:
 			return { kind: 'on-battery' }
 		case UPS_TRAP.alarmEntryAdded:

@@ -11,7 +11,15 @@ import type { Freshness } from '../types.ts'
 import type { SnmpValue } from '../snmp/codec.ts'
 import { SnmpPoller } from '../snmp/connection.ts'
 import type { Notification, TrapReceiver } from '../snmp/traps.ts'
-import { classifyUpsTrap, decodeUps, UPS_ALARM, UPS_POLL_OIDS, UpsDecodeError } from './codec.ts'
+import {
+	alarmName,
+	classifyUpsTrap,
+	decodeUps,
+	UPS_ALARM,
+	UPS_ALARM_DESCR,
+	UPS_POLL_OIDS,
+	UpsDecodeError,
+} from './codec.ts'
 import type { UpsDevice, UpsEvents, UpsPower, UpsReading, UpsStatus } from './types.ts'
 
 export interface SnmpUpsOptions {
@@ -101,15 +109,27 @@ export class SnmpUpsDevice extends EventEmitter<UpsEvents> implements UpsDevice 
 	handleTrap(n: Notification): void {
 		const meaning = classifyUpsTrap(n.trapOid, n.varbinds)
 		this.#log.info({ trap: meaning.kind, inform: n.inform }, 'ups trap')
+		if (meaning.kind === 'other') return
+		// several UPS agents behind one address: the trap may be another's; the poll it triggers tells
+		if ((this.#traps?.subscribersOf(this.#host) ?? 1) > 1) {
+			this.#poller.pollNow()
+			return
+		}
 		if (meaning.kind === 'on-battery') this.#trapSays('on-battery')
 		else if (meaning.kind === 'alarm-added') {
 			if (meaning.alarm === UPS_ALARM.lowBattery || meaning.alarm === UPS_ALARM.depletedBattery)
 				this.#trapSays('low-battery', meaning.alarm === UPS_ALARM.depletedBattery)
 			else if (meaning.alarm === UPS_ALARM.onBattery) this.#trapSays('on-battery')
-			else if (meaning.alarm === UPS_ALARM.upsOutputOff || meaning.alarm === UPS_ALARM.outputOffAsRequested)
+			else if (meaning.alarm === UPS_ALARM.onBypass) this.#trapSays('bypass')
+			else if (
+				meaning.alarm === UPS_ALARM.upsOutputOff ||
+				meaning.alarm === UPS_ALARM.outputOffAsRequested ||
+				meaning.alarm === UPS_ALARM.upsOffAsRequested ||
+				meaning.alarm === UPS_ALARM.upsSystemOff
+			)
 				this.#trapSays('off')
 		}
-		if (meaning.kind !== 'other') this.#poller.pollNow()
+		this.#poller.pollNow()
 	}
 
 	#trapSays(power: UpsPower, depleted = false): void {
@@ -138,12 +158,31 @@ export class SnmpUpsDevice extends EventEmitter<UpsEvents> implements UpsDevice 
 			return
 		}
 		const prev = this.#reading?.power ?? null
+		const present = reading.extra['alarmsPresent']
+		// the alarm names come from upsAlarmTable, read with GETBULK only when upsAlarmsPresent says there are any;
+		// until that answer, the previous names stand (a power change is never held back for them)
+		reading.extra['alarms'] = present === 0 ? [] : (this.#reading?.extra['alarms'] ?? [])
 		this.#reading = reading
 		if (prev !== reading.power) this.emit('power', this.status, prev)
 		this.emit('reading', this.status)
 		if (!this.#synced) {
 			this.#synced = true
 			this.emit('synced')
+		}
+		if (typeof present === 'number' && present > 0) void this.#readAlarms(reading, present)
+	}
+
+	/** upsAlarmTable's upsAlarmDescr column (RFC 1628 upsAlarmEntry), by GETBULK. */
+	async #readAlarms(reading: UpsReading, present: number): Promise<void> {
+		try {
+			const rows = await this.#poller.bulk([UPS_ALARM_DESCR], Math.min(present, 32))
+			const alarms = [...rows.values()].map((v) => alarmName(typeof v.value === 'string' ? v.value : String(v.value)))
+			if (this.#reading !== reading) return // a newer reading replaced it meanwhile
+			reading.extra['alarms'] = alarms
+			this.emit('reading', this.status)
+		} catch (err) {
+			this.#log.debug({ err }, 'upsAlarmTable not read')
+			this.emit('fault', err instanceof Error ? err : new Error(String(err)))
 		}
 	}
 }

@@ -119,6 +119,12 @@ export const SnmpRule = z
 	.describe('a health rule: the first rule that matches gives the signal; none matching means up')
 export type SnmpRule = z.infer<typeof SnmpRule>
 
+/** The objects of the built-in SNMP profiles, by name; drivers/snmp/profiles.ts documents them and their OIDs. */
+export const SNMP_PROFILE_OBJECTS = {
+	'gateway-2022-7': ['leg1Up', 'leg1Lost', 'leg1Late', 'leg2Up', 'leg2Lost', 'leg2Late', 'outputLost'],
+	ird: ['lock', 'marginDb'],
+} as const
+
 export const SnmpDriver = z
 	.strictObject({
 		type: z.literal('snmp').describe('signal device over SNMP: 2022-7 gateway, IRD, fiber receiver'),
@@ -138,6 +144,17 @@ export const SnmpDriver = z
 	.refine((d) => d.profileOids === undefined || d.profile !== undefined, {
 		message: 'profileOids needs a profile',
 		path: ['profileOids'],
+	})
+	.superRefine((d, ctx) => {
+		if (d.profile === undefined || d.profileOids === undefined) return
+		const known: readonly string[] = SNMP_PROFILE_OBJECTS[d.profile]
+		for (const name of Object.keys(d.profileOids))
+			if (!known.includes(name))
+				ctx.addIssue({
+					code: 'custom',
+					path: ['profileOids', name],
+					message: `not an object of profile ${d.profile} (objects: ${known.join(', ')})`,
+				})
 	})
 	.describe('signal device over SNMP')
 

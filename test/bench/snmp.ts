@@ -1,7 +1,8 @@
 // Benchmark: 200 SNMP devices x 20 OIDs polled every second against local agents, and the on-battery trap ->
 // power-state change latency. Targets (issue #5): < 10 % of one core, event-loop delay p99 < 5 ms; trap p99 < 50 ms.
 //
-//   node --import tsx test/bench/snmp.ts [--devices 200] [--oids 20] [--seconds 30] [--traps 200]
+//   node --import tsx test/bench/snmp.ts [--devices 200] [--oids 20] [--seconds 30] [--traps 200] [--dead 0]
+// --dead N adds N devices whose agent never answers (timeout 800 ms, 1 retry): they must not slow the others.
 //
 // The agents (net-snmp's agent, drivers/snmp/sim.ts) run in two child processes so that their CPU is not ours;
 // this process runs only what the daemon would: 200 SnmpSignalDevice pollers (20 rules each: one GET of 20 OIDs
@@ -17,7 +18,7 @@ import { parseArgs } from 'node:util'
 import * as snmp from 'net-snmp'
 import { SnmpSignalDevice } from '../../drivers/snmp/device.ts'
 import { SnmpAgentSim, upsObjects, type SimObject } from '../../drivers/snmp/sim.ts'
-import { TrapReceiver } from '../../drivers/snmp/traps.ts'
+import { freeUdpPort, TrapReceiver } from '../../drivers/snmp/traps.ts'
 import { UPS_TRAP } from '../../drivers/ups/codec.ts'
 import { SnmpUpsDevice } from '../../drivers/ups/device.ts'
 import { SnmpDriver, SnmpUpsDriver } from '../../src/domain/drivers.ts'
@@ -29,6 +30,7 @@ const { values: args } = parseArgs({
 		oids: { type: 'string', default: '20' },
 		seconds: { type: 'string', default: '30' },
 		traps: { type: 'string', default: '200' },
+		dead: { type: 'string', default: '0' },
 		agent: { type: 'string' },
 	},
 })
@@ -80,13 +82,21 @@ async function main(): Promise<void> {
 	const half = Math.ceil(DEVICES / 2)
 	const groups = await Promise.all([startAgents(half), startAgents(DEVICES - half)])
 	const ports = groups.flatMap((g) => g.ports)
+	// baseline: the same measure with nothing polling, agents running: what this shared machine alone costs us
+	const base = monitorEventLoopDelay({ resolution: 1 })
+	base.enable()
+	await new Promise((r) => setTimeout(r, Math.min(10, seconds) * 1000))
+	base.disable()
 	const rules = Array.from({ length: OIDS }, (_, i) => ({
 		oid: oidOf(i),
 		op: 'lt' as const,
 		value: -1,
 		means: 'down' as const,
 	}))
-	const devices = ports.map(
+	const DEAD = Number(args.dead)
+	const deadPorts: number[] = []
+	for (let i = 0; i < DEAD; i++) deadPorts.push(await freeUdpPort('127.0.0.1'))
+	const devices = [...ports, ...deadPorts].map(
 		(port, i) =>
 			new SnmpSignalDevice({
 				id: `dev-${i}`,
@@ -190,7 +200,7 @@ async function main(): Promise<void> {
 	const row = (k: string, v: string) => console.log(`| ${k.padEnd(44)} | ${v.padEnd(34)} |`)
 	console.log(`\nsigpath bench: snmp  (${new Date().toISOString()})`)
 	console.log(
-		`command: node --import tsx test/bench/snmp.ts --devices ${DEVICES} --oids ${OIDS} --seconds ${seconds} --traps ${trapCount}`,
+		`command: node --import tsx test/bench/snmp.ts --devices ${DEVICES} --oids ${OIDS} --seconds ${seconds} --traps ${trapCount} --dead ${DEAD}`,
 	)
 	console.log(
 		`machine: ${cpus().length} x ${cpus()[0]?.model ?? '?'}, Node ${process.version}, loadavg ${loadavg()
@@ -202,11 +212,15 @@ async function main(): Promise<void> {
 	row('devices x OIDs, poll interval', `${DEVICES} x ${OIDS}, 1000 ms (GET, v2c)`)
 	row('window', `${(wall / 1000).toFixed(1)} s after 3 s warm-up`)
 	row('answered polls / expected', `${polls} / ${Math.round((DEVICES * wall) / 1000)}`)
-	row('failed polls', `${pollFails}`)
+	row('failed polls (dead devices only)', `${pollFails} (${DEAD} dead devices)`)
 	row('CPU, this process (user+sys / wall)', `${(cpuShare * 100).toFixed(2)} % of one core (target < 10 %)`)
 	row(
 		'event-loop delay p50 / p99 / max',
 		`${ms(eld.percentile(50)).toFixed(2)} / ${ms(eld.percentile(99)).toFixed(2)} / ${ms(eld.max).toFixed(2)} ms (p99 target < 5)`,
+	)
+	row(
+		'  baseline, idle (same process, no devices)',
+		`${ms(base.percentile(50)).toFixed(2)} / ${ms(base.percentile(99)).toFixed(2)} / ${ms(base.max).toFixed(2)} ms`,
 	)
 	row('trap -> power state, n', `${lat.length}`)
 	row(

@@ -152,3 +152,40 @@ describe('Megatec client against the simulator', () => {
 		)
 	})
 })
+
+describe('Megatec client: the serial link goes away and comes back', () => {
+	it('reopens the port with backoff after the pty vanishes and reads again', async () => {
+		const a = join(dir, 'reA')
+		const b = join(dir, 'reB')
+		const start = async () => {
+			const p = startPeer('socat', [`pty,raw,echo=0,link=${a}`, `pty,raw,echo=0,link=${b}`])
+			await until(() => existsSync(a) && existsSync(b), 5000, 'ptys')
+			const s = new MegatecSim({ path: a })
+			await s.start()
+			return { p, s }
+		}
+		let link = await start()
+		const d = new MegatecUpsDevice({
+			id: 'ups-r',
+			config: MegatecDriver.parse({ type: 'megatec', serial: { path: b }, pollMs: 150 }),
+			log: silentLogger,
+			staleAfterMs: 800,
+			commLostAfterMs: 5000,
+			requestTimeoutMs: 300,
+		})
+		devices.push(d)
+		d.start()
+		await until(() => d.synced, 5000, 'first Q1')
+		// the adapter is unplugged: the pty closes under the driver
+		await link.s.stop()
+		await link.p.stop()
+		await until(() => !d.status.freshness.connected, 3000, 'disconnected')
+		link = await start()
+		link.s.onBattery()
+		await until(() => d.status.reading?.power === 'on-battery', 10_000, 'read after reopen')
+		expect(d.status.freshness.connected).toBe(true)
+		await d.stop()
+		await link.s.stop()
+		await link.p.stop()
+	})
+})

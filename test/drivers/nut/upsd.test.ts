@@ -173,9 +173,19 @@ describe('NUT client against upsd + dummy-ups', () => {
 	it('reports ERR UNKNOWN-UPS as a fault and never a reading', async () => {
 		const d = device('nosuch')
 		const codes: string[] = []
-		d.on('fault', (err) => codes.push('code' in err ? String(err.code) : err.message))
+		const messages: string[] = []
+		d.on('fault', (err) => {
+			codes.push('code' in err ? String(err.code) : err.message)
+			messages.push(err.message)
+		})
 		d.start()
 		await until(() => codes.includes('UNKNOWN-UPS'), 5000, 'ERR UNKNOWN-UPS')
+		// the LIST UPS check names what upsd does serve
+		await until(
+			() => messages.some((m) => m.includes('has no UPS "nosuch" (it serves: walk, dev, gone)')),
+			5000,
+			'a clear error',
+		)
 		expect(d.synced).toBe(false)
 		expect(d.status.reading).toBeNull()
 	})

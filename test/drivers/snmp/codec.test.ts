@@ -1,5 +1,6 @@
 // Pure SNMP pieces: varbind decoding, rule evaluation (contract §2), profile judgement and OID resolution.
 import { describe, expect, it } from 'vitest'
+import { SNMP_PROFILE_OBJECTS, SnmpDriver } from '../../../src/domain/drivers.ts'
 import { decodeVarbind, evaluateRules, type SnmpValue } from '../../../drivers/snmp/codec.ts'
 import {
 	EXPERIMENTAL_ARC,
@@ -87,6 +88,21 @@ describe('profiles', () => {
 		for (const defs of Object.values(PROFILES))
 			for (const d of Object.values(defs)) expect(d.oid.startsWith(`${EXPERIMENTAL_ARC}.`)).toBe(true)
 	})
+	it('the config schema knows the same object names, and refuses others with the place and the list', () => {
+		for (const [profile, names] of Object.entries(SNMP_PROFILE_OBJECTS))
+			expect(Object.keys(PROFILES[profile as keyof typeof PROFILES]).sort()).toEqual([...names].sort())
+		const r = SnmpDriver.safeParse({
+			type: 'snmp',
+			host: 'h',
+			profile: 'ird',
+			profileOids: { locked: '1.3.6.1.4.1.1.0' },
+		})
+		expect(r.success).toBe(false)
+		const issue = r.error?.issues[0]
+		expect(issue?.path).toEqual(['profileOids', 'locked'])
+		expect(issue?.message).toContain('objects: lock, marginDb')
+	})
+
 	it('lays profileOids over the defaults and refuses unknown object names', () => {
 		const m = resolveProfile('ird', { lock: '.1.3.6.1.4.1.9.1.0' })
 		expect(m.get('lock')).toBe('1.3.6.1.4.1.9.1.0')

@@ -195,8 +195,8 @@ describe('faults', () => {
 		dead.start()
 		alive.start()
 		await sleep(1500)
-		// 1.5 s at 100 ms: ~15 polls; the dead one spends 3 s per poll and must not hold the alive one back
-		expect(readings).toBeGreaterThanOrEqual(8)
+		// 1.5 s at 100 ms: ~15 polls (6 leaves room for a loaded CI); the dead one spends 3 s per poll
+		expect(readings).toBeGreaterThanOrEqual(6)
 		expect(dead.synced).toBe(false)
 		expect(dead.freshness.connected).toBe(false)
 	})

@@ -1,14 +1,15 @@
 // The trap and inform receiver against net-snmp's own command-line tools: snmptrap and snmpinform, the right
 // community accepted, a wrong one rejected (and an inform with it left unacknowledged); UPS traps from the
 // simulator act on the power state at once, not at the next poll.
+import { createSocket } from 'node:dgram'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { SnmpAgentSim, upsObjects } from '../../../drivers/snmp/sim.ts'
 import { TrapReceiver, type Notification } from '../../../drivers/snmp/traps.ts'
-import { UPS_TRAP } from '../../../drivers/ups/codec.ts'
+import { classifyUpsTrap, UPS_TRAP } from '../../../drivers/ups/codec.ts'
 import { SnmpUpsDevice } from '../../../drivers/ups/device.ts'
 import { SnmpUpsDriver } from '../../../src/domain/drivers.ts'
 import { silentLogger } from '../../../src/log.ts'
-import { requireBinary, runAsync, until } from './peers.ts'
+import { requireBinary, runAsync, sleep, until } from './peers.ts'
 
 let rx: TrapReceiver
 const got: Notification[] = []
@@ -48,6 +49,25 @@ describe('trap receiver', () => {
 		expect(got[0]!.varbinds).toEqual([{ oid: '1.3.6.1.2.1.33.1.2.2.0', type: 'integer', value: 12 }])
 	})
 
+	it('accepts an SNMPv1 trap and names it per RFC 3584 (enterprise.0.specific)', async () => {
+		// upsTrapOnBattery as a v1 agent sends it: enterprise upsTraps, enterpriseSpecific(6), specific 1
+		const r = await runAsync('snmptrap', [
+			'-v1',
+			'-c',
+			'tr4p',
+			`127.0.0.1:${rx.port}`,
+			'1.3.6.1.2.1.33.2',
+			'127.0.0.1',
+			'6',
+			'1',
+			'',
+		])
+		expect(r.code, r.out).toBe(0)
+		await until(() => got.length === 1, 3000, 'the v1 trap')
+		expect(got[0]).toMatchObject({ inform: false, trapOid: '1.3.6.1.2.1.33.2.0.1' })
+		expect(classifyUpsTrap(got[0]!.trapOid, got[0]!.varbinds)).toEqual({ kind: 'on-battery' })
+	})
+
 	it('acknowledges an inform (snmpinform exits 0)', async () => {
 		const r = await runAsync('snmpinform', [
 			'-v2c',
@@ -69,6 +89,7 @@ describe('trap receiver', () => {
 	it('rejects a wrong community: no notification, no inform acknowledgement, counted', async () => {
 		const t = await runAsync('snmptrap', ['-v2c', '-c', 'wrong', `127.0.0.1:${rx.port}`, '', UPS_TRAP.onBattery])
 		expect(t.code).toBe(0) // a trap is fire-and-forget
+		await until(() => rejected.length >= 1, 5000, 'the trap rejected')
 		const i = await runAsync('snmpinform', [
 			'-v2c',
 			'-c',
@@ -82,10 +103,26 @@ describe('trap receiver', () => {
 			UPS_TRAP.onBattery,
 		])
 		expect(i.code).not.toBe(0) // never acknowledged
-		await until(() => rejected.length >= 2, 3000, 'two rejections')
+		await until(() => rejected.length >= 2, 5000, 'the inform rejected')
 		expect(got).toEqual([])
 		expect(rx.rejectedCount).toBeGreaterThanOrEqual(2)
 		expect(rejected.join(' ')).not.toContain('wrong') // the refused community is not logged or echoed
+	})
+
+	it('fuzz: random datagrams never crash the receiver; a good trap after them is delivered', async () => {
+		const sock = createSocket('udp4')
+		let seed = 12345
+		const rnd = () => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff
+		for (let i = 0; i < 300; i++) {
+			const len = Math.floor(rnd() * 200)
+			const buf = Buffer.from(Array.from({ length: len }, () => Math.floor(rnd() * 256)))
+			// half of them start like an SNMP message (SEQUENCE, version), to get past the first byte
+			if (i % 2 === 0 && len > 4) buf.set([0x30, len - 2, 0x02, 0x01, 0x01])
+			await new Promise<void>((r) => sock.send(buf, rx.port, '127.0.0.1', () => r()))
+		}
+		await new Promise<void>((r) => sock.close(() => r()))
+		await runAsync('snmptrap', ['-v2c', '-c', 'tr4p', `127.0.0.1:${rx.port}`, '', UPS_TRAP.onBattery])
+		await until(() => got.some((n) => n.trapOid === UPS_TRAP.onBattery), 5000, 'the good trap')
 	})
 
 	it('routes a notification to the subscriber of its source address only', async () => {
@@ -133,6 +170,40 @@ describe('UPS traps act at once', () => {
 		} finally {
 			await d.stop()
 			await sim.stop()
+		}
+	})
+
+	it('two UPS agents behind one address: a trap from one never changes the other (both poll on it)', async () => {
+		const target = { host: '127.0.0.1', port: rx.port, community: 'tr4p' }
+		const simA = new SnmpAgentSim({ objects: upsObjects(), trapTarget: target })
+		const simB = new SnmpAgentSim({ objects: upsObjects(), trapTarget: target })
+		await simA.start()
+		await simB.start()
+		const mk = (id: string, port: number) =>
+			new SnmpUpsDevice({
+				id,
+				config: SnmpUpsDriver.parse({ type: 'snmp-ups', host: '127.0.0.1', port, pollMs: 60_000, traps: true }),
+				log: silentLogger,
+				traps: rx,
+			})
+		const a = mk('ups-a', simA.port)
+		const b = mk('ups-b', simB.port)
+		const bPowers: string[] = []
+		b.on('power', (s) => bPowers.push(s.reading?.power ?? 'none'))
+		try {
+			a.start()
+			b.start()
+			await until(() => a.synced && b.synced, 3000, 'both synced')
+			await simA.setUps({ outputSource: 5 })
+			await until(() => a.status.reading?.power === 'on-battery', 1000, 'A on battery (by the poll the trap triggered)')
+			await sleep(200)
+			expect(b.status.reading?.power).toBe('online')
+			expect(bPowers).toEqual(['online'])
+		} finally {
+			await a.stop()
+			await b.stop()
+			await simA.stop()
+			await simB.stop()
 		}
 	})
 

@@ -139,6 +139,19 @@ describe('snmp-ups against snmpsimd', () => {
 		await d.stop()
 	})
 
+	it('reads the alarm table with GETBULK when upsAlarmsPresent says there are alarms', async () => {
+		const d = device()
+		d.start()
+		await until(() => d.synced, 5000, 'first read')
+		expect(d.status.reading?.extra['alarms']).toEqual([])
+		await snmpset(UPS_OID.upsAlarmsPresent, 2)
+		await until(() => (d.status.reading?.extra['alarms'] as string[] | undefined)?.length === 2, 5000, 'alarms')
+		expect(d.status.reading?.extra['alarms']).toEqual(['onBattery', 'fanFailure'])
+		await snmpset(UPS_OID.upsAlarmsPresent, 0)
+		await until(() => (d.status.reading?.extra['alarms'] as string[] | undefined)?.length === 0, 5000, 'cleared')
+		await d.stop()
+	})
+
 	it('reads over SNMPv3 authPriv with SHA and AES (keys from the environment)', async () => {
 		const s = new SnmpSession(
 			{
@@ -209,6 +222,64 @@ describe('snmp-ups against snmpsimd', () => {
 		await startAgent()
 		await until(() => !d.status.commLost && d.status.freshness.connected, 15_000, 'back')
 		await d.stop()
+	})
+
+	it('the sql variation: a row updated in sqlite is the next GET (snmpsimd + sqlite3)', async () => {
+		requireBinary('sqlite3', 'sqlite3')
+		const db = join(dir, 'ups.db')
+		// the sql variation keys rows by the OID with every sub-identifier right-aligned to 10 columns
+		const key = (oid: string) =>
+			oid
+				.split('.')
+				.map((x) => x.padStart(10, ' '))
+				.join('.')
+		const rows: [string, number][] = [
+			[UPS_OID.upsBatteryStatus, 2],
+			[UPS_OID.upsEstimatedMinutesRemaining, 44],
+			[UPS_OID.upsEstimatedChargeRemaining, 90],
+			[UPS_OID.upsOutputSource, 3],
+		]
+		const sql = [
+			'CREATE TABLE upsmib (oid text, tag text, value text, maxaccess text);',
+			...rows.map(([oid, v]) => `INSERT INTO upsmib VALUES ('${key(oid)}', '2', '${v}', 'read-write');`),
+		].join('\n')
+		expect((await runAsync('sqlite3', [db, sql])).code).toBe(0)
+		chmodSync(db, 0o666) // snmpsimd runs as nobody
+		writeFileSync(join(dir, 'data', 'sqlups.snmprec'), '1.3.6.1.2.1.33.1|:sql|upsmib\n')
+		chmodSync(join(dir, 'data', 'sqlups.snmprec'), 0o644)
+		const sqlPort = await freeUdpPort('127.0.0.1')
+		const sqlAgent = startPeer('snmpsimd', [
+			`--data-dir=${join(dir, 'data')}`,
+			`--cache-dir=${join(dir, 'cache')}`,
+			`--agent-udpv4-endpoint=127.0.0.1:${sqlPort}`,
+			'--process-user=nobody',
+			'--process-group=nogroup',
+			`--variation-module-options=sql:dbtype:sqlite3,database:${db}`,
+			'--logging-method=stderr',
+		])
+		try {
+			const d = device({ port: sqlPort, community: 'sqlups' })
+			d.start()
+			await until(
+				() => d.synced,
+				20_000,
+				() => `first read (${sqlAgent.output()})`,
+			)
+			expect(d.status.reading).toMatchObject({ power: 'online', minutesRemaining: 44, chargePercent: 90 })
+			const update = async (oid: string, v: number) => {
+				const r = await runAsync('sqlite3', [db, `UPDATE upsmib SET value='${v}' WHERE oid='${key(oid)}';`])
+				expect(r.code, r.out).toBe(0)
+			}
+			await update(UPS_OID.upsOutputSource, 5)
+			await until(() => d.status.reading?.power === 'on-battery', 5000, 'on-battery')
+			await update(UPS_OID.upsBatteryStatus, 4)
+			await update(UPS_OID.upsEstimatedMinutesRemaining, 2)
+			await until(() => d.status.reading?.power === 'low-battery' && d.status.reading.depleted, 5000, 'depleted')
+			await until(() => d.status.reading?.minutesRemaining === 2, 5000, 'minutes 2')
+			await d.stop()
+		} finally {
+			await sqlAgent.stop()
+		}
 	})
 
 	it('sigpath probe prints the contract §1 detail and exits 0', async () => {
