@@ -5,6 +5,7 @@ import type { Logger } from 'pino'
 import type { Config } from '../domain/config.ts'
 import { splitListen } from '../domain/primitives.ts'
 import { Daemon } from '../runtime/daemon.ts'
+import { ruleObjects } from '../../drivers/snmp/sim.ts'
 import { Sims, valueThatHolds } from './sims.ts'
 
 export const FAULTS = ['cut', 'restore', 'degrade', 'battery', 'low-battery', 'online', 'drop'] as const
@@ -107,7 +108,6 @@ export class Lab {
 					return `${id}: IRD locked, margin 8.0 dB`
 				}
 				if (rules) {
-					const { ruleObjects } = await import('./sims.ts')
 					for (const [oid, obj] of Object.entries(ruleObjects(rules.rules))) rules.agent.set(oid, obj.value)
 					return `${id}: receiving normally`
 				}

@@ -6,7 +6,7 @@ import { dirname, resolve } from 'node:path'
 import type { Logger } from 'pino'
 import { MegatecSim } from '../../drivers/megatec/sim.ts'
 import { NutSim } from '../../drivers/nut/sim.ts'
-import { SnmpAgentSim, profileObjects, upsObjects, type SimObject } from '../../drivers/snmp/sim.ts'
+import { simForDriver, type SnmpAgentSim } from '../../drivers/snmp/sim.ts'
 import { SrtSim } from '../../drivers/srt/sim.ts'
 import { Swp08Sim } from '../../drivers/swp08/sim.ts'
 import { VideohubSim } from '../../drivers/videohub/sim.ts'
@@ -76,22 +76,15 @@ export class Sims {
 				}
 				case 'snmp-ups':
 				case 'snmp': {
-					const community = drv.community !== undefined ? resolveSecret(drv.community, this.env) : 'public'
-					const objects: Record<string, SimObject> =
-						drv.type === 'snmp-ups'
-							? upsObjects()
-							: drv.profile
-								? profileObjects(drv.profile)
-								: ruleObjects(drv.rules ?? [])
-					const agent = new SnmpAgentSim({
-						host: drv.host,
-						port: drv.port,
-						community,
-						objects,
-						...(drv.traps && trapTarget
-							? { trapTarget: { host: trapTarget.host, port: trapTarget.port, community: trapCommunity } }
-							: {}),
-					})
+					// drivers/snmp/sim.ts builds a healthy agent for the driver's config (UPS-MIB, a profile with the
+					// vendor's profileOids, or values that match none of the rules)
+					const agent = simForDriver(
+						drv,
+						this.env,
+						drv.traps && trapTarget
+							? { host: trapTarget.host, port: trapTarget.port, community: trapCommunity }
+							: undefined,
+					)
 					await agent.start()
 					if (drv.type === 'snmp-ups') this.snmpUps.set(d.id, agent)
 					else if (drv.profile) this.profiles.set(d.id, { agent, profile: drv.profile })
@@ -229,22 +222,6 @@ export class Sims {
 	}
 }
 
-/** Values for a rule device's OIDs that match none of its rules (the signal is up). */
-export function ruleObjects(rules: readonly SnmpRule[]): Record<string, SimObject> {
-	const out: Record<string, SimObject> = {}
-	const byOid = new Map<string, SnmpRule[]>()
-	for (const r of rules) byOid.set(r.oid, [...(byOid.get(r.oid) ?? []), r])
-	for (const [oid, rs] of byOid) {
-		const numeric = rs.every((r) => typeof r.value === 'number')
-		const candidates = numeric ? [1, 0, 100, -10, 1000, -1000] : ['ok', 'up', 'normal', 'x']
-		const v = candidates.find((c) => rs.every((r) => !holds(r, c))) ?? candidates[0]!
-		out[`${oid}${oid.endsWith('.0') ? '' : ''}`] = numeric
-			? { type: 'integer', value: v }
-			: { type: 'string', value: v }
-	}
-	return out
-}
-
 /** A value of the OID that makes `rule` hold. */
 export function valueThatHolds(rule: SnmpRule): number | string {
 	const v = rule.value
@@ -259,24 +236,6 @@ export function valueThatHolds(rule: SnmpRule): number | string {
 		case 'gt':
 		case 'ne':
 			return v + 1
-	}
-}
-
-function holds(r: SnmpRule, x: number | string): boolean {
-	const v = r.value
-	switch (r.op) {
-		case 'eq':
-			return x === v
-		case 'ne':
-			return x !== v
-		case 'lt':
-			return typeof x === 'number' && typeof v === 'number' && x < v
-		case 'le':
-			return typeof x === 'number' && typeof v === 'number' && x <= v
-		case 'gt':
-			return typeof x === 'number' && typeof v === 'number' && x > v
-		case 'ge':
-			return typeof x === 'number' && typeof v === 'number' && x >= v
 	}
 }
 

@@ -14,6 +14,7 @@ import type { TrapReceiver } from '../../drivers/snmp/index.ts'
 import { observation as upsObservation, upsProbeResult, type UpsDevice } from '../../drivers/ups/index.ts'
 import { RouterError, type RouterErrorCode } from '../../drivers/router/types.ts'
 import { startEmbeddedBroker, type EmbeddedBroker } from '../control/broker.ts'
+import { MidiMapper, openMidiPort, type MidiPort } from '../control/midi.ts'
 import { MqttControl, type Operator } from '../control/mqtt.ts'
 import type { Alarm as MqttAlarm, CommandResult, FeedState, SetCommand } from '../control/payloads.ts'
 import type { Config } from '../domain/config.ts'
@@ -258,6 +259,7 @@ export class Daemon {
 		])
 
 		await this.startControl()
+		await this.startMidi()
 
 		for (const d of cfg.devices) {
 			if (d.role !== 'router' || !d.driver) continue
@@ -852,6 +854,35 @@ export class Daemon {
 		const alarm: MqttAlarm = { t: new Date().toISOString(), severity: severityOf(code), code, feed, message }
 		this.control?.publishAlarm(alarm)
 		this.events.emit('alarm', alarm)
+	}
+
+	// ---- MIDI surfaces ---------------------------------------------------------------------------------------------------
+
+	private midiPort: MidiPort | undefined
+
+	/** Buttons send commands as operator `midi:<port>`; LEDs follow the feeds' state. No port: the daemon runs on. */
+	private async startMidi(): Promise<void> {
+		const cfg = this.o.config.midi
+		if (!cfg) return
+		const port = await openMidiPort(cfg, this.log.child({ part: 'midi' }))
+		if (!port) return
+		this.midiPort = port
+		const mapper = new MidiMapper(cfg)
+		const operator = { name: `midi:${port.name}`, via: 'midi' }
+		port.onMessage((bytes) => {
+			for (const c of mapper.decode(bytes))
+				void this.command(c.feed as FeedKey, c.command, operator).then((r) => {
+					if (!r.ok) this.log.warn({ feed: c.feed, error: r.error }, 'MIDI command refused')
+				})
+		})
+		const states = new Map<string, FeedState>()
+		const refresh = () => {
+			for (const msg of mapper.leds(states)) port.send(msg)
+		}
+		this.events.on('feed', (key, state) => {
+			states.set(key, state)
+			refresh()
+		})
 	}
 
 	// ---- MQTT ------------------------------------------------------------------------------------------------------------

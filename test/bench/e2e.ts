@@ -1,0 +1,330 @@
+// End-to-end benchmarks of the daemon (issue #7), everything on loopback in one process except mosquitto:
+//   A. signal stop -> crosspoint confirmed on the router's own tally, with 1, 10 and 100 feeds failing at once.
+//      The signal is a real SRT stream (our sender, our receiver): "stop" is the instant the sender's socket is cut,
+//      "confirmed" the instant the Videohub driver read the router's tally showing the backup. Same monotonic clock.
+//   B. panel command -> router tally confirmed -> state published, through mosquitto, at 100 commands/s.
+//   C. RSS and event-loop delay p99 with 1,000 feeds configured.
+// Run: node --import tsx test/bench/e2e.ts        (BENCH_ROUNDS, BENCH_COMMANDS to change the counts)
+import { monitorEventLoopDelay } from 'node:perf_hooks'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import mqtt from 'mqtt'
+import { monotonicMs } from '../../drivers/types.ts'
+import { freeUdpPort } from '../../drivers/snmp/traps.ts'
+import { SrtSim } from '../../drivers/srt/sim.ts'
+import { Swp08Sim } from '../../drivers/swp08/sim.ts'
+import { VideohubSim } from '../../drivers/videohub/sim.ts'
+import type { FeedState } from '../../src/control/payloads.ts'
+import { parseConfigText } from '../../src/domain/load.ts'
+import { silentLogger } from '../../src/log.ts'
+import { Daemon } from '../../src/runtime/daemon.ts'
+import { FakeSource } from '../support/fake-source.ts'
+import { PANEL_ACL, startMosquitto } from '../support/mosquitto.ts'
+import { machine, percentile, table } from './common.ts'
+
+const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 10)
+const COMMANDS = Number(process.env['BENCH_COMMANDS'] ?? 1000)
+const LOSS_MS = 300
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+
+async function until(cond: () => boolean, ms: number, what: string): Promise<void> {
+	const deadline = Date.now() + ms
+	while (!cond()) {
+		if (Date.now() > deadline) throw new Error(`timed out: ${what}`)
+		await sleep(2)
+	}
+}
+
+function stats(samples: number[]) {
+	const s = [...samples].sort((a, b) => a - b)
+	return { n: s.length, p50: percentile(s, 50), p99: percentile(s, 99), max: s.at(-1) ?? NaN }
+}
+
+/** A: N feeds, each a primary on a real SRT stream and a backup reported up; cut every primary at once. */
+async function signalStop(feeds: number, rounds: number) {
+	const dir = mkdtempSync(join(tmpdir(), 'sigpath-bench-'))
+	const router = new VideohubSim({
+		inputs: feeds * 2,
+		outputs: feeds,
+		routing: Array.from({ length: feeds }, (_, i) => i * 2),
+	})
+	await router.start({ host: '127.0.0.1', port: 0 })
+	const ports: number[] = []
+	for (let i = 0; i < feeds; i++) ports.push(await freeUdpPort('127.0.0.1'))
+	const devices = ports
+		.map(
+			(p, i) =>
+				`  - { id: srt-${i}, role: srt-receiver, driver: { type: srt, mode: listener, bind: 127.0.0.1, port: ${p}, silenceMs: 50 } }\n  - { id: bk-${i}, role: receiver }`,
+		)
+		.join('\n')
+	const feedYaml = ports
+		.map(
+			(_, i) => `      - id: f${i}
+        output: { router: rtr, output: ${i + 1} }
+        failover: { lossMs: ${LOSS_MS}, clearMs: 400 }
+        paths:
+          - { id: srt, method: fiber, via: [srt-${i}], input: { router: rtr, input: ${i * 2 + 1} } }
+          - { id: backup, method: satellite, via: [bk-${i}], input: { router: rtr, input: ${i * 2 + 2} } }`,
+		)
+		.join('\n')
+	const config = parseConfigText(`site: { id: bench }
+devices:
+  - { id: rtr, role: router, driver: { type: videohub, host: 127.0.0.1, port: ${router.port} } }
+${devices}
+events:
+  - id: ev
+    tier: grey
+    feeds:
+${feedYaml}
+broker: { listen: 127.0.0.1:0 }
+journal: { dir: ${dir} }
+`)
+	// the real drivers for the SRT receivers; the backups are reported up by the bench
+	const { createDrivers } = await import('../../src/runtime/adapters.ts')
+	const drivers = createDrivers(config, { log: silentLogger, env: process.env })
+	const backups = ports.map((_, i) => new FakeSource(`bk-${i}`))
+	const daemon = new Daemon({
+		config,
+		log: silentLogger,
+		signalSources: [...drivers.sources, ...backups],
+		firstSyncTimeoutMs: 5000,
+	})
+	await daemon.start()
+	await until(() => daemon.isReady(), 10_000, 'ready')
+	for (const b of backups) b.report('up')
+	const samples: number[] = []
+	for (let round = 0; round < rounds; round++) {
+		const senders = ports.map(
+			(port) => new SrtSim({ mode: 'caller', host: '127.0.0.1', port, bitrate: feeds > 10 ? 400_000 : 2_000_000 }),
+		)
+		await Promise.all(senders.map((s) => s.start()))
+		const keys = ports.map((_, i) => `ev/f${i}` as const)
+		// wait until every primary is on air and healthy again (the revert after clearMs, from round 2 on)
+		await until(
+			() =>
+				keys.every(
+					(k) => daemon.feedState(k).active === 'srt' && daemon.feedState(k).paths['srt']?.state === 'healthy',
+				),
+			20_000,
+			'primaries on air',
+		).catch((e: unknown) => {
+			console.error(JSON.stringify(daemon.feedState(keys[0]!)), JSON.stringify(daemon.deviceState('srt-0')))
+			throw e
+		})
+		await sleep(200)
+		const before = daemon.takes.length
+		const cutAt = monotonicMs()
+		await Promise.all(senders.map((s) => s.cut()))
+		await until(
+			() => daemon.takes.slice(before).filter((t) => t.cause === 'failover').length === feeds,
+			10_000,
+			'every failover confirmed',
+		)
+		for (const t of daemon.takes.slice(before)) if (t.cause === 'failover') samples.push(t.confirmedAt - cutAt)
+		await Promise.all(senders.map((s) => s.stop()))
+	}
+	await daemon.stop()
+	await router.stop()
+	rmSync(dir, { recursive: true, force: true })
+	return stats(samples)
+}
+
+/** B: a v5 panel sends takes at 100/s through mosquitto; reply (after the tally confirmed) and state message timed. */
+async function panelCommands(count: number) {
+	const dir = mkdtempSync(join(tmpdir(), 'sigpath-bench-'))
+	const broker = await startMosquitto({ sigpath: 'pw', panel1: 'pw1' }, PANEL_ACL)
+	const router = new VideohubSim({ inputs: 8, outputs: 8, routing: [0] })
+	await router.start({ host: '127.0.0.1', port: 0 })
+	const config = parseConfigText(`site: { id: bench }
+devices:
+  - { id: rtr, role: router, driver: { type: videohub, host: 127.0.0.1, port: ${router.port} } }
+  - { id: a-rx, role: receiver }
+  - { id: b-rx, role: receiver }
+events:
+  - id: ev
+    tier: grey
+    feeds:
+      - id: pgm
+        output: { router: rtr, output: 1 }
+        paths:
+          - { id: a, method: fiber, via: [a-rx], input: { router: rtr, input: 1 } }
+          - { id: b, method: satellite, via: [b-rx], input: { router: rtr, input: 2 } }
+mqtt: { url: "${broker.url}", username: sigpath, password: pw }
+journal: { dir: ${dir} }
+`)
+	const sources = [new FakeSource('a-rx'), new FakeSource('b-rx')]
+	const daemon = new Daemon({ config, log: silentLogger, signalSources: sources })
+	await daemon.start()
+	await until(() => daemon.isReady(), 10_000, 'ready')
+	for (const s of sources) s.report('up')
+	const panel = await mqtt.connectAsync(broker.url, {
+		username: 'panel1',
+		password: 'pw1',
+		protocolVersion: 5,
+		reconnectPeriod: 0,
+	})
+	const replyTopic = 'sigpath/bench/replies/panel1/bench'
+	const sent = new Map<string, number>()
+	const replies: number[] = []
+	const published: number[] = []
+	let expectActive: string | null = null
+	let sentAt = 0
+	panel.on('message', (topic, msg, packet) => {
+		const now = performance.now()
+		if (topic === replyTopic) {
+			const id = packet.properties?.correlationData?.toString() ?? ''
+			const t = sent.get(id)
+			if (t !== undefined) replies.push(now - t)
+		} else if (topic.endsWith('/state')) {
+			const st = JSON.parse(msg.toString()) as FeedState
+			if (expectActive !== null && st.active === expectActive) {
+				published.push(now - sentAt)
+				expectActive = null
+			}
+		}
+	})
+	await panel.subscribeAsync([replyTopic, 'sigpath/bench/feeds/ev/pgm/state'], { qos: 1 })
+	await sleep(300)
+	const interval = 10 // 100 commands per second
+	const start = performance.now()
+	for (let i = 0; i < count; i++) {
+		const due = start + i * interval
+		const wait = due - performance.now()
+		if (wait > 0) await sleep(wait)
+		const path = i % 2 === 0 ? 'b' : 'a'
+		const id = String(i)
+		sentAt = performance.now()
+		sent.set(id, sentAt)
+		expectActive = path
+		await panel.publishAsync('sigpath/bench/feeds/ev/pgm/set', JSON.stringify({ action: 'take', path }), {
+			qos: 1,
+			properties: { responseTopic: replyTopic, correlationData: Buffer.from(id) },
+		})
+	}
+	await until(() => replies.length >= count, 10_000, 'every reply')
+	await panel.endAsync()
+	await daemon.stop()
+	await router.stop()
+	await broker.close()
+	rmSync(dir, { recursive: true, force: true })
+	return { reply: stats(replies), state: stats(published) }
+}
+
+/** C: 1,000 feeds configured on a SW-P-08 router: resident memory and event-loop delay while idle and reporting. */
+async function scale(feeds: number) {
+	const dir = mkdtempSync(join(tmpdir(), 'sigpath-bench-'))
+	const router = new Swp08Sim({ inputs: feeds * 2, outputs: feeds })
+	await router.start({ host: '127.0.0.1', port: 0 })
+	const lines: string[] = []
+	const devices: string[] = []
+	for (let i = 0; i < feeds; i++) {
+		devices.push(`  - { id: a${i}, role: receiver }`, `  - { id: b${i}, role: receiver }`)
+		lines.push(
+			`      - { id: f${i}, output: { router: rtr, output: ${i + 1} }, paths: [ { id: a, method: fiber, via: [a${i}], input: { router: rtr, input: ${i * 2 + 1} } }, { id: b, method: satellite, via: [b${i}], input: { router: rtr, input: ${i * 2 + 2} } } ] }`,
+		)
+	}
+	const config = parseConfigText(`site: { id: bench }
+devices:
+  - { id: rtr, role: router, driver: { type: swp08, host: 127.0.0.1, port: ${router.port} }, size: { inputs: ${feeds * 2}, outputs: ${feeds} } }
+${devices.join('\n')}
+events:
+  - id: ev
+    tier: grey
+    feeds:
+${lines.join('\n')}
+broker: { listen: 127.0.0.1:0 }
+journal: { dir: ${dir} }
+`)
+	const sources = config.devices.filter((d) => d.role === 'receiver').map((d) => new FakeSource(d.id))
+	const rssBefore = process.memoryUsage().rss
+	const daemon = new Daemon({ config, log: silentLogger, signalSources: sources, firstSyncTimeoutMs: 20_000 })
+	await daemon.start()
+	await until(() => daemon.isReady(), 30_000, 'ready')
+	for (const s of sources) s.report('up')
+	const h = monitorEventLoopDelay({ resolution: 1 })
+	h.enable()
+	// 10 s: every second, 1 % of the primaries flap (down, then up 500 ms later)
+	for (let s = 0; s < 10; s++) {
+		for (let i = 0; i < feeds / 100; i++) sources[((s * 7 + i * 13) % feeds) * 2]!.report('down')
+		await sleep(500)
+		for (let i = 0; i < feeds / 100; i++) sources[((s * 7 + i * 13) % feeds) * 2]!.report('up')
+		await sleep(500)
+	}
+	h.disable()
+	const rss = process.memoryUsage().rss
+	await daemon.stop()
+	await router.stop()
+	rmSync(dir, { recursive: true, force: true })
+	return {
+		rssMiB: rss / 2 ** 20,
+		rssDeltaMiB: (rss - rssBefore) / 2 ** 20,
+		eldP99: h.percentile(99) / 1e6,
+		eldMax: h.max / 1e6,
+	}
+}
+
+console.log('sigpath end-to-end benchmark (issue #7)')
+console.log(`command: node --import tsx test/bench/e2e.ts   (BENCH_ROUNDS=${ROUNDS}, BENCH_COMMANDS=${COMMANDS})`)
+console.log(`machine: ${machine()}`)
+console.log('')
+const rowsA: (string | number)[][] = []
+for (const [n, rounds] of [
+	[1, ROUNDS * 3],
+	[10, ROUNDS],
+	[100, Math.max(2, Math.ceil(ROUNDS / 3))],
+] as const) {
+	const r = await signalStop(n, rounds)
+	rowsA.push([
+		`${n} feed${n > 1 ? 's' : ''} at once`,
+		r.n,
+		r.p50.toFixed(1),
+		r.p99.toFixed(1),
+		r.max.toFixed(1),
+		(r.p99 - LOSS_MS).toFixed(1),
+		r.p99 <= LOSS_MS + 10 ? 'met' : 'MISSED',
+	])
+}
+console.log(
+	`A. signal stop (SRT sender cut) -> backup confirmed on the router tally; lossMs ${LOSS_MS}, SRT silenceMs 50`,
+)
+console.log(
+	table(['failing', 'samples', 'p50 ms', 'p99 ms', 'max ms', 'p99 - lossMs', 'target p99 <= lossMs + 10'], rowsA),
+)
+console.log('')
+const b = await panelCommands(COMMANDS)
+console.log(
+	'B. panel take (MQTT v5 via mosquitto, 100 commands/s) -> router tally confirmed -> reply / state published',
+)
+console.log(
+	table(
+		['measured', 'samples', 'p50 ms', 'p99 ms', 'max ms', 'target p99 < 5 ms'],
+		[
+			[
+				'publish -> reply (after the tally)',
+				b.reply.n,
+				b.reply.p50.toFixed(2),
+				b.reply.p99.toFixed(2),
+				b.reply.max.toFixed(2),
+				b.reply.p99 < 5 ? 'met' : 'MISSED',
+			],
+			[
+				'publish -> state message',
+				b.state.n,
+				b.state.p50.toFixed(2),
+				b.state.p99.toFixed(2),
+				b.state.max.toFixed(2),
+				b.state.p99 < 5 ? 'met' : 'MISSED',
+			],
+		],
+	),
+)
+console.log('')
+const c = await scale(1000)
+console.log('C. 1,000 feeds configured (SW-P-08 router, 2,000 inputs), 1 % of primaries flapping every second for 10 s')
+console.log(
+	table(
+		['RSS MiB', 'RSS added MiB', 'ELD p99 ms', 'ELD max ms'],
+		[[c.rssMiB.toFixed(0), c.rssDeltaMiB.toFixed(0), c.eldP99.toFixed(2), c.eldMax.toFixed(2)]],
+	),
+)
