@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs'
 import { describe, expect, it } from 'vitest'
 import { configJsonSchema, SCHEMA_FILE } from '../../scripts/gen-schema.ts'
+import { README, withReference } from '../../scripts/gen-config-doc.ts'
 
 type Json = { [k: string]: unknown }
 
@@ -19,6 +20,12 @@ function properties(node: unknown, path = '$', out: { path: string; schema: Json
 describe('the generated JSON Schema', () => {
 	it('is up to date with the zod config (run `npm run schema` when this fails)', () => {
 		expect(readFileSync(SCHEMA_FILE, 'utf8')).toBe(configJsonSchema())
+	})
+
+	it('the README config reference is up to date (run `npm run schema` when this fails)', () => {
+		const readme = readFileSync(README, 'utf8')
+		expect(readme).toBe(withReference(readme))
+		expect(readme).toContain('| `events[].feeds[].failover.lossMs` | integer |  | 500 |')
 	})
 
 	it('describes every field', () => {
