@@ -22,7 +22,7 @@ function typeOf(s: S): string {
 	}
 	if (s['type'] === 'object' && s['properties']) return 'object'
 	if (s['type'] === 'object') return 'map'
-	return String(s['type'] ?? 'any')
+	return typeof s['type'] === 'string' ? s['type'] : 'any'
 }
 
 function rows(s: S, path: string, out: string[]): void {
@@ -32,12 +32,13 @@ function rows(s: S, path: string, out: string[]): void {
 		for (const [k, v] of Object.entries(props)) {
 			const p = path ? `${path}.${k}` : k
 			const def = v['default'] !== undefined && typeof v['default'] !== 'object' ? JSON.stringify(v['default']) : ''
-			const desc = String(v['description'] ?? '').replace(/\|/g, '\\|')
+			const desc = (typeof v['description'] === 'string' ? v['description'] : '').replace(/\|/g, '\\|')
 			out.push(`| \`${p}\` | ${typeOf(v)} | ${required.has(k) ? 'yes' : ''} | ${def} | ${desc} |`)
 			const inner = v['type'] === 'array' ? (v['items'] as S | undefined) : v
 			if (inner?.['oneOf'] && Array.isArray(inner['oneOf']))
 				for (const alt of inner['oneOf'] as S[]) {
-					const tag = ((alt['properties'] as Record<string, S> | undefined)?.['type']?.['const'] as string | undefined) ?? ''
+					const tag =
+						((alt['properties'] as Record<string, S> | undefined)?.['type']?.['const'] as string | undefined) ?? ''
 					rows(alt, `${p}${v['type'] === 'array' ? '[]' : ''}{type: ${tag}}`, out)
 				}
 			else if (inner) rows(inner, `${p}${v['type'] === 'array' ? '[]' : ''}`, out)
