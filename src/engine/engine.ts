@@ -91,7 +91,7 @@ export class Engine {
 				startT: this.t,
 				mode: fo.mode,
 				locked: false,
-				alarms: { 'no-path': false, 'no-signal': false, 'at-risk': false },
+				alarms: { 'no-path': null, 'no-signal': null, 'at-risk': null },
 				graceOver: false,
 				graceGen: 0,
 				dirty: false,
@@ -178,8 +178,7 @@ export class Engine {
 					throw new EngineError(`a start record of feed ${feed.key} must come before any other record of that feed`)
 				const p = feed.byId.get(obs.active)
 				if (!p) throw new EngineError(`feed ${feed.key} has no path "${obs.active}"`)
-				for (const code of ['no-path', 'no-signal', 'at-risk'] as const)
-					if (feed.alarms[code]) feed.alarms[code] = false
+				for (const code of ['no-path', 'no-signal', 'at-risk'] as const) feed.alarms[code] = null
 				this.startFeed(feed, t, p, obs.mode ?? feed.configMode, obs.locked ?? false, obs)
 				feed.touched = true
 				break
@@ -240,7 +239,7 @@ export class Engine {
 			mode: feed.mode,
 			locked: feed.locked,
 			paths,
-			alarms: (['no-path', 'no-signal', 'at-risk'] as const).filter((a) => feed.alarms[a]),
+			alarms: (['no-path', 'no-signal', 'at-risk'] as const).filter((a) => feed.alarms[a] !== null),
 			wouldSwitch: feed.would ? { to: feed.would.to.id, cause: feed.would.cause } : null,
 			compliance: feed.risk ? { healthyDiscretePaths: this.healthyDiscrete(feed), required: feed.risk.required } : null,
 		}
@@ -524,9 +523,10 @@ export class Engine {
 	}
 
 	private alarm(f: FeedRt, code: AlarmCode, on: boolean, t: number, out: Output[], because: () => string[]): void {
-		if (f.alarms[code] === on) return
-		f.alarms[code] = on
-		const path = f.active.id
+		const raised = f.alarms[code]
+		if ((raised !== null) === on) return
+		const path = raised ?? f.active.id
+		f.alarms[code] = on ? path : null
 		out.push({
 			kind: 'alarm',
 			t,
