@@ -68,9 +68,7 @@ const timeline = fc
 				seen.add(f)
 				out.push({ t: 0, feed: f, active: FEEDS[f][i % FEEDS[f].length]!, mode, locked })
 			}
-		if (allUp)
-			for (const f of keys)
-				for (const p of FEEDS[f]) out.push({ t: 0, path: `${f}/${p}`, signal: 'up' })
+		if (allUp) for (const f of keys) for (const p of FEEDS[f]) out.push({ t: 0, path: `${f}/${p}`, signal: 'up' })
 		let t = 0
 		for (const [gap, r] of steps) {
 			t += gap
