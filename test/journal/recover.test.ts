@@ -124,13 +124,13 @@ describe('sigpath journal timeline', () => {
 		await j.close()
 		const r = await cli('journal', 'timeline', dir, '--feed', 'wbc/pgm', '--config', bocFile)
 		expect(r.code).toBe(0)
-		expect(r.err).toMatch(/run 2 of 2: .*replay with --until 12000/)
+		expect(r.err).toMatch(/run 2 of 2: .*replay with --until 20000/)
 		const lines = r.out.trim().split('\n')
 		expect(JSON.parse(lines[0]!)).toEqual({ t: 0, feed: 'wbc/pgm', active: 'fiber', mode: 'auto', locked: false })
 		expect(lines).toContain('{"t":1045,"device":"fiber-rx","state":"down","at":1000}')
 		expect(lines.some((l) => l.includes('ups-a'))).toBe(false) // --config: only the devices the feed depends on
 		expect(lines).toContain('{"t":3500,"feed":"wbc/pgm","command":"take","path":"inet","operator":"bco-2"}')
-		const outs = replay(boc, parseTimeline(r.out, boc), { until: 12_000 })
+		const outs = replay(boc, parseTimeline(r.out, boc), { until: 20_000 })
 		const decisions = outs.filter((o) => o.kind === 'decision').map((o) => `${o.t} ${o.from}>${o.to} ${o.cause}`)
 		const lastRun = runs(readRecords(dir))
 			.at(-1)!
