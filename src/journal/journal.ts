@@ -106,7 +106,11 @@ export class Journal {
 
 	/** Opens (creating the directory when missing), cutting a torn tail. Synchronous: it runs once, at start. */
 	static open(options: JournalOptions): Journal {
-		mkdirSync(options.dir, { recursive: true })
+		try {
+			mkdirSync(options.dir, { recursive: true })
+		} catch (err) {
+			throw new JournalError(`cannot create the journal directory ${options.dir}`, { cause: err })
+		}
 		const report = scanDir(options.dir)
 		if (report.torn) {
 			const t = report.torn

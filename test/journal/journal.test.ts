@@ -291,3 +291,12 @@ describe('fault injection', () => {
 		await j.close()
 	})
 })
+
+describe('errors name the place', () => {
+	it('a journal directory that is a file', () => {
+		const dir = tmp()
+		const file = join(dir, 'not-a-dir')
+		writeFileSync(file, '')
+		expect(() => Journal.open({ dir: file })).toThrow(/cannot create the journal directory .*not-a-dir/)
+	})
+})
