@@ -71,7 +71,7 @@ function round(dir: string, delayMs: number): Promise<Round> {
 	})
 }
 
-it(`keeps every acknowledged record through ${ROUNDS} SIGKILLs`, { timeout: 240_000 }, async () => {
+it(`keeps every acknowledged record through ${ROUNDS} SIGKILLs`, { timeout: 420_000 }, async () => {
 	const rng = fc.sample(fc.tuple(fc.integer({ min: 0, max: 40 }), fc.integer({ min: 0, max: 3 })), {
 		numRuns: ROUNDS,
 		seed: 20261121,
