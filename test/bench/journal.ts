@@ -98,7 +98,7 @@ try {
 	console.log(
 		table(
 			[
-				'appenders',
+				'load',
 				'records',
 				'records/s',
 				'fdatasyncs',
