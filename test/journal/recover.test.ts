@@ -7,6 +7,7 @@ import { afterAll, describe, expect, it } from 'vitest'
 import { main } from '../../src/cli/main.ts'
 import { Engine, parseTimeline, replay, type Observation } from '../../src/engine/index.ts'
 import {
+	checkPayload,
 	entriesFor,
 	entriesForOutput,
 	extractTimeline,
@@ -113,6 +114,34 @@ async function cli(...argv: string[]) {
 	const code = await main(argv, { out: (t) => (out += t), err: (t) => (err += t) })
 	return { code, out, err }
 }
+
+describe('journaled kinds', () => {
+	it('every record the daemon writes has a valid payload; a held switch on a locked feed is journaled as suppressed', async () => {
+		const dir = join(root, 'kinds')
+		const j = Journal.open({ dir })
+		await daemonRun(j, [
+			{ type: 'signal', t: 0, feed: 'wbc/pgm', path: 'fiber', signal: 'up' },
+			{ type: 'signal', t: 0, feed: 'wbc/pgm', path: 'sat', signal: 'up' },
+			{ type: 'command', t: 100, feed: 'wbc/pgm', command: 'lock', operator: 'bco-1' },
+			{ type: 'signal', t: 1000, feed: 'wbc/pgm', path: 'fiber', signal: 'down' },
+			{ type: 'command', t: 2000, feed: 'wbc/pgm', command: 'unlock', operator: 'bco-1' },
+		])
+		await j.close()
+		const recs = readRecords(dir)
+		for (const r of recs)
+			expect(checkPayload(r.kind, r.payload), `${r.kind} ${JSON.stringify(r.payload)}`).toBeUndefined()
+		expect(recs.filter((r) => r.kind === 'suppressed').map((r) => r.payload)).toMatchObject([
+			{ t: 1300, feed: 'wbc/pgm', from: 'fiber', to: 'sat', cause: 'failover', because: 'locked' },
+		])
+		expect(recs.filter((r) => r.kind === 'decision').map((r) => r.payload)).toMatchObject([
+			{ t: 2000, feed: 'wbc/pgm', from: 'fiber', to: 'sat', cause: 'failover' },
+		])
+		expect(recs.filter((r) => r.kind === 'command').map((r) => (r.payload as { result: string }).result)).toEqual([
+			'accepted',
+			'accepted',
+		])
+	})
+})
 
 describe('sigpath journal timeline', () => {
 	const dir = join(root, 'incident')
