@@ -1,6 +1,6 @@
 // The decision rules of contract §4, read on a feed's state. Pure: the Engine applies what this returns.
 import { classOf, type Class, type FeedRt, type PathRt, type Trigger } from './state.ts'
-import type { Cause, Observation } from './types.ts'
+import type { AlarmCode, Cause, Observation } from './types.ts'
 
 export interface Verdict {
 	/** where the rules say to go (may be suppressed by rule 4), or null to stay */
@@ -112,4 +112,24 @@ const timerText = {
 function describeTimer(tr: Exclude<Trigger, { obs: Observation }>): string {
 	if (tr.timer === 'grace') return `t=${tr.due} timer: lossMs since the start, compliance judged from now`
 	return `t=${tr.due} timer: ${tr.path ?? ''} ${timerText[tr.timer]}`
+}
+
+/** The step's triggers, preceded by the observations that set the signals of the paths the rule read. */
+export function withCauses(paths: readonly PathRt[], triggers: readonly Trigger[]): Trigger[] {
+	const out: Trigger[] = []
+	for (const p of paths)
+		if (
+			p.cause &&
+			!triggers.some((tr) => 'obs' in tr && tr.obs === p.cause) &&
+			!out.some((tr) => 'obs' in tr && tr.obs === p.cause)
+		)
+			out.push({ obs: p.cause })
+	out.sort((a, b) => ('obs' in a ? a.obs.t : a.due) - ('obs' in b ? b.obs.t : b.due))
+	return [...out, ...triggers]
+}
+
+export const alarmText: Record<AlarmCode, (feed: string, path: string) => string> = {
+	'no-path': (feed, path) => `${feed}: active path ${path} failed and no other path is eligible`,
+	'no-signal': (feed, path) => `${feed}: no signal reported for the active path ${path}`,
+	'at-risk': (feed) => `${feed}: fewer healthy discrete paths than the contribution rule requires`,
 }

@@ -8,9 +8,9 @@
 //
 // A device report costs O(paths that depend on the device): devices are indexed to (path, slot) once.
 import type { Model, FeedKey } from '../domain/model.ts'
-import { requiredPaths } from '../domain/model.ts'
-import { conflictingPairs, Context, maxDiscrete } from '../rule/index.ts'
-import { decide, explainTriggers } from './decide.ts'
+import { maxDiscrete } from '../rule/index.ts'
+import { buildRuntime, type DeviceRt } from './build.ts'
+import { alarmText, decide, explainTriggers, withCauses } from './decide.ts'
 import { TimerHeap } from './heap.ts'
 import {
 	classOf,
@@ -34,11 +34,6 @@ import {
 	type Report,
 } from './types.ts'
 
-interface DeviceRt {
-	lastReport: number
-	refs: { path: PathRt; slot: number }[]
-}
-
 type TimerItem = { kind: Exclude<TimerKind, 'grace'>; path: PathRt } | { kind: 'grace'; feed: FeedRt }
 
 export interface EngineOptions {
@@ -52,9 +47,9 @@ export interface EngineOptions {
 }
 
 export class Engine {
-	private readonly feeds: FeedRt[] = []
+	private readonly feeds: FeedRt[]
 	private readonly feedByKey = new Map<FeedKey, FeedRt>()
-	private readonly devices = new Map<string, DeviceRt>()
+	private readonly devices: Map<string, DeviceRt>
 	private readonly heap = new TimerHeap<TimerItem>()
 	private readonly dirty: FeedRt[] = []
 	private t: number
@@ -65,74 +60,12 @@ export class Engine {
 	) {
 		this.t = options.t0 ?? 0
 		const pending = new Set(options.pending ?? [])
-		const ctx = new Context(model.config)
-		const policy = model.config.policy
-		for (const ref of model.feeds.values()) {
-			const fo = ref.feed.failover
-			const feed = {
-				key: ref.key,
-				index: this.feeds.length,
-				ref,
-				paths: [],
-				byId: new Map(),
-				lossMs: fo.lossMs,
-				clearMs: fo.clearMs,
-				preference: fo.preference,
-				configMode: fo.mode,
-				risk: ref.feed.critical
-					? {
-							conflicts: conflictingPairs(ctx, ref.feed),
-							required: requiredPaths(policy, ref.event.tier),
-							memo: new Map(),
-						}
-					: null,
-				started: false,
-				touched: false,
-				startT: this.t,
-				mode: fo.mode,
-				locked: false,
-				alarms: { 'no-path': false, 'no-signal': false, 'at-risk': false },
-				graceOver: false,
-				graceGen: 0,
-				dirty: false,
-				triggers: [],
-				would: null,
-			} as Omit<FeedRt, 'active'> as FeedRt
-			ref.ranked.forEach((path, rank) => {
-				const deps = [...new Set([...path.via, path.input.router])]
-				const p: PathRt = {
-					feed,
-					id: path.id,
-					rank,
-					slots: new Array<null>(deps.length + 1).fill(null),
-					lastPathReport: -Infinity,
-					signal: null,
-					lastChange: this.t,
-					badSince: null,
-					upSince: null,
-					nullSince: this.t,
-					failedEver: false,
-					cleared: false,
-					failedOutage: false,
-					lastFailure: null,
-					nullLong: false,
-					revertBlocked: false,
-					cause: null,
-					gen: { loss: 0, clear: 0, revert: 0, null: 0 },
-				}
-				feed.paths.push(p)
-				feed.byId.set(p.id, p)
-				deps.forEach((dev, i) => {
-					let d = this.devices.get(dev)
-					if (!d) this.devices.set(dev, (d = { lastReport: -Infinity, refs: [] }))
-					d.refs.push({ path: p, slot: i + 1 })
-				})
-			})
-			if (feed.paths.length === 0) continue // a feed with no path has nothing to switch
-			feed.active = feed.paths[0]!
-			this.feeds.push(feed)
+		const built = buildRuntime(model, this.t)
+		this.feeds = built.feeds
+		this.devices = built.devices
+		for (const feed of this.feeds) {
 			this.feedByKey.set(feed.key, feed)
-			if (!pending.has(feed.key)) this.startFeed(feed, this.t, feed.paths[0]!, fo.mode, false)
+			if (!pending.has(feed.key)) this.startFeed(feed, this.t, feed.paths[0]!, feed.configMode, false)
 		}
 	}
 
@@ -178,8 +111,7 @@ export class Engine {
 					throw new EngineError(`a start record of feed ${feed.key} must come before any other record of that feed`)
 				const p = feed.byId.get(obs.active)
 				if (!p) throw new EngineError(`feed ${feed.key} has no path "${obs.active}"`)
-				for (const code of ['no-path', 'no-signal', 'at-risk'] as const)
-					if (feed.alarms[code]) feed.alarms[code] = false
+				for (const code of ['no-path', 'no-signal', 'at-risk'] as const) feed.alarms[code] = null
 				this.startFeed(feed, t, p, obs.mode ?? feed.configMode, obs.locked ?? false, obs)
 				feed.touched = true
 				break
@@ -240,7 +172,7 @@ export class Engine {
 			mode: feed.mode,
 			locked: feed.locked,
 			paths,
-			alarms: (['no-path', 'no-signal', 'at-risk'] as const).filter((a) => feed.alarms[a]),
+			alarms: (['no-path', 'no-signal', 'at-risk'] as const).filter((a) => feed.alarms[a] !== null),
 			wouldSwitch: feed.would ? { to: feed.would.to.id, cause: feed.would.cause } : null,
 			compliance: feed.risk ? { healthyDiscretePaths: this.healthyDiscrete(feed), required: feed.risk.required } : null,
 		}
@@ -524,9 +456,10 @@ export class Engine {
 	}
 
 	private alarm(f: FeedRt, code: AlarmCode, on: boolean, t: number, out: Output[], because: () => string[]): void {
-		if (f.alarms[code] === on) return
-		f.alarms[code] = on
-		const path = f.active.id
+		const raised = f.alarms[code]
+		if ((raised !== null) === on) return
+		const path = raised ?? f.active.id
+		f.alarms[code] = on ? path : null
 		out.push({
 			kind: 'alarm',
 			t,
@@ -554,24 +487,4 @@ export class Engine {
 		if (n === undefined) memo.set(mask, (n = maxDiscrete(ids, f.risk.conflicts)))
 		return n
 	}
-}
-
-/** The step's triggers, preceded by the observations that set the signals of the paths the rule read. */
-function withCauses(paths: readonly PathRt[], triggers: readonly Trigger[]): Trigger[] {
-	const out: Trigger[] = []
-	for (const p of paths)
-		if (
-			p.cause &&
-			!triggers.some((tr) => 'obs' in tr && tr.obs === p.cause) &&
-			!out.some((tr) => 'obs' in tr && tr.obs === p.cause)
-		)
-			out.push({ obs: p.cause })
-	out.sort((a, b) => ('obs' in a ? a.obs.t : a.due) - ('obs' in b ? b.obs.t : b.due))
-	return [...out, ...triggers]
-}
-
-const alarmText: Record<AlarmCode, (feed: string, path: string) => string> = {
-	'no-path': (feed, path) => `${feed}: active path ${path} failed and no other path is eligible`,
-	'no-signal': (feed, path) => `${feed}: no signal reported for the active path ${path}`,
-	'at-risk': (feed) => `${feed}: fewer healthy discrete paths than the contribution rule requires`,
 }

@@ -60,7 +60,8 @@ export interface FeedRt {
 	active: PathRt
 	mode: Mode
 	locked: boolean
-	alarms: Record<AlarmCode, boolean>
+	/** raised alarms: the active path when each was raised (a clear names the same path), or null */
+	alarms: Record<AlarmCode, string | null>
 	/** the at-risk judgement starts lossMs after the start, so that a start with no report yet is not an alarm */
 	graceOver: boolean
 	graceGen: number

@@ -140,6 +140,7 @@ export function checkAgainstModel(o: Observation, model: Model): string | undefi
 	if (o.type === 'device') return model.devices.has(o.device) ? undefined : `unknown device "${o.device}"`
 	const feed = model.feeds.get(o.feed)
 	if (!feed) return `unknown feed "${o.feed}"`
+	if (feed.ranked.length === 0) return `feed ${o.feed} has no paths: there is nothing to switch`
 	const hasPath = (id: string) => feed.ranked.some((p) => p.id === id)
 	if (o.type === 'signal' && !hasPath(o.path)) return `unknown path "${o.path}" in feed ${o.feed}`
 	if (o.type === 'start' && !hasPath(o.active)) return `unknown path "${o.active}" in feed ${o.feed}`

@@ -1,5 +1,12 @@
 // The tamper-evident audit journal: hash-chained JSON lines, group commit, rotation, recovery and extraction.
-export { Journal, JournalError, type Appended, type JournalClock, type JournalOptions } from './journal.ts'
+export {
+	Journal,
+	JournalError,
+	type Appended,
+	type JournalClock,
+	type JournalIo,
+	type JournalOptions,
+} from './journal.ts'
 export { GENESIS, parseLine, serialize, sha256, type JournalRecord } from './record.ts'
 export { describeProblem, fileName, listFiles, scanDir, type Problem, type ScanResult } from './scan.ts'
 export {

@@ -25,8 +25,20 @@ export interface JournalClock {
 	mono: () => number
 }
 
+/** The two calls on the hot path, injectable so that tests can make them fail or write short. */
+export interface JournalIo {
+	write: (fd: number, buf: Buffer, off: number, len: number, cb: (err: Error | null, written: number) => void) => void
+	fdatasync: (fd: number, cb: (err: Error | null) => void) => void
+}
+
+const nodeIo: JournalIo = {
+	write: (fd, buf, off, len, cb) => write(fd, buf, off, len, null, cb),
+	fdatasync: (fd, cb) => fdatasync(fd, cb),
+}
+
 export interface JournalOptions {
 	dir: string
+	io?: JournalIo
 	/** start a new file once the current one reaches this size (config journal.rotateBytes; default 64 MiB) */
 	rotateBytes?: number
 	clock?: JournalClock
@@ -71,6 +83,7 @@ export class Journal {
 	readonly stats = { batches: 0, records: 0, files: 0 }
 	private readonly rotateBytes: number
 	private readonly clock: JournalClock
+	private readonly io: JournalIo
 
 	private constructor(
 		readonly dir: string,
@@ -80,6 +93,7 @@ export class Journal {
 		this.report = report
 		this.rotateBytes = options.rotateBytes ?? 64 * 1024 * 1024
 		this.clock = options.clock ?? defaultClock
+		this.io = options.io ?? nodeIo
 		this.seq = report.last?.seq ?? 0
 		this.prev = report.last?.hash ?? GENESIS
 		const lastFile = report.files.at(-1)
@@ -92,7 +106,11 @@ export class Journal {
 
 	/** Opens (creating the directory when missing), cutting a torn tail. Synchronous: it runs once, at start. */
 	static open(options: JournalOptions): Journal {
-		mkdirSync(options.dir, { recursive: true })
+		try {
+			mkdirSync(options.dir, { recursive: true })
+		} catch (err) {
+			throw new JournalError(`cannot create the journal directory ${options.dir}`, { cause: err })
+		}
 		const report = scanDir(options.dir)
 		if (report.torn) {
 			const t = report.torn
@@ -167,9 +185,9 @@ export class Journal {
 			try {
 				if (this.fd === null || this.size >= this.rotateBytes) this.rotate(batch[0]!.seq)
 				const buf = Buffer.from(batch.map((p) => p.data).join(''))
-				await writeAll(this.fd!, buf)
+				await writeAll(this.io, this.fd!, buf)
 				this.size += buf.length
-				await new Promise<void>((res, rej) => fdatasync(this.fd!, (e) => (e ? rej(e) : res())))
+				await new Promise<void>((res, rej) => this.io.fdatasync(this.fd!, (e) => (e ? rej(e) : res())))
 			} catch (err) {
 				// After a failed write or fdatasync, nothing later may be acknowledged: the file may hold a torn batch,
 				// and after a failed fsync the page cache may no longer say what the disk holds.
@@ -202,10 +220,10 @@ export class Journal {
 	}
 }
 
-function writeAll(fd: number, buf: Buffer): Promise<void> {
+function writeAll(io: JournalIo, fd: number, buf: Buffer): Promise<void> {
 	return new Promise((resolve, reject) => {
 		const step = (off: number) =>
-			write(fd, buf, off, buf.length - off, null, (err, n) => {
+			io.write(fd, buf, off, buf.length - off, (err, n) => {
 				if (err) return reject(err)
 				if (off + n < buf.length) step(off + n)
 				else resolve()

@@ -65,6 +65,16 @@ export const Payloads = {
 		refused: z.string(),
 		message: z.string(),
 	}),
+	/** rule 4: the switch the engine would have made on a manual or locked feed (audit only; not replayed) */
+	suppressed: z.strictObject({
+		t: T,
+		feed: z.string(),
+		from: z.string(),
+		to: z.string(),
+		cause: z.enum(['failover', 'revert', 'take']),
+		because: z.enum(['manual', 'locked']),
+		explain: z.unknown().optional(),
+	}),
 	/** a routing request sent to a router for a decision, and its outcome on the router's own tally */
 	take: z.strictObject({
 		t: T,
@@ -130,7 +140,7 @@ export function entriesFor(obs: Observation, outputs: readonly Output[], via?: s
 	return out
 }
 
-/** The journal records of one engine output (decisions, alarms, refusals; accepted commands ride on `command`). */
+/** The journal records of one engine output (accepted commands ride on the `command` record). */
 export function entriesForOutput(o: Output): Entry[] {
 	switch (o.kind) {
 		case 'decision':
@@ -170,7 +180,22 @@ export function entriesForOutput(o: Output): Entry[] {
 					},
 				},
 			]
-		default:
-			return []
+		case 'suppressed':
+			return [
+				{
+					kind: 'suppressed',
+					payload: {
+						t: o.t,
+						feed: o.feed,
+						from: o.from,
+						to: o.to,
+						cause: o.cause,
+						because: o.because,
+						explain: o.explain,
+					},
+				},
+			]
+		case 'accepted':
+			return [] // rides on the `command` record
 	}
 }

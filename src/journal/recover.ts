@@ -92,7 +92,7 @@ export interface ExtractOptions {
 
 export interface Extracted {
 	timeline: TimelineRecord[]
-	/** the last engine t of the run's records about the feed (decisions included): replay --until this */
+	/** the last engine t of the timeline and of the run's records about the feed (decisions included): replay --until this */
 	lastT: number
 	runs: number
 	notes: string[]
@@ -164,6 +164,7 @@ export function extractTimeline(records: readonly JournalRecord[], options: Extr
 		// the run's own start record is before `from` when the state was recovered
 		if ('active' in rec && recoveredStart) continue
 		timeline.push(rec)
+		lastT = Math.max(lastT, rec.t)
 	}
 	return { timeline, lastT, runs: all.length, notes }
 }

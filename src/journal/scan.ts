@@ -86,7 +86,12 @@ export function scanDir(dir: string, onRecord?: (r: JournalRecord, file: string,
 	let prev: JournalRecord | null = null
 	let afterUnreadable = false
 	files.forEach((file, fi) => {
-		const buf = readFileSync(join(dir, file))
+		let buf: Buffer
+		try {
+			buf = readFileSync(join(dir, file))
+		} catch (err) {
+			throw new Error(`cannot read the journal file ${join(dir, file)}`, { cause: err })
+		}
 		const lines = readLines(buf)
 		let lastGood = -1
 		lines.forEach((l, i) => {

@@ -6,12 +6,13 @@
 //    late), so that apply() itself decides; latency is that apply() call, per observation;
 //  - timer: the 1 % report `down` together, and advance() to the instant their lossMs runs out fires every timer and
 //    gives every decision in one call; latency is that call (the last decision of the burst), per round.
+// Then the router every path lands on reports degraded and up again: the widest fan-out one report can have.
 // Each failed path comes back 1 ms later (recovering: clearMs is an hour), so every round has somewhere to go.
 // Every feed is critical (the at-risk judgement runs too) with three paths, each behind its own receiver.
 import { Config } from '../../src/domain/config.ts'
 import { buildModel } from '../../src/domain/model.ts'
 import { Engine, type Observation } from '../../src/engine/index.ts'
-import { machine, percentile, table, us } from './common.ts'
+import { machine, percentile, table, us } from '../engine/bench-util.ts'
 
 const LOSS = 300
 
@@ -46,6 +47,8 @@ interface Row {
 	feeds: number
 	report: number[]
 	timer: number[]
+	/** one report of the router every path lands on: every feed at once */
+	router: number[]
 	decisions: number
 	setupMs: number
 }
@@ -105,9 +108,26 @@ function run(n: number, rounds: number): Row {
 		t += LOSS
 		restore(b, kb)
 	}
+	// the router every path lands on reports degraded, then up again: one observation that touches every path (no
+	// decision: a blip shorter than lossMs); the worst fan-out a single report can have
+	const router: number[] = []
+	for (let r = 0; r < 5; r++)
+		for (const state of ['degraded', 'up'] as const) {
+			t += 10
+			const s = process.hrtime.bigint()
+			follow(e.apply({ type: 'device', t, device: 'rtr-1', state }))
+			router.push(Number(process.hrtime.bigint() - s))
+		}
 	const expected = rounds * fail * 2
 	if (decisions !== expected) throw new Error(`expected ${expected} decisions, got ${decisions}: the scenario is wrong`)
-	return { feeds: n, report: report.sort((x, y) => x - y), timer: timer.sort((x, y) => x - y), decisions, setupMs }
+	return {
+		feeds: n,
+		report: report.sort((x, y) => x - y),
+		timer: timer.sort((x, y) => x - y),
+		router: router.sort((x, y) => x - y),
+		decisions,
+		setupMs,
+	}
 }
 
 const sizes: [number, number][] = [
@@ -136,6 +156,8 @@ console.log(
 			'burst p99 µs',
 			'burst max µs',
 			'decisions',
+			'router report p50 µs',
+			'router report max µs',
 			'setup ms',
 		],
 		rows.map((r) => [
@@ -150,6 +172,8 @@ console.log(
 			us(percentile(r.timer, 99)),
 			us(r.timer.at(-1)!),
 			r.decisions,
+			us(percentile(r.router, 50)),
+			us(r.router.at(-1)!),
 			r.setupMs.toFixed(0),
 		]),
 	),
@@ -159,3 +183,6 @@ console.log(
 	'report: one late `down` (at = t - lossMs) in, its failover decision out, per observation (one apply() call).',
 )
 console.log("burst: 1 % of the feeds' timers due in the same ms, every decision out, per burst (one advance() call).")
+console.log(
+	'router report: the router every path lands on reports degraded or up: one observation touching every path.',
+)

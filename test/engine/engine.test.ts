@@ -157,3 +157,17 @@ describe('input errors (replay validates first; the daemon must not feed these)'
 		expect(x.apply({ type: 'device', t: 0, device: 'ups-a', state: 'down' })).toEqual([])
 	})
 })
+
+describe('alarms', () => {
+	it('a cleared alarm names the path it was raised on, even after a switch', () => {
+		const e = new Engine(boc)
+		e.apply({ type: 'signal', t: 0, feed: 'wbc/pgm', path: 'fiber', signal: 'up' })
+		e.apply({ type: 'signal', t: 1000, feed: 'wbc/pgm', path: 'fiber', signal: 'down' })
+		e.advance(1300)
+		const outs = e.apply({ type: 'signal', t: 2000, feed: 'wbc/pgm', path: 'sat', signal: 'up' })
+		expect(outs.map((o) => (o.kind === 'alarm' ? `${o.alarm} ${o.active} ${o.path}` : o.kind))).toEqual([
+			'decision',
+			'no-path false fiber',
+		])
+	})
+})

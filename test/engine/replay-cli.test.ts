@@ -153,3 +153,16 @@ describe('a bad timeline exits 2 naming the line', () => {
 		expect(r.err).toMatch(/:4: /)
 	})
 })
+
+describe('a feed without paths', () => {
+	it('a command for it is a timeline error, not an internal one', async () => {
+		const cfg = join(dir, 'nopaths.yaml')
+		writeFileSync(
+			cfg,
+			'site: { id: x }\ndevices: [ { id: rtr-1, role: router } ]\nevents: [ { id: e, tier: red, feeds: [ { id: f, output: { router: rtr-1, output: 1 } } ] } ]\n',
+		)
+		const r = await sigpath('replay', cfg, timeline('{"t":0,"feed":"e/f","command":"auto"}\n'))
+		expect(r.code).toBe(2)
+		expect(r.err).toMatch(/:1: feed e\/f has no paths/)
+	})
+})

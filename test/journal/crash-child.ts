@@ -16,7 +16,7 @@ const fail = (err: unknown): void => {
 const one = (): void => {
 	const i = n++
 	// sizes vary so that batches straddle rotation and some writes are large
-	const pad = 'x'.repeat(i % 7 === 0 ? 3000 : i % 97)
+	const pad = 'x'.repeat(i % 13 === 0 ? 1500 : i % 97)
 	j.append('observation', { t: i, device: 'dev-1', state: i % 2 ? 'up' : 'down', pad }).then((a) => {
 		process.stdout.write(`ack ${a.seq} ${a.hash}\n`)
 		one()

@@ -10,9 +10,10 @@ import { fileURLToPath } from 'node:url'
 import { build } from 'esbuild'
 import fc from 'fast-check'
 import { afterAll, beforeAll, expect, it } from 'vitest'
-import { Journal, listFiles, readRecords, scanDir } from '../../src/journal/index.ts'
+import { Journal, listFiles, scanDir } from '../../src/journal/index.ts'
 
 const ROUNDS = 200
+const LANES = 2
 const root = mkdtempSync(join(tmpdir(), 'sigpath-crash-'))
 const bundle = join(root, 'crash-child.mjs')
 
@@ -70,42 +71,50 @@ function round(dir: string, delayMs: number): Promise<Round> {
 	})
 }
 
-it(`keeps every acknowledged record through ${ROUNDS} SIGKILLs`, { timeout: 240_000 }, async () => {
+it(`keeps every acknowledged record through ${ROUNDS} SIGKILLs`, { timeout: 420_000 }, async () => {
 	const rng = fc.sample(fc.tuple(fc.integer({ min: 0, max: 40 }), fc.integer({ min: 0, max: 3 })), {
 		numRuns: ROUNDS,
 		seed: 20261121,
 	})
-	let dir = ''
-	let acked = new Map<number, string>()
 	let totalAcks = 0
 	let torn = 0
-	for (let i = 0; i < ROUNDS; i++) {
-		// a fresh directory every 10 rounds keeps the verification cheap; within one, the chain spans 10 restarts
-		if (i % 10 === 0) {
-			dir = join(root, `j${i}`)
-			acked = new Map()
+	// two lanes of rounds run side by side, each on its own directories: while one child starts, the other appends
+	const lane = async (first: number) => {
+		let dir = ''
+		let acked = new Map<number, string>()
+		for (let i = first; i < ROUNDS; i += LANES) {
+			// a fresh directory every 5 rounds of a lane keeps the checks cheap; within one, the chain spans 5 restarts
+			if ((i - first) % (5 * LANES) === 0) {
+				dir = join(root, `j${i}`)
+				acked = new Map()
+			}
+			const [delay, tear] = rng[i]!
+			const r = await round(dir, delay)
+			expect(r.signal, `round ${i}: the child was not killed (code ${r.code}): ${r.stderr}`).toBe('SIGKILL')
+			expect(r.opened, `round ${i}: ${r.stderr}`).toMatch(/^open \d+ \d+ 0$/)
+			for (const [seq, hash] of r.acks) acked.set(seq, hash)
+			totalAcks += r.acks.size
+			if (tear === 0) {
+				// a power cut: part of a record that never completed
+				const files = listFiles(dir)
+				if (files.length > 0)
+					appendFileSync(
+						join(dir, files.at(-1)!),
+						`{"seq":999999,"wall":"2026-11-21T00:00:00.000Z","mono":1,"kind":"obs`,
+					)
+			}
+			const j = Journal.open({ dir, rotateBytes: 16384 })
+			if (j.report.torn) torn++
+			expect(j.report.broken, `round ${i}`).toEqual([])
+			await j.close()
+			const present = new Map<number, string>()
+			const after = scanDir(dir, (rec) => present.set(rec.seq, rec.hash))
+			expect(after.torn, `round ${i}: nothing torn may remain`).toBeNull()
+			expect(after.firstBad, `round ${i}`).toBeNull()
+			for (const [seq, hash] of acked) expect(present.get(seq), `round ${i}: acknowledged seq ${seq}`).toBe(hash)
 		}
-		const [delay, tear] = rng[i]!
-		const r = await round(dir, delay)
-		expect(r.signal, `round ${i}: the child was not killed (code ${r.code}): ${r.stderr}`).toBe('SIGKILL')
-		expect(r.opened, `round ${i}: ${r.stderr}`).toMatch(/^open \d+ \d+ 0$/)
-		for (const [seq, hash] of r.acks) acked.set(seq, hash)
-		totalAcks += r.acks.size
-		if (tear === 0) {
-			const files = listFiles(dir)
-			if (files.length > 0)
-				appendFileSync(join(dir, files.at(-1)!), `{"seq":999999,"wall":"2026-11-21T00:00:00.000Z","mono":1,"kind":"obs`)
-		}
-		const j = Journal.open({ dir, rotateBytes: 16384 })
-		if (j.report.torn) torn++
-		expect(j.report.broken, `round ${i}`).toEqual([])
-		await j.close()
-		const after = scanDir(dir)
-		expect(after.torn, `round ${i}: nothing torn may remain`).toBeNull()
-		expect(after.firstBad, `round ${i}`).toBeNull()
-		const present = new Map(readRecords(dir).map((rec) => [rec.seq, rec.hash]))
-		for (const [seq, hash] of acked) expect(present.get(seq), `round ${i}: acknowledged seq ${seq}`).toBe(hash)
 	}
+	await Promise.all(Array.from({ length: LANES }, (_, k) => lane(k)))
 	expect(totalAcks).toBeGreaterThan(ROUNDS)
 	expect(torn).toBeGreaterThan(ROUNDS / 8)
 })

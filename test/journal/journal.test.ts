@@ -1,7 +1,16 @@
 // The journal: the chain (checked with an independent sha256 of the bytes), group commit, rotation, torn tails cut
 // at open, a broken chain reported and left alone, and `sigpath journal verify`.
 import { createHash } from 'node:crypto'
-import { appendFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import {
+	appendFileSync,
+	fdatasync,
+	mkdtempSync,
+	readdirSync,
+	readFileSync,
+	rmSync,
+	write,
+	writeFileSync,
+} from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
@@ -229,5 +238,65 @@ describe('sigpath journal verify', () => {
 		const code = await main(['journal', 'verify', dir, '--json'], { out: (t) => (out += t), err: () => undefined })
 		expect(code).toBe(1)
 		expect(JSON.parse(out)).toMatchObject({ ok: false, records: 2, firstBad: { line: 3 } })
+	})
+})
+
+describe('fault injection', () => {
+	const nodeWrite = (fd: number, buf: Buffer, off: number, len: number, cb: (e: Error | null, n: number) => void) =>
+		write(fd, buf, off, len, null, cb)
+
+	it('short writes are completed: every record whole', async () => {
+		const dir = tmp()
+		const j = Journal.open({
+			dir,
+			io: { write: (fd, buf, off, len, cb) => nodeWrite(fd, buf, off, Math.min(len, 7), cb), fdatasync },
+		})
+		await Promise.all(Array.from({ length: 50 }, (_, i) => j.append('k', { i, text: 'é'.repeat(i) })))
+		await j.close()
+		const s = scanDir(dir)
+		expect(s.firstBad).toBeNull()
+		expect(s.records).toBe(50)
+	})
+
+	it('a failed fdatasync rejects its batch and every later append: nothing unsynced is acknowledged', async () => {
+		const dir = tmp()
+		let fail = false
+		const j = Journal.open({
+			dir,
+			io: {
+				write: nodeWrite,
+				fdatasync: (fd, cb) =>
+					fail ? cb(Object.assign(new Error('EIO: i/o error'), { code: 'EIO' })) : fdatasync(fd, cb),
+			},
+		})
+		await j.append('k', { ok: 1 })
+		fail = true
+		const batch = Promise.allSettled([j.append('k', { n: 2 }), j.append('k', { n: 3 })])
+		const results = await batch
+		expect(results.map((r) => r.status)).toEqual(['rejected', 'rejected'])
+		const reason = (results[0] as PromiseRejectedResult).reason as Error
+		expect(reason.message).toMatch(/journal write failed/)
+		expect((reason.cause as Error).message).toMatch(/EIO/)
+		await expect(j.append('k', { n: 4 })).rejects.toThrow(/failed earlier/)
+		await j.close()
+	})
+
+	it('a failed write rejects too', async () => {
+		const dir = tmp()
+		const j = Journal.open({
+			dir,
+			io: { write: (_fd, _b, _o, _l, cb) => cb(new Error('ENOSPC: no space left on device'), 0), fdatasync },
+		})
+		await expect(j.append('k', {})).rejects.toThrow(/journal write failed/)
+		await j.close()
+	})
+})
+
+describe('errors name the place', () => {
+	it('a journal directory that is a file', () => {
+		const dir = tmp()
+		const file = join(dir, 'not-a-dir')
+		writeFileSync(file, '')
+		expect(() => Journal.open({ dir: file })).toThrow(/cannot create the journal directory .*not-a-dir/)
 	})
 })

@@ -7,6 +7,7 @@ import { afterAll, describe, expect, it } from 'vitest'
 import { main } from '../../src/cli/main.ts'
 import { Engine, parseTimeline, replay, type Observation } from '../../src/engine/index.ts'
 import {
+	checkPayload,
 	entriesFor,
 	entriesForOutput,
 	extractTimeline,
@@ -114,6 +115,34 @@ async function cli(...argv: string[]) {
 	return { code, out, err }
 }
 
+describe('journaled kinds', () => {
+	it('every record the daemon writes has a valid payload; a held switch on a locked feed is journaled as suppressed', async () => {
+		const dir = join(root, 'kinds')
+		const j = Journal.open({ dir })
+		await daemonRun(j, [
+			{ type: 'signal', t: 0, feed: 'wbc/pgm', path: 'fiber', signal: 'up' },
+			{ type: 'signal', t: 0, feed: 'wbc/pgm', path: 'sat', signal: 'up' },
+			{ type: 'command', t: 100, feed: 'wbc/pgm', command: 'lock', operator: 'bco-1' },
+			{ type: 'signal', t: 1000, feed: 'wbc/pgm', path: 'fiber', signal: 'down' },
+			{ type: 'command', t: 2000, feed: 'wbc/pgm', command: 'unlock', operator: 'bco-1' },
+		])
+		await j.close()
+		const recs = readRecords(dir)
+		for (const r of recs)
+			expect(checkPayload(r.kind, r.payload), `${r.kind} ${JSON.stringify(r.payload)}`).toBeUndefined()
+		expect(recs.filter((r) => r.kind === 'suppressed').map((r) => r.payload)).toMatchObject([
+			{ t: 1300, feed: 'wbc/pgm', from: 'fiber', to: 'sat', cause: 'failover', because: 'locked' },
+		])
+		expect(recs.filter((r) => r.kind === 'decision').map((r) => r.payload)).toMatchObject([
+			{ t: 2000, feed: 'wbc/pgm', from: 'fiber', to: 'sat', cause: 'failover' },
+		])
+		expect(recs.filter((r) => r.kind === 'command').map((r) => (r.payload as { result: string }).result)).toEqual([
+			'accepted',
+			'accepted',
+		])
+	})
+})
+
 describe('sigpath journal timeline', () => {
 	const dir = join(root, 'incident')
 
@@ -124,13 +153,13 @@ describe('sigpath journal timeline', () => {
 		await j.close()
 		const r = await cli('journal', 'timeline', dir, '--feed', 'wbc/pgm', '--config', bocFile)
 		expect(r.code).toBe(0)
-		expect(r.err).toMatch(/run 2 of 2: .*replay with --until 12000/)
+		expect(r.err).toMatch(/run 2 of 2: .*replay with --until 20000/)
 		const lines = r.out.trim().split('\n')
 		expect(JSON.parse(lines[0]!)).toEqual({ t: 0, feed: 'wbc/pgm', active: 'fiber', mode: 'auto', locked: false })
 		expect(lines).toContain('{"t":1045,"device":"fiber-rx","state":"down","at":1000}')
 		expect(lines.some((l) => l.includes('ups-a'))).toBe(false) // --config: only the devices the feed depends on
 		expect(lines).toContain('{"t":3500,"feed":"wbc/pgm","command":"take","path":"inet","operator":"bco-2"}')
-		const outs = replay(boc, parseTimeline(r.out, boc), { until: 12_000 })
+		const outs = replay(boc, parseTimeline(r.out, boc), { until: 20_000 })
 		const decisions = outs.filter((o) => o.kind === 'decision').map((o) => `${o.t} ${o.from}>${o.to} ${o.cause}`)
 		const lastRun = runs(readRecords(dir))
 			.at(-1)!
