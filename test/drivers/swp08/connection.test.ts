@@ -301,6 +301,8 @@ describe('SW-P-08 router over RS-422 (socat pty pair, 38400 8E1)', () => {
 			log: silentLogger,
 			size: { inputs: 16, outputs: 16 },
 			...fast,
+			keepAliveMs: 50,
+			ackTimeoutMs: 30,
 		})
 		routers.push(router)
 		router.start()
@@ -315,5 +317,12 @@ describe('SW-P-08 router over RS-422 (socat pty pair, 38400 8E1)', () => {
 		expect(router.resends).toBe(1)
 		const out = await router.salvo(Array.from({ length: 16 }, (_, o) => ({ output: o + 1, input: 16 - o })))
 		expect(out.every((o) => o.ok)).toBe(true)
+		// the router goes quiet (a cut pair, a reboot): the port is closed and reopened, the tally read again
+		sim.faults.silent = true
+		await until(router, 'connection', (e) => e.state !== 'connected')
+		sim.route(0, 3)
+		sim.faults.silent = false
+		await until(router, 'synced')
+		expect(router.routing().get(1)).toBe(4)
 	})
 })

@@ -244,6 +244,19 @@ describe('Videohub router against the simulator', () => {
 		expect(router.freshness()).toMatchObject({ connected: true, stale: false })
 	})
 
+	it('the simulator NAKs what it does not understand or cannot do, and ACKs a PING', async () => {
+		const { port } = await setup({ inputs: 4, outputs: 4 })
+		const other = await rawClient(port)
+		await new Promise((r) => setTimeout(r, 30))
+		const before = other.blocks().length
+		other.send('FOO BAR:\n1 2\n\n')
+		other.send('not a header\n\n')
+		other.send(encodeBlock({ kind: 'routing', target: 'video', entries: [{ output: 9, input: 0 }] }))
+		other.send(encodeBlock({ kind: 'ping' }))
+		await new Promise((r) => setTimeout(r, 50))
+		expect(other.blocks().slice(before)).toEqual([{ kind: 'nak' }, { kind: 'nak' }, { kind: 'nak' }, { kind: 'ack' }])
+	})
+
 	it('refuses out-of-range ports before anything is sent', async () => {
 		const { router, sim } = await setup({ inputs: 4, outputs: 4 })
 		expect((await rejection(router.take(5, 1))).code).toBe('out-of-range')
