@@ -188,6 +188,18 @@ describe('Videohub router against the simulator', () => {
 		expect(router.locks().get(4)).toBe('unlocked')
 	})
 
+	it('a newer take of the same output supersedes the one still waiting', async () => {
+		const { router, sim } = await setup()
+		sim.faults.ignoreTakes = true
+		const first = router.take(7, 1)
+		await new Promise((r) => setTimeout(r, 20))
+		sim.faults.ignoreTakes = false
+		const second = router.take(7, 2)
+		expect((await rejection(first)).code).toBe('superseded')
+		expect((await second).input).toBe(2)
+		expect(router.commanded().get(7)).toBe(2)
+	})
+
 	it('rejects with nak when the router refuses the take', async () => {
 		const { router, sim } = await setup()
 		sim.faults.refuseTakes = true
