@@ -60,6 +60,8 @@ export class Swp08Router extends RouterCore {
 	#dumpFrames = 0
 	/** frames resent after a NAK or an ACK timeout (for tests and metrics) */
 	resends = 0
+	/** NAKs received from the router */
+	naks = 0
 	/** bad frames received and answered with NAK */
 	badFrames = 0
 
@@ -232,6 +234,7 @@ export class Swp08Router extends RouterCore {
 					break
 				}
 				case 'nak':
+					this.naks++
 					this.markOk()
 					this.#resend(true)
 					break
