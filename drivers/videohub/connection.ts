@@ -5,7 +5,7 @@ import type { Logger } from 'pino'
 import { RouterCore } from '../router/core.ts'
 import { Link, tcpOpener, type WireOpener } from '../router/link.ts'
 import { fromWire, toWire } from '../router/ports.ts'
-import type { Crosspoint, LockState, RouterSize } from '../router/types.ts'
+import type { Crosspoint, LinkState, LockState, RouterSize } from '../router/types.ts'
 import { encodeBlock, encodeDumpRequest, VideohubDecoder, type Block, type LockChar } from './codec.ts'
 
 export interface VideohubOptions {
@@ -117,7 +117,7 @@ export class VideohubRouter extends RouterCore {
 		if (this.#link.write(Buffer.from(encodeDumpRequest(header), 'utf8'))) this.#sent.push({ kind: 'dump' })
 	}
 
-	#onState(state: import('../router/types.ts').LinkState, reason: string | undefined): void {
+	#onState(state: LinkState, reason: string | undefined): void {
 		// A new session starts from nothing: the router's dump is the only source of truth (habit 4).
 		this.#decoder = new VideohubDecoder()
 		this.#sent = []
