@@ -54,6 +54,8 @@ export class Swp08Router extends RouterCore {
 	readonly #keepAliveMs: number
 	readonly #dumpQuietMs: number
 	#decoder = new Swp08Decoder()
+	/** bytes collected while a read is handled (see #write) */
+	#corked: Buffer[] | null = null
 	#queue: Outgoing[] = []
 	#inFlight: Outgoing | null = null
 	#seen = new Set<number>()
@@ -162,7 +164,7 @@ export class Swp08Router extends RouterCore {
 
 	#transmit(o: Outgoing): void {
 		o.sends++
-		if (!this.#link.write(o.bytes)) return
+		if (!this.#write(o.bytes)) return
 		if (o.sends === 1 && o.output !== undefined) this.onTakeTransmitted(o.output)
 		this.timers.set('ack', this.#ackTimeoutMs, () => this.#resend(false))
 	}
@@ -220,7 +222,30 @@ export class Swp08Router extends RouterCore {
 		)
 	}
 
+	/**
+	 * Writes, or while one read is being handled collects, bytes for the link: the ACK of a CONNECTED and the next
+	 * connect of a salvo then leave in one write (one syscall, one segment) instead of two.
+	 */
+	#write(bytes: Buffer): boolean {
+		if (this.#corked) {
+			this.#corked.push(bytes)
+			return this.linkState === 'connected'
+		}
+		return this.#link.write(bytes)
+	}
+
 	#onData(bytes: Buffer): void {
+		const out: Buffer[] = []
+		this.#corked = out
+		try {
+			this.#onEvents(bytes)
+		} finally {
+			this.#corked = null
+			if (out.length > 0) this.#link.write(out.length === 1 ? out[0]! : Buffer.concat(out))
+		}
+	}
+
+	#onEvents(bytes: Buffer): void {
 		for (const e of this.#decoder.push(bytes)) {
 			switch (e.type) {
 				case 'ack': {
@@ -240,10 +265,10 @@ export class Swp08Router extends RouterCore {
 					break
 				case 'bad':
 					this.badFrames++
-					this.#link.write(NAK_BYTES)
+					this.#write(NAK_BYTES)
 					break
 				case 'frame':
-					this.#link.write(ACK_BYTES)
+					this.#write(ACK_BYTES)
 					this.markOk()
 					this.#onMessage(e.message)
 					break

@@ -42,11 +42,27 @@ class Port {
 	queue: Outgoing[] = []
 	inFlight: Outgoing | null = null
 	timer: NodeJS.Timeout | null = null
+	#corked: Buffer[] | null = null
 	constructor(
 		readonly name: string,
-		readonly write: (b: Buffer) => void,
+		readonly send: (b: Buffer) => void,
 		readonly close: () => void,
 	) {}
+
+	write(b: Buffer): void {
+		if (this.#corked) this.#corked.push(b)
+		else this.send(b)
+	}
+
+	cork(): void {
+		this.#corked = []
+	}
+
+	uncork(): void {
+		const out = this.#corked
+		this.#corked = null
+		if (out && out.length > 0) this.send(out.length === 1 ? out[0]! : Buffer.concat(out))
+	}
 }
 
 export class Swp08Sim {
@@ -218,6 +234,16 @@ export class Swp08Sim {
 
 	#onBytes(port: Port, bytes: Buffer): void {
 		if (this.faults.silent) return
+		// everything this read causes on this port (ACKs, the next frame) leaves in one write
+		port.cork()
+		try {
+			this.#onEvents(port, bytes)
+		} finally {
+			port.uncork()
+		}
+	}
+
+	#onEvents(port: Port, bytes: Buffer): void {
 		for (const e of port.decoder.push(bytes)) {
 			switch (e.type) {
 				case 'ack':
