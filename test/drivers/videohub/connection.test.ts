@@ -112,6 +112,17 @@ describe('Videohub router against the simulator', () => {
 		expect(sim.routingRequests).toBe(0)
 	})
 
+	it('syncs with a server that sends no END PRELUDE nor input status (older 2.x), and with a 288x288 router', async () => {
+		const old = await setup({ endPrelude: false, inputStatus: false, version: '2.2' })
+		expect(old.router.routing().size).toBe(16)
+		expect(old.router.inputStatus().size).toBe(0)
+		expect(old.router.status().protocolVersion).toBe('2.2')
+		const big = await setup({ inputs: 288, outputs: 288 })
+		expect(big.router.routing().size).toBe(288)
+		expect(big.router.locks().size).toBe(288)
+		expect((await big.router.take(288, 1)).input).toBe(1)
+	})
+
 	it('confirms a take only on the router tally, and keeps commanded apart from confirmed', async () => {
 		const { router, sim } = await setup()
 		const events: RouterEvents['crosspoint'][0][] = []
