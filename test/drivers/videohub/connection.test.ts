@@ -200,6 +200,26 @@ describe('Videohub router against the simulator', () => {
 		expect(router.locks().get(4)).toBe('unlocked')
 	})
 
+	it('never sends an unlock it was not asked for, nor a forced unlock, across takes and reconnects', async () => {
+		const { router, sim, port } = await setup()
+		await router.lock(1)
+		await router.take(1, 5)
+		await router.take(2, 6)
+		sim.lockByPanel(2)
+		expect((await rejection(router.take(3, 1))).code).toBe('locked')
+		await sim.stop()
+		await sim.start({ port })
+		await until(router, 'synced')
+		await router.take(4, 4)
+		const lockRequests = sim.received.filter((b) => b.kind === 'locks' && b.entries.length > 0)
+		expect(lockRequests).toEqual([{ kind: 'locks', target: 'video', entries: [{ port: 0, lock: 'O' }] }])
+		await router.stop()
+		routers.splice(0)
+		expect(router.timerCount).toBe(0)
+		// stopping sends nothing either: the server releases a session's locks itself
+		expect(sim.received.filter((b) => b.kind === 'locks' && b.entries.length > 0)).toHaveLength(1)
+	})
+
 	it('a newer take of the same output supersedes the one still waiting', async () => {
 		const { router, sim } = await setup()
 		sim.faults.ignoreTakes = true
