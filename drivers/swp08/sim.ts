@@ -203,6 +203,11 @@ export class Swp08Sim {
 		}
 	}
 
+	/** Raw bytes on every port, outside the framing (line noise on an RS-422 pair). */
+	injectNoise(bytes: Uint8Array): void {
+		for (const p of this.#ports) p.write(Buffer.from(bytes))
+	}
+
 	/** A change made by another controller or the router's own panel: CONNECTED goes to every port (§3.4). */
 	route(dest: number, src: number, matrix = 0, level = 0): void {
 		this.table(matrix, level)[dest] = src

@@ -1,4 +1,5 @@
 import { createConnection, type Socket } from 'node:net'
+import fc from 'fast-check'
 import { afterEach, describe, expect, it } from 'vitest'
 import { silentLogger } from '../../../src/log.ts'
 import { encodeFrame, Swp08Decoder, type Swp08Message } from '../../../drivers/swp08/codec.ts'
@@ -214,6 +215,19 @@ describe('SW-P-08 router over TCP against the simulator', () => {
 		const events = new Swp08Decoder().push(Buffer.concat(got))
 		expect(events.map((e) => e.type).slice(0, 3)).toEqual(['nak', 'ack', 'frame'])
 		expect(events[2]).toMatchObject({ message: { cmd: 'tally', dest: 1, src: 1 } })
+	})
+
+	it('rides through line noise: whatever the noise, the next takes confirm', async () => {
+		const { router, sim } = await setup({}, { ackTimeoutMs: 100 })
+		const noises = fc.sample(fc.uint8Array({ minLength: 1, maxLength: 300 }), { numRuns: 15, seed: 17 })
+		for (const [i, noise] of noises.entries()) {
+			sim.injectNoise(noise)
+			const out = i + 1
+			expect((await router.take(out, 32 - i)).input).toBe(32 - i)
+		}
+		// the noise never became a crosspoint: the table still matches the router's
+		await new Promise((r) => setTimeout(r, 50))
+		sim.table().forEach((src, dest) => expect(router.routing().get(dest + 1)).toBe(src + 1))
 	})
 
 	it('gives up after five resends: nak when NAKed throughout', async () => {
