@@ -60,6 +60,8 @@ export class Swp08Router extends RouterCore {
 	#inFlight: Outgoing | null = null
 	#seen = new Set<number>()
 	#dumpFrames = 0
+	/** reading the tally one interrogate at a time (a router without tally dump) */
+	#interrogating = false
 	/** frames resent after a NAK or an ACK timeout (for tests and metrics) */
 	resends = 0
 	/** NAKs received from the router */
@@ -198,6 +200,7 @@ export class Swp08Router extends RouterCore {
 		this.#inFlight = null
 		this.#seen = new Set()
 		this.#dumpFrames = 0
+		this.#interrogating = false
 		this.timers.clear('ack')
 		this.timers.clear('keepalive')
 		this.timers.clear('dump-quiet')
@@ -207,7 +210,9 @@ export class Swp08Router extends RouterCore {
 		const extended = this.#extended()
 		this.#enqueue(
 			{ cmd: 'tally-dump-request', matrix: this.#matrix, level: this.#level, extended },
-			() => undefined,
+			// A router that ACKs the request but has no tally dump (not every SW-P-08 implementation has 21-23)
+			// is read one destination at a time instead, when the config gives its size.
+			() => this.timers.set('dump-quiet', this.#dumpQuietMs, () => this.#interrogateAll()),
 			(_code, message) => this.log.warn({ device: this.deviceId, message }, 'tally dump request failed'),
 		)
 		this.timers.every('keepalive', this.#keepAliveMs, () => this.#keepAlive())
@@ -281,7 +286,9 @@ export class Swp08Router extends RouterCore {
 		switch (m.cmd) {
 			case 'tally':
 			case 'connected':
+				if (!this.synced) this.#seen.add(fromWire(m.dest))
 				this.onTally(fromWire(m.dest), fromWire(m.src))
+				if (!this.synced && this.#interrogating) this.#checkSynced()
 				return
 			case 'tally-dump-byte':
 			case 'tally-dump-word':
@@ -298,6 +305,29 @@ export class Swp08Router extends RouterCore {
 		}
 	}
 
+	#interrogateAll(): void {
+		if (this.synced || this.#dumpFrames > 0) return
+		const outputs = this.size()?.outputs
+		if (outputs === undefined) {
+			this.log.warn(
+				{ device: this.deviceId },
+				'router sent no tally dump and the config gives no size: cannot read its tally (add size to the device)',
+			)
+			return
+		}
+		this.log.info({ device: this.deviceId, outputs }, 'router sent no tally dump: interrogating each destination')
+		this.#interrogating = true
+		for (let output = 1; output <= outputs; output++) {
+			if (this.#seen.has(output)) continue
+			const dest = toWire(output)
+			this.#enqueue(
+				{ cmd: 'interrogate', matrix: this.#matrix, level: this.#level, extended: this.#extended(dest), dest },
+				() => undefined,
+				() => undefined, // a failed interrogate drops the link (#resend); the next connect starts over
+			)
+		}
+	}
+
 	#checkSynced(): void {
 		if (this.synced) return
 		const outputs = this.size()?.outputs
@@ -306,6 +336,7 @@ export class Swp08Router extends RouterCore {
 			this.onSynced()
 			return
 		}
+		if (this.#interrogating) return // synced when every destination has answered
 		// No size to count against (or the router is smaller than configured): the dump ends when it goes quiet.
 		this.timers.set('dump-quiet', this.#dumpQuietMs, () => {
 			if (this.#dumpFrames > 0) this.onSynced()

@@ -30,6 +30,8 @@ export interface Swp08SimFaults {
 	corruptNext: number
 	/** answer each good frame this long after it arrived (a slow line or a busy router controller) */
 	delayMs: number
+	/** ACK tally dump requests and send nothing (a router without commands 21-23) */
+	noDump: boolean
 }
 
 interface Outgoing {
@@ -76,6 +78,7 @@ export class Swp08Sim {
 		dropNext: 0,
 		corruptNext: 0,
 		delayMs: 0,
+		noDump: false,
 	}
 	readonly #delays = new Set<NodeJS.Timeout>()
 	readonly #ackTimeoutMs: number
@@ -313,6 +316,7 @@ export class Swp08Sim {
 				return
 			}
 			case 'tally-dump-request':
+				if (this.faults.noDump) return
 				return this.#dump(port, m.matrix, m.level, m.extended)
 			default:
 				return // tallies from a controller mean nothing to a router

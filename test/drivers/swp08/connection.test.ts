@@ -127,6 +127,31 @@ describe('SW-P-08 router over TCP against the simulator', () => {
 		expect(router.routing().size).toBe(8)
 	})
 
+	it('reads a router without tally dump one interrogate at a time (size from the config)', async () => {
+		const sim = new Swp08Sim({ inputs: 40, outputs: 40, ackTimeoutMs: 100 })
+		sims.push(sim)
+		sim.faults.noDump = true
+		sim.table()[39] = 7
+		const { port } = await sim.start({})
+		const router = new Swp08Router({
+			deviceId: 'old',
+			transport: { tcp: { host: '127.0.0.1', port } },
+			matrix: 0,
+			level: 0,
+			log: silentLogger,
+			size: { inputs: 40, outputs: 40 },
+			...fast,
+			dumpQuietMs: 50,
+		})
+		routers.push(router)
+		router.start()
+		await router.whenSynced(3000)
+		expect(router.routing().size).toBe(40)
+		expect(router.routing().get(40)).toBe(8)
+		expect(sim.received.get('interrogate')).toBeGreaterThanOrEqual(40)
+		expect(sim.connectRequests).toBe(0)
+	})
+
 	it('confirms a take on the CONNECTED tally, keeps commanded apart, and sends nothing for what is on air', async () => {
 		const { router, sim } = await setup()
 		const r = await router.take(6, 4)
