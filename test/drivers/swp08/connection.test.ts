@@ -200,6 +200,29 @@ describe('SW-P-08 router over TCP against the simulator', () => {
 		expect(other.got).toContainEqual(expect.objectContaining({ cmd: 'connected', dest: 16, src: 9 }))
 	})
 
+	it('serves many controllers at once: CONNECTED reaches every one', async () => {
+		const { router, port } = await setup()
+		const others = Array.from(
+			{ length: 4 },
+			(_, i) =>
+				new Swp08Router({
+					deviceId: `o${i}`,
+					transport: { tcp: { host: '127.0.0.1', port } },
+					matrix: 0,
+					level: 0,
+					log: silentLogger,
+					size: { inputs: 32, outputs: 32 },
+					...fast,
+				}),
+		)
+		routers.push(...others)
+		for (const o of others) o.start()
+		await Promise.all(others.map((o) => o.whenSynced(3000)))
+		const seen = others.map((o) => until(o, 'crosspoint', (e) => e.output === 32 && e.input === 2))
+		await router.take(32, 2)
+		for (const [e] of await Promise.all(seen)) expect(e).toMatchObject({ ours: false, previous: 32 })
+	})
+
 	it('resends after a NAK and after a missing ACK, then confirms', async () => {
 		const { router, sim } = await setup()
 		sim.faults.nakNext = 2

@@ -163,6 +163,20 @@ describe('Videohub router against the simulator', () => {
 		expect(router.commanded().has(5)).toBe(false)
 	})
 
+	it('serves many controllers at once: one takes, every other one sees the change', async () => {
+		const { router, port } = await setup()
+		const others = Array.from(
+			{ length: 4 },
+			(_, i) => new VideohubRouter({ deviceId: `o${i}`, host: '127.0.0.1', port, log: silentLogger }),
+		)
+		routers.push(...others)
+		for (const o of others) o.start()
+		await Promise.all(others.map((o) => o.whenSynced(3000)))
+		const seen = others.map((o) => until(o, 'crosspoint', (e) => e.output === 16 && e.input === 2))
+		await router.take(16, 2)
+		for (const [e] of await Promise.all(seen)) expect(e).toMatchObject({ ours: false, previous: 16 })
+	})
+
 	it('refuses a take on an output locked by another client, with a clear error and nothing sent', async () => {
 		const { router, sim, port } = await setup()
 		const other = await rawClient(port)
