@@ -202,6 +202,19 @@ export class VideohubRouter extends RouterCore {
 	}
 
 	#onDevice(d: { present: string; model?: string; videoInputs?: number; videoOutputs?: number }): void {
+		// Manual, "Device Information": when the server detects a new router it resends every block but the
+		// preamble. A different router (or none) under a synced session: start the session over, so the tally, the
+		// locks and any take in flight are judged against the router actually there.
+		const size =
+			d.videoInputs !== undefined && d.videoOutputs !== undefined ? `${d.videoInputs}x${d.videoOutputs}` : null
+		const known = this.reportedSize ? `${this.reportedSize.inputs}x${this.reportedSize.outputs}` : null
+		if (this.synced && (d.present !== 'true' || size !== known)) {
+			this.log.warn({ device: this.deviceId, present: d.present, size }, 'Videohub server reports another router')
+			this.#link.drop(
+				`the Videohub server now reports ${d.present === 'true' ? `a ${size} router` : 'no usable router'}`,
+			)
+			return
+		}
 		// Manual, "Device Information": with no device (or firmware needing an update) nothing else follows.
 		this.#devicePresent = d.present === 'true'
 		if (d.model !== undefined) this.model = d.model
