@@ -5,6 +5,7 @@ import { EventEmitter } from 'node:events'
 import type { Logger } from 'pino'
 import { monotonicMs, type Freshness, type Health } from '../types.ts'
 import { portInRange } from './ports.ts'
+import { Requests } from './requests.ts'
 import { Timers } from './timers.ts'
 import {
 	RouterError,
@@ -30,30 +31,6 @@ export interface CoreOptions {
 	takeTimeoutMs?: number
 	/** no good answer for this long makes the router stale */
 	staleAfterMs?: number
-}
-
-interface Pending {
-	input: number
-	sentAt: number
-	resolve: (r: TakeResult) => void
-	reject: (e: RouterError) => void
-	/** set once the router has accepted the request (ACK): from then on a contrary tally is the router's answer */
-	accepted: boolean
-	/** a tally showing another input after acceptance (SW-P-08): the take is refused unless ours follows soon */
-	contrary: number | null
-	timeoutMs: number
-}
-
-/**
- * After a contrary tally, how long a take still waits for its own: another controller's CONNECTED may have been
- * queued at the router ahead of ours (the router ACKs our frame at once, its answers go out in order).
- */
-const CONTRARY_GRACE_MS = 250
-
-interface PendingLock {
-	want: LockState
-	resolve: () => void
-	reject: (e: RouterError) => void
 }
 
 export abstract class RouterCore extends EventEmitter<RouterEvents> implements Router {
@@ -90,9 +67,8 @@ export abstract class RouterCore extends EventEmitter<RouterEvents> implements R
 	#lastOkAt: number | null = null
 	#stale = false
 	#stopped = false
-	readonly #pending = new Map<number, Pending>()
-	readonly #pendingLocks = new Map<number, PendingLock>()
-	#takeSeq = 0
+	readonly #requests: Requests
+	#syncWaiters = 0
 	/** why the link last went down or failed to open (for messages) */
 	#lastLinkProblem: string | null = null
 
@@ -103,6 +79,7 @@ export abstract class RouterCore extends EventEmitter<RouterEvents> implements R
 		this.configSize = options.size
 		this.takeTimeoutMs = options.takeTimeoutMs ?? 2000
 		this.staleAfterMs = options.staleAfterMs ?? 5000
+		this.#requests = new Requests(this.deviceId, this.timers, (o) => this.confirmed.get(o))
 	}
 
 	// --- what a driver implements -------------------------------------------------------------------------------
@@ -133,7 +110,7 @@ export abstract class RouterCore extends EventEmitter<RouterEvents> implements R
 			if (this.#synced) this.log.info({ device: this.deviceId, reason }, 'router link lost')
 			this.#synced = false
 			this.timers.clear('stale')
-			this.#failAll('disconnected', `router ${this.deviceId} disconnected (${reason ?? state})`)
+			this.#requests.failAll('disconnected', `router ${this.deviceId} disconnected (${reason ?? state})`)
 		} else {
 			this.markOk()
 		}
@@ -150,18 +127,7 @@ export abstract class RouterCore extends EventEmitter<RouterEvents> implements R
 		const at = monotonicMs()
 		const previous = this.confirmed.get(output) ?? null
 		this.confirmed.set(output, input)
-		const pending = this.#pending.get(output)
-		let ours = false
-		if (pending) {
-			if (pending.input === input) {
-				ours = true
-				this.#settle(output)
-				pending.resolve({ output, input, sentAt: pending.sentAt, confirmedAt: at, already: false })
-			} else if (pending.accepted && this.refusesOnContraryTally() && pending.contrary === null) {
-				pending.contrary = input
-				this.timers.set(`take:${output}`, CONTRARY_GRACE_MS, () => this.#expire(output))
-			}
-		}
+		const ours = this.#requests.tally(output, input, at, this.refusesOnContraryTally())
 		if (previous !== input) this.emit('crosspoint', { output, input, previous, ours, at })
 	}
 
@@ -173,12 +139,7 @@ export abstract class RouterCore extends EventEmitter<RouterEvents> implements R
 	protected onLock(output: number, lock: LockState): void {
 		const previous = this.lockTable.get(output) ?? null
 		this.lockTable.set(output, lock)
-		const pending = this.#pendingLocks.get(output)
-		if (pending && pending.want === lock) {
-			this.#pendingLocks.delete(output)
-			this.timers.clear(`lock:${output}`)
-			pending.resolve()
-		}
+		this.#requests.lockReported(output, lock)
 		if (previous !== lock) this.emit('lock', { output, lock, previous, at: monotonicMs() })
 	}
 
@@ -205,10 +166,7 @@ export abstract class RouterCore extends EventEmitter<RouterEvents> implements R
 
 	/** the router accepted (ACK) the request carrying these outputs' takes */
 	protected onTakesAccepted(outputs: readonly number[]): void {
-		for (const o of outputs) {
-			const p = this.#pending.get(o)
-			if (p) p.accepted = true
-		}
+		for (const o of outputs) this.#requests.accepted(o)
 	}
 
 	/**
@@ -217,9 +175,7 @@ export abstract class RouterCore extends EventEmitter<RouterEvents> implements R
 	 * of a long salvo while it still waits its turn.
 	 */
 	protected onTakeTransmitted(output: number): void {
-		const p = this.#pending.get(output)
-		if (!p || p.contrary !== null) return
-		this.timers.set(`take:${output}`, p.timeoutMs, () => this.#expire(output, p.timeoutMs))
+		this.#requests.transmitted(output)
 	}
 
 	/** the router refused (NAK, or no ACK after every resend) the request carrying these outputs' takes */
@@ -228,25 +184,16 @@ export abstract class RouterCore extends EventEmitter<RouterEvents> implements R
 		code: 'nak' | 'locked' | 'timeout' | 'disconnected',
 		message: string,
 	): void {
-		for (const o of outputs) {
-			const p = this.#pending.get(o)
-			if (!p) continue
-			this.#settle(o)
-			const lockedByOther = this.lockTable.get(o) === 'theirs'
-			p.reject(
-				lockedByOther
+		for (const o of outputs)
+			this.#requests.refuse(o, (input) =>
+				this.lockTable.get(o) === 'theirs'
 					? new RouterError('locked', `output ${o} of router ${this.deviceId} is locked by another controller`)
-					: new RouterError(code, `${message} (output ${o} to input ${p.input})`),
+					: new RouterError(code, `${message} (output ${o} to input ${input})`),
 			)
-		}
 	}
 
 	protected onLockRefused(output: number, message: string): void {
-		const p = this.#pendingLocks.get(output)
-		if (!p) return
-		this.#pendingLocks.delete(output)
-		this.timers.clear(`lock:${output}`)
-		p.reject(new RouterError('nak', message))
+		this.#requests.lockRefused(output, message)
 	}
 
 	protected get synced(): boolean {
@@ -263,11 +210,7 @@ export abstract class RouterCore extends EventEmitter<RouterEvents> implements R
 	async stop(): Promise<void> {
 		if (this.#stopped) return
 		this.#stopped = true
-		this.#failAll('stopped', `router ${this.deviceId} stopped`)
-		for (const [output, p] of this.#pendingLocks) {
-			this.#pendingLocks.delete(output)
-			p.reject(new RouterError('stopped', `router ${this.deviceId} stopped`))
-		}
+		this.#requests.failAll('stopped', `router ${this.deviceId} stopped`)
 		this.timers.clearAll()
 		this.#synced = false
 		await this.close()
@@ -277,7 +220,7 @@ export abstract class RouterCore extends EventEmitter<RouterEvents> implements R
 	whenSynced(timeoutMs: number): Promise<void> {
 		if (this.#synced) return Promise.resolve()
 		return new Promise<void>((resolve, reject) => {
-			const key = `synced:${++this.#takeSeq}`
+			const key = `synced:${++this.#syncWaiters}`
 			const onSynced = (): void => {
 				this.timers.clear(key)
 				this.off('connection', onConnection)
@@ -393,7 +336,7 @@ export abstract class RouterCore extends EventEmitter<RouterEvents> implements R
 
 	/** pending requests and timers (tests assert both are 0 after stop) */
 	get outstanding(): { takes: number; locks: number; timers: number } {
-		return { takes: this.#pending.size, locks: this.#pendingLocks.size, timers: this.timers.size }
+		return { takes: this.#requests.takeCount, locks: this.#requests.lockCount, timers: this.timers.size }
 	}
 
 	status(): RouterStatus {
@@ -452,77 +395,15 @@ export abstract class RouterCore extends EventEmitter<RouterEvents> implements R
 
 	#alreadyThere(t: Crosspoint): TakeResult | null {
 		// The router's own tally already shows it and the link is fresh: a take would change nothing on air.
-		if (this.confirmed.get(t.output) !== t.input || this.#stale || this.#pending.has(t.output)) return null
+		if (this.confirmed.get(t.output) !== t.input || this.#stale || this.#requests.hasTake(t.output)) return null
 		const at = monotonicMs()
 		this.#commanded.set(t.output, t.input)
 		return { ...t, sentAt: at, confirmedAt: at, already: true }
 	}
 
 	#register(t: Crosspoint, options?: TakeOptions): Promise<TakeResult> {
-		const earlier = this.#pending.get(t.output)
-		if (earlier) {
-			this.#settle(t.output)
-			earlier.reject(
-				new RouterError(
-					'superseded',
-					`take of output ${t.output} to input ${earlier.input} replaced by input ${t.input}`,
-				),
-			)
-		}
 		this.#commanded.set(t.output, t.input)
-		const timeoutMs = options?.timeoutMs ?? this.takeTimeoutMs
-		return new Promise<TakeResult>((resolve, reject) => {
-			this.#pending.set(t.output, {
-				input: t.input,
-				sentAt: monotonicMs(),
-				resolve,
-				reject,
-				accepted: false,
-				contrary: null,
-				timeoutMs,
-			})
-			if (!this.timeoutFromTransmit)
-				this.timers.set(`take:${t.output}`, timeoutMs, () => this.#expire(t.output, timeoutMs))
-		})
-	}
-
-	#expire(output: number, timeoutMs?: number): void {
-		const p = this.#pending.get(output)
-		if (!p) return
-		this.#pending.delete(output)
-		const shown = this.confirmed.get(output)
-		if (p.contrary !== null && shown !== p.input) {
-			p.reject(
-				new RouterError(
-					'refused',
-					`router ${this.deviceId} kept output ${output} on input ${shown ?? p.contrary} after the take of input ${p.input}`,
-				),
-			)
-			return
-		}
-		p.reject(
-			new RouterError(
-				'timeout',
-				`router ${this.deviceId} did not confirm output ${output} to input ${p.input} within ${timeoutMs ?? CONTRARY_GRACE_MS} ms (its tally shows ${shown === undefined ? 'nothing' : `input ${shown}`})`,
-			),
-		)
-	}
-
-	#settle(output: number): void {
-		this.#pending.delete(output)
-		this.timers.clear(`take:${output}`)
-	}
-
-	#failAll(code: 'disconnected' | 'stopped', message: string): void {
-		for (const [output, p] of this.#pending) {
-			this.#settle(output)
-			p.reject(new RouterError(code, `${message} before the tally of output ${output} to input ${p.input} confirmed`))
-		}
-		for (const [output, p] of this.#pendingLocks) {
-			this.#pendingLocks.delete(output)
-			this.timers.clear(`lock:${output}`)
-			p.reject(new RouterError(code, `${message} before the lock of output ${output} confirmed`))
-		}
+		return this.#requests.register(t, options?.timeoutMs ?? this.takeTimeoutMs, !this.timeoutFromTransmit)
 	}
 
 	#lockRequest(output: number, lock: boolean, options?: TakeOptions): Promise<void> {
@@ -543,22 +424,9 @@ export abstract class RouterCore extends EventEmitter<RouterEvents> implements R
 			)
 		const want: LockState = lock ? 'ours' : 'unlocked'
 		if (current === want) return Promise.resolve()
-		const timeoutMs = options?.timeoutMs ?? this.takeTimeoutMs
-		return new Promise<void>((resolve, reject) => {
-			const earlier = this.#pendingLocks.get(output)
-			if (earlier) earlier.reject(new RouterError('superseded', `lock request on output ${output} replaced`))
-			this.#pendingLocks.set(output, { want, resolve, reject })
-			this.timers.set(`lock:${output}`, timeoutMs, () => {
-				this.#pendingLocks.delete(output)
-				reject(
-					new RouterError(
-						'timeout',
-						`router ${this.deviceId} did not report output ${output} ${want} within ${timeoutMs} ms`,
-					),
-				)
-			})
-			this.sendLock(output, lock)
-		})
+		const promise = this.#requests.registerLock(output, want, options?.timeoutMs ?? this.takeTimeoutMs)
+		this.sendLock(output, lock)
+		return promise
 	}
 
 	#setStale(stale: boolean): void {

@@ -5,6 +5,7 @@ import { EventEmitter } from 'node:events'
 import { createConnection, type Socket } from 'node:net'
 import { SerialPort } from 'serialport'
 import type { Logger } from 'pino'
+import { monotonicMs } from '../types.ts'
 import type { LinkState } from './types.ts'
 import { Timers } from './timers.ts'
 
@@ -120,6 +121,9 @@ export function serialOpener(target: SerialTarget): WireOpener {
 		})
 }
 
+/** a connection that lasted this long resets the backoff */
+const STABLE_MS = 10_000
+
 export interface LinkOptions {
 	open: WireOpener
 	log: Logger
@@ -143,6 +147,8 @@ export class Link extends EventEmitter<LinkEvents> {
 	readonly #opts: Required<Omit<LinkOptions, 'log' | 'open'>> & Pick<LinkOptions, 'log' | 'open'>
 	#stopping: Promise<void> | null = null
 	#attemptAbort: AbortController | null = null
+	/** monotonic ms when the current connection opened */
+	#connectedAt: number | null = null
 
 	constructor(options: LinkOptions) {
 		super()
@@ -235,7 +241,7 @@ export class Link extends EventEmitter<LinkEvents> {
 					}
 					this.#timers.clear('attempt')
 					this.#wire = wire
-					this.#attempt = 0
+					this.#connectedAt = monotonicMs()
 					this.#setState('connected', wire.description)
 				},
 				(err: unknown) => {
@@ -249,8 +255,12 @@ export class Link extends EventEmitter<LinkEvents> {
 
 	#backoff(reason: string): void {
 		if (this.#state === 'stopped') return
-		// Capped exponential backoff with full jitter on the upper half: many sigpath-like controllers restarting
-		// together must not hammer a router that just rebooted in lockstep.
+		// The backoff starts over only after a connection that stayed up: a router that accepts and drops at once
+		// (a full session table, a crashing server) must not be hammered every 250 ms.
+		if (this.#connectedAt !== null && monotonicMs() - this.#connectedAt >= STABLE_MS) this.#attempt = 0
+		this.#connectedAt = null
+		// Capped exponential backoff with equal jitter (half fixed, half random): controllers restarting together
+		// must not hit a router that just rebooted in lockstep.
 		const base = Math.min(this.#opts.backoffMaxMs, this.#opts.backoffInitialMs * 2 ** this.#attempt)
 		const delay = Math.round(base / 2 + Math.random() * (base / 2))
 		this.#attempt = Math.min(this.#attempt + 1, 30)

@@ -54,12 +54,18 @@ export class Swp08Router extends RouterCore {
 	readonly #keepAliveMs: number
 	readonly #dumpQuietMs: number
 	#decoder = new Swp08Decoder()
+	/** bytes collected while a read is handled (see #write) */
+	#corked: Buffer[] | null = null
 	#queue: Outgoing[] = []
 	#inFlight: Outgoing | null = null
 	#seen = new Set<number>()
 	#dumpFrames = 0
+	/** reading the tally one interrogate at a time (a router without tally dump) */
+	#interrogating = false
 	/** frames resent after a NAK or an ACK timeout (for tests and metrics) */
 	resends = 0
+	/** NAKs received from the router */
+	naks = 0
 	/** bad frames received and answered with NAK */
 	badFrames = 0
 
@@ -160,7 +166,7 @@ export class Swp08Router extends RouterCore {
 
 	#transmit(o: Outgoing): void {
 		o.sends++
-		if (!this.#link.write(o.bytes)) return
+		if (!this.#write(o.bytes)) return
 		if (o.sends === 1 && o.output !== undefined) this.onTakeTransmitted(o.output)
 		this.timers.set('ack', this.#ackTimeoutMs, () => this.#resend(false))
 	}
@@ -194,6 +200,7 @@ export class Swp08Router extends RouterCore {
 		this.#inFlight = null
 		this.#seen = new Set()
 		this.#dumpFrames = 0
+		this.#interrogating = false
 		this.timers.clear('ack')
 		this.timers.clear('keepalive')
 		this.timers.clear('dump-quiet')
@@ -203,7 +210,9 @@ export class Swp08Router extends RouterCore {
 		const extended = this.#extended()
 		this.#enqueue(
 			{ cmd: 'tally-dump-request', matrix: this.#matrix, level: this.#level, extended },
-			() => undefined,
+			// A router that ACKs the request but has no tally dump (not every SW-P-08 implementation has 21-23)
+			// is read one destination at a time instead, when the config gives its size.
+			() => this.timers.set('dump-quiet', this.#dumpQuietMs, () => this.#interrogateAll()),
 			(_code, message) => this.log.warn({ device: this.deviceId, message }, 'tally dump request failed'),
 		)
 		this.timers.every('keepalive', this.#keepAliveMs, () => this.#keepAlive())
@@ -218,7 +227,30 @@ export class Swp08Router extends RouterCore {
 		)
 	}
 
+	/**
+	 * Writes, or while one read is being handled collects, bytes for the link: the ACK of a CONNECTED and the next
+	 * connect of a salvo then leave in one write (one syscall, one segment) instead of two.
+	 */
+	#write(bytes: Buffer): boolean {
+		if (this.#corked) {
+			this.#corked.push(bytes)
+			return this.linkState === 'connected'
+		}
+		return this.#link.write(bytes)
+	}
+
 	#onData(bytes: Buffer): void {
+		const out: Buffer[] = []
+		this.#corked = out
+		try {
+			this.#onEvents(bytes)
+		} finally {
+			this.#corked = null
+			if (out.length > 0) this.#link.write(out.length === 1 ? out[0]! : Buffer.concat(out))
+		}
+	}
+
+	#onEvents(bytes: Buffer): void {
 		for (const e of this.#decoder.push(bytes)) {
 			switch (e.type) {
 				case 'ack': {
@@ -232,15 +264,16 @@ export class Swp08Router extends RouterCore {
 					break
 				}
 				case 'nak':
+					this.naks++
 					this.markOk()
 					this.#resend(true)
 					break
 				case 'bad':
 					this.badFrames++
-					this.#link.write(NAK_BYTES)
+					this.#write(NAK_BYTES)
 					break
 				case 'frame':
-					this.#link.write(ACK_BYTES)
+					this.#write(ACK_BYTES)
 					this.markOk()
 					this.#onMessage(e.message)
 					break
@@ -253,7 +286,9 @@ export class Swp08Router extends RouterCore {
 		switch (m.cmd) {
 			case 'tally':
 			case 'connected':
+				if (!this.synced) this.#seen.add(fromWire(m.dest))
 				this.onTally(fromWire(m.dest), fromWire(m.src))
+				if (!this.synced && this.#interrogating) this.#checkSynced()
 				return
 			case 'tally-dump-byte':
 			case 'tally-dump-word':
@@ -270,6 +305,29 @@ export class Swp08Router extends RouterCore {
 		}
 	}
 
+	#interrogateAll(): void {
+		if (this.synced || this.#dumpFrames > 0) return
+		const outputs = this.size()?.outputs
+		if (outputs === undefined) {
+			this.log.warn(
+				{ device: this.deviceId },
+				'router sent no tally dump and the config gives no size: cannot read its tally (add size to the device)',
+			)
+			return
+		}
+		this.log.info({ device: this.deviceId, outputs }, 'router sent no tally dump: interrogating each destination')
+		this.#interrogating = true
+		for (let output = 1; output <= outputs; output++) {
+			if (this.#seen.has(output)) continue
+			const dest = toWire(output)
+			this.#enqueue(
+				{ cmd: 'interrogate', matrix: this.#matrix, level: this.#level, extended: this.#extended(dest), dest },
+				() => undefined,
+				() => undefined, // a failed interrogate drops the link (#resend); the next connect starts over
+			)
+		}
+	}
+
 	#checkSynced(): void {
 		if (this.synced) return
 		const outputs = this.size()?.outputs
@@ -278,6 +336,7 @@ export class Swp08Router extends RouterCore {
 			this.onSynced()
 			return
 		}
+		if (this.#interrogating) return // synced when every destination has answered
 		// No size to count against (or the router is smaller than configured): the dump ends when it goes quiet.
 		this.timers.set('dump-quiet', this.#dumpQuietMs, () => {
 			if (this.#dumpFrames > 0) this.onSynced()

@@ -30,6 +30,8 @@ export interface Swp08SimFaults {
 	corruptNext: number
 	/** answer each good frame this long after it arrived (a slow line or a busy router controller) */
 	delayMs: number
+	/** ACK tally dump requests and send nothing (a router without commands 21-23) */
+	noDump: boolean
 }
 
 interface Outgoing {
@@ -42,11 +44,27 @@ class Port {
 	queue: Outgoing[] = []
 	inFlight: Outgoing | null = null
 	timer: NodeJS.Timeout | null = null
+	#corked: Buffer[] | null = null
 	constructor(
 		readonly name: string,
-		readonly write: (b: Buffer) => void,
+		readonly send: (b: Buffer) => void,
 		readonly close: () => void,
 	) {}
+
+	write(b: Buffer): void {
+		if (this.#corked) this.#corked.push(b)
+		else this.send(b)
+	}
+
+	cork(): void {
+		this.#corked = []
+	}
+
+	uncork(): void {
+		const out = this.#corked
+		this.#corked = null
+		if (out && out.length > 0) this.send(out.length === 1 ? out[0]! : Buffer.concat(out))
+	}
 }
 
 export class Swp08Sim {
@@ -60,6 +78,7 @@ export class Swp08Sim {
 		dropNext: 0,
 		corruptNext: 0,
 		delayMs: 0,
+		noDump: false,
 	}
 	readonly #delays = new Set<NodeJS.Timeout>()
 	readonly #ackTimeoutMs: number
@@ -187,6 +206,11 @@ export class Swp08Sim {
 		}
 	}
 
+	/** Raw bytes on every port, outside the framing (line noise on an RS-422 pair). */
+	injectNoise(bytes: Uint8Array): void {
+		for (const p of this.#ports) p.write(Buffer.from(bytes))
+	}
+
 	/** A change made by another controller or the router's own panel: CONNECTED goes to every port (§3.4). */
 	route(dest: number, src: number, matrix = 0, level = 0): void {
 		this.table(matrix, level)[dest] = src
@@ -218,6 +242,16 @@ export class Swp08Sim {
 
 	#onBytes(port: Port, bytes: Buffer): void {
 		if (this.faults.silent) return
+		// everything this read causes on this port (ACKs, the next frame) leaves in one write
+		port.cork()
+		try {
+			this.#onEvents(port, bytes)
+		} finally {
+			port.uncork()
+		}
+	}
+
+	#onEvents(port: Port, bytes: Buffer): void {
 		for (const e of port.decoder.push(bytes)) {
 			switch (e.type) {
 				case 'ack':
@@ -282,6 +316,7 @@ export class Swp08Sim {
 				return
 			}
 			case 'tally-dump-request':
+				if (this.faults.noDump) return
 				return this.#dump(port, m.matrix, m.level, m.extended)
 			default:
 				return // tallies from a controller mean nothing to a router

@@ -5,7 +5,7 @@ import type { Logger } from 'pino'
 import { RouterCore } from '../router/core.ts'
 import { Link, tcpOpener, type WireOpener } from '../router/link.ts'
 import { fromWire, toWire } from '../router/ports.ts'
-import type { Crosspoint, LockState, RouterSize } from '../router/types.ts'
+import type { Crosspoint, LinkState, LockState, RouterSize } from '../router/types.ts'
 import { encodeBlock, encodeDumpRequest, VideohubDecoder, type Block, type LockChar } from './codec.ts'
 
 export interface VideohubOptions {
@@ -117,7 +117,7 @@ export class VideohubRouter extends RouterCore {
 		if (this.#link.write(Buffer.from(encodeDumpRequest(header), 'utf8'))) this.#sent.push({ kind: 'dump' })
 	}
 
-	#onState(state: import('../router/types.ts').LinkState, reason: string | undefined): void {
+	#onState(state: LinkState, reason: string | undefined): void {
 		// A new session starts from nothing: the router's dump is the only source of truth (habit 4).
 		this.#decoder = new VideohubDecoder()
 		this.#sent = []
@@ -202,6 +202,19 @@ export class VideohubRouter extends RouterCore {
 	}
 
 	#onDevice(d: { present: string; model?: string; videoInputs?: number; videoOutputs?: number }): void {
+		// Manual, "Device Information": when the server detects a new router it resends every block but the
+		// preamble. A different router (or none) under a synced session: start the session over, so the tally, the
+		// locks and any take in flight are judged against the router actually there.
+		const size =
+			d.videoInputs !== undefined && d.videoOutputs !== undefined ? `${d.videoInputs}x${d.videoOutputs}` : null
+		const known = this.reportedSize ? `${this.reportedSize.inputs}x${this.reportedSize.outputs}` : null
+		if (this.synced && (d.present !== 'true' || size !== known)) {
+			this.log.warn({ device: this.deviceId, present: d.present, size }, 'Videohub server reports another router')
+			this.#link.drop(
+				`the Videohub server now reports ${d.present === 'true' ? `a ${size} router` : 'no usable router'}`,
+			)
+			return
+		}
 		// Manual, "Device Information": with no device (or firmware needing an update) nothing else follows.
 		this.#devicePresent = d.present === 'true'
 		if (d.model !== undefined) this.model = d.model

@@ -53,6 +53,8 @@ export class VideohubSim {
 	#port = 0
 	/** routing requests received (tests count them: the daemon must send none of its own accord) */
 	routingRequests = 0
+	/** the last blocks received from clients (for tests: what did a controller ask for?), bounded */
+	readonly received: Block[] = []
 
 	constructor(options: VideohubSimOptions = {}) {
 		this.inputs = options.inputs ?? 16
@@ -226,6 +228,8 @@ export class VideohubSim {
 	}
 
 	#request(client: Client, block: Block): void {
+		this.received.push(block)
+		if (this.received.length > 10_000) this.received.shift()
 		const ack: Block = { kind: 'ack' }
 		const nak: Block = { kind: 'nak' }
 		switch (block.kind) {

@@ -1,6 +1,7 @@
 // Take -> confirmed tally latency, for both router protocols against their simulators on loopback (and SW-P-08 over
 // a socat pty pair). Run: node --import tsx test/bench/routers.ts
 // Targets (issue #4): single take p99 < 5 ms; a whole 100-take salvo confirmed in < 50 ms.
+import { spawn } from 'node:child_process'
 import { cpus, loadavg, release } from 'node:os'
 import { silentLogger } from '../../src/log.ts'
 import { monotonicMs } from '../../drivers/types.ts'
@@ -18,6 +19,8 @@ const SIZE = 128
 interface Row {
 	what: string
 	n: number
+	/** CPU time (user + system) of this process per operation, ms: near the wall time means CPU-bound here */
+	cpu: number
 	p50: number
 	p99: number
 	max: number
@@ -29,11 +32,13 @@ function pct(sorted: number[], p: number): number {
 	return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!
 }
 
-function row(what: string, samples: number[], limit: number, target: string): Row {
+function row(what: string, samples: number[], cpuMs: number, limit: number, target: string): Row {
 	const s = [...samples].sort((a, b) => a - b)
 	const p99 = pct(s, 99)
-	return { what, n: s.length, p50: pct(s, 50), p99, max: s.at(-1)!, target, ok: p99 < limit }
+	return { what, n: s.length, cpu: cpuMs / s.length, p50: pct(s, 50), p99, max: s.at(-1)!, target, ok: p99 < limit }
 }
+
+const cpuMs = (u: NodeJS.CpuUsage): number => (u.user + u.system) / 1000
 
 async function measure(name: string, router: Router, serial = false): Promise<Row[]> {
 	router.start()
@@ -41,6 +46,7 @@ async function measure(name: string, router: Router, serial = false): Promise<Ro
 	// warm-up: JIT, socket buffers
 	for (let i = 0; i < 50; i++) await router.take((i % SIZE) + 1, ((i + 1) % SIZE) + 1)
 	const single: number[] = []
+	const cpu0 = process.cpuUsage()
 	for (let i = 0; i < SINGLE; i++) {
 		const output = (i % SIZE) + 1
 		const current = router.routing().get(output) ?? 1
@@ -49,7 +55,9 @@ async function measure(name: string, router: Router, serial = false): Promise<Ro
 		await router.take(output, input)
 		single.push(monotonicMs() - t0)
 	}
+	const singleCpu = cpuMs(process.cpuUsage(cpu0))
 	const salvo: number[] = []
+	const cpu1 = process.cpuUsage()
 	for (let k = 0; k < SALVOS; k++) {
 		const takes = Array.from({ length: 100 }, (_, o) => ({
 			output: o + 1,
@@ -61,12 +69,38 @@ async function measure(name: string, router: Router, serial = false): Promise<Ro
 		const bad = out.filter((o) => !o.ok)
 		if (bad.length) throw new Error(`${name}: ${bad.length} takes of a salvo failed`)
 	}
+	const salvoCpu = cpuMs(process.cpuUsage(cpu1))
 	await router.stop()
 	// The targets are for loopback TCP; over a serial line they are informative (the wire time dominates).
 	return [
-		row(`${name}: single take`, single, serial ? Infinity : 5, serial ? 'informative' : 'p99 < 5 ms'),
-		row(`${name}: salvo of 100`, salvo, serial ? Infinity : 50, serial ? 'informative' : 'p99 < 50 ms'),
+		row(`${name}: single take`, single, singleCpu, serial ? Infinity : 5, serial ? 'informative' : 'p99 < 5 ms'),
+		row(`${name}: salvo of 100`, salvo, salvoCpu, serial ? Infinity : 50, serial ? 'informative' : 'p99 < 50 ms'),
 	]
+}
+
+/**
+ * The simulator in a child process (the router is another machine): prints its TCP port on stdout, stopped by its
+ * pid at the end.
+ */
+async function simProcess(kind: 'videohub' | 'swp08'): Promise<{ port: number; stop: () => Promise<void> }> {
+	const mod = kind === 'videohub' ? '../../drivers/videohub/sim.ts' : '../../drivers/swp08/sim.ts'
+	const cls = kind === 'videohub' ? 'VideohubSim' : 'Swp08Sim'
+	const code = `const m = await import(${JSON.stringify(new URL(mod, import.meta.url).href)}); const s = new m.${cls}({ inputs: ${SIZE}, outputs: ${SIZE} }); const a = await s.start({}); console.log(a.port)`
+	const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code], {
+		stdio: ['ignore', 'pipe', 'inherit'],
+	})
+	const port = await new Promise<number>((resolve, reject) => {
+		child.stdout.once('data', (d: Buffer) => resolve(Number(d.toString().trim())))
+		child.once('exit', (c) => reject(new Error(`simulator process exited with ${c}`)))
+	})
+	return {
+		port,
+		stop: async () => {
+			const exited = new Promise<void>((r) => child.once('exit', () => r()))
+			process.kill(child.pid!, 'SIGTERM')
+			await exited
+		},
+	}
 }
 
 const rows: Row[] = []
@@ -101,6 +135,33 @@ const rows: Row[] = []
 	await sim.stop()
 }
 {
+	const sim = await simProcess('videohub')
+	rows.push(
+		...(await measure(
+			'Videohub TCP, simulator in another process',
+			new VideohubRouter({ deviceId: 'bench', host: '127.0.0.1', port: sim.port, log: silentLogger }),
+		)),
+	)
+	await sim.stop()
+}
+{
+	const sim = await simProcess('swp08')
+	rows.push(
+		...(await measure(
+			'SW-P-08 TCP, simulator in another process',
+			new Swp08Router({
+				deviceId: 'bench',
+				transport: { tcp: { host: '127.0.0.1', port: sim.port } },
+				matrix: 0,
+				level: 0,
+				size: { inputs: SIZE, outputs: SIZE },
+				log: silentLogger,
+			}),
+		)),
+	)
+	await sim.stop()
+}
+{
 	const pty = await startPtyPair()
 	const sim = new Swp08Sim({ inputs: SIZE, outputs: SIZE })
 	await sim.start({ serialPath: pty.b })
@@ -124,14 +185,16 @@ const rows: Row[] = []
 
 const f = (n: number): string => n.toFixed(3).padStart(9)
 console.log('\nrouter take -> confirmed tally latency (ms), measured around `await take()` / `await salvo()` with')
-console.log('monotonicMs() (CLOCK_MONOTONIC); simulator and driver in one Node process, each take a real change;')
+console.log('monotonicMs() (CLOCK_MONOTONIC); simulator and driver in one Node process unless the row says otherwise;')
+console.log("each take is a real change; cpu/op is this process's CPU time (user+system) per take or salvo, the")
+console.log('simulator included when it runs in-process;')
 console.log('a salvo row is the time until all 100 takes are confirmed. A pty moves bytes without baud pacing.\n')
 console.log(
-	`${'measurement'.padEnd(48)} ${'n'.padStart(5)} ${'p50'.padStart(9)} ${'p99'.padStart(9)} ${'max'.padStart(9)}  target`,
+	`${'measurement'.padEnd(56)} ${'n'.padStart(5)} ${'cpu/op'.padStart(9)} ${'p50'.padStart(9)} ${'p99'.padStart(9)} ${'max'.padStart(9)}  target`,
 )
 for (const r of rows)
 	console.log(
-		`${r.what.padEnd(48)} ${String(r.n).padStart(5)} ${f(r.p50)} ${f(r.p99)} ${f(r.max)}  ${r.target}${r.target === 'informative' ? '' : r.ok ? ' ok' : ' MISSED'}`,
+		`${r.what.padEnd(56)} ${String(r.n).padStart(5)} ${f(r.cpu)} ${f(r.p50)} ${f(r.p99)} ${f(r.max)}  ${r.target}${r.target === 'informative' ? '' : r.ok ? ' ok' : ' MISSED'}`,
 	)
 // A real RS-422 line at 38400 8E1 carries 11 bits a byte: a connect (11 bytes), its ACK (2), the CONNECTED (11) and
 // our ACK (2) are 26 bytes, ~7.4 ms of wire time per take; a pty moves them at memory speed.

@@ -94,13 +94,33 @@ describe('sigpath take', () => {
 		const { sim, port } = await videohub()
 		sim.faults.ignoreTakes = true
 		const file = config(`  - { id: r, role: router, driver: { type: videohub, host: 127.0.0.1, port: ${port} } }\n`)
-		const out = await run('take', file, 'r', '1', '2', '--timeout', '0.3')
+		const out = await run('take', file, 'r', '1', '2', '--timeout', '1')
 		expect(out.code).toBe(1)
-		expect(out.err).toMatch(/did not confirm output 1 to input 2 within 300 ms/)
+		expect(out.err).toMatch(/did not confirm output 1 to input 2 within 1000 ms \(its tally shows input 1\)/)
 		await sim.stop()
 		const down = await run('take', file, 'r', '1', '2', '--timeout', '0.3')
 		expect(down.code).toBe(1)
 		expect(down.err).toMatch(/not reachable within 300 ms/)
+	})
+
+	it('exits 1 when the router refuses: a Videohub NAK, a protected SW-P-08 destination', async () => {
+		const { sim, port } = await videohub()
+		sim.faults.refuseTakes = true
+		const file = config(`  - { id: r, role: router, driver: { type: videohub, host: 127.0.0.1, port: ${port} } }\n`)
+		const out = await run('take', file, 'r', '1', '2')
+		expect(out).toMatchObject({ code: 1, out: '' })
+		expect(out.err).toBe('sigpath take: router r answered NAK (output 1 to input 2)\n')
+		const p8 = new Swp08Sim({ inputs: 8, outputs: 8 })
+		sims.push(p8)
+		p8.faults.protectedDests.add(0)
+		const { port: p8port } = await p8.start({})
+		const file8 = config(
+			`  - { id: p, role: router, driver: { type: swp08, host: 127.0.0.1, port: ${p8port} }, size: { inputs: 8, outputs: 8 } }\n`,
+		)
+		const refused = await run('take', file8, 'p', '1', '5', '--json')
+		expect(refused.code).toBe(1)
+		expect(JSON.parse(refused.out)).toMatchObject({ ok: false, code: 'refused', output: 1, input: 5 })
+		expect(refused.err).toMatch(/kept output 1 on input 1 after the take of input 5/)
 	})
 
 	it('routes on a SW-P-08 router over TCP', async () => {

@@ -84,6 +84,29 @@ describe('Videohub driver against misbehaving peers', () => {
 		expect([...r.routing().values()]).toEqual([1, 1, 1, 1])
 	})
 
+	it('starts the session over when the server reports another router behind it', async () => {
+		let first = true
+		const port = await peer((s) => {
+			s.on('data', () => undefined)
+			if (first) {
+				first = false
+				s.write(prelude(4).map(encodeBlock).join(''))
+				// the server finds a bigger router: every block but the preamble again (manual, Device Information)
+				setTimeout(() => s.write(prelude(8).slice(1).map(encodeBlock).join('')), 100)
+			} else s.write(prelude(8).map(encodeBlock).join(''))
+		})
+		const r = new VideohubRouter({ deviceId: 'v', host: '127.0.0.1', port, log: silentLogger, backoffInitialMs: 20 })
+		routers.push(r)
+		const states: string[] = []
+		r.on('connection', (e) => states.push(e.state))
+		r.start()
+		await r.whenSynced(3000)
+		expect(r.size()).toEqual({ inputs: 4, outputs: 4 })
+		await new Promise<void>((resolve) => r.on('synced', () => r.size()?.outputs === 8 && resolve()))
+		expect(r.routing().size).toBe(8)
+		expect(states).toContain('backoff')
+	})
+
 	it('reports a server with no router as down, never synced, and refuses takes', async () => {
 		const port = await peer((s) => {
 			s.write(encodeBlock({ kind: 'preamble', version: '2.3' }))

