@@ -12,7 +12,7 @@
 import { Config } from '../../src/domain/config.ts'
 import { buildModel } from '../../src/domain/model.ts'
 import { Engine, type Observation } from '../../src/engine/index.ts'
-import { machine, percentile, table, us } from '../engine/bench-util.ts'
+import { machine, percentile, table, us } from './common.ts'
 
 const LOSS = 300
 

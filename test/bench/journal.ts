@@ -7,7 +7,7 @@
 import { mkdtempSync, rmSync, statfsSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { Journal } from '../../src/journal/index.ts'
-import { machine, percentile, table, us } from '../engine/bench-util.ts'
+import { machine, percentile, table, us } from './common.ts'
 
 const SECONDS = 2
 const base = resolve(process.argv[2] ?? '.')

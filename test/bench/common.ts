@@ -1,4 +1,4 @@
-// Shared by test/bench/engine.ts and test/bench/journal.ts: percentiles, the machine, and a table printer.
+// Shared by the benchmarks in test/bench: percentiles, the machine, and a table printer.
 import { cpus, loadavg, totalmem } from 'node:os'
 
 export function percentile(sorted: readonly number[], p: number): number {
