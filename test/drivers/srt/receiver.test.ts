@@ -32,6 +32,12 @@ async function sim(opts: ConstructorParameters<typeof SrtSim>[0]) {
 	return s
 }
 
+/** up, down, up, ...: every report changes the signal (a stall on a shared machine may add a pair) */
+function expectAlternating(seq: string[]) {
+	expect(seq[0]).toBe('up')
+	seq.forEach((s, i) => expect(s).toBe(i % 2 === 0 ? 'up' : 'down'))
+}
+
 describe('SRT binding', () => {
 	it('uses the monotonic clock of drivers/types.ts', () => {
 		const b = loadSrtBinding()
@@ -60,8 +66,10 @@ describe('SRT listener with our sender', () => {
 		await sleep(400)
 		tx.pause()
 		const pausedAt = monotonicMs()
-		await waitFor('signal down', () => signals.some((s) => s.signal === 'down'))
-		const down = signals.find((s) => s.signal === 'down')!
+		// on a loaded machine a stalled thread can make an earlier, real, gap: the pause's down is the one after it
+		const pauseDown = () => signals.find((s) => s.signal === 'down' && s.at >= pausedAt - 50)
+		await waitFor('signal down', () => pauseDown() !== undefined)
+		const down = pauseDown()!
 		const sent = tx.counters()!
 		// `at` is the last packet's arrival, which comes one latency after the sender's last datagram
 		expect(down.cause).toBe('silence')
@@ -80,8 +88,8 @@ describe('SRT listener with our sender', () => {
 		})
 		expect(checker.result).toEqual({ packets: sent.tsPackets, syncErrors: 0, ccErrors: 0 })
 		tx.resume()
-		await waitFor('signal up again', () => signals.filter((s) => s.signal === 'up').length === 2)
-		expect(signals.map((s) => s.signal)).toEqual(['up', 'down', 'up'])
+		await waitFor('signal up again', () => rx.signal?.signal === 'up' && rx.signal.at > down.at)
+		expectAlternating(signals.map((s) => s.signal))
 	})
 
 	it('reports down at the last packet when the sender closes, and nothing for a connection never made', async () => {
@@ -166,8 +174,8 @@ describe('SRT receiver in caller mode', () => {
 		await waitFor('down', () => rx.signal?.signal === 'down')
 		await waitFor('backoff', () => states.includes('backoff'))
 		const second = await sim({ mode: 'listener', host: '127.0.0.1', port, bitrate: 2_000_000 })
-		await waitFor('up again', () => rx.signal?.signal === 'up', 8000)
-		expect(signals).toEqual(['up', 'down', 'up'])
+		await waitFor('up again', () => rx.signal?.signal === 'up' && rx.connections().length === 2, 8000)
+		expectAlternating(signals)
 		expect(rx.connections()).toHaveLength(2)
 		await second.stop()
 	})
