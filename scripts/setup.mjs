@@ -10,7 +10,8 @@
 import { execFileSync, spawnSync } from 'node:child_process'
 import { existsSync } from 'node:fs'
 
-const RUNTIME = ['pkg-config', 'libsrt-openssl-dev']
+// node-gyp builds the libsrt binding (drivers/srt/native) during `npm ci`: a C++ compiler, make and python3 (gyp)
+const RUNTIME = ['pkg-config', 'libsrt-openssl-dev', 'g++', 'make', 'python3']
 const TEST = [
 	...RUNTIME,
 	'srt-tools',
