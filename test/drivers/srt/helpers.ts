@@ -82,14 +82,18 @@ export class UdpCollector {
 	readonly datagrams: Buffer[] = []
 	bytes = 0
 	keep = true
-	readonly #socket = dgram.createSocket('udp4')
+	readonly #socket
+
+	constructor(private readonly host = '127.0.0.1') {
+		this.#socket = dgram.createSocket(host.includes(':') ? 'udp6' : 'udp4')
+	}
 
 	async start(): Promise<number> {
 		this.#socket.on('message', (m) => {
 			this.bytes += m.length
 			if (this.keep) this.datagrams.push(m)
 		})
-		await new Promise<void>((r) => this.#socket.bind(0, '127.0.0.1', r))
+		await new Promise<void>((r) => this.#socket.bind(0, this.host, r))
 		return this.#socket.address().port
 	}
 

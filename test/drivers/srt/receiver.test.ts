@@ -92,6 +92,18 @@ describe('SRT listener with our sender', () => {
 		expectAlternating(signals.map((s) => s.signal))
 	})
 
+	it('works over IPv6 loopback: bind, caller, peer address and relay', async () => {
+		const out = new UdpCollector('::1')
+		const outPort = await out.start()
+		cleanups.push(() => out.stop())
+		const { rx, port } = await listener({ bind: '::1', relayTo: `udp://[::1]:${outPort}` })
+		await sim({ mode: 'caller', host: '::1', port, bitrate: 2_000_000 })
+		await waitFor('up', () => rx.signal?.signal === 'up')
+		await waitFor('relayed', () => out.datagrams.length > 20)
+		expect(rx.connections()[0]!.peer).toMatch(/^\[::1\]:\d+$/)
+		out.datagrams.slice(0, 20).forEach((d, i) => expect(Buffer.compare(d, Buffer.from(simDatagram(i)))).toBe(0))
+	})
+
 	it('reports down at the last packet when the sender closes, and nothing for a connection never made', async () => {
 		const { rx, signals, port } = await listener()
 		expect(rx.signal).toBeNull()

@@ -343,11 +343,8 @@ void Receiver::CloseConn(SRTSOCKET s, const char* cause, int64_t now) {
   st.streamId = c.streamId;
   st.relayed = c.relayed;
   st.relayErrors = c.relayErrors;
-  if (!ReadConnStats(s, &st)) {
-    st.pktRecvTotal = c.packets;
-    st.byteRecvTotal = c.bytes;
-  }
-  bool haveStats = true;
+  // Once the peer has closed, libsrt may have no stats left for the socket: our own counts then stand in.
+  bool haveStats = ReadConnStats(s, &st);
   int reason = srt_getrejectreason(s);
   srt_epoll_remove_usock(eid_, s);
   srt_close(s);
@@ -357,6 +354,8 @@ void Receiver::CloseConn(SRTSOCKET s, const char* cause, int64_t now) {
   e->type = "disconnected";
   e->Str("peer", c.peer).Str("streamId", c.streamId).Str("cause", cause).Str("reasonText", srt_rejectreason_str(reason));
   e->Num("id", s).Num("at", NsToMs(now)).Num("lastPacketAt", c.lastPacketNs ? NsToMs(c.lastPacketNs) : -1);
+  e->Num("packets", static_cast<double>(c.packets)).Num("bytes", static_cast<double>(c.bytes));
+  e->Num("relayed", static_cast<double>(c.relayed));
   if (haveStats) {
     e->hasStats = true;
     e->stats.push_back(st);
