@@ -118,6 +118,9 @@ Napi::Value Receiver::Start(const Napi::CallbackInfo& info) {
         setsockopt(relayFd_, IPPROTO_IPV6, IPV6_MULTICAST_LOOP, &loop, sizeof loop);
       }
     }
+    // Room for a burst: after a stall TSBPD can release many packets at once (capped by net.core.wmem_max).
+    int sndbuf = 4 * 1024 * 1024;
+    setsockopt(relayFd_, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf);
     // connect() fixes the destination, so each relayed packet is one send() with no address lookup.
     if (connect(relayFd_, reinterpret_cast<sockaddr*>(&relayAddr_), relayLen_) != 0)
       fail(std::string("relay connect: ") + strerror(errno));
@@ -471,6 +474,11 @@ void Receiver::Run() {
     }
     int64_t waitMs = until > now ? (until - now + 999999) / 1000000 : 0;
     int n = srt_epoll_uwait(eid_, evs, kMaxEvents, waitMs);
+    if (n < 0 && srt_getlasterror(nullptr) != SRT_ETIMEOUT) {
+      // Not expected with SRT_EPOLL_ENABLE_EMPTY; never spin on a failing wait.
+      usleep(1000);
+      n = 0;
+    }
     now = MonotonicNs();
     for (int i = 0; i < n; i++) {
       SRTSOCKET s = evs[i].fd;
