@@ -59,6 +59,13 @@ async function senderRole(): Promise<void> {
 	process.on('SIGTERM', () => {
 		void Promise.all(sims.map((s) => s.stop())).then(() => process.exit(0))
 	})
+	// "p" pauses every stream, "r" resumes (the cut run drives the sender from the parent this way)
+	process.stdin.on('data', (d: Buffer) => {
+		for (const ch of d.toString()) {
+			if (ch === 'p') for (const s of sims) s.pause()
+			if (ch === 'r') for (const s of sims) s.resume()
+		}
+	})
 	setInterval(() => undefined, 1 << 30)
 }
 
@@ -198,8 +205,12 @@ async function cutRun(cuts: number) {
 	let last: { obs: SignalObservation; seenAt: number } | undefined
 	rx.on('signal', (obs) => (last = { obs, seenAt: monotonicMs() }))
 	await rx.start()
-	const tx = new SrtSim({ mode: 'caller', host: '127.0.0.1', port: rx.port!, bitrate: 10_000_000 })
-	await tx.start()
+	// the sender runs in its own process: this process is the receiver alone, as in the daemon
+	const tx = spawn(
+		process.execPath,
+		['--import', 'tsx', SELF, '--role', 'sender', '--ports', String(rx.port), '--bitrate', '10000000'],
+		{ stdio: ['pipe', 'ignore', 'inherit'] },
+	)
 	const native: number[] = []
 	const observed: number[] = []
 	const until = async (signal: string) => {
@@ -213,14 +224,14 @@ async function cutRun(cuts: number) {
 	await until('up')
 	for (let i = 0; i < cuts; i++) {
 		await sleep(120 + Math.random() * 60)
-		tx.pause()
+		tx.stdin?.write('p')
 		const down = await until('down')
 		native.push(down.obs.detectedAt - down.obs.at)
 		observed.push(down.seenAt - down.obs.at)
-		tx.resume()
+		tx.stdin?.write('r')
 		await until('up')
 	}
-	await tx.stop()
+	await stopChild(tx)
 	rx.stop()
 	native.sort((a, b) => a - b)
 	observed.sort((a, b) => a - b)
@@ -263,7 +274,7 @@ async function main(): Promise<void> {
 	}
 	if (cuts <= 0) return
 	console.log(
-		`\n# signal down: ${cuts} cuts (sender paused, connection kept), 10 Mbit/s, silenceMs 50, latency 120 ms, receiver and sender in this process`,
+		`\n# signal down: ${cuts} cuts (sender paused, connection kept), 10 Mbit/s, silenceMs 50, latency 120 ms; receiver in this process, sender (our sim) in a child process`,
 	)
 	const r = await cutRun(cuts)
 	console.log(
