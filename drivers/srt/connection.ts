@@ -197,10 +197,12 @@ export class SrtReceiver extends EventEmitter<SrtReceiverEvents> {
 		try {
 			options = await this.#nativeOptions()
 		} catch (err) {
-			this.#retry(
-				new Error(`SRT ${this.config.mode} on port ${this.config.port}: cannot resolve an address`, { cause: err }),
-			)
-			throw err
+			// an unresolvable host name or a missing { env } secret: named, retried (DNS or the environment may heal)
+			const e = new Error(`SRT ${this.config.mode} on port ${this.config.port}: ${(err as Error).message}`, {
+				cause: err,
+			})
+			this.#retry(e)
+			throw e
 		}
 		if (this.#state !== 'connecting') return // stopped while resolving
 		const native = new (loadSrtBinding().Receiver)(options, (e) => this.#onNative(native, e))

@@ -139,6 +139,23 @@ describe('SRT listener with our sender', () => {
 		expect(rx.signal).toBeNull()
 	})
 
+	it('names a passphrase variable that is not set, and retries until stopped', async () => {
+		const rx = new SrtReceiver(
+			srtConfig({ mode: 'listener', port: 0, passphrase: { env: 'SIGPATH_NO_SUCH_VAR' } }),
+			ctx,
+			{
+				backoffMs: { base: 50, max: 50 },
+			},
+		)
+		const retries: string[] = []
+		rx.on('retrying', (r) => retries.push(r.error.message))
+		await expect(rx.start()).rejects.toThrow(/SIGPATH_NO_SUCH_VAR is not set/)
+		expect(rx.state).toBe('backoff')
+		await waitFor('a retry', () => retries.length >= 2)
+		rx.stop()
+		expect(rx.state).toBe('stopped')
+	})
+
 	it('rejects a wrong passphrase as SRT_REJ_BADSECRET and a missing one as SRT_REJ_UNSECURE', async () => {
 		// the passphrase comes from the environment, as a config's { env: NAME } secret does
 		const { rejected, port } = await listener(
