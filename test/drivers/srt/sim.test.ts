@@ -1,6 +1,7 @@
 // The SRT simulator (rate, pause, lossy), the binding's loader and option checks, and libsrt's log routed to our
 // logger with secrets kept out.
 import { Writable } from 'node:stream'
+import fc from 'fast-check'
 import { pino } from 'pino'
 import { afterEach, describe, expect, it } from 'vitest'
 import { SrtReceiver } from '../../../drivers/srt/connection.ts'
@@ -33,6 +34,31 @@ describe('the binding loader', () => {
 		)
 		expect(() => new b.Sender({ mode: 'caller', host: '127.0.0.1', port: 9000, pbkeylen: 20 }, none)).toThrow(
 			/pbkeylen/,
+		)
+	})
+})
+
+describe('the binding under random options', () => {
+	it('either accepts an options object or throws a JS error: it never crashes the process', () => {
+		const b = loadSrtBinding()
+		const value = fc.oneof(
+			fc.integer({ min: -70000, max: 70000 }),
+			fc.double(),
+			fc.string({ maxLength: 600 }),
+			fc.constantFrom(undefined, null, true, '127.0.0.1', '::1', 'listener', 'caller'),
+		)
+		const keys = ['mode', 'host', 'port', 'latencyMs', 'streamId', 'passphrase', 'pbkeylen', 'payloadSize']
+		const extra = ['connectTimeoutMs', 'silenceMs', 'statsIntervalMs', 'relayHost', 'relayPort', 'bitrate', 'pid']
+		fc.assert(
+			fc.property(fc.dictionary(fc.constantFrom(...keys, ...extra), value), fc.boolean(), (options, sender) => {
+				try {
+					if (sender) new b.Sender(options as never, () => undefined)
+					else new b.Receiver(options as never, () => undefined)
+				} catch (err) {
+					expect(err).toBeInstanceOf(Error)
+				}
+			}),
+			{ numRuns: 500 },
 		)
 	})
 })
