@@ -22,10 +22,17 @@ export function sleep(ms: number): Promise<void> {
 	return new Promise((r) => setTimeout(r, ms))
 }
 
-export async function waitFor(what: string, cond: () => boolean, timeoutMs = 5000, stepMs = 10): Promise<void> {
+export async function waitFor(
+	what: string,
+	cond: () => boolean,
+	timeoutMs = 10_000,
+	stepMs = 10,
+	context?: () => string,
+): Promise<void> {
 	const end = Date.now() + timeoutMs
 	while (!cond()) {
-		if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)
+		if (Date.now() > end)
+			throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${context ? ` (${context()})` : ''}`)
 		await sleep(stepMs)
 	}
 }

@@ -219,8 +219,10 @@ describe('SRT listener with our sender', () => {
 
 describe('SRT receiver in caller mode', () => {
 	it('connects to a listening sender, reports down when it goes, and reconnects with backoff when it returns', async () => {
-		const port = await freeUdpPort()
-		const first = await sim({ mode: 'listener', host: '127.0.0.1', port, bitrate: 2_000_000 })
+		// the kernel picks the port (bind 0): libsrt sets SO_REUSEADDR, so a port merely probed free could end up
+		// shared with another test process's SRT socket
+		const first = await sim({ mode: 'listener', host: '127.0.0.1', port: 0, bitrate: 2_000_000 })
+		const port = first.port
 		const rx = new SrtReceiver(srtConfig({ mode: 'caller', host: '127.0.0.1', port, connectTimeoutMs: 500 }), ctx, {
 			backoffMs: { base: 100, max: 400 },
 		})
@@ -231,7 +233,13 @@ describe('SRT receiver in caller mode', () => {
 		rx.on('retrying', () => undefined)
 		await rx.start()
 		cleanups.push(() => rx.stop())
-		await waitFor('up', () => rx.signal?.signal === 'up')
+		await waitFor(
+			'up',
+			() => rx.signal?.signal === 'up',
+			10_000,
+			10,
+			() => JSON.stringify({ states, rejected: rx.rejections() }),
+		)
 		expect(rx.state).toBe('connected')
 		expect(rx.freshness.connected).toBe(true)
 		await first.stop()
