@@ -147,6 +147,27 @@ describe('srt-live-transmit and ffmpeg as callers into our listener', () => {
 	})
 })
 
+describe('our listener owns its port', () => {
+	it('another listener, in this process or another, cannot bind it (a probe beside the daemon must not split a feed)', async () => {
+		const { rx } = await receiver(srtConfig({ mode: 'listener', port: 0 }))
+		const second = new SrtReceiver(srtConfig({ mode: 'listener', port: rx.port! }), ctx, {
+			backoffMs: { base: 1000, max: 1000 },
+		})
+		second.on('retrying', () => undefined)
+		await expect(second.start()).rejects.toThrow(new RegExp(`srt_bind 127\\.0\\.0\\.1:${rx.port}`))
+		second.stop()
+		const peer = startPeer(SLT, [
+			'-q',
+			`srt://127.0.0.1:${rx.port}?mode=listener`,
+			`udp://127.0.0.1:${await freeUdpPort()}`,
+		])
+		await waitFor('srt-live-transmit to give up', () => peer.child.exitCode !== null, 5000)
+		expect(peer.child.exitCode).not.toBe(0)
+		expect(peer.output()).toMatch(/srt_bind/)
+		expect(rx.state).toBe('listening')
+	})
+})
+
 describe('srt-live-transmit and ffmpeg as listeners for our caller', () => {
 	it('srt-live-transmit listener: our caller receives and relays what it was fed', async () => {
 		const { port: outPort, out } = await collector()

@@ -139,6 +139,10 @@ Napi::Value Receiver::Start(const Napi::CallbackInfo& info) {
   socklen_t salen = 0;
   MakeSockaddr(opt_.host, opt_.port, &sa, &salen);
   if (opt_.listener) {
+    // No SO_REUSEADDR for a listener: libsrt sets it by default, which lets a second process (a `sigpath probe`
+    // beside the daemon) bind the same port and silently take part of a live feed. Here that bind fails instead.
+    bool reuse = false;
+    if (srt_setsockflag(sock_, SRTO_REUSEADDR, &reuse, sizeof reuse) != 0) fail(SrtLastError("SRTO_REUSEADDR"));
     if (srt_bind(sock_, reinterpret_cast<sockaddr*>(&sa), static_cast<int>(salen)) != 0)
       fail(SrtLastError(("srt_bind " + opt_.host + ":" + std::to_string(opt_.port)).c_str()));
     if (srt_listen_callback(sock_, &Receiver::OnListen, this) != 0) fail(SrtLastError("srt_listen_callback"));
