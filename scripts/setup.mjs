@@ -10,8 +10,13 @@
 import { execFileSync, spawnSync } from 'node:child_process'
 import { existsSync } from 'node:fs'
 
+<<<<<<< HEAD
 // socat: the lab's serial devices (SW-P-08 over RS-422, Megatec UPS) run over a pty pair
 const RUNTIME = ['pkg-config', 'libsrt-openssl-dev', 'socat']
+=======
+// node-gyp builds the libsrt binding (drivers/srt/native) during `npm ci`: a C++ compiler, make and python3 (gyp)
+const RUNTIME = ['pkg-config', 'libsrt-openssl-dev', 'g++', 'make', 'python3']
+>>>>>>> srt
 const TEST = [
 	...RUNTIME,
 	'srt-tools',

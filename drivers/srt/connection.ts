@@ -197,10 +197,12 @@ export class SrtReceiver extends EventEmitter<SrtReceiverEvents> {
 		try {
 			options = await this.#nativeOptions()
 		} catch (err) {
-			this.#retry(
-				new Error(`SRT ${this.config.mode} on port ${this.config.port}: cannot resolve an address`, { cause: err }),
-			)
-			throw err
+			// an unresolvable host name or a missing { env } secret: named, retried (DNS or the environment may heal)
+			const e = new Error(`SRT ${this.config.mode} on port ${this.config.port}: ${(err as Error).message}`, {
+				cause: err,
+			})
+			this.#retry(e)
+			throw e
 		}
 		if (this.#state !== 'connecting') return // stopped while resolving
 		const native = new (loadSrtBinding().Receiver)(options, (e) => this.#onNative(native, e))
@@ -275,6 +277,12 @@ export class SrtReceiver extends EventEmitter<SrtReceiverEvents> {
 				const id = e.id ?? 0
 				const final = e.connections?.[0]
 				if (final) this.#applyTotals(final)
+				const c = this.#connections.get(id)
+				if (c) {
+					c.packetsReceived = Math.max(c.packetsReceived, e.packets)
+					c.bytesReceived = Math.max(c.bytesReceived, e.bytes)
+					c.relayed = Math.max(c.relayed, e.relayed)
+				}
 				const last = e.lastPacketAt !== undefined && e.lastPacketAt >= 0 ? e.lastPacketAt : null
 				this.#finish(id, e.at)
 				this.#log.info({ peer: e.peer, streamId: e.streamId, reason: e.reasonText }, 'SRT connection closed')
@@ -357,12 +365,13 @@ export class SrtReceiver extends EventEmitter<SrtReceiverEvents> {
 	#applyTotals(s: NativeConnStats): void {
 		const c = this.#connections.get(s.id)
 		if (!c) return
-		c.rttMs = s.rttMs
-		c.packetsReceived = s.pktRecvTotal
-		c.packetsLost = s.pktRcvLossTotal
-		c.packetsDropped = s.pktRcvDropTotal
-		c.bytesReceived = s.byteRecvTotal
-		c.relayed = s.relayed
+		// totals never go back: a closing socket's figures may be partial
+		if (s.rttMs > 0) c.rttMs = s.rttMs
+		c.packetsReceived = Math.max(c.packetsReceived, s.pktRecvTotal)
+		c.packetsLost = Math.max(c.packetsLost, s.pktRcvLossTotal)
+		c.packetsDropped = Math.max(c.packetsDropped, s.pktRcvDropTotal)
+		c.bytesReceived = Math.max(c.bytesReceived, s.byteRecvTotal)
+		c.relayed = Math.max(c.relayed, s.relayed)
 	}
 
 	#onStats(at: number, intervalMs: number, conns: NativeConnStats[]): void {

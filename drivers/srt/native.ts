@@ -50,6 +50,11 @@ export type NativeEvent =
 			reasonText: string
 			at: number
 			lastPacketAt?: number
+			/** our own count of the packets and bytes read, and relayed, on this connection */
+			packets: number
+			bytes: number
+			relayed: number
+			/** libsrt's final figures, when it still had them */
 			connections?: NativeConnStats[]
 	  }
 	| { type: 'rejected'; peer: string; streamId?: string; reasonCode: number; reasonText: string; at: number }

@@ -59,6 +59,13 @@ async function senderRole(): Promise<void> {
 	process.on('SIGTERM', () => {
 		void Promise.all(sims.map((s) => s.stop())).then(() => process.exit(0))
 	})
+	// "p" pauses every stream, "r" resumes (the cut run drives the sender from the parent this way)
+	process.stdin.on('data', (d: Buffer) => {
+		for (const ch of d.toString()) {
+			if (ch === 'p') for (const s of sims) s.pause()
+			if (ch === 'r') for (const s of sims) s.resume()
+		}
+	})
 	setInterval(() => undefined, 1 << 30)
 }
 
@@ -128,6 +135,7 @@ interface RelayResult {
 	relayedMbps: number
 	cpuPercent: number
 	cpuMsPerMbitS: number
+	minStreamMbps: number
 }
 
 async function relayRun(impl: 'sigpath' | 'srt-live-transmit', streams: number, mbps: number, seconds: number) {
@@ -156,7 +164,12 @@ async function relayRun(impl: 'sigpath' | 'srt-live-transmit', streams: number, 
 	const sender = startChild(process.execPath, [
 		...['--import', 'tsx', SELF, '--role', 'sender', '--ports', ports.join(','), '--bitrate', String(mbps * 1e6)],
 	])
-	await sleep(2000) // connect, fill the latency buffer, settle
+	// warm-up: every stream connected and flowing (each sink receiving), then 1 s more to settle
+	const warmEnd = monotonicMs() + 10_000
+	while (sinks.some((s) => s.bytes === 0) && monotonicMs() < warmEnd) await sleep(50)
+	if (sinks.some((s) => s.bytes === 0)) console.log(`# warning: ${impl}: a stream never started flowing`)
+	await sleep(1000)
+	const perSink0 = sinks.map((s) => s.bytes)
 	const cpu0 = receivers.reduce((a, c) => a + cpuMs(c.pid!), 0)
 	const bytes0 = sinks.reduce((a, s) => a + s.bytes, 0)
 	const t0 = monotonicMs()
@@ -168,6 +181,7 @@ async function relayRun(impl: 'sigpath' | 'srt-live-transmit', streams: number, 
 	for (const c of receivers) await stopChild(c)
 	for (const s of sinks) await s.stop()
 	const relayedMbps = ((bytes1 - bytes0) * 8) / 1e6 / elapsed
+	const minStreamMbps = Math.min(...sinks.map((s, i) => ((s.bytes - perSink0[i]!) * 8) / 1e6 / elapsed))
 	const cpuPercent = ((cpu1 - cpu0) / 1000 / elapsed) * 100
 	const r: RelayResult = {
 		impl,
@@ -175,6 +189,7 @@ async function relayRun(impl: 'sigpath' | 'srt-live-transmit', streams: number, 
 		relayedMbps,
 		cpuPercent,
 		cpuMsPerMbitS: relayedMbps > 0 ? (cpu1 - cpu0) / elapsed / relayedMbps : NaN,
+		minStreamMbps,
 	}
 	return r
 }
@@ -190,8 +205,12 @@ async function cutRun(cuts: number) {
 	let last: { obs: SignalObservation; seenAt: number } | undefined
 	rx.on('signal', (obs) => (last = { obs, seenAt: monotonicMs() }))
 	await rx.start()
-	const tx = new SrtSim({ mode: 'caller', host: '127.0.0.1', port: rx.port!, bitrate: 10_000_000 })
-	await tx.start()
+	// the sender runs in its own process: this process is the receiver alone, as in the daemon
+	const tx = spawn(
+		process.execPath,
+		['--import', 'tsx', SELF, '--role', 'sender', '--ports', String(rx.port), '--bitrate', '10000000'],
+		{ stdio: ['pipe', 'ignore', 'inherit'] },
+	)
 	const native: number[] = []
 	const observed: number[] = []
 	const until = async (signal: string) => {
@@ -205,14 +224,14 @@ async function cutRun(cuts: number) {
 	await until('up')
 	for (let i = 0; i < cuts; i++) {
 		await sleep(120 + Math.random() * 60)
-		tx.pause()
+		tx.stdin?.write('p')
 		const down = await until('down')
 		native.push(down.obs.detectedAt - down.obs.at)
 		observed.push(down.seenAt - down.obs.at)
-		tx.resume()
+		tx.stdin?.write('r')
 		await until('up')
 	}
-	await tx.stop()
+	await stopChild(tx)
 	rx.stop()
 	native.sort((a, b) => a - b)
 	observed.sort((a, b) => a - b)
@@ -236,10 +255,12 @@ async function main(): Promise<void> {
 		`# command: node --import tsx test/bench/srt.ts --seconds ${seconds} --cuts ${cuts} --scenarios ${values.scenarios}`,
 	)
 	console.log(
-		`# relay: sender = our sim in a child process; CPU = utime+stime of the receiving process(es) from /proc over ${seconds} s after 2 s of warm-up; sink = UDP socket in this process`,
+		`# relay: sender = our sim in a child process; CPU = utime+stime of the receiving process(es) from /proc over ${seconds} s after a warm-up (every stream flowing, then 1 s); sink = UDP socket in this process`,
 	)
-	console.log('\n| scenario | impl | offered Mbit/s | relayed Mbit/s | CPU % | CPU ms per Mbit/s·s | ratio ours/slt |')
-	console.log('|---|---|---:|---:|---:|---:|---:|')
+	console.log(
+		'\n| scenario | impl | offered Mbit/s | relayed Mbit/s | slowest stream Mbit/s | CPU % | CPU ms per Mbit/s·s | ratio ours/slt |',
+	)
+	console.log('|---|---|---:|---:|---:|---:|---:|---:|')
 	for (const sc of (values.scenarios ?? '').split(',').filter(Boolean)) {
 		const [streams, mbps] = sc.split('x').map(Number) as [number, number]
 		const name = `${streams} x ${mbps} Mbit/s`
@@ -248,16 +269,16 @@ async function main(): Promise<void> {
 		const ratio = ours.cpuMsPerMbitS / theirs.cpuMsPerMbitS
 		for (const r of [ours, theirs])
 			console.log(
-				`| ${name} | ${r.impl} | ${r.offeredMbps} | ${r.relayedMbps.toFixed(2)} | ${r.cpuPercent.toFixed(2)} | ${r.cpuMsPerMbitS.toFixed(3)} | ${r === ours ? ratio.toFixed(2) : ''} |`,
+				`| ${name} | ${r.impl} | ${r.offeredMbps} | ${r.relayedMbps.toFixed(2)} | ${r.minStreamMbps.toFixed(2)} | ${r.cpuPercent.toFixed(2)} | ${r.cpuMsPerMbitS.toFixed(3)} | ${r === ours ? ratio.toFixed(2) : ''} |`,
 			)
 	}
 	if (cuts <= 0) return
 	console.log(
-		`\n# signal down: ${cuts} cuts (sender paused, connection kept), 10 Mbit/s, silenceMs 50, latency 120 ms, receiver and sender in this process`,
+		`\n# signal down: ${cuts} cuts (sender paused, connection kept), 10 Mbit/s, silenceMs 50, latency 120 ms; receiver in this process, sender (our sim) in a child process`,
 	)
 	const r = await cutRun(cuts)
 	console.log(
-		`# native = detectedAt - at (the receive thread's epoll timer); observed = JS handler time - at (what the engine sees)`,
+		`# native = detectedAt - at (the native silence watchdog); observed = JS handler time - at (what the engine sees)`,
 	)
 	console.log('\n| measure | n | p50 ms | p99 ms | max ms | target p99 |')
 	console.log('|---|---:|---:|---:|---:|---:|')

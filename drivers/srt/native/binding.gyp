@@ -1,3 +1,6 @@
+# sigpath's libsrt binding (Node-API via node-addon-api), built by the root package's install script during
+# `npm ci` (npm_config_nodedir=/usr): `node-gyp rebuild -C drivers/srt/native`. Needs pkg-config and Debian's
+# libsrt-openssl-dev (scripts/setup.mjs --runtime), plus g++, make and python3. Output: build/Release/sigpath_srt.node.
 {
   "targets": [
     {

@@ -22,10 +22,17 @@ export function sleep(ms: number): Promise<void> {
 	return new Promise((r) => setTimeout(r, ms))
 }
 
-export async function waitFor(what: string, cond: () => boolean, timeoutMs = 5000, stepMs = 10): Promise<void> {
+export async function waitFor(
+	what: string,
+	cond: () => boolean,
+	timeoutMs = 10_000,
+	stepMs = 10,
+	context?: () => string,
+): Promise<void> {
 	const end = Date.now() + timeoutMs
 	while (!cond()) {
-		if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)
+		if (Date.now() > end)
+			throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${context ? ` (${context()})` : ''}`)
 		await sleep(stepMs)
 	}
 }
@@ -82,14 +89,18 @@ export class UdpCollector {
 	readonly datagrams: Buffer[] = []
 	bytes = 0
 	keep = true
-	readonly #socket = dgram.createSocket('udp4')
+	readonly #socket
+
+	constructor(private readonly host = '127.0.0.1') {
+		this.#socket = dgram.createSocket(host.includes(':') ? 'udp6' : 'udp4')
+	}
 
 	async start(): Promise<number> {
 		this.#socket.on('message', (m) => {
 			this.bytes += m.length
 			if (this.keep) this.datagrams.push(m)
 		})
-		await new Promise<void>((r) => this.#socket.bind(0, '127.0.0.1', r))
+		await new Promise<void>((r) => this.#socket.bind(0, this.host, r))
 		return this.#socket.address().port
 	}
 

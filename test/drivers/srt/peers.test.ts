@@ -136,13 +136,35 @@ describe('srt-live-transmit and ffmpeg as callers into our listener', () => {
 			`srt://127.0.0.1:${rx.port}?mode=caller&latency=120000&pkt_size=1316&streamid=cam1`,
 		])
 		await waitFor('up', () => signals.some((s) => s.signal === 'up'), 10_000)
-		await waitFor('down after ffmpeg ends', () => rx.signal?.signal === 'down', 10_000)
+		// ffmpeg -re sends a frame's packets in bursts (25 fps): wait for its close, not for a first silence
+		await waitFor('ffmpeg closes', () => rx.connections().some((c) => c.disconnectedAt !== null), 10_000)
 		const checker = new TsChecker()
 		for (const d of out.datagrams) checker.push(d)
 		expect(out.datagrams.length).toBeGreaterThan(50)
 		expect(out.datagrams.every((d) => d.length % TS_PACKET === 0)).toBe(true)
 		expect(checker.result.syncErrors).toBe(0)
 		expect(checker.result.ccErrors).toBe(0)
+	})
+})
+
+describe('our listener owns its port', () => {
+	it('another listener, in this process or another, cannot bind it (a probe beside the daemon must not split a feed)', async () => {
+		const { rx } = await receiver(srtConfig({ mode: 'listener', port: 0 }))
+		const second = new SrtReceiver(srtConfig({ mode: 'listener', port: rx.port! }), ctx, {
+			backoffMs: { base: 1000, max: 1000 },
+		})
+		second.on('retrying', () => undefined)
+		await expect(second.start()).rejects.toThrow(new RegExp(`srt_bind 127\\.0\\.0\\.1:${rx.port}`))
+		second.stop()
+		const peer = startPeer(SLT, [
+			'-q',
+			`srt://127.0.0.1:${rx.port}?mode=listener`,
+			`udp://127.0.0.1:${await freeUdpPort()}`,
+		])
+		await waitFor('srt-live-transmit to give up', () => peer.child.exitCode !== null, 5000)
+		expect(peer.child.exitCode).not.toBe(0)
+		expect(peer.output()).toMatch(/srt_bind/)
+		expect(rx.state).toBe('listening')
 	})
 })
 

@@ -109,6 +109,34 @@ describe('sigpath probe for SRT', () => {
 		expect(stdout).not.toContain(PASS)
 	})
 
+	it('keeps the figures of a connection that ended during the probe', async () => {
+		const { file, ports } = await setup()
+		process.env['SIGPATH_TEST_SRT_PASS'] = PASS
+		cleanups.push(() => {
+			delete process.env['SIGPATH_TEST_SRT_PASS']
+		})
+		const probing = run([file, 'srt-in', '--seconds', '1.6'])
+		const tx = new SrtSim({
+			mode: 'caller',
+			host: '127.0.0.1',
+			port: ports.LISTEN_PORT,
+			streamId: 'cam1',
+			passphrase: PASS,
+			bitrate: 2_000_000,
+		})
+		await tx.start()
+		cleanups.push(() => tx.stop())
+		await new Promise((r) => setTimeout(r, 900))
+		await tx.cut()
+		const { code, out } = await probing
+		expect(code).toBe(0)
+		expect(out.health).toBe('down') // the stream stopped during the probe
+		const c = out.detail.connections[0]!
+		expect(c.packetsReceived).toBeGreaterThan(50)
+		expect(c.rttMs).toBeGreaterThan(0) // from the last stats tick: the closed socket's own figures are gone
+		expect(c.mbps).toBeGreaterThan(0.8)
+	})
+
 	it('a listener with nobody calling is reachable, with no connections and no signal', async () => {
 		const { file } = await setup()
 		process.env['SIGPATH_TEST_SRT_PASS'] = PASS

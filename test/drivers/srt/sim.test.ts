@@ -1,6 +1,7 @@
 // The SRT simulator (rate, pause, lossy), the binding's loader and option checks, and libsrt's log routed to our
 // logger with secrets kept out.
 import { Writable } from 'node:stream'
+import fc from 'fast-check'
 import { pino } from 'pino'
 import { afterEach, describe, expect, it } from 'vitest'
 import { SrtReceiver } from '../../../drivers/srt/connection.ts'
@@ -37,6 +38,31 @@ describe('the binding loader', () => {
 	})
 })
 
+describe('the binding under random options', () => {
+	it('either accepts an options object or throws a JS error: it never crashes the process', () => {
+		const b = loadSrtBinding()
+		const value = fc.oneof(
+			fc.integer({ min: -70000, max: 70000 }),
+			fc.double(),
+			fc.string({ maxLength: 600 }),
+			fc.constantFrom(undefined, null, true, '127.0.0.1', '::1', 'listener', 'caller'),
+		)
+		const keys = ['mode', 'host', 'port', 'latencyMs', 'streamId', 'passphrase', 'pbkeylen', 'payloadSize']
+		const extra = ['connectTimeoutMs', 'silenceMs', 'statsIntervalMs', 'relayHost', 'relayPort', 'bitrate', 'pid']
+		fc.assert(
+			fc.property(fc.dictionary(fc.constantFrom(...keys, ...extra), value), fc.boolean(), (options, sender) => {
+				try {
+					if (sender) new b.Sender(options as never, () => undefined)
+					else new b.Receiver(options as never, () => undefined)
+				} catch (err) {
+					expect(err).toBeInstanceOf(Error)
+				}
+			}),
+			{ numRuns: 500 },
+		)
+	})
+})
+
 describe('the SRT sim', () => {
 	async function pair(bitrate: number, lossRate?: number) {
 		const rx = new SrtReceiver(srtConfig({ mode: 'listener', port: 0, statsIntervalMs: 200 }), ctx)
@@ -61,8 +87,9 @@ describe('the SRT sim', () => {
 		await sleep(1000)
 		const b = tx.counters()!
 		const mbps = ((b.datagrams - a.datagrams) * 1316 * 8) / 1e6 / ((b.lastSentAt! - a.lastSentAt!) / 1000)
-		expect(mbps).toBeGreaterThan(7.2)
-		expect(mbps).toBeLessThan(8.8)
+		// loose (±25%): on a shared CI machine the sender thread can be starved; the bench measures pacing exactly
+		expect(mbps).toBeGreaterThan(6)
+		expect(mbps).toBeLessThan(10)
 		expect(b.tsPackets).toBe(b.datagrams * 7)
 		expect(b.connected).toBe(true)
 		expect(b.srt?.pktSentTotal).toBeGreaterThan(0)
@@ -72,8 +99,9 @@ describe('the SRT sim', () => {
 		await sleep(1000)
 		const d = tx.counters()!
 		const slower = ((d.datagrams - c.datagrams) * 1316 * 8) / 1e6 / ((d.lastSentAt! - c.lastSentAt!) / 1000)
-		expect(slower).toBeGreaterThan(1.8)
-		expect(slower).toBeLessThan(2.2)
+		expect(slower).toBeGreaterThan(1.5)
+		expect(slower).toBeLessThan(2.5)
+		expect(slower).toBeLessThan(mbps / 2)
 	})
 
 	it('pause sends nothing while the connection stays; resume goes on; cut closes the socket', async () => {

@@ -118,6 +118,9 @@ Napi::Value Receiver::Start(const Napi::CallbackInfo& info) {
         setsockopt(relayFd_, IPPROTO_IPV6, IPV6_MULTICAST_LOOP, &loop, sizeof loop);
       }
     }
+    // Room for a burst: after a stall TSBPD can release many packets at once (capped by net.core.wmem_max).
+    int sndbuf = 4 * 1024 * 1024;
+    setsockopt(relayFd_, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf);
     // connect() fixes the destination, so each relayed packet is one send() with no address lookup.
     if (connect(relayFd_, reinterpret_cast<sockaddr*>(&relayAddr_), relayLen_) != 0)
       fail(std::string("relay connect: ") + strerror(errno));
@@ -136,6 +139,10 @@ Napi::Value Receiver::Start(const Napi::CallbackInfo& info) {
   socklen_t salen = 0;
   MakeSockaddr(opt_.host, opt_.port, &sa, &salen);
   if (opt_.listener) {
+    // No SO_REUSEADDR for a listener: libsrt sets it by default, which lets a second process (a `sigpath probe`
+    // beside the daemon) bind the same port and silently take part of a live feed. Here that bind fails instead.
+    bool reuse = false;
+    if (srt_setsockflag(sock_, SRTO_REUSEADDR, &reuse, sizeof reuse) != 0) fail(SrtLastError("SRTO_REUSEADDR"));
     if (srt_bind(sock_, reinterpret_cast<sockaddr*>(&sa), static_cast<int>(salen)) != 0)
       fail(SrtLastError(("srt_bind " + opt_.host + ":" + std::to_string(opt_.port)).c_str()));
     if (srt_listen_callback(sock_, &Receiver::OnListen, this) != 0) fail(SrtLastError("srt_listen_callback"));
@@ -343,11 +350,8 @@ void Receiver::CloseConn(SRTSOCKET s, const char* cause, int64_t now) {
   st.streamId = c.streamId;
   st.relayed = c.relayed;
   st.relayErrors = c.relayErrors;
-  if (!ReadConnStats(s, &st)) {
-    st.pktRecvTotal = c.packets;
-    st.byteRecvTotal = c.bytes;
-  }
-  bool haveStats = true;
+  // Once the peer has closed, libsrt may have no stats left for the socket: our own counts then stand in.
+  bool haveStats = ReadConnStats(s, &st);
   int reason = srt_getrejectreason(s);
   srt_epoll_remove_usock(eid_, s);
   srt_close(s);
@@ -357,6 +361,8 @@ void Receiver::CloseConn(SRTSOCKET s, const char* cause, int64_t now) {
   e->type = "disconnected";
   e->Str("peer", c.peer).Str("streamId", c.streamId).Str("cause", cause).Str("reasonText", srt_rejectreason_str(reason));
   e->Num("id", s).Num("at", NsToMs(now)).Num("lastPacketAt", c.lastPacketNs ? NsToMs(c.lastPacketNs) : -1);
+  e->Num("packets", static_cast<double>(c.packets)).Num("bytes", static_cast<double>(c.bytes));
+  e->Num("relayed", static_cast<double>(c.relayed));
   if (haveStats) {
     e->hasStats = true;
     e->stats.push_back(st);
@@ -472,6 +478,11 @@ void Receiver::Run() {
     }
     int64_t waitMs = until > now ? (until - now + 999999) / 1000000 : 0;
     int n = srt_epoll_uwait(eid_, evs, kMaxEvents, waitMs);
+    if (n < 0 && srt_getlasterror(nullptr) != SRT_ETIMEOUT) {
+      // Not expected with SRT_EPOLL_ENABLE_EMPTY; never spin on a failing wait.
+      usleep(1000);
+      n = 0;
+    }
     now = MonotonicNs();
     for (int i = 0; i < n; i++) {
       SRTSOCKET s = evs[i].fd;
