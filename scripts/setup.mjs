@@ -10,13 +10,11 @@
 import { execFileSync, spawnSync } from 'node:child_process'
 import { existsSync } from 'node:fs'
 
-<<<<<<< HEAD
+// node-gyp builds the libsrt binding (drivers/srt/native) during `npm ci`: a C++ compiler, make and python3 (gyp);
 // socat: the lab's serial devices (SW-P-08 over RS-422, Megatec UPS) run over a pty pair
-const RUNTIME = ['pkg-config', 'libsrt-openssl-dev', 'socat']
-=======
-// node-gyp builds the libsrt binding (drivers/srt/native) during `npm ci`: a C++ compiler, make and python3 (gyp)
-const RUNTIME = ['pkg-config', 'libsrt-openssl-dev', 'g++', 'make', 'python3']
->>>>>>> srt
+const RUNTIME = ['pkg-config', 'libsrt-openssl-dev', 'g++', 'make', 'python3', 'socat']
+/** tools that count as present when their command is on the PATH, whoever installed them (pyenv, a toolchain) */
+const COMMANDS = { 'g++': 'g++', make: 'make', python3: 'python3', 'pkg-config': 'pkg-config' }
 const TEST = [
 	...RUNTIME,
 	'srt-tools',
@@ -45,6 +43,8 @@ if (process.platform !== 'linux' || !existsSync('/usr/bin/dpkg-query')) {
 }
 
 function installed(pkg) {
+	const cmd = COMMANDS[pkg]
+	if (cmd !== undefined && spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0) return true
 	const r = spawnSync('dpkg-query', ['-W', '-f=${Status}', pkg], { encoding: 'utf8' })
 	return r.status === 0 && r.stdout.includes('install ok installed')
 }
