@@ -1,0 +1,123 @@
+// The live push channel: Server-Sent Events at /events, the telemetry hot path of the dashboard.
+//
+// Why SSE rather than WebSocket: the flow is one way (daemon -> screens), SSE is plain HTTP on the same server
+// and port, EventSource reconnects by itself, and it needs no dependency or upgrade handshake. Commands go the other
+// way as ordinary POSTs.
+//
+// Each client first gets a `snapshot` (the whole picture), then `feed`, `device`, `alarm` and `switch` events as
+// the daemon emits them: one JSON.stringify per event, written to every client at once, with Nagle off so a change
+// leaves in the same tick. A comment line every heartbeatMs keeps proxies and idle timeouts from closing the
+// stream and lets a client notice a dead server. A client that stops reading is dropped (it reconnects and gets a
+// fresh snapshot) rather than buffered without bound.
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import type { Logger } from 'pino'
+import type { Alarm, FeedState } from '../control/payloads.ts'
+import type { FeedKey } from '../domain/model.ts'
+import type { TakeTiming } from '../runtime/daemon.ts'
+import { feedPush, snapshot, switchView, type StatusDaemon } from './view.ts'
+
+export const MAX_SSE_CLIENTS = 64
+/** bytes a client may have unread before it is dropped */
+export const MAX_SSE_BACKLOG = 1024 * 1024
+
+type DeviceStateEvent = { connected: boolean; health: string; detail: Record<string, unknown> }
+
+export class PushChannel {
+	private readonly clients = new Set<ServerResponse>()
+	private heartbeat: NodeJS.Timeout | undefined
+	private seq = 0
+
+	private readonly onFeed = (key: FeedKey, state: FeedState): void => {
+		this.broadcast('feed', feedPush(this.daemon, key, state))
+	}
+	private readonly onDevice = (id: string, s: DeviceStateEvent): void => {
+		const power = s.detail['power']
+		const minutes = s.detail['minutesRemaining']
+		this.broadcast('device', {
+			id,
+			connected: s.connected,
+			health: s.health,
+			power: typeof power === 'string' ? power : null,
+			minutesRemaining: typeof minutes === 'number' ? minutes : null,
+		})
+	}
+	private readonly onAlarm = (a: Alarm): void => this.broadcast('alarm', a)
+	private readonly onSwitch = (t: TakeTiming): void => this.broadcast('switch', switchView(t))
+
+	constructor(
+		private readonly daemon: StatusDaemon,
+		private readonly log: Logger,
+		private readonly heartbeatMs: number,
+	) {}
+
+	get size(): number {
+		return this.clients.size
+	}
+
+	start(): void {
+		this.daemon.events.on('feed', this.onFeed)
+		this.daemon.events.on('device', this.onDevice)
+		this.daemon.events.on('alarm', this.onAlarm)
+		this.daemon.events.on('switch', this.onSwitch)
+		this.heartbeat = setInterval(() => this.write(`: heartbeat ${new Date().toISOString()}\n\n`), this.heartbeatMs)
+	}
+
+	/** Takes over a GET /events response. Returns false when the channel is full (the caller answers 503). */
+	accept(req: IncomingMessage, res: ServerResponse, headers: Record<string, string>): boolean {
+		if (this.clients.size >= MAX_SSE_CLIENTS) return false
+		req.socket.setNoDelay(true)
+		// no request timeout on a stream that is meant to stay open
+		req.socket.setTimeout(0)
+		res.writeHead(200, {
+			...headers,
+			'content-type': 'text/event-stream; charset=utf-8',
+			'cache-control': 'no-store',
+			'x-accel-buffering': 'no',
+			connection: 'keep-alive',
+		})
+		this.clients.add(res)
+		const drop = (): void => {
+			this.clients.delete(res)
+		}
+		res.on('close', drop)
+		res.on('error', (err) => {
+			this.log.debug({ err }, 'sse client error')
+			drop()
+		})
+		// `retry` tells EventSource how soon to reconnect after a drop
+		res.write(`retry: 1000\n${this.frame('snapshot', snapshot(this.daemon))}`)
+		return true
+	}
+
+	private frame(event: string, data: unknown): string {
+		return `id: ${++this.seq}\nevent: ${event}\ndata: ${JSON.stringify(data)}\n\n`
+	}
+
+	private broadcast(event: string, data: unknown): void {
+		if (this.clients.size === 0) return
+		this.write(this.frame(event, data))
+	}
+
+	private write(chunk: string): void {
+		for (const res of this.clients) {
+			if (res.writableLength > MAX_SSE_BACKLOG) {
+				this.log.warn({ backlog: res.writableLength }, 'sse client does not read: dropped')
+				this.clients.delete(res)
+				res.destroy()
+				continue
+			}
+			res.write(chunk)
+		}
+	}
+
+	stop(): void {
+		this.daemon.events.off('feed', this.onFeed)
+		this.daemon.events.off('device', this.onDevice)
+		this.daemon.events.off('alarm', this.onAlarm)
+		this.daemon.events.off('switch', this.onSwitch)
+		if (this.heartbeat) clearInterval(this.heartbeat)
+		this.heartbeat = undefined
+		for (const res of this.clients) res.end()
+		this.clients.clear()
+	}
+}
