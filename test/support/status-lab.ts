@@ -1,6 +1,7 @@
 // A small BOC for the status endpoint's tests and benchmark: a Videohub simulator as the router, FakeSource signal
 // devices, the embedded MQTT broker on a free port, a journal in a temporary directory, the real daemon, and a
 // StatusServer on a free loopback port.
+import { EventEmitter } from 'node:events'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -10,6 +11,7 @@ import type { Secret } from '../../src/domain/primitives.ts'
 import { parseConfigText } from '../../src/domain/load.ts'
 import { silentLogger } from '../../src/log.ts'
 import { Daemon } from '../../src/runtime/daemon.ts'
+import type { SignalSource, SignalSourceEvents } from '../../src/runtime/devices.ts'
 import { StatusServer, type BoundAddress } from '../../src/status/server.ts'
 import { FakeSource } from './fake-source.ts'
 
@@ -18,6 +20,8 @@ export interface StatusLab {
 	server: StatusServer
 	sim: VideohubSim
 	sources: Record<string, FakeSource>
+	/** the UPSes: ups-<path>-a and -b for each of fiber, sat, srt */
+	ups: Record<string, FakeUps>
 	url: string
 	address: BoundAddress
 	dir: string
@@ -42,6 +46,40 @@ export interface StatusLabOptions {
 	beforeDaemon?: (url: string) => Promise<void>
 	/** journal rotation size (small values exercise /audit across files) */
 	rotateBytes?: number
+	/** index of an event whose receivers hang on one UPS (a compliance violation) */
+	singlePowerEvent?: number
+}
+
+/** A UPS as the runtime sees it: no video signal, a power state in its detail (contract §1 probe detail). */
+export class FakeUps extends EventEmitter<SignalSourceEvents> implements SignalSource {
+	private synced = false
+	private power: 'online' | 'on-battery' | 'low-battery' = 'online'
+	private minutes = 42
+	constructor(readonly deviceId: string) {
+		super()
+	}
+	start(): void {
+		setImmediate(() => {
+			this.synced = true
+			this.emit('synced')
+		})
+	}
+	async stop(): Promise<void> {}
+	isSynced(): boolean {
+		return this.synced
+	}
+	status() {
+		return {
+			connected: true,
+			health: this.power === 'online' ? ('ok' as const) : ('degraded' as const),
+			detail: { power: this.power, minutesRemaining: this.minutes, chargePercent: 100 },
+		}
+	}
+	setPower(power: 'online' | 'on-battery' | 'low-battery', minutes = this.minutes): void {
+		this.power = power
+		this.minutes = minutes
+		this.emit('status')
+	}
 }
 
 const TIERS = ['red', 'orange', 'yellow', 'grey', 'red']
@@ -96,12 +134,29 @@ export async function startStatusLab(o: StatusLabOptions = {}): Promise<StatusLa
 			}
 		}
 	}
+	// every path discrete (own receiver on its own UPS pair, own line card) so that feeds are compliant, except the
+	// receivers of `singlePowerEvent`, which hang on one UPS (a single-power violation to show)
+	const single = o.singlePowerEvent
+	const PATHS = ['fiber', 'sat', 'srt']
+	const upsIds = PATHS.flatMap((p) => [`ups-${p}-a`, `ups-${p}-b`])
+	const power = (d: string) => {
+		const [, i, p] = d.split('-')
+		return single !== undefined && Math.floor(Number(i) / perEvent) === single
+			? `[ups-${p}-a]`
+			: `[ups-${p}-a, ups-${p}-b]`
+	}
+	const cards = Array.from({ length: size }, (_, i) => `{ id: card-${i + 1}, inputs: [${i + 1}, ${i + 1}] }`)
 	const text = `
 site: { id: lab, name: Status lab }
-powerSources: []
+powerSources:
+  - { id: util, kind: utility }
+  - { id: gen, kind: generator }
+${upsIds.map((u) => `  - { id: ${u}, kind: ups, upstream: ${u.endsWith('a') ? 'util' : 'gen'}, device: ${u}, surgeProtected: true }`).join('\n')}
 devices:
-  - { id: rtr, role: router, driver: { type: videohub, host: 127.0.0.1, port: ${sim.port} }, size: { inputs: ${size}, outputs: ${size} } }
-${devices.map((d) => `  - { id: ${d}, role: receiver }`).join('\n')}
+  - { id: rtr, role: router, driver: { type: videohub, host: 127.0.0.1, port: ${sim.port} }, size: { inputs: ${size}, outputs: ${size} },
+      power: [ups-fiber-a, ups-sat-b], lineCards: [${cards.join(', ')}] }
+${upsIds.map((u) => `  - { id: ${u}, role: ups }`).join('\n')}
+${devices.map((d) => `  - { id: ${d}, role: receiver, power: ${power(d)} }`).join('\n')}
 events:
 ${lines.join('\n')}
 broker: { listen: "127.0.0.1:0" }
@@ -109,8 +164,14 @@ journal: { dir: ${dir}${o.rotateBytes ? `, rotateBytes: ${o.rotateBytes}` : ''} 
 `
 	const config = parseConfigText(text)
 	const sources = devices.map((d) => new FakeSource(d))
+	const ups = Object.fromEntries(upsIds.map((u) => [u, new FakeUps(u)]))
 	const log = o.log ?? silentLogger
-	const daemon = new Daemon({ config, log, signalSources: sources, firstSyncTimeoutMs: 3000 })
+	const daemon = new Daemon({
+		config,
+		log,
+		signalSources: [...sources, ...Object.values(ups)],
+		firstSyncTimeoutMs: 3000,
+	})
 	const server = new StatusServer({
 		daemon,
 		listen: '127.0.0.1:0',
@@ -135,6 +196,7 @@ journal: { dir: ${dir}${o.rotateBytes ? `, rotateBytes: ${o.rotateBytes}` : ''} 
 		server,
 		sim,
 		sources: Object.fromEntries(sources.map((s) => [s.deviceId, s])),
+		ups,
 		url: address.url,
 		address,
 		dir,

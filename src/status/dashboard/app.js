@@ -117,8 +117,11 @@ function drawFeed(f) {
 		if (p.id === f.active) id.append(el('span', 'tally', 'ON AIR'))
 		tr.append(id)
 		tr.append(el('td', null, p.method))
-		tr.append(el('td', null)).append(el('span', `sig ${p.signal ?? 'none'}`, p.signal ?? 'not reported'))
-		tr.append(el('td', null)).append(el('span', `state ${p.state}`, p.state))
+		const sig = el('td')
+		sig.append(el('span', `sig ${p.signal ?? 'none'}`, p.signal ?? 'not reported'))
+		const state = el('td')
+		state.append(el('span', `state ${p.state}`, p.state))
+		tr.append(sig, state)
 		table.append(tr)
 	})
 	box.append(table)
@@ -166,20 +169,30 @@ function deviceClass(d) {
 
 function drawDevices() {
 	const root = document.getElementById('devices')
-	// trouble first: a UPS on battery or a router down must not hide below the fold
-	const sorted = [...model.devices].sort((a, b) => Number(deviceClass(b).bad) - Number(deviceClass(a).bad))
-	const rows = sorted.map((d) => {
+	// trouble first, one full row each: a UPS on battery or a router down must not hide among forty healthy boxes;
+	// the rest as small tiles
+	const rows = []
+	const tiles = el('div', 'device-tiles')
+	for (const d of model.devices) {
 		const c = deviceClass(d)
-		const row = el('div', `device ${c.cls}`)
-		row.dataset.device = d.id
-		const left = el('div')
-		left.append(el('div', null, d.id), el('div', 'role', d.role))
-		let what = c.what
-		if (d.minutesRemaining !== null && d.power && d.power !== 'online') what += ` · ${d.minutesRemaining} min`
-		row.append(left, el('div', 'what', what))
-		return row
-	})
-	root.replaceChildren(...rows)
+		if (c.bad) {
+			const row = el('div', `device ${c.cls}`)
+			row.dataset.device = d.id
+			const left = el('div')
+			left.append(el('div', null, d.id), el('div', 'role', d.role))
+			let what = c.what
+			if (d.minutesRemaining !== null && d.power && d.power !== 'online') what += ` · ${d.minutesRemaining} min`
+			row.append(left, el('div', 'what', what))
+			rows.push(row)
+		} else {
+			const tile = el('div', `tile ${c.cls}`, d.id)
+			tile.dataset.device = d.id
+			tile.title = `${d.role}: ${c.what}`
+			tiles.append(tile)
+		}
+	}
+	if (rows.length === 0) rows.push(el('div', 'all-ok', 'all devices connected, all power on mains'))
+	root.replaceChildren(...rows, tiles)
 }
 
 function drawAlarms() {
@@ -191,7 +204,9 @@ function drawAlarms() {
 			li.append(
 				el('span', 'when', hhmmss(a.t)),
 				el('span', `sev sev-${a.severity}`, a.severity),
-				document.createTextNode(`${a.feed ?? a.device ?? ''} ${a.message}`),
+				document.createTextNode(
+					a.message.includes(a.feed ?? a.device ?? '\u0000') ? a.message : `${a.feed ?? a.device ?? ''} ${a.message}`,
+				),
 			)
 			return li
 		}),
