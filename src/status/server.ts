@@ -96,6 +96,17 @@ export class StatusServer {
 	private readonly audits = new Set<AbortController>()
 	private bound: BoundAddress | undefined
 	private readonly startedAt = Date.now()
+	/**
+	 * /status is built once per change, not once per request: every state the daemon publishes goes out through
+	 * its events, so any event makes the cached body stale; it is also rebuilt each second for uptimeS. Building it
+	 * costs milliseconds with a hundred feeds (the daemon judges the contribution rule each time), and pollers
+	 * (Prometheus, wall screens, scripts) must not take that time from the takes.
+	 */
+	private statusCache: { version: number; second: number; body: Buffer } | undefined
+	private statusVersion = 0
+	private readonly bumpStatus = (): void => {
+		this.statusVersion++
+	}
 
 	constructor(private readonly o: StatusServerOptions) {
 		this.daemon = o.daemon
@@ -130,6 +141,7 @@ export class StatusServer {
 		})
 		this.server.on('error', (err) => this.log.error({ err }, 'status endpoint error'))
 		this.push.start()
+		for (const e of ['feed', 'device', 'alarm', 'switch'] as const) this.daemon.events.on(e, this.bumpStatus)
 		const addr = this.server.address() as AddressInfo
 		const h = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address
 		this.bound = { host: addr.address, port: addr.port, url: `http://${h}:${addr.port}` }
@@ -146,6 +158,7 @@ export class StatusServer {
 	async stop(): Promise<void> {
 		this.push.stop()
 		this.metrics.stop()
+		for (const e of ['feed', 'device', 'alarm', 'switch'] as const) this.daemon.events.off(e, this.bumpStatus)
 		for (const a of this.audits) a.abort()
 		if (!this.server.listening) return
 		const closed = new Promise<void>((resolve) => this.server.close(() => resolve()))
@@ -191,7 +204,7 @@ export class StatusServer {
 			throw new HttpError(405, `${method} is not allowed here`, { allow: allowed.join(', ') })
 		switch (url.pathname) {
 			case '/status':
-				return this.send(res, 200, this.daemon.status())
+				return this.sendRaw(res, 200, this.statusBody(), 'application/json; charset=utf-8')
 			case '/healthz':
 				return this.send(res, 200, { alive: true, uptimeS: Math.floor((Date.now() - this.startedAt) / 1000) })
 			case '/readyz':
@@ -213,6 +226,15 @@ export class StatusServer {
 				return this.sendRaw(res, 200, f.body, f.type, { 'cache-control': 'no-cache' })
 			}
 		}
+	}
+
+	private statusBody(): Buffer {
+		const second = Math.floor(Date.now() / 1000)
+		const c = this.statusCache
+		if (c && c.version === this.statusVersion && c.second === second) return c.body
+		const body = Buffer.from(`${JSON.stringify(this.daemon.status())}\n`)
+		this.statusCache = { version: this.statusVersion, second, body }
+		return body
 	}
 
 	// ---- /audit ------------------------------------------------------------------------------------------------------

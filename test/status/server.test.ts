@@ -1,6 +1,7 @@
 // The status endpoint as its clients use it: real HTTP requests against a daemon driving a Videohub simulator.
 import { request } from 'node:http'
 import { connect } from 'node:net'
+import fc from 'fast-check'
 import { afterEach, describe, expect, it } from 'vitest'
 import { listFiles, parseLine, readRecords } from '../../src/journal/index.ts'
 import { filesAfter } from '../../src/status/audit.ts'
@@ -230,6 +231,56 @@ describe('bad HTTP input changes nothing and gets the right status', () => {
 	})
 })
 
+describe('fuzzed requests', () => {
+	it('never answer 5xx, never move a crosspoint, and leave the server answering', async () => {
+		lab = await startStatusLab({ token: 'fuzz-token-1' })
+		const methods = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'OPTIONS', 'PATCH']
+		const pieces = [
+			'/',
+			'status',
+			'feeds',
+			'ev1',
+			'feed1',
+			'set',
+			'audit',
+			'?',
+			'&',
+			'=',
+			'since',
+			'limit',
+			'%',
+			'%00',
+			'..',
+			'//',
+			'#',
+			'-1',
+			'9'.repeat(20),
+			'é',
+			' ',
+		]
+		await fc.assert(
+			fc.asyncProperty(
+				fc.constantFrom(...methods),
+				fc.array(fc.constantFrom(...pieces), { maxLength: 12 }),
+				fc.option(fc.string({ maxLength: 200 }), { nil: undefined }),
+				fc.boolean(),
+				async (method, parts, body, auth) => {
+					const path = `/${parts.join('')}`.replace(/ /g, '%20').replace(/é/g, '%C3%A9').replace(/#/g, '%23')
+					const r = await http(lab!.url, method, path, {
+						...(body !== undefined && method !== 'GET' && method !== 'HEAD' ? { body } : {}),
+						headers: auth ? { authorization: 'Bearer fuzz-token-1' } : {},
+					})
+					expect(r.status).toBeGreaterThanOrEqual(200)
+					expect(r.status).toBeLessThan(500)
+				},
+			),
+			{ numRuns: 150 },
+		)
+		expect(lab.sim.routingRequests).toBe(0)
+		expect((await http(lab.url, 'GET', '/healthz')).status).toBe(200)
+	})
+})
+
 describe('commands over HTTP', () => {
 	const set = (path = '/feeds/ev1/feed1/set') => path
 
@@ -349,6 +400,9 @@ describe('the live push channel (/events)', () => {
 		expect(JSON.parse(sw.data)).toMatchObject({ feed: 'ev1/feed1', from: 'fiber', to: 'sat', cause: 'failover' })
 		expect((JSON.parse(sw.data) as { latencyMs: number }).latencyMs).toBeLessThan(1000)
 		await until(() => sse.comments.some((c) => c.startsWith('heartbeat')), 2000, 'a heartbeat')
+		// /status is cached between changes: it must already show the switch
+		const status = json(await http(lab.url, 'GET', '/status')) as { feeds: { active: string }[] }
+		expect(status.feeds[0]!.active).toBe('sat')
 		sse.close()
 	})
 
