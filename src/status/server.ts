@@ -23,10 +23,10 @@ import type { StatusDaemon } from './view.ts'
 export interface StatusServerOptions {
 	daemon: StatusDaemon
 	/** HOST:PORT (config `http.listen`, default 127.0.0.1:8080); port 0 picks a free one */
-	listen?: string
+	listen?: string | undefined
 	/** config `http.token`: a string or `{ env: NAME }`; absent, the endpoint is read-only */
-	token?: Secret
-	env?: NodeJS.ProcessEnv
+	token?: Secret | undefined
+	env?: NodeJS.ProcessEnv | undefined
 	log: Logger
 	/** SSE heartbeat period (default 15 s) */
 	heartbeatMs?: number

@@ -423,6 +423,28 @@ describe('the live push channel (/events)', () => {
 })
 
 describe('stop', () => {
+	it('leaves no socket, server or timer behind (the whole lab started and stopped)', async () => {
+		const count = () => {
+			const m = new Map<string, number>()
+			for (const r of process.getActiveResourcesInfo()) m.set(r, (m.get(r) ?? 0) + 1)
+			return m
+		}
+		// let the previous test's closing sockets finish closing
+		await new Promise((r) => setTimeout(r, 100))
+		const before = count()
+		const l = await startStatusLab({ heartbeatMs: 20 })
+		const sse = await openSse(`${l.url}/events`)
+		await sse.next((e) => e.event === 'snapshot')
+		await http(l.url, 'GET', '/metrics')
+		await http(l.url, 'GET', '/audit')
+		await l.stop()
+		sse.close()
+		await new Promise((r) => setTimeout(r, 100))
+		const after = count()
+		for (const kind of ['TCPServerWrap', 'TCPSocketWrap', 'Timeout'])
+			expect({ kind, n: after.get(kind) ?? 0 }).toEqual({ kind, n: before.get(kind) ?? 0 })
+	})
+
 	it('closes the port, ends open streams and leaves no listener on the daemon', async () => {
 		lab = await startStatusLab()
 		const sse = await openSse(`${lab.url}/events`)
