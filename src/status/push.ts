@@ -27,10 +27,20 @@ export class PushChannel {
 	private heartbeat: NodeJS.Timeout | undefined
 	private seq = 0
 
+	private ready = false
 	private readonly onFeed = (key: FeedKey, state: FeedState): void => {
+		this.checkReady()
 		this.broadcast('feed', feedPush(this.daemon, key, state))
 	}
+
+	/** the daemon has no event for its first full sync: its first publication (every device's state, and feeds that changed) tells */
+	private checkReady(): void {
+		if (this.ready || !this.daemon.isReady()) return
+		this.ready = true
+		this.broadcast('ready', { ready: true })
+	}
 	private readonly onDevice = (id: string, s: DeviceStateEvent): void => {
+		this.checkReady()
 		const power = s.detail['power']
 		const minutes = s.detail['minutesRemaining']
 		this.broadcast('device', {
@@ -59,7 +69,11 @@ export class PushChannel {
 		this.daemon.events.on('device', this.onDevice)
 		this.daemon.events.on('alarm', this.onAlarm)
 		this.daemon.events.on('switch', this.onSwitch)
-		this.heartbeat = setInterval(() => this.write(`: heartbeat ${new Date().toISOString()}\n\n`), this.heartbeatMs)
+		this.ready = this.daemon.isReady()
+		this.heartbeat = setInterval(() => {
+			this.checkReady()
+			this.write(`: heartbeat ${new Date().toISOString()}\n\n`)
+		}, this.heartbeatMs)
 	}
 
 	/** Takes over a GET /events response. Returns false when the channel is full (the caller answers 503). */

@@ -69,7 +69,8 @@ const ROUTES: Record<string, string[]> = {
 	'/readyz': GET,
 	'/metrics': GET,
 	'/audit': GET,
-	'/events': GET,
+	// not HEAD: a stream whose body is never sent would only hold a connection open
+	'/events': ['GET'],
 	...Object.fromEntries(Object.keys(DASHBOARD).map((p) => [p, GET])),
 }
 const SET_ROUTE = /^\/feeds\/([^/]+)\/([^/]+)\/set$/

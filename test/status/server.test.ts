@@ -6,7 +6,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { listFiles, parseLine, readRecords } from '../../src/journal/index.ts'
 import { filesAfter } from '../../src/status/audit.ts'
 import { startStatusLab, until, type StatusLab } from '../support/status-lab.ts'
-import { openSse } from '../support/status-sse.ts'
+import { openSse, type SseClient, type SseEvent } from '../support/status-sse.ts'
 
 let lab: StatusLab | undefined
 afterEach(async () => {
@@ -98,17 +98,28 @@ describe('the read endpoints', () => {
 	it('says alive on /healthz, and on /readyz 503 until the first full sync, then 200', async () => {
 		let before: Reply | undefined
 		let alive: Reply | undefined
+		let sse: SseClient | undefined
+		let snapshotReady: unknown
+		let readyEvent: SseEvent | undefined
 		lab = await startStatusLab({
 			serverFirst: true,
 			beforeDaemon: async (url) => {
 				before = await http(url, 'GET', '/readyz')
 				alive = await http(url, 'GET', '/healthz')
+				// a dashboard opened before the first sync is told when it completes
+				sse = await openSse(`${url}/events`)
+				snapshotReady = (JSON.parse((await sse.next((e) => e.event === 'snapshot')).data) as { ready: boolean }).ready
+				void sse.next((e) => e.event === 'ready').then((e) => (readyEvent = e))
 			},
 		})
+		await until(() => readyEvent !== undefined, 3000, 'the ready event')
 		expect(before?.status).toBe(503)
 		expect(json(before!)).toMatchObject({ ready: false })
 		expect(alive?.status).toBe(200)
 		expect(json(alive!)).toMatchObject({ alive: true })
+		expect(snapshotReady).toBe(false)
+		expect(readyEvent?.data).toBe('{"ready":true}')
+		sse?.close()
 		const after = await http(lab.url, 'GET', '/readyz')
 		expect(after.status).toBe(200)
 	})
@@ -200,6 +211,7 @@ describe('bad HTTP input changes nothing and gets the right status', () => {
 			['POST', '/status', 405],
 			['DELETE', '/', 405],
 			['PUT', '/metrics', 405],
+			['HEAD', '/events', 405],
 			['GET', '/feeds/ev1/feed1/set', 405],
 			['GET', `/status?x=${'a'.repeat(3000)}`, 414],
 			['GET', `/status?x=${'a'.repeat(20_000)}`, 431],
@@ -221,8 +233,9 @@ describe('bad HTTP input changes nothing and gets the right status', () => {
 				path: path.slice(0, 60),
 				status: want,
 			})
-			if (want === 405) expect(r.headers['allow']).toBe(path.endsWith('/set') ? 'POST' : 'GET, HEAD')
-			if (want !== 431) expect(() => json(r)).not.toThrow()
+			if (want === 405)
+				expect(r.headers['allow']).toBe(path.endsWith('/set') ? 'POST' : path === '/events' ? 'GET' : 'GET, HEAD')
+			if (want !== 431 && method !== 'HEAD') expect(() => json(r)).not.toThrow()
 		}
 		expect(lab.sim.routingRequests).toBe(before.routing)
 		expect(readRecords(lab.dir).filter((r) => r.kind === 'command')).toHaveLength(0)

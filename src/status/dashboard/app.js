@@ -259,6 +259,11 @@ function connect() {
 		if (model.switches.length > 200) model.switches.splice(0, 100)
 		schedule()
 	})
+	es.addEventListener('ready', () => {
+		if (!model) return
+		model.ready = true
+		schedule()
+	})
 	es.addEventListener('alarm', (e) => {
 		alarms.unshift(JSON.parse(e.data))
 		alarms = alarms.slice(0, MAX_ALARMS)
