@@ -19,6 +19,8 @@ import { feedPush, snapshot, switchView, type StatusDaemon } from './view.ts'
 export const MAX_SSE_CLIENTS = 64
 /** bytes a client may have unread before it is dropped */
 export const MAX_SSE_BACKLOG = 1024 * 1024
+/** how often feeds are compared with their last push, for changes the daemon emits no event for */
+export const SWEEP_MS = 250
 
 type DeviceStateEvent = { connected: boolean; health: string; detail: Record<string, unknown> }
 
@@ -28,9 +30,32 @@ export class PushChannel {
 	private seq = 0
 
 	private ready = false
+	/** what each feed's last push said (JSON of its FeedState) */
+	private readonly lastFeed = new Map<FeedKey, string>()
+	/** feeds whose paths go through a device (its `via`), or whose output is on it (a router) */
+	private readonly feedsOfDevice = new Map<string, FeedKey[]>()
+	private sweep: NodeJS.Timeout | undefined
+
 	private readonly onFeed = (key: FeedKey, state: FeedState): void => {
 		this.checkReady()
+		this.lastFeed.set(key, JSON.stringify(state))
 		this.broadcast('feed', feedPush(this.daemon, key, state))
+	}
+
+	/**
+	 * The daemon emits `feed` only when the engine outputs something (a switch, an alarm); a signal change on a
+	 * path that is not on air, or a class that changes on a timer (recovering -> healthy after clearMs), moves the
+	 * feed's state without one. So after each device report the feeds that depend on the device are compared with
+	 * what was last pushed, and a sweep every SWEEP_MS catches the timer-driven changes.
+	 */
+	private refresh(keys: Iterable<FeedKey>): void {
+		for (const key of keys) {
+			const state = this.daemon.feedState(key)
+			const json = JSON.stringify(state)
+			if (this.lastFeed.get(key) === json) continue
+			this.lastFeed.set(key, json)
+			this.broadcast('feed', feedPush(this.daemon, key, state))
+		}
 	}
 
 	/** the daemon has no event for its first full sync: its first publication (every device's state, and feeds that changed) tells */
@@ -41,6 +66,7 @@ export class PushChannel {
 	}
 	private readonly onDevice = (id: string, s: DeviceStateEvent): void => {
 		this.checkReady()
+		if (this.clients.size > 0) this.refresh(this.feedsOfDevice.get(id) ?? [])
 		const power = s.detail['power']
 		const minutes = s.detail['minutesRemaining']
 		this.broadcast('device', {
@@ -58,6 +84,10 @@ export class PushChannel {
 		private readonly daemon: StatusDaemon,
 		private readonly log: Logger,
 		private readonly heartbeatMs: number,
+		private readonly limits: { clients: number; backlogBytes: number } = {
+			clients: MAX_SSE_CLIENTS,
+			backlogBytes: MAX_SSE_BACKLOG,
+		},
 	) {}
 
 	get size(): number {
@@ -70,6 +100,14 @@ export class PushChannel {
 		this.daemon.events.on('alarm', this.onAlarm)
 		this.daemon.events.on('switch', this.onSwitch)
 		this.ready = this.daemon.isReady()
+		for (const ref of this.daemon.model.feeds.values()) {
+			const devices = new Set([ref.feed.output.router, ...ref.feed.paths.flatMap((p) => p.via)])
+			for (const d of devices) this.feedsOfDevice.set(d, [...(this.feedsOfDevice.get(d) ?? []), ref.key])
+			this.lastFeed.set(ref.key, JSON.stringify(this.daemon.feedState(ref.key)))
+		}
+		this.sweep = setInterval(() => {
+			if (this.clients.size > 0) this.refresh(this.daemon.model.feeds.keys())
+		}, SWEEP_MS)
 		this.heartbeat = setInterval(() => {
 			this.checkReady()
 			this.write(`: heartbeat ${new Date().toISOString()}\n\n`)
@@ -78,7 +116,7 @@ export class PushChannel {
 
 	/** Takes over a GET /events response. Returns false when the channel is full (the caller answers 503). */
 	accept(req: IncomingMessage, res: ServerResponse, headers: Record<string, string>): boolean {
-		if (this.clients.size >= MAX_SSE_CLIENTS) return false
+		if (this.clients.size >= this.limits.clients) return false
 		req.socket.setNoDelay(true)
 		// no request timeout on a stream that is meant to stay open
 		req.socket.setTimeout(0)
@@ -114,7 +152,7 @@ export class PushChannel {
 
 	private write(chunk: string): void {
 		for (const res of this.clients) {
-			if (res.writableLength > MAX_SSE_BACKLOG) {
+			if (res.writableLength > this.limits.backlogBytes) {
 				this.log.warn({ backlog: res.writableLength }, 'sse client does not read: dropped')
 				this.clients.delete(res)
 				res.destroy()
@@ -130,7 +168,9 @@ export class PushChannel {
 		this.daemon.events.off('alarm', this.onAlarm)
 		this.daemon.events.off('switch', this.onSwitch)
 		if (this.heartbeat) clearInterval(this.heartbeat)
+		if (this.sweep) clearInterval(this.sweep)
 		this.heartbeat = undefined
+		this.sweep = undefined
 		for (const res of this.clients) res.end()
 		this.clients.clear()
 	}

@@ -17,7 +17,7 @@ import { splitListen } from '../domain/primitives.ts'
 import { resolveSecret } from '../domain/secrets.ts'
 import { AUDIT_DEFAULT_LIMIT, AUDIT_MAX_LIMIT, streamAudit } from './audit.ts'
 import { StatusMetrics } from './metrics.ts'
-import { PushChannel } from './push.ts'
+import { MAX_SSE_BACKLOG, MAX_SSE_CLIENTS, PushChannel } from './push.ts'
 import type { StatusDaemon } from './view.ts'
 
 export interface StatusServerOptions {
@@ -30,6 +30,10 @@ export interface StatusServerOptions {
 	log: Logger
 	/** SSE heartbeat period (default 15 s) */
 	heartbeatMs?: number
+	/** /events clients at once (default 64); more get 503 */
+	maxSseClients?: number
+	/** unread bytes after which an /events client is dropped (default 1 MiB) */
+	sseBacklogBytes?: number
 }
 
 export interface BoundAddress {
@@ -116,7 +120,10 @@ export class StatusServer {
 			o.token !== undefined ? createHash('sha256').update(resolveSecret(o.token, o.env)).digest() : undefined
 		for (const [route, f] of Object.entries(DASHBOARD))
 			this.files.set(route, { body: readFileSync(new URL(`./dashboard/${f.file}`, import.meta.url)), type: f.type })
-		this.push = new PushChannel(o.daemon, this.log, o.heartbeatMs ?? 15_000)
+		this.push = new PushChannel(o.daemon, this.log, o.heartbeatMs ?? 15_000, {
+			clients: o.maxSseClients ?? MAX_SSE_CLIENTS,
+			backlogBytes: o.sseBacklogBytes ?? MAX_SSE_BACKLOG,
+		})
 		this.metrics = new StatusMetrics(o.daemon, () => this.push.size)
 		this.server = createServer({ noDelay: true, maxHeaderSize: 16 * 1024 }, (req, res) => this.handle(req, res))
 		this.server.headersTimeout = 10_000

@@ -30,7 +30,8 @@ interface LoadResult {
 	seconds: number
 }
 interface SseResult {
-	feeds: { at: number; key: string }[]
+	/** state: the pushed FeedState as JSON (without the push's key and alarms) */
+	feeds: { at: number; key: string; state: string }[]
 }
 
 type Job =
@@ -84,8 +85,9 @@ async function worker(job: Job): Promise<void> {
 	const sse = await openSse(`${job.url}/events`)
 	const feeds: SseResult['feeds'] = []
 	sse.onEvent((e) => {
-		if (e.event === 'feed')
-			feeds.push({ at: performance.timeOrigin + e.at, key: (JSON.parse(e.data) as { key: string }).key })
+		if (e.event !== 'feed') return
+		const { key, alarms: _alarms, ...state } = JSON.parse(e.data) as { key: string; alarms: unknown }
+		feeds.push({ at: performance.timeOrigin + e.at, key, state: JSON.stringify(state) })
 	})
 	await sse.next((e) => e.event === 'snapshot')
 	port.postMessage('ready')
@@ -116,8 +118,8 @@ async function main(): Promise<void> {
 	for (const s of Object.values(sources)) s.report('up')
 
 	// every state the daemon publishes, timestamped before the push channel writes it
-	const emitted: { at: number; key: string }[] = []
-	daemon.events.prependListener('feed', (key) => emitted.push({ at: now(), key }))
+	const emitted: { at: number; key: string; state: string }[] = []
+	daemon.events.prependListener('feed', (key, state) => emitted.push({ at: now(), key, state: JSON.stringify(state) }))
 
 	// the SSE client, in its own thread
 	const sseWorker = spawn({ role: 'sse', url: lab.url })
@@ -177,14 +179,25 @@ async function main(): Promise<void> {
 	const sse = await new Promise<SseResult>((resolve) => sseWorker.once('message', resolve))
 	await sseWorker.terminate()
 
-	// the nth feed event received is the nth emitted (one connection, in order)
-	const n = Math.min(sse.feeds.length, emitted.length)
-	let mismatched = 0
-	const sseLat: { at: number; ms: number }[] = []
-	for (let i = 0; i < n; i++) {
-		if (sse.feeds[i]!.key !== emitted[i]!.key) mismatched++
-		sseLat.push({ at: emitted[i]!.at, ms: sse.feeds[i]!.at - emitted[i]!.at })
+	// each state the daemon emitted, matched with the push that carried it (the push channel also sends feed states
+	// the daemon emits no event for: those have no emission instant and are counted apart)
+	const pending = new Map<string, number[]>()
+	for (const e of emitted) {
+		const k = `${e.key}|${e.state}`
+		pending.set(k, [...(pending.get(k) ?? []), e.at])
 	}
+	let unmatched = 0
+	const sseLat: { at: number; ms: number }[] = []
+	for (const r of sse.feeds) {
+		const q = pending.get(`${r.key}|${r.state}`)
+		const at = q?.shift()
+		if (at === undefined || r.at < at) {
+			unmatched++
+			continue
+		}
+		sseLat.push({ at, ms: r.at - at })
+	}
+	const n = sseLat.length
 	const inPhase = (p: { from: number; to: number }) =>
 		sseLat.filter((x) => x.at >= p.from && x.at < p.to).map((x) => x.ms)
 	const sseBase = inPhase(baseline)
@@ -237,7 +250,7 @@ async function main(): Promise<void> {
 			.join(' ')} (other work on the machine)`,
 	)
 	console.log(
-		`errors: /status ${load.errors + pl.errors}; SSE feed events emitted ${emitted.length}, received ${sse.feeds.length}, out of order ${mismatched}`,
+		`errors: /status ${load.errors + pl.errors}; feed states emitted by the daemon ${emitted.length}, feed pushes received ${sse.feeds.length}, matched ${n}, pushed without a daemon event ${unmatched}`,
 	)
 }
 

@@ -419,6 +419,53 @@ describe('the live push channel (/events)', () => {
 		sse.close()
 	})
 
+	it('refuses clients past the limit with 503, and drops one that stops reading without slowing the others', async () => {
+		lab = await startStatusLab({ maxSseClients: 3, sseBacklogBytes: 32 * 1024 })
+		const reader = await openSse(`${lab.url}/events`)
+		await reader.next((e) => e.event === 'snapshot')
+		// a client that sends its request and never reads a byte
+		const u = new URL(lab.url)
+		const stuck = connect({ host: u.hostname, port: Number(u.port) })
+		stuck.pause()
+		await new Promise<void>((r) => stuck.once('connect', () => r()))
+		stuck.write(`GET /events HTTP/1.1\r\nHost: ${u.host}\r\n\r\n`)
+		const third = await openSse(`${lab.url}/events`)
+		await third.next((e) => e.event === 'snapshot')
+		const fourth = await openSse(`${lab.url}/events`)
+		expect(fourth.status).toBe(503)
+		expect(fourth.headers['retry-after']).toBe('5')
+		fourth.close()
+		// (a paused socket does not read the server's close either: the server's own count tells)
+		const clients = async () => /sigpath_sse_clients (\d+)/.exec((await http(lab!.url, 'GET', '/metrics')).body)?.[1]
+		expect(await clients()).toBe('3')
+		// state changes until the stuck client's backlog passes the limit (kernel buffers first)
+		const src = lab.sources['rx-0-sat']!
+		for (let i = 0; i < 100_000; i++) {
+			src.report(i % 2 ? 'up' : 'degraded')
+			// the readers live on this event loop: let them read between small bursts (well under the limit)
+			if (i % 10 === 0) await new Promise((r) => setImmediate(r))
+			if (i % 500 === 0 && (await clients()) === '2') break
+		}
+		expect(await clients()).toBe('2')
+		src.report('down')
+		await reader.next((e) => e.event === 'feed' && e.data.includes('"sat":{"signal":"down"'))
+		await third.next((e) => e.event === 'feed' && e.data.includes('"sat":{"signal":"down"'))
+		reader.close()
+		third.close()
+		stuck.destroy()
+	})
+
+	it('pushes a signal change on a path that is not on air (no switch, no alarm from the engine)', async () => {
+		lab = await startStatusLab()
+		for (const s of Object.values(lab.sources)) s.report('up')
+		const sse = await openSse(`${lab.url}/events`)
+		await sse.next((e) => e.event === 'snapshot')
+		lab.sources['rx-0-srt']!.report('degraded')
+		const e = await sse.next((x) => x.event === 'feed' && x.data.includes('"srt":{"signal":"degraded"'), 2000)
+		expect(JSON.parse(e.data)).toMatchObject({ key: 'ev1/feed1', active: 'fiber' })
+		sse.close()
+	})
+
 	it('forgets clients that disconnect', async () => {
 		lab = await startStatusLab()
 		const a = await openSse(`${lab.url}/events`)

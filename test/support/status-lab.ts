@@ -37,6 +37,8 @@ export interface StatusLabOptions {
 	token?: Secret
 	env?: NodeJS.ProcessEnv
 	heartbeatMs?: number
+	maxSseClients?: number
+	sseBacklogBytes?: number
 	lossMs?: number
 	clearMs?: number
 	log?: Logger
@@ -179,6 +181,8 @@ journal: { dir: ${dir}${o.rotateBytes ? `, rotateBytes: ${o.rotateBytes}` : ''} 
 		...(o.token !== undefined ? { token: o.token } : {}),
 		...(o.env ? { env: o.env } : {}),
 		...(o.heartbeatMs ? { heartbeatMs: o.heartbeatMs } : {}),
+		...(o.maxSseClients ? { maxSseClients: o.maxSseClients } : {}),
+		...(o.sseBacklogBytes ? { sseBacklogBytes: o.sseBacklogBytes } : {}),
 	})
 	let address: BoundAddress
 	if (o.serverFirst) {
