@@ -54,6 +54,7 @@ export class PushChannel {
 			const json = JSON.stringify(state)
 			if (this.lastFeed.get(key) === json) continue
 			this.lastFeed.set(key, json)
+			this.onChange()
 			this.broadcast('feed', feedPush(this.daemon, key, state))
 		}
 	}
@@ -66,7 +67,7 @@ export class PushChannel {
 	}
 	private readonly onDevice = (id: string, s: DeviceStateEvent): void => {
 		this.checkReady()
-		if (this.clients.size > 0) this.refresh(this.feedsOfDevice.get(id) ?? [])
+		this.refresh(this.feedsOfDevice.get(id) ?? [])
 		const power = s.detail['power']
 		const minutes = s.detail['minutesRemaining']
 		this.broadcast('device', {
@@ -88,6 +89,8 @@ export class PushChannel {
 			clients: MAX_SSE_CLIENTS,
 			backlogBytes: MAX_SSE_BACKLOG,
 		},
+		/** called when a feed's state changed without a daemon event (the /status cache is then stale) */
+		private readonly onChange: () => void = () => undefined,
 	) {}
 
 	get size(): number {
@@ -105,9 +108,8 @@ export class PushChannel {
 			for (const d of devices) this.feedsOfDevice.set(d, [...(this.feedsOfDevice.get(d) ?? []), ref.key])
 			this.lastFeed.set(ref.key, JSON.stringify(this.daemon.feedState(ref.key)))
 		}
-		this.sweep = setInterval(() => {
-			if (this.clients.size > 0) this.refresh(this.daemon.model.feeds.keys())
-		}, SWEEP_MS)
+		// also when no client listens: the /status cache learns of these changes here (onChange)
+		this.sweep = setInterval(() => this.refresh(this.daemon.model.feeds.keys()), SWEEP_MS)
 		this.heartbeat = setInterval(() => {
 			this.checkReady()
 			this.write(`: heartbeat ${new Date().toISOString()}\n\n`)

@@ -466,6 +466,29 @@ describe('the live push channel (/events)', () => {
 		sse.close()
 	})
 
+	it('follows classes that change on a timer (failed after lossMs, healthy after clearMs) in /status and on the channel', async () => {
+		lab = await startStatusLab({ lossMs: 50, clearMs: 300 })
+		for (const s of Object.values(lab.sources)) s.report('up')
+		const sse = await openSse(`${lab.url}/events`)
+		await sse.next((e) => e.event === 'snapshot')
+		const srtState = async () =>
+			(
+				json(await http(lab!.url, 'GET', '/status')) as { feeds: { paths: { id: string; state: string }[] }[] }
+			).feeds[0]!.paths.find((p) => p.id === 'srt')!.state
+		const waitFor = async (want: string) => {
+			const deadline = Date.now() + 3000
+			while ((await srtState()) !== want && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20))
+			expect(await srtState()).toBe(want)
+		}
+		lab.sources['rx-0-srt']!.report('degraded')
+		await waitFor('failed')
+		lab.sources['rx-0-srt']!.report('up')
+		await waitFor('recovering')
+		await waitFor('healthy')
+		await sse.next((e) => e.event === 'feed' && e.data.includes('"srt":{"signal":"up","state":"healthy"'), 1000)
+		sse.close()
+	})
+
 	it('forgets clients that disconnect', async () => {
 		lab = await startStatusLab()
 		const a = await openSse(`${lab.url}/events`)
