@@ -1,0 +1,112 @@
+// What the dashboard's push channel carries: the /status report plus what a TCO needs beside it (the event's Big
+// Bet flag, device detail such as UPS power, recent switches with their wall time and take latency).
+import { monotonicMs } from '../../drivers/types.ts'
+import type { FeedState } from '../control/payloads.ts'
+import type { FeedKey } from '../domain/model.ts'
+import type { Daemon, StatusReport, TakeTiming } from '../runtime/daemon.ts'
+
+/** The part of the daemon the status server reads: consumed as is, nothing added to the daemon for it. */
+export type StatusDaemon = Pick<
+	Daemon,
+	| 'status'
+	| 'isReady'
+	| 'feedState'
+	| 'deviceState'
+	| 'command'
+	| 'events'
+	| 'journalDir'
+	| 'takes'
+	| 'model'
+	| 'engine'
+>
+
+export interface SwitchView {
+	feed: FeedKey
+	from: string
+	to: string
+	cause: string
+	/** wall clock of the tally confirmation, ISO 8601 */
+	at: string
+	/** request out to the router's tally confirming it, ms */
+	latencyMs: number
+}
+
+export interface DeviceView {
+	id: string
+	role: string
+	connected: boolean | null
+	health: string
+	/** UPS: online | on-battery | low-battery | bypass | off, when the device reports it */
+	power: string | null
+	minutesRemaining: number | null
+}
+
+export interface Snapshot {
+	site: string
+	version: string
+	ready: boolean
+	events: { id: string; name: string | null; tier: string; bigBet: boolean }[]
+	feeds: StatusReport['feeds']
+	devices: DeviceView[]
+	switches: SwitchView[]
+}
+
+export const RECENT_SWITCHES = 50
+
+/** A take as the dashboard shows it. `confirmedAt` is monotonic: its wall time is now minus its age. */
+export function switchView(t: TakeTiming, nowWall = Date.now(), nowMono = monotonicMs()): SwitchView {
+	return {
+		feed: t.feed,
+		from: t.from,
+		to: t.to,
+		cause: t.cause,
+		at: new Date(nowWall - Math.max(0, nowMono - t.confirmedAt)).toISOString(),
+		latencyMs: Math.round((t.confirmedAt - t.sentAt) * 100) / 100,
+	}
+}
+
+export function deviceView(
+	d: { id: string; role: string },
+	s: { connected: boolean; health: string; detail: Record<string, unknown> } | undefined,
+): DeviceView {
+	const power = s?.detail['power']
+	const minutes = s?.detail['minutesRemaining']
+	return {
+		id: d.id,
+		role: d.role,
+		connected: s?.connected ?? null,
+		health: s?.health ?? 'unknown',
+		power: typeof power === 'string' ? power : null,
+		minutesRemaining: typeof minutes === 'number' ? minutes : null,
+	}
+}
+
+export function snapshot(daemon: StatusDaemon): Snapshot {
+	const status = daemon.status()
+	const nowWall = Date.now()
+	const nowMono = monotonicMs()
+	const events = new Map<string, Snapshot['events'][number]>()
+	for (const ref of daemon.model.feeds.values())
+		if (!events.has(ref.event.id))
+			events.set(ref.event.id, {
+				id: ref.event.id,
+				name: ref.event.name ?? null,
+				tier: ref.event.tier,
+				bigBet: ref.event.bigBet === true,
+			})
+	const roles = new Map(status.devices.map((d) => [d.id, d.role]))
+	return {
+		site: status.site,
+		version: status.version,
+		ready: daemon.isReady(),
+		events: [...events.values()],
+		feeds: status.feeds,
+		devices: [...roles].map(([id, role]) => deviceView({ id, role }, daemon.deviceState(id))),
+		switches: daemon.takes.slice(-RECENT_SWITCHES).map((t) => switchView(t, nowWall, nowMono)),
+	}
+}
+
+/** A feed's change as pushed: its state plus the engine's active alarms (the dashboard merges it by key). */
+export function feedPush(daemon: StatusDaemon, key: FeedKey, state: FeedState): Record<string, unknown> {
+	return { key, ...state, alarms: daemon.engine.feedSnapshot(key).alarms }
+}
