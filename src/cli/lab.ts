@@ -11,6 +11,7 @@ import { FAULTS, FaultError, Lab, type Fault, type FaultAction } from '../lab/la
 import { createLogger } from '../log.ts'
 import type { Daemon } from '../runtime/daemon.ts'
 import { parse, UsageError, type CliIo, type Command } from './io.ts'
+import type { StatusServer } from '../status/server.ts'
 import { startStatus } from './status-hook.ts'
 
 const USAGE = 'sigpath lab [FILE] [--no-demo]'
@@ -31,12 +32,15 @@ export const command: Command = async (argv, io) => {
 	)
 	const log = createLogger('warn', pino.destination(2))
 	let statusUrl: string | undefined
+	let status: StatusServer | undefined
 	const lab = new Lab({
 		config,
 		log,
 		daemonLog,
 		onDaemon: async (daemon) => {
-			statusUrl = await startStatus(daemon, config, daemonLog)
+			const started = await startStatus(daemon, config, daemonLog)
+			status = started.server
+			statusUrl = started.url
 			narrate(daemon, io)
 		},
 	})
@@ -62,6 +66,7 @@ export const command: Command = async (argv, io) => {
 		clearTimeout(demo)
 		io.out('\nsigpath lab: stopping\n')
 		faultApi.server.close()
+		await status?.stop()
 		await lab.stop()
 		daemonLog.flush()
 	}

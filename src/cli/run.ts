@@ -7,9 +7,12 @@ import { readFileSync } from 'node:fs'
 import type { Logger } from 'pino'
 import type { Config } from '../domain/config.ts'
 import { ConfigError, parseConfigText } from '../domain/load.ts'
+import { SecretError } from '../domain/secrets.ts'
 import { createLogger } from '../log.ts'
 import { Daemon } from '../runtime/daemon.ts'
 import { SystemdNotifier } from '../runtime/notify.ts'
+import type { StatusServer } from '../status/server.ts'
+import { startStatus } from './status-hook.ts'
 import { EXIT, parse, UsageError, type Command } from './io.ts'
 
 const USAGE = 'sigpath run --config FILE'
@@ -62,6 +65,12 @@ export const command: Command = async (argv, io) => {
 	try {
 		await runner.start(loaded.config, loaded.text)
 	} catch (err) {
+		if (err instanceof SecretError) {
+			// a secret named in the config is not in the environment: as invalid as a bad config
+			io.err(`${file}: ${err.message}\n`)
+			await runner.stop('invalid config')
+			return EXIT.daemonConfig
+		}
 		log.fatal({ err }, 'start failed')
 		await runner.stop('start failed')
 		return 1
@@ -73,6 +82,7 @@ export const command: Command = async (argv, io) => {
 /** Owns the running daemon across reloads. */
 class Runner {
 	private daemon: Daemon | undefined
+	private http: StatusServer | undefined
 	private current: { config: Config; text: string } | undefined
 	private statusTimer: NodeJS.Timeout | undefined
 	private busy: Promise<void> = Promise.resolve()
@@ -91,6 +101,10 @@ class Runner {
 		this.daemon = daemon
 		this.current = { config, text }
 		daemon.events.once('ready', () => this.notifier.ready(this.summary()))
+		// the status endpoint first: /readyz answers 503 during the first sync
+		const { server, url } = await startStatus(daemon, config, this.log)
+		this.http = server
+		this.log.info({ url: `${url}/status` }, 'status endpoint up')
 		await daemon.start()
 		this.log.info({ site: config.site.id, feeds: daemon.model.feeds.size }, 'sigpath running')
 		this.statusTimer ??= setInterval(() => this.notifier.status(this.summary()), 10_000)
@@ -126,11 +140,13 @@ class Runner {
 			}
 			const previous = this.current!
 			this.log.info({ file }, 'reload: a valid new config; restarting the daemon on it (no crosspoint moves)')
+			await this.http?.stop()
 			await this.daemon?.stop('reload', { keepOnline: true })
 			try {
 				await this.start(next.config, next.text)
 			} catch (err) {
 				this.log.error({ err }, 'reload: the new config would not start; going back to the previous one')
+				await this.http?.stop()
 				await this.daemon?.stop('reload failed', { keepOnline: true })
 				await this.start(previous.config, previous.text)
 			}
@@ -142,6 +158,7 @@ class Runner {
 		await this.busy
 		this.notifier.stopping(reason)
 		if (this.statusTimer) clearInterval(this.statusTimer)
+		await this.http?.stop()
 		await this.daemon?.stop(reason)
 		this.notifier.close()
 	}

@@ -1,9 +1,21 @@
-// Starts the status endpoint next to a daemon (contract §6), returning its base URL, or undefined while the status
-// server is not part of this build.
+// Starts the status endpoint (contract §6) next to a daemon and returns it with its base URL.
 import type { Logger } from 'pino'
 import type { Config } from '../domain/config.ts'
 import type { Daemon } from '../runtime/daemon.ts'
+import { StatusServer } from '../status/server.ts'
 
-export async function startStatus(_daemon: Daemon, _config: Config, _log: Logger): Promise<string | undefined> {
-	return undefined
+export async function startStatus(
+	daemon: Daemon,
+	config: Config,
+	log: Logger,
+): Promise<{ server: StatusServer; url: string }> {
+	const server = new StatusServer({
+		daemon,
+		listen: config.http?.listen ?? '127.0.0.1:8080',
+		...(config.http?.token !== undefined ? { token: config.http.token } : {}),
+		env: process.env,
+		log: log.child({ part: 'http' }),
+	})
+	const { url } = await server.start()
+	return { server, url }
 }

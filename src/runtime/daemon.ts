@@ -134,10 +134,13 @@ export class Daemon {
 	private readonly pathByInput = new Map<FeedKey, Map<number, string>>()
 	private readonly feedsByRouter = new Map<string, FeedRef[]>()
 	private readonly staticCompliant = new Map<FeedKey, boolean>()
+	/** the rule's violations per feed: from the config at start, then live, as the power model changes */
 	private readonly violations: Map<string, ReturnType<typeof judge>['feeds'][number]['violations']>
 	/** paths whose take failed: reported down by the runtime until the router syncs again */
 	private readonly unroutable = new Map<FeedKey, Set<string>>()
 	private readonly lastState = new Map<FeedKey, string>()
+	private readonly feedsOfDevice = new Map<string, FeedKey[]>()
+	private republishTimer: NodeJS.Timeout | undefined
 	/** what the status endpoint, metrics and the dashboard's push channel listen to */
 	readonly events = new EventEmitter<DaemonEvents>()
 	private readonly startedAt = Date.now()
@@ -167,6 +170,11 @@ export class Daemon {
 			const byInput = new Map<number, string>()
 			for (const p of ref.feed.paths) byInput.set(p.input.input, p.id)
 			this.pathByInput.set(ref.key, byInput)
+			for (const dev of new Set([...ref.feed.paths.flatMap((p) => p.via), ref.feed.output.router])) {
+				const feeds = this.feedsOfDevice.get(dev) ?? []
+				feeds.push(ref.key)
+				this.feedsOfDevice.set(dev, feeds)
+			}
 			const list = this.feedsByRouter.get(ref.feed.output.router) ?? []
 			list.push(ref)
 			this.feedsByRouter.set(ref.feed.output.router, list)
@@ -331,6 +339,8 @@ export class Daemon {
 		this.log.info({ reason }, 'stopping')
 		if (this.timer) clearTimeout(this.timer)
 		if (this.firstSyncTimer) clearTimeout(this.firstSyncTimer)
+		if (this.republishTimer) clearTimeout(this.republishTimer)
+		this.republishTimer = undefined
 		this.timer = undefined
 		this.firstSyncTimer = undefined
 		// in-flight takes settle (confirmed or not) before the routers go: their outcome belongs in the journal
@@ -391,7 +401,23 @@ export class Daemon {
 		const durable = this.write(entries)
 		this.handle(outputs)
 		this.schedule()
+		// a report can change a path's signal or class without any decision: its feeds' published state follows
+		if (obs.type === 'device') for (const f of this.feedsOfDevice.get(obs.device) ?? []) this.publishFeed(f)
+		else if (obs.type !== 'start') this.publishFeed(obs.feed)
 		return { outputs, durable }
+	}
+
+	/**
+	 * Timers change classes too (failed after lossMs, healthy after clearMs) with no output to say which feeds:
+	 * republish them all, at most every 20 ms (publishFeed sends only what changed).
+	 */
+	private republishSoon(): void {
+		if (this.republishTimer || this.phase !== 'running') return
+		this.republishTimer = setTimeout(() => {
+			this.republishTimer = undefined
+			if (this.phase !== 'running') return
+			for (const key of this.model.feeds.keys()) this.publishFeed(key)
+		}, 20)
 	}
 
 	private onTimer = (): void => {
@@ -402,6 +428,7 @@ export class Daemon {
 		void this.write(outputs.flatMap(entriesForOutput))
 		this.handle(outputs)
 		this.schedule()
+		this.republishSoon()
 	}
 
 	private schedule(): void {
@@ -787,6 +814,7 @@ export class Daemon {
 			const key: FeedKey = `${f.event}/${f.feed}`
 			const was = this.staticCompliant.get(key)
 			this.staticCompliant.set(key, f.compliant)
+			this.violations.set(key, f.violations)
 			if (was !== f.compliant) this.publishFeed(key)
 			const ref = this.model.feeds.get(key)
 			if (!ref?.feed.critical) continue

@@ -41,6 +41,7 @@ events:
           - { id: srt, method: srt, input: { router: rtr, input: 9 } }
 mqtt: { url: "${broker.url}", username: sigpath, password: { env: SIGPATH_TEST_MQTT_PW } }
 journal: { dir: ${join(dir, 'journal')} }
+http: { listen: 127.0.0.1:0 }
 log: { level: warn }
 `,
 	)

@@ -45,6 +45,7 @@ events:
           - { id: b, method: srt, input: { router: rtr, input: 5 } }
 broker: { listen: 127.0.0.1:${port} }
 journal: { dir: ${join(dir, 'journal')} }
+http: { listen: 127.0.0.1:0 }
 log: { level: warn }
 `
 
