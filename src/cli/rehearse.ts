@@ -39,8 +39,9 @@ export const command: Command = async (argv, io) => {
 		await lab.start()
 		const deadline = Date.now() + 20_000
 		while (!lab.daemon!.isReady() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50))
-		// the venue's SRT senders need a moment to connect: wait until every SRT path reports
-		await settle(lab, 10_000)
+		// the venue's SRT senders need a moment to connect (longer when a previous lab's ports are still held by
+		// libsrt): wait until every SRT path is up
+		await settle(lab, 20_000)
 		results = await rehearse(scenario, lab)
 	} finally {
 		await lab.stop()

@@ -81,7 +81,7 @@ export class Lab {
 		switch (f.action) {
 			case 'cut':
 				if (srt) {
-					await srt.sender?.cut()
+					await s.cutSender(id)
 					return `${id}: the venue's SRT sender stopped (cut)`
 				}
 				if (profile?.profile === 'gateway-2022-7') {
@@ -114,8 +114,6 @@ export class Lab {
 				break
 			case 'degrade':
 				if (srt) {
-					await srt.sender?.stop()
-					srt.sender = null
 					await s.startSender(id, f.rate ?? 0.1)
 					return `${id}: the venue's SRT stream now loses ${((f.rate ?? 0.1) * 100).toFixed(0)} % of its packets`
 				}

@@ -22,6 +22,10 @@ export interface SrtSenderSim {
 	device: string
 	sender: SrtSim | null
 	options: ConstructorParameters<typeof SrtSim>[0]
+	/** the lab wants it sending (false once cut) */
+	wanted?: boolean
+	lossRate?: number
+	retry?: NodeJS.Timeout | undefined
 }
 
 export interface RuleSim {
@@ -41,6 +45,7 @@ export class Sims {
 	private readonly nutByAddress = new Map<string, NutSim>()
 	private readonly children: ChildProcess[] = []
 	readonly notes: string[] = []
+	private stopped = false
 
 	constructor(
 		private readonly config: Config,
@@ -174,17 +179,58 @@ export class Sims {
 		await Promise.all([...this.srt.keys()].map((id) => this.startSender(id)))
 	}
 
+	/**
+	 * The venue's encoder calls in, and keeps calling like a real one: when its call fails or drops (the BOC's
+	 * listener not bound yet, restarting), it redials every second until it is cut or the lab stops.
+	 */
 	async startSender(id: string, lossRate?: number): Promise<void> {
 		const s = this.srt.get(id)
 		if (!s) throw new Error(`${id} is not a simulated SRT sender`)
-		if (s.sender && s.sender.state !== 'stopped' && s.sender.state !== 'cut') return
+		s.wanted = true
+		s.lossRate = lossRate ?? 0
+		await this.dial(s)
+	}
+
+	/** The venue's sender stops (its socket closed): the stream stops at once. No redial. */
+	async cutSender(id: string): Promise<void> {
+		const s = this.srt.get(id)
+		if (!s) throw new Error(`${id} is not a simulated SRT sender`)
+		s.wanted = false
+		if (s.retry) clearTimeout(s.retry)
+		s.retry = undefined
+		await s.sender?.cut()
+	}
+
+	private async dial(s: SrtSenderSim): Promise<void> {
+		if (s.retry) clearTimeout(s.retry)
+		s.retry = undefined
 		await s.sender?.stop()
-		s.sender = new SrtSim({ ...s.options, ...(lossRate !== undefined ? { lossRate } : { lossRate: 0 }) })
-		await s.sender.start()
+		const me = new SrtSim({ ...s.options, lossRate: s.lossRate ?? 0 })
+		s.sender = me
+		const redial = () => {
+			if (!s.wanted || s.sender !== me || this.stopped || s.retry) return
+			s.retry = setTimeout(() => {
+				s.retry = undefined
+				this.dial(s).catch((err: unknown) => this.log.warn({ err, device: s.device }, 'lab: SRT sender redial failed'))
+			}, 1000)
+		}
+		me.on('closed', redial)
+		me.on('rejected', redial)
+		me.on('disconnected', redial)
+		try {
+			await me.start()
+		} catch (err) {
+			this.log.debug({ err, device: s.device }, 'lab: SRT sender could not call; redialling')
+			redial()
+		}
 	}
 
 	async stop(): Promise<void> {
-		for (const s of this.srt.values()) await s.sender?.stop()
+		this.stopped = true
+		for (const s of this.srt.values()) {
+			if (s.retry) clearTimeout(s.retry)
+			await s.sender?.stop()
+		}
 		for (const r of this.routers.values()) await r.stop()
 		for (const a of this.snmpUps.values()) await a.stop()
 		for (const p of this.profiles.values()) await p.agent.stop()

@@ -25,7 +25,7 @@ describe('sigpath rehearse', () => {
 		expect(r.code).toBe(0)
 	}, 60_000)
 
-	it('the double-failure rehearsal passes: one switch past both failed paths', async () => {
+	it('the double-failure rehearsal passes: past both failed paths, then to SRT', async () => {
 		const r = await run('rehearse', 'config/rehearsals/double-failure.yaml')
 		expect(r.out).toMatch(/PASS: 7\/7 steps/)
 		expect(r.code).toBe(0)
