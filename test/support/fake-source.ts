@@ -1,6 +1,6 @@
 // A signal device for runtime tests where the driver itself is not what is tested: it reports what the test says.
 import { EventEmitter } from 'node:events'
-import { monotonicMs, type SignalReport } from '../../drivers/types.ts'
+import { monotonicMs, type Health, type SignalReport } from '../../drivers/types.ts'
 import type { SignalSource, SignalSourceEvents } from '../../src/runtime/devices.ts'
 
 export class FakeSource extends EventEmitter<SignalSourceEvents> implements SignalSource {
@@ -19,13 +19,10 @@ export class FakeSource extends EventEmitter<SignalSourceEvents> implements Sign
 	isSynced(): boolean {
 		return this.synced
 	}
-	status() {
-		return {
-			connected: true,
-			health: this.last === 'up' ? ('ok' as const) : ('unknown' as const),
-			detail: { signal: this.last },
-		}
+	status(): { connected: boolean; health: Health; detail: Record<string, unknown> } {
+		return { connected: true, health: this.last === 'up' ? 'ok' : 'unknown', detail: { signal: this.last } }
 	}
+
 	report(state: SignalReport, at = monotonicMs()): void {
 		this.last = state
 		this.emit('signal', { state, at })

@@ -1,7 +1,6 @@
 // A small BOC for the status endpoint's tests and benchmark: a Videohub simulator as the router, FakeSource signal
 // devices, the embedded MQTT broker on a free port, a journal in a temporary directory, the real daemon, and a
 // StatusServer on a free loopback port.
-import { EventEmitter } from 'node:events'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -11,8 +10,8 @@ import type { Secret } from '../../src/domain/primitives.ts'
 import { parseConfigText } from '../../src/domain/load.ts'
 import { silentLogger } from '../../src/log.ts'
 import { Daemon } from '../../src/runtime/daemon.ts'
-import type { SignalSource, SignalSourceEvents } from '../../src/runtime/devices.ts'
 import { StatusServer, type BoundAddress } from '../../src/status/server.ts'
+import type { Health } from '../../drivers/types.ts'
 import { FakeSource } from './fake-source.ts'
 
 export interface StatusLab {
@@ -53,24 +52,10 @@ export interface StatusLabOptions {
 }
 
 /** A UPS as the runtime sees it: no video signal, a power state in its detail (contract §1 probe detail). */
-export class FakeUps extends EventEmitter<SignalSourceEvents> implements SignalSource {
-	private synced = false
+export class FakeUps extends FakeSource {
 	private power: 'online' | 'on-battery' | 'low-battery' = 'online'
 	private minutes = 42
-	constructor(readonly deviceId: string) {
-		super()
-	}
-	start(): void {
-		setImmediate(() => {
-			this.synced = true
-			this.emit('synced')
-		})
-	}
-	async stop(): Promise<void> {}
-	isSynced(): boolean {
-		return this.synced
-	}
-	status() {
+	override status(): { connected: boolean; health: Health; detail: Record<string, unknown> } {
 		return {
 			connected: true,
 			health: this.power === 'online' ? ('ok' as const) : ('degraded' as const),
