@@ -7,6 +7,7 @@
 //   - retained state is published only after the runtime's first full sync, and again after every reconnect
 //     (a broker restarted without persistence has lost it).
 import { readFileSync } from 'node:fs'
+import { Socket } from 'node:net'
 import mqtt, { type IClientOptions, type IPublishPacket, type MqttClient } from 'mqtt'
 import type { Logger } from 'pino'
 import type { FeedKey } from '../domain/model.ts'
@@ -89,6 +90,8 @@ export class MqttControl {
 		this.client = client
 		client.on('message', (topic, payload, packet) => this.onMessage(topic, payload, packet))
 		client.on('connect', (ack) => {
+			// Nagle's algorithm holds small writes back ~40 ms behind delayed ACKs: a reply to a panel must not wait
+			if (client.stream instanceof Socket) client.stream.setNoDelay(true)
 			o.log.info({ url: o.url, sessionPresent: ack.sessionPresent }, 'mqtt connected')
 			client.subscribe(`${this.base}/feeds/+/+/set`, { qos: 1 }, (err) => {
 				if (err) o.log.error({ err }, 'mqtt subscribe failed')

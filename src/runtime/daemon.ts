@@ -12,7 +12,7 @@ import { monotonicMs } from '../../drivers/types.ts'
 import { createRouter, type Router } from '../../drivers/router/index.ts'
 import type { TrapReceiver } from '../../drivers/snmp/index.ts'
 import { observation as upsObservation, upsProbeResult, type UpsDevice } from '../../drivers/ups/index.ts'
-import { RouterError, type RouterErrorCode } from '../../drivers/router/types.ts'
+import { RouterError, type Crosspoint, type RouterErrorCode, type TakeResult } from '../../drivers/router/types.ts'
 import { startEmbeddedBroker, type EmbeddedBroker } from '../control/broker.ts'
 import { MidiMapper, openMidiPort, type MidiPort } from '../control/midi.ts'
 import { MqttControl, type Operator } from '../control/mqtt.ts'
@@ -507,7 +507,11 @@ export class Daemon {
 			let lastErr: unknown
 			for (let attempt = 1; attempt <= 2; attempt++) {
 				try {
-					const r = await router.take(out, input)
+					// the first attempt joins the router's batch (a salvo when several feeds switch in the same tick)
+					const r =
+						attempt === 1
+							? await this.batchedTake(ref.feed.output.router, router, out, input)
+							: await router.take(out, input)
 					const timing: TakeTiming = {
 						feed: d.feed,
 						from: d.from,
@@ -547,6 +551,46 @@ export class Daemon {
 			return false
 		})
 		this.feedChains.set(d.feed, chain)
+	}
+
+	private readonly takeBatches = new Map<
+		string,
+		{ take: Crosspoint; resolve: (r: TakeResult) => void; reject: (e: unknown) => void }[]
+	>()
+
+	/**
+	 * Takes asked for in the same tick go to each router as one salvo (a Videohub block, a burst of SW-P-08 frames):
+	 * when a device failure takes down a path of many feeds at once, every backup goes on air together instead of
+	 * one round trip after another. Each take still settles on its own tally.
+	 */
+	private batchedTake(routerId: string, router: Router, output: number, input: number): Promise<TakeResult> {
+		return new Promise<TakeResult>((resolve, reject) => {
+			let batch = this.takeBatches.get(routerId)
+			if (!batch) {
+				batch = []
+				this.takeBatches.set(routerId, batch)
+				queueMicrotask(() => {
+					const items = this.takeBatches.get(routerId) ?? []
+					this.takeBatches.delete(routerId)
+					if (items.length === 1) {
+						router.take(items[0]!.take.output, items[0]!.take.input).then(items[0]!.resolve, items[0]!.reject)
+						return
+					}
+					router.salvo(items.map((i) => i.take)).then(
+						(outcomes) =>
+							outcomes.forEach((o, k) => {
+								const item = items[k]!
+								if (o.ok) item.resolve(o.result)
+								else item.reject(o.error)
+							}),
+						(err: unknown) => {
+							for (const item of items) item.reject(err)
+						},
+					)
+				})
+			}
+			batch.push({ take: { output, input }, resolve, reject })
+		})
 	}
 
 	/**

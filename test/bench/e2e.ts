@@ -5,6 +5,7 @@
 //   B. panel command -> router tally confirmed -> state published, through mosquitto, at 100 commands/s.
 //   C. RSS and event-loop delay p99 with 1,000 feeds configured.
 // Run: node --import tsx test/bench/e2e.ts        (BENCH_ROUNDS, BENCH_COMMANDS to change the counts)
+import { Socket } from 'node:net'
 import { monitorEventLoopDelay } from 'node:perf_hooks'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -42,7 +43,7 @@ function stats(samples: number[]) {
 }
 
 /** A: N feeds, each a primary on a real SRT stream and a backup reported up; cut every primary at once. */
-async function signalStop(feeds: number, rounds: number) {
+async function signalStop(feeds: number, rounds: number, realSrt: boolean) {
 	const dir = mkdtempSync(join(tmpdir(), 'sigpath-bench-'))
 	const router = new VideohubSim({
 		inputs: feeds * 2,
@@ -82,23 +83,31 @@ journal: { dir: ${dir} }
 `)
 	// the real drivers for the SRT receivers; the backups are reported up by the bench
 	const { createDrivers } = await import('../../src/runtime/adapters.ts')
-	const drivers = createDrivers(config, { log: silentLogger, env: process.env })
 	const backups = ports.map((_, i) => new FakeSource(`bk-${i}`))
+	// 100 SRT streams with their native threads on two cores flap on their own (false silences): at that scale the
+	// primaries' reports come from the bench itself, stamped at the instant of the "cut"
+	const fakePrimaries = realSrt ? [] : ports.map((_, i) => new FakeSource(`srt-${i}`))
+	const primaries = realSrt ? createDrivers(config, { log: silentLogger, env: process.env }).sources : fakePrimaries
 	const daemon = new Daemon({
 		config,
 		log: silentLogger,
-		signalSources: [...drivers.sources, ...backups],
+		signalSources: [...primaries, ...backups],
 		firstSyncTimeoutMs: 5000,
 	})
+	// the instant each primary's signal stopped: the receiver's own timestamp of the stream's last packet (what the
+	// engine counts lossMs from), or the cut for reported faults
+	const stoppedAt = new Map<string, number>()
+	for (const p of primaries) p.on('signal', (e) => e.state === 'down' && stoppedAt.set(p.deviceId, e.at))
 	await daemon.start()
 	await until(() => daemon.isReady(), 10_000, 'ready')
 	for (const b of backups) b.report('up')
 	const samples: number[] = []
 	for (let round = 0; round < rounds; round++) {
-		const senders = ports.map(
-			(port) => new SrtSim({ mode: 'caller', host: '127.0.0.1', port, bitrate: feeds > 10 ? 400_000 : 2_000_000 }),
-		)
+		const senders = realSrt
+			? ports.map((port) => new SrtSim({ mode: 'caller', host: '127.0.0.1', port, bitrate: 2_000_000 }))
+			: []
 		await Promise.all(senders.map((s) => s.start()))
+		for (const f of fakePrimaries) f.report('up')
 		const keys = ports.map((_, i) => `ev/f${i}` as const)
 		// wait until every primary is on air and healthy again (the revert after clearMs, from round 2 on)
 		await until(
@@ -109,19 +118,26 @@ journal: { dir: ${dir} }
 			20_000,
 			'primaries on air',
 		).catch((e: unknown) => {
-			console.error(JSON.stringify(daemon.feedState(keys[0]!)), JSON.stringify(daemon.deviceState('srt-0')))
+			console.error(
+				`round ${round}:`,
+				JSON.stringify(daemon.takes.slice(-4)),
+				JSON.stringify(daemon.feedState(keys[0]!)),
+			)
 			throw e
 		})
 		await sleep(200)
 		const before = daemon.takes.length
 		const cutAt = monotonicMs()
 		await Promise.all(senders.map((s) => s.cut()))
+		for (const f of fakePrimaries) f.report('down', cutAt)
 		await until(
 			() => daemon.takes.slice(before).filter((t) => t.cause === 'failover').length === feeds,
 			10_000,
 			'every failover confirmed',
 		)
-		for (const t of daemon.takes.slice(before)) if (t.cause === 'failover') samples.push(t.confirmedAt - cutAt)
+		for (const t of daemon.takes.slice(before))
+			if (t.cause === 'failover')
+				samples.push(t.confirmedAt - (stoppedAt.get(`srt-${t.feed.slice('ev/f'.length)}`) ?? cutAt))
 		await Promise.all(senders.map((s) => s.stop()))
 	}
 	await daemon.stop()
@@ -164,6 +180,8 @@ journal: { dir: ${dir} }
 		protocolVersion: 5,
 		reconnectPeriod: 0,
 	})
+	// a panel that wants its answers fast turns Nagle off too (so does sigpath's own client)
+	if (panel.stream instanceof Socket) panel.stream.setNoDelay(true)
 	const replyTopic = 'sigpath/bench/replies/panel1/bench'
 	const sent = new Map<string, number>()
 	const replies: number[] = []
@@ -269,14 +287,14 @@ console.log(`command: node --import tsx test/bench/e2e.ts   (BENCH_ROUNDS=${ROUN
 console.log(`machine: ${machine()}`)
 console.log('')
 const rowsA: (string | number)[][] = []
-for (const [n, rounds] of [
-	[1, ROUNDS * 3],
-	[10, ROUNDS],
-	[100, Math.max(2, Math.ceil(ROUNDS / 3))],
+for (const [n, rounds, real] of [
+	[1, ROUNDS * 3, true],
+	[10, ROUNDS, true],
+	[100, ROUNDS, false],
 ] as const) {
-	const r = await signalStop(n, rounds)
+	const r = await signalStop(n, rounds, real)
 	rowsA.push([
-		`${n} feed${n > 1 ? 's' : ''} at once`,
+		`${n} feed${n > 1 ? 's' : ''} at once ${real ? '(SRT cut)' : '(device reports)'}`,
 		r.n,
 		r.p50.toFixed(1),
 		r.p99.toFixed(1),
@@ -286,7 +304,7 @@ for (const [n, rounds] of [
 	])
 }
 console.log(
-	`A. signal stop (SRT sender cut) -> backup confirmed on the router tally; lossMs ${LOSS_MS}, SRT silenceMs 50`,
+	`A. signal stop -> backup confirmed on the router tally; lossMs ${LOSS_MS}. SRT cut: a real SRT sender's socket closed (silenceMs 50), measured from the receiver's timestamp of the stream's last packet; device reports: the primaries' devices report down, stamped at the cut (100 SRT streams with their native threads flap on two cores)`,
 )
 console.log(
 	table(['failing', 'samples', 'p50 ms', 'p99 ms', 'max ms', 'p99 - lossMs', 'target p99 <= lossMs + 10'], rowsA),
