@@ -89,12 +89,20 @@ export class MqttControl {
 		const client = mqtt.connect(o.url, options)
 		this.client = client
 		client.on('message', (topic, payload, packet) => this.onMessage(topic, payload, packet))
+		// started means subscribed: a command sent the moment start() resolves must not be lost
+		let settleSubscribe: ((err?: Error) => void) | undefined
+		const subscribed = new Promise<void>((resolve, reject) => {
+			settleSubscribe = (err) =>
+				err ? reject(new Error(`mqtt: cannot subscribe to the set topics: ${err.message}`, { cause: err })) : resolve()
+		})
 		client.on('connect', (ack) => {
 			// Nagle's algorithm holds small writes back ~40 ms behind delayed ACKs: a reply to a panel must not wait
 			if (client.stream instanceof Socket) client.stream.setNoDelay(true)
 			o.log.info({ url: o.url, sessionPresent: ack.sessionPresent }, 'mqtt connected')
 			client.subscribe(`${this.base}/feeds/+/+/set`, { qos: 1 }, (err) => {
 				if (err) o.log.error({ err }, 'mqtt subscribe failed')
+				settleSubscribe?.(err ?? undefined)
+				settleSubscribe = undefined
 			})
 			if (this.synced) this.republish()
 		})
@@ -117,6 +125,12 @@ export class MqttControl {
 			client.once('connect', onConnect)
 			client.on('error', onError)
 		})
+		try {
+			await subscribed
+		} catch (err) {
+			await client.endAsync(true)
+			throw err
+		}
 	}
 
 	/** The runtime's first full sync is done: retained state may be published from now on. */

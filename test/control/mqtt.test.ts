@@ -6,7 +6,7 @@ import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import fc from 'fast-check'
-import mqtt, { type MqttClient } from 'mqtt'
+import mqtt, { type IPublishPacket, type MqttClient } from 'mqtt'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { MqttControl, type Operator } from '../../src/control/mqtt.ts'
 import type { CommandResult, FeedState, SetCommand } from '../../src/control/payloads.ts'
@@ -65,10 +65,12 @@ async function request(c: MqttClient, feed: string, payload: string | Buffer, us
 	const replyTopic = `sigpath/${SITE}/replies/${user}/${correlation.toString('hex')}`
 	await c.subscribeAsync(replyTopic, { qos: 1 })
 	const reply = new Promise<CommandResult>((resolve) => {
-		c.on('message', (topic, msg, packet) => {
-			if (topic === replyTopic && packet.properties?.correlationData?.equals(correlation))
-				resolve(JSON.parse(msg.toString()) as CommandResult)
-		})
+		const onMessage = (topic: string, msg: Buffer, packet: IPublishPacket) => {
+			if (topic !== replyTopic || !packet.properties?.correlationData?.equals(correlation)) return
+			c.off('message', onMessage)
+			resolve(JSON.parse(msg.toString()) as CommandResult)
+		}
+		c.on('message', onMessage)
 	})
 	await c.publishAsync(`sigpath/${SITE}/feeds/${feed}/set`, payload, {
 		qos: 1,
@@ -109,7 +111,10 @@ describe('MQTT control through mosquitto', () => {
 
 	it('replies to a 3.1.1 panel on set/result, and mosquitto_pub / mosquitto_sub work as panels', async () => {
 		await startControl()
-		const sub = execFile('mosquitto_sub', [
+		// stdbuf: mosquitto_sub's stdout is block-buffered into a pipe; its -d lines must arrive as they happen
+		const sub = execFile('stdbuf', [
+			'-oL',
+			'mosquitto_sub',
 			'-p',
 			String(broker.port),
 			'-u',
@@ -122,11 +127,14 @@ describe('MQTT control through mosquitto', () => {
 			'1',
 			'-W',
 			'10',
+			'-d',
 		])
 		let out = ''
 		sub.stdout?.on('data', (d: Buffer) => (out += d.toString()))
-		const done = new Promise((resolve) => sub.once('exit', resolve))
-		await new Promise((r) => setTimeout(r, 300)) // let mosquitto_sub subscribe
+		const done = new Promise((resolve) => sub.once('close', resolve)) // close, not exit: stdout read to its end
+		// -d prints the protocol exchange: publish only once mosquitto_sub's subscription is acknowledged
+		const deadline = Date.now() + 10_000
+		while (!/received SUBACK/.test(out) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10))
 		await run('mosquitto_pub', [
 			'-p',
 			String(broker.port),
@@ -144,7 +152,9 @@ describe('MQTT control through mosquitto', () => {
 			'{"action":"auto"}',
 		])
 		await done
-		expect(JSON.parse(out)).toEqual({ ok: true })
+		const reply = out.split('\n').find((l) => l.startsWith('{'))
+		expect(reply, out).toBeDefined()
+		expect(JSON.parse(reply!)).toEqual({ ok: true })
 		expect(calls.map((c) => c.command)).toEqual([{ action: 'auto' }])
 	})
 
