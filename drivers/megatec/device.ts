@@ -5,7 +5,7 @@
 import { EventEmitter } from 'node:events'
 import type { Logger } from 'pino'
 import type { MegatecDriver } from '../../src/domain/drivers.ts'
-import { monotonicMs, type Freshness } from '../types.ts'
+import { UpsTracker } from '../ups/tracker.ts'
 import type { UpsDevice, UpsEvents, UpsReading, UpsStatus } from '../ups/types.ts'
 import { parseF, parseI, parseQ1, powerOf, type Q1Reading } from './codec.ts'
 import { MegatecConnection, MegatecRequestError } from './connection.ts'
@@ -47,14 +47,9 @@ export class MegatecUpsDevice extends EventEmitter<UpsEvents> implements UpsDevi
 	readonly #conn: MegatecConnection
 	readonly #staleAfterMs: number
 	readonly #commLostAfterMs: number
-	#reading: UpsReading | null = null
+	readonly #tracker: UpsTracker
 	#info: Record<string, unknown> = {}
-	#commLost = false
-	#synced = false
-	#fresh: Freshness = { connected: false, stale: false, lastOkAt: null }
 	#pollTimer: NodeJS.Timeout | null = null
-	#staleTimer: NodeJS.Timeout | null = null
-	#deadTimer: NodeJS.Timeout | null = null
 	#busy = false
 	#stopped = false
 	/** replies that were not valid Q1 lines since start (garbage, echoes) */
@@ -67,6 +62,7 @@ export class MegatecUpsDevice extends EventEmitter<UpsEvents> implements UpsDevi
 		this.#log = o.log.child({ device: o.id })
 		this.#staleAfterMs = o.staleAfterMs ?? Math.max(3 * o.config.pollMs, 5000)
 		this.#commLostAfterMs = o.commLostAfterMs ?? Math.max(15_000, 5 * o.config.pollMs)
+		this.#tracker = new UpsTracker(this, this.#log, this.#staleAfterMs, this.#commLostAfterMs)
 		this.#conn = new MegatecConnection({
 			path: o.config.serial.path,
 			baudRate: o.config.serial.baudRate,
@@ -76,29 +72,30 @@ export class MegatecUpsDevice extends EventEmitter<UpsEvents> implements UpsDevi
 		this.#conn.on('open', () => void this.#hello())
 		this.#conn.on('closed', (err) => {
 			this.#log.warn({ err }, 'serial port closed')
-			this.#noData()
+			this.#tracker.noData()
 		})
 	}
 
 	get status(): UpsStatus {
-		return { reading: this.#reading, commLost: this.#commLost, freshness: { ...this.#fresh } }
+		return this.#tracker.status
 	}
 
 	get synced(): boolean {
-		return this.#synced
+		return this.#tracker.synced
 	}
 
 	start(): void {
 		if (this.#stopped) return
-		this.#armFreshness()
+		this.#tracker.arm()
 		this.#conn.start()
 		this.#schedule()
 	}
 
 	async stop(): Promise<void> {
 		this.#stopped = true
-		for (const t of [this.#pollTimer, this.#staleTimer, this.#deadTimer]) if (t) clearTimeout(t)
-		this.#pollTimer = this.#staleTimer = this.#deadTimer = null
+		if (this.#pollTimer) clearTimeout(this.#pollTimer)
+		this.#pollTimer = null
+		this.#tracker.clear()
 		await this.#conn.stop()
 	}
 
@@ -130,20 +127,6 @@ export class MegatecUpsDevice extends EventEmitter<UpsEvents> implements UpsDevi
 		}, this.#cfg.pollMs)
 	}
 
-	#armFreshness(): void {
-		if (this.#staleTimer) clearTimeout(this.#staleTimer)
-		if (this.#deadTimer) clearTimeout(this.#deadTimer)
-		this.#staleTimer = setTimeout(() => {
-			this.#staleTimer = null
-			this.#fresh = { ...this.#fresh, connected: false, stale: true }
-			this.emit('freshness', { ...this.#fresh })
-		}, this.#staleAfterMs)
-		this.#deadTimer = setTimeout(() => {
-			this.#deadTimer = null
-			this.#setCommLost(true)
-		}, this.#commLostAfterMs)
-	}
-
 	async #poll(): Promise<void> {
 		if (this.#stopped || this.#busy || this.#conn.state !== 'open') return
 		this.#busy = true
@@ -157,45 +140,16 @@ export class MegatecUpsDevice extends EventEmitter<UpsEvents> implements UpsDevi
 					'fault',
 					new Error(`megatec ${this.#cfg.serial.path}: not a Q1 reply: ${JSON.stringify(line.slice(0, 60))}`),
 				)
-				this.#noData()
+				this.#tracker.noData()
 				return
 			}
-			this.#onReading(readingFromQ1(q, this.#info))
+			this.#tracker.onReading(readingFromQ1(q, this.#info))
 		} catch (err) {
 			if (!(err instanceof MegatecRequestError)) throw err
 			if (err.kind !== 'stopped') this.emit('fault', err)
-			this.#noData()
+			this.#tracker.noData()
 		} finally {
 			this.#busy = false
-		}
-	}
-
-	#noData(): void {
-		if (!this.#fresh.connected) return
-		this.#fresh = { ...this.#fresh, connected: false }
-		this.emit('freshness', { ...this.#fresh })
-	}
-
-	#setCommLost(lost: boolean): void {
-		if (this.#commLost === lost) return
-		this.#commLost = lost
-		this.#log.warn({ commLost: lost, last: this.#reading?.power ?? null }, lost ? 'ups comm lost' : 'ups comm regained')
-		this.emit('power', this.status, this.#reading?.power ?? null)
-	}
-
-	#onReading(reading: UpsReading): void {
-		const wasFresh = this.#fresh.connected && !this.#fresh.stale
-		this.#fresh = { connected: true, stale: false, lastOkAt: monotonicMs() }
-		this.#armFreshness()
-		if (!wasFresh) this.emit('freshness', { ...this.#fresh })
-		this.#setCommLost(false)
-		const prev = this.#reading?.power ?? null
-		this.#reading = reading
-		if (prev !== reading.power) this.emit('power', this.status, prev)
-		this.emit('reading', this.status)
-		if (!this.#synced) {
-			this.#synced = true
-			this.emit('synced')
 		}
 	}
 }

@@ -8,7 +8,7 @@ import { EventEmitter } from 'node:events'
 import type { Logger } from 'pino'
 import type { NutDriver } from '../../src/domain/drivers.ts'
 import { resolveSecret, SecretError } from '../../src/domain/secrets.ts'
-import { monotonicMs, type Freshness } from '../types.ts'
+import { UpsTracker } from '../ups/tracker.ts'
 import type { UpsDevice, UpsEvents, UpsReading, UpsStatus } from '../ups/types.ts'
 import { powerFromStatus, type NutReply } from './codec.ts'
 import { NutConnection, NutRequestError } from './connection.ts'
@@ -77,13 +77,8 @@ export class NutUpsDevice extends EventEmitter<UpsEvents> implements UpsDevice {
 	readonly #env: NodeJS.ProcessEnv
 	readonly #staleAfterMs: number
 	readonly #commLostAfterMs: number
-	#reading: UpsReading | null = null
-	#commLost = false
-	#synced = false
-	#fresh: Freshness = { connected: false, stale: false, lastOkAt: null }
+	readonly #tracker: UpsTracker
 	#pollTimer: NodeJS.Timeout | null = null
-	#staleTimer: NodeJS.Timeout | null = null
-	#deadTimer: NodeJS.Timeout | null = null
 	#polling = false
 	#stopped = false
 
@@ -95,6 +90,7 @@ export class NutUpsDevice extends EventEmitter<UpsEvents> implements UpsDevice {
 		this.#env = o.env ?? process.env
 		this.#staleAfterMs = o.staleAfterMs ?? Math.max(3 * o.config.pollMs, 5000)
 		this.#commLostAfterMs = o.commLostAfterMs ?? Math.max(15_000, 5 * o.config.pollMs)
+		this.#tracker = new UpsTracker(this, this.#log, this.#staleAfterMs, this.#commLostAfterMs)
 		this.#conn = new NutConnection({
 			host: o.config.host,
 			port: o.config.port,
@@ -104,21 +100,21 @@ export class NutUpsDevice extends EventEmitter<UpsEvents> implements UpsDevice {
 		this.#conn.on('connected', () => void this.#hello())
 		this.#conn.on('disconnected', (err) => {
 			this.#log.warn({ err }, 'upsd connection lost')
-			this.#noData()
+			this.#tracker.noData()
 		})
 	}
 
 	get status(): UpsStatus {
-		return { reading: this.#reading, commLost: this.#commLost, freshness: { ...this.#fresh } }
+		return this.#tracker.status
 	}
 
 	get synced(): boolean {
-		return this.#synced
+		return this.#tracker.synced
 	}
 
 	start(): void {
 		if (this.#stopped) return
-		this.#armFreshness()
+		this.#tracker.arm()
 		this.#conn.start()
 	}
 
@@ -184,23 +180,10 @@ export class NutUpsDevice extends EventEmitter<UpsEvents> implements UpsDevice {
 	}
 
 	/** Stale and comm-lost timers, re-armed on every fresh reading. */
-	#armFreshness(): void {
-		if (this.#staleTimer) clearTimeout(this.#staleTimer)
-		if (this.#deadTimer) clearTimeout(this.#deadTimer)
-		this.#staleTimer = setTimeout(() => {
-			this.#staleTimer = null
-			this.#fresh = { ...this.#fresh, connected: false, stale: true }
-			this.emit('freshness', { ...this.#fresh })
-		}, this.#staleAfterMs)
-		this.#deadTimer = setTimeout(() => {
-			this.#deadTimer = null
-			this.#setCommLost(true)
-		}, this.#commLostAfterMs)
-	}
-
 	#clearTimers(): void {
-		for (const t of [this.#pollTimer, this.#staleTimer, this.#deadTimer]) if (t) clearTimeout(t)
-		this.#pollTimer = this.#staleTimer = this.#deadTimer = null
+		if (this.#pollTimer) clearTimeout(this.#pollTimer)
+		this.#pollTimer = null
+		this.#tracker.clear()
 	}
 
 	async #poll(): Promise<void> {
@@ -214,7 +197,7 @@ export class NutUpsDevice extends EventEmitter<UpsEvents> implements UpsDevice {
 				// DATA-STALE / DRIVER-NOT-CONNECTED: upsd is there, the UPS data is not; UNKNOWN-UPS: config error
 				this.#log.warn({ code: vars.code }, vars.message)
 				this.emit('fault', vars)
-				this.#noData()
+				this.#tracker.noData()
 				return
 			}
 			const reading = readingFromVars(vars)
@@ -222,43 +205,14 @@ export class NutUpsDevice extends EventEmitter<UpsEvents> implements UpsDevice {
 				this.#log.debug({ status: vars.get('ups.status') }, 'ups.status carries no power state yet')
 				return
 			}
-			this.#onReading(reading)
+			this.#tracker.onReading(reading)
 		} catch (err) {
 			if (!(err instanceof NutRequestError)) throw err
 			if (err.kind !== 'stopped') this.emit('fault', err)
-			this.#noData()
+			this.#tracker.noData()
 		} finally {
 			this.#polling = false
 			if (!this.#stopped) this.#schedule()
-		}
-	}
-
-	#noData(): void {
-		if (!this.#fresh.connected) return
-		this.#fresh = { ...this.#fresh, connected: false }
-		this.emit('freshness', { ...this.#fresh })
-	}
-
-	#setCommLost(lost: boolean): void {
-		if (this.#commLost === lost) return
-		this.#commLost = lost
-		this.#log.warn({ commLost: lost, last: this.#reading?.power ?? null }, lost ? 'ups comm lost' : 'ups comm regained')
-		this.emit('power', this.status, this.#reading?.power ?? null)
-	}
-
-	#onReading(reading: UpsReading): void {
-		const wasFresh = this.#fresh.connected && !this.#fresh.stale
-		this.#fresh = { connected: true, stale: false, lastOkAt: monotonicMs() }
-		this.#armFreshness()
-		if (!wasFresh) this.emit('freshness', { ...this.#fresh })
-		this.#setCommLost(false)
-		const prev = this.#reading?.power ?? null
-		this.#reading = reading
-		if (prev !== reading.power) this.emit('power', this.status, prev)
-		this.emit('reading', this.status)
-		if (!this.#synced) {
-			this.#synced = true
-			this.emit('synced')
 		}
 	}
 }
