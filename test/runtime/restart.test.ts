@@ -54,7 +54,10 @@ log: { level: warn }
 	panel.on('message', (t, m) => seen.set(t, m.toString()))
 	await panel.subscribeAsync(['sigpath/lab/online', 'sigpath/lab/feeds/ev/pgm/state', 'sigpath/lab/replies/panel1/#'])
 })
+const children: ChildProcess[] = []
 afterAll(async () => {
+	// a failed assertion must not leave a daemon running
+	for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL')
 	await panel.endAsync()
 	await sim.stop()
 	await broker.close()
@@ -66,6 +69,7 @@ function startDaemon(configFile = file): { child: ChildProcess; exited: Promise<
 		env: { ...process.env, SIGPATH_TEST_MQTT_PW: 'daemon-pw' },
 		stdio: ['ignore', 'pipe', 'pipe'],
 	})
+	children.push(child)
 	let out = ''
 	child.stdout?.on('data', (d: Buffer) => (out += d.toString()))
 	child.stderr?.on('data', (d: Buffer) => (out += d.toString()))

@@ -6,7 +6,7 @@ import { createRequire } from 'node:module'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest'
 import type { UnixDgramSocket } from 'unix-dgram'
 import { VideohubSim } from '../../drivers/videohub/sim.ts'
 import { freePort } from '../support/peers.ts'
@@ -70,6 +70,10 @@ describe('systemd notify and reload', () => {
 		child.stdout.on('data', (d: Buffer) => (out += d.toString()))
 		child.stderr.on('data', (d: Buffer) => (out += d.toString()))
 		const exited = new Promise<number | null>((resolve) => child.once('exit', resolve))
+		onTestFinished(() => {
+			// a failed assertion must not leave a daemon running
+			if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
+		})
 
 		await until(() => messages.some((m) => m.startsWith('READY=1')))
 		expect(messages.find((m) => m.startsWith('READY=1'))).toMatch(/STATUS=1 feeds, 0\/0 critical compliant, 0 alarms/)
