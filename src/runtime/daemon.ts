@@ -221,7 +221,7 @@ export class Daemon {
 					active: st.active,
 					mode: st.mode,
 					locked: st.locked,
-					alarms: this.engine.feedSnapshot(ref.key).alarms,
+					alarms: this.feedAlarms(ref.key),
 					paths: ref.ranked.map((p) => ({
 						id: p.id,
 						method: p.method,
@@ -809,6 +809,13 @@ export class Daemon {
 			return { connected: p.connected, health: p.health, detail: p.detail }
 		}
 		return this.sources.find((s) => s.deviceId === id)?.status()
+	}
+
+	/** A feed's active alarms: the engine's, and the power model's at-risk (a UPS on battery or lost). */
+	feedAlarms(key: FeedKey): string[] {
+		const alarms: string[] = [...this.engine.feedSnapshot(key).alarms]
+		if (this.powerAlarms.has(`${key}:at-risk`) && !alarms.includes('at-risk')) alarms.push('at-risk')
+		return alarms
 	}
 
 	/** The power model now (null before any UPS reported). */

@@ -147,8 +147,7 @@ export class StatusMetrics {
 			collect() {
 				this.reset()
 				for (const f of feeds())
-					for (const a of daemon.engine.feedSnapshot(f.key).alarms)
-						this.set({ event: f.event, feed: f.feed, alarm: a }, 1)
+					for (const a of daemon.feedAlarms(f.key)) this.set({ event: f.event, feed: f.feed, alarm: a }, 1)
 			},
 		})
 		const devices = (): { id: string; s: ReturnType<StatusDaemon['deviceState']> }[] =>

@@ -18,6 +18,7 @@ export type StatusDaemon = Pick<
 	| 'takes'
 	| 'model'
 	| 'engine'
+	| 'feedAlarms'
 >
 
 export interface SwitchView {
@@ -108,5 +109,5 @@ export function snapshot(daemon: StatusDaemon): Snapshot {
 
 /** A feed's change as pushed: its state plus the engine's active alarms (the dashboard merges it by key). */
 export function feedPush(daemon: StatusDaemon, key: FeedKey, state: FeedState): Record<string, unknown> {
-	return { key, ...state, alarms: daemon.engine.feedSnapshot(key).alarms }
+	return { key, ...state, alarms: daemon.feedAlarms(key) }
 }

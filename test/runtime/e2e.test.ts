@@ -161,6 +161,8 @@ describe('the daemon with real drivers', () => {
 			message: expect.stringContaining('srt-a has 2 protected power sources left (ups-a on battery)') as string,
 		})
 		expect(d.deviceState('ups-1')).toMatchObject({ detail: { power: 'on-battery', minutesRemaining: 12 } })
+		// the status endpoint and the dashboard show it on the feed, not only in the alarm stream
+		expect(d.status().feeds.find((f) => f.feed === 'pgm')?.alarms).toContain('at-risk')
 		// low battery: the source is lost, live compliance fails (single-power), and it says so
 		await agent.setUps({ outputSource: 5, batteryStatus: 3, minutesRemaining: 2 })
 		await until(() => d.feedState('ev/pgm').compliance.compliant === false, 5000, 'live compliance to fail')
