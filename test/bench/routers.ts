@@ -11,6 +11,7 @@ import { VideohubSim } from '../../drivers/videohub/sim.ts'
 import { Swp08Router } from '../../drivers/swp08/connection.ts'
 import { Swp08Sim } from '../../drivers/swp08/sim.ts'
 import { startPtyPair } from '../drivers/swp08/socat.ts'
+import { percentile as pct } from './common.ts'
 
 const SINGLE = Number(process.env.BENCH_SINGLE ?? 1000)
 const SALVOS = Number(process.env.BENCH_SALVOS ?? 50)
@@ -26,10 +27,6 @@ interface Row {
 	max: number
 	target: string
 	ok: boolean
-}
-
-function pct(sorted: number[], p: number): number {
-	return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!
 }
 
 function row(what: string, samples: number[], cpuMs: number, limit: number, target: string): Row {

@@ -23,6 +23,7 @@ import { UPS_TRAP } from '../../drivers/ups/codec.ts'
 import { SnmpUpsDevice } from '../../drivers/ups/device.ts'
 import { SnmpDriver, SnmpUpsDriver } from '../../src/domain/drivers.ts'
 import { silentLogger } from '../../src/log.ts'
+import { percentile as pct } from './common.ts'
 
 const { values: args } = parseArgs({
 	options: {
@@ -58,11 +59,6 @@ if (args.agent !== undefined) {
 	})
 } else {
 	await main()
-}
-
-function pct(sorted: number[], p: number): number {
-	if (sorted.length === 0) return NaN
-	return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!
 }
 
 async function startAgents(n: number): Promise<{ child: ChildProcess; ports: number[]; ups: number }> {

@@ -16,6 +16,7 @@ import { loadSrtBinding } from '../../drivers/srt/native.ts'
 import { SrtSim } from '../../drivers/srt/sim.ts'
 import { monotonicMs } from '../../drivers/types.ts'
 import type { SrtDriver } from '../../src/domain/drivers.ts'
+import { percentile as pct } from './common.ts'
 
 const { values } = parseArgs({
 	options: {
@@ -192,11 +193,6 @@ async function relayRun(impl: 'sigpath' | 'srt-live-transmit', streams: number, 
 		minStreamMbps,
 	}
 	return r
-}
-
-function pct(sorted: number[], p: number): number {
-	if (sorted.length === 0) return NaN
-	return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!
 }
 
 async function cutRun(cuts: number) {
