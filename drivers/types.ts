@@ -8,14 +8,6 @@ export type Health = 'ok' | 'degraded' | 'down' | 'unknown'
 /** A signal report of contract §4: `unknown` withdraws the source's last report. */
 export type SignalReport = 'up' | 'down' | 'degraded' | 'unknown'
 
-/**
- * Monotonic milliseconds (CLOCK_MONOTONIC on Linux, fractional). Every driver timestamp uses this clock, so a
- * native timestamp taken with clock_gettime(CLOCK_MONOTONIC) compares directly with one taken in JS.
- */
-export function monotonicMs(): number {
-	return Number(process.hrtime.bigint()) / 1e6
-}
-
 /** Freshness, kept by every driver: connected, stale (no good answer for longer than the driver allows), lastOkAt. */
 export interface Freshness {
 	connected: boolean

@@ -3,7 +3,8 @@
 // what it asks; it never writes a state the router did not report.
 import { EventEmitter } from 'node:events'
 import type { Logger } from 'pino'
-import { monotonicMs, type Freshness, type Health } from '../types.ts'
+import { monotonicMs } from '../../src/clock.ts'
+import type { Freshness, Health } from '../types.ts'
 import { portInRange } from './ports.ts'
 import { Requests } from './requests.ts'
 import { Timers } from './timers.ts'

@@ -5,7 +5,7 @@ import { EventEmitter } from 'node:events'
 import { createConnection, type Socket } from 'node:net'
 import { SerialPort } from 'serialport'
 import type { Logger } from 'pino'
-import { monotonicMs } from '../types.ts'
+import { monotonicMs } from '../../src/clock.ts'
 import type { LinkState } from './types.ts'
 import { Timers } from './timers.ts'
 

@@ -1,7 +1,7 @@
 // The takes and lock requests waiting for the router's own report: each settles on the tally (or lock state) the
 // router reports, on its refusal, on its timeout, or when the link drops. Timers live in the router's Timers, keyed
 // per output, so stop() clears them all in one place.
-import { monotonicMs } from '../types.ts'
+import { monotonicMs } from '../../src/clock.ts'
 import type { Timers } from './timers.ts'
 import { RouterError, type Crosspoint, type LockState, type TakeResult } from './types.ts'
 

@@ -10,7 +10,8 @@
 // redoes SNMPv3 engine discovery after an agent restart) -> stopped (by us; final).
 import { EventEmitter } from 'node:events'
 import type { Logger } from 'pino'
-import { monotonicMs, type Freshness } from '../types.ts'
+import { monotonicMs } from '../../src/clock.ts'
+import type { Freshness } from '../types.ts'
 import type { SnmpValue } from './codec.ts'
 import { SnmpError, SnmpSession, type SnmpTargetConfig } from './session.ts'
 

@@ -9,7 +9,7 @@ import { isIP } from 'node:net'
 import { EventEmitter } from 'node:events'
 import * as snmp from 'net-snmp'
 import type { Logger } from 'pino'
-import { monotonicMs } from '../types.ts'
+import { monotonicMs } from '../../src/clock.ts'
 import { decodeVarbind, normalizeOid, type SnmpValue } from './codec.ts'
 
 /** snmpTrapOID.0 (RFC 3418): the second varbind of every v2 notification names the trap. */

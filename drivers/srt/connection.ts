@@ -7,7 +7,7 @@ import { isIP } from 'node:net'
 import type { SrtDriver } from '../../src/domain/drivers.ts'
 import { resolveSecret } from '../../src/domain/secrets.ts'
 import type { DriverContext, Freshness, Health, SignalReport } from '../types.ts'
-import { monotonicMs } from '../types.ts'
+import { monotonicMs } from '../../src/clock.ts'
 import { intervalLossRate, parseUdpUrl, rejectReasonName } from './codec.ts'
 import {
 	loadSrtBinding,

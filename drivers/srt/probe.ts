@@ -4,7 +4,7 @@
 // The probe never relays: a second copy of the stream must not reach the gateway while the daemon also feeds it.
 import type { Device } from '../../src/domain/config.ts'
 import type { ProbeOptions, ProbeResult } from '../types.ts'
-import { monotonicMs } from '../types.ts'
+import { monotonicMs } from '../../src/clock.ts'
 import { SrtReceiver, type ConnectionSummary } from './connection.ts'
 
 export interface SrtProbeConnection {

@@ -3,7 +3,8 @@
 // comm-lost (the power model then applies upsmon's rule to the last state). One place, so the drivers cannot drift.
 import type { EventEmitter } from 'node:events'
 import type { Logger } from 'pino'
-import { monotonicMs, type Freshness } from '../types.ts'
+import { monotonicMs } from '../../src/clock.ts'
+import type { Freshness } from '../types.ts'
 import type { UpsEvents, UpsReading, UpsStatus } from './types.ts'
 
 export class UpsTracker {

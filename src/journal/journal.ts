@@ -14,7 +14,7 @@
 // elsewhere is reported in `report.broken` and left as it is: an audit log is never silently repaired.
 import { closeSync, fdatasync, fsyncSync, mkdirSync, openSync, statSync, truncateSync, write } from 'node:fs'
 import { join } from 'node:path'
-import { monotonicMs } from '../../drivers/types.ts'
+import { monotonicMs } from '../clock.ts'
 import { GENESIS, serialize } from './record.ts'
 import { fileName, scanDir, type ScanResult } from './scan.ts'
 

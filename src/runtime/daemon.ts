@@ -8,7 +8,7 @@
 import { createHash } from 'node:crypto'
 import { EventEmitter } from 'node:events'
 import type { Logger } from 'pino'
-import { monotonicMs } from '../../drivers/types.ts'
+import { monotonicMs } from '../clock.ts'
 import { createRouter, type Router } from '../../drivers/router/index.ts'
 import type { TrapReceiver } from '../../drivers/snmp/index.ts'
 import { observation as upsObservation, upsProbeResult, type UpsDevice } from '../../drivers/ups/index.ts'

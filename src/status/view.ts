@@ -1,6 +1,6 @@
 // What the dashboard's push channel carries: the /status report plus what a TCO needs beside it (the event's Big
 // Bet flag, device detail such as UPS power, recent switches with their wall time and take latency).
-import { monotonicMs } from '../../drivers/types.ts'
+import { monotonicMs } from '../clock.ts'
 import type { FeedState } from '../control/payloads.ts'
 import type { FeedKey } from '../domain/model.ts'
 import type { Daemon, StatusReport, TakeTiming } from '../runtime/daemon.ts'

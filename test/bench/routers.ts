@@ -4,7 +4,7 @@
 import { spawn } from 'node:child_process'
 import { cpus, loadavg, release } from 'node:os'
 import { silentLogger } from '../../src/log.ts'
-import { monotonicMs } from '../../drivers/types.ts'
+import { monotonicMs } from '../../src/clock.ts'
 import type { Router } from '../../drivers/router/types.ts'
 import { VideohubRouter } from '../../drivers/videohub/connection.ts'
 import { VideohubSim } from '../../drivers/videohub/sim.ts'

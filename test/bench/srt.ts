@@ -14,7 +14,7 @@ import { pino } from 'pino'
 import { SrtReceiver, type SignalObservation } from '../../drivers/srt/connection.ts'
 import { loadSrtBinding } from '../../drivers/srt/native.ts'
 import { SrtSim } from '../../drivers/srt/sim.ts'
-import { monotonicMs } from '../../drivers/types.ts'
+import { monotonicMs } from '../../src/clock.ts'
 import type { SrtDriver } from '../../src/domain/drivers.ts'
 import { percentile as pct } from './common.ts'
 

@@ -1,6 +1,7 @@
 // A signal device for runtime tests where the driver itself is not what is tested: it reports what the test says.
 import { EventEmitter } from 'node:events'
-import { monotonicMs, type Health, type SignalReport } from '../../drivers/types.ts'
+import { monotonicMs } from '../../src/clock.ts'
+import type { Health, SignalReport } from '../../drivers/types.ts'
 import type { SignalSource, SignalSourceEvents } from '../../src/runtime/devices.ts'
 
 export class FakeSource extends EventEmitter<SignalSourceEvents> implements SignalSource {

@@ -7,7 +7,7 @@ import { SrtReceiver, type SignalObservation } from '../../../drivers/srt/connec
 import { simDatagram, TS_PER_DATAGRAM, TsChecker } from '../../../drivers/srt/codec.ts'
 import { UdpImpairment } from '../../../drivers/srt/impair.ts'
 import { SrtSim } from '../../../drivers/srt/sim.ts'
-import { monotonicMs } from '../../../drivers/types.ts'
+import { monotonicMs } from '../../../src/clock.ts'
 import { ctx, sleep, srtConfig, UdpCollector, waitFor } from './helpers.ts'
 
 type Action =

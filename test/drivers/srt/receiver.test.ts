@@ -5,7 +5,7 @@ import { SrtReceiver, type Rejection, type SignalObservation } from '../../../dr
 import { simDatagram, TsChecker } from '../../../drivers/srt/codec.ts'
 import { SrtSim } from '../../../drivers/srt/sim.ts'
 import { loadSrtBinding } from '../../../drivers/srt/native.ts'
-import { monotonicMs } from '../../../drivers/types.ts'
+import { monotonicMs } from '../../../src/clock.ts'
 import type { SrtDriver } from '../../../src/domain/drivers.ts'
 import { ctx, freeUdpPort, processCounts, sleep, srtConfig, UdpCollector, waitFor } from './helpers.ts'
 

@@ -7,7 +7,7 @@ import { Swp08Router, type Swp08Options } from '../../../drivers/swp08/connectio
 import { Swp08Sim } from '../../../drivers/swp08/sim.ts'
 import { RouterError, type RouterEvents } from '../../../drivers/router/types.ts'
 import { startPtyPair, type PtyPair } from './socat.ts'
-import { monotonicMs } from '../../../drivers/types.ts'
+import { monotonicMs } from '../../../src/clock.ts'
 
 const sims: Swp08Sim[] = []
 const routers: Swp08Router[] = []

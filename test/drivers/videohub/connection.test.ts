@@ -5,7 +5,7 @@ import { VideohubSim } from '../../../drivers/videohub/sim.ts'
 import { RouterError, type RouterEvents } from '../../../drivers/router/types.ts'
 import { VideohubDecoder, encodeBlock } from '../../../drivers/videohub/codec.ts'
 import { createConnection, type Socket } from 'node:net'
-import { monotonicMs } from '../../../drivers/types.ts'
+import { monotonicMs } from '../../../src/clock.ts'
 
 const sims: VideohubSim[] = []
 const routers: VideohubRouter[] = []
