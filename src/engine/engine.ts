@@ -52,6 +52,8 @@ export class Engine {
 	private readonly devices: Map<string, DeviceRt>
 	private readonly heap = new TimerHeap<TimerItem>()
 	private readonly dirty: FeedRt[] = []
+	/** feeds touched since the last drainTouched(): their snapshot may have changed */
+	private readonly touchedSinceDrain = new Set<FeedKey>()
 	private t: number
 
 	constructor(
@@ -154,6 +156,18 @@ export class Engine {
 		}
 		this.evaluateDirty(t, out)
 		return out
+	}
+
+	/**
+	 * The feeds whose snapshot may have changed since the last call (a report, a command, a timer that fired): what
+	 * a publisher has to look at again. A timer moves a path's class (recovering -> healthy after clearMs) without any
+	 * output, so outputs alone do not say which feeds changed.
+	 */
+	drainTouched(): FeedKey[] {
+		if (this.touchedSinceDrain.size === 0) return []
+		const keys = [...this.touchedSinceDrain]
+		this.touchedSinceDrain.clear()
+		return keys
 	}
 
 	snapshot(): FeedSnapshot[] {
@@ -320,6 +334,7 @@ export class Engine {
 
 	private touch(feed: FeedRt, trigger: Trigger | undefined): void {
 		if (trigger) feed.triggers.push(trigger)
+		this.touchedSinceDrain.add(feed.key)
 		if (!feed.dirty) {
 			feed.dirty = true
 			this.dirty.push(feed)

@@ -20,6 +20,8 @@ export const Payloads = {
 		/** sha256 of the config file's text, so that an incident is replayed against the config it ran with */
 		config: z.string().optional(),
 	}),
+	/** a clean stop (SIGTERM, a reload, the lab's quit): the last record of a run that did not crash */
+	shutdown: z.strictObject({ reason: z.string() }),
 	/** a feed's start: the crosspoint read from the router, mode and lock restored from the journal */
 	start: StartRecord.extend({
 		mode: z.enum(['auto', 'manual']),

@@ -12,6 +12,7 @@ import { SrtReceiver } from '../../drivers/srt/connection.ts'
 import { createUpsDevice, type UpsDevice } from '../../drivers/ups/index.ts'
 import type { DriverContext, Health } from '../../drivers/types.ts'
 import type { Config } from '../domain/config.ts'
+import type { UpsReading } from '../rule/power.ts'
 import type { SignalSource, SignalSourceEvents } from './devices.ts'
 
 /** An SRT receiver as a signal source: synced once a listener is bound or a caller's first attempt has run. */
@@ -139,4 +140,18 @@ export function createDrivers(config: Config, ctx: DriverContext): Drivers {
 		}
 	}
 	return { sources, ups, traps }
+}
+
+/** Each UPS's latest reading, as the power monitor reads it (a UPS that never answered is `power: null`). */
+export function upsReadings(ups: readonly UpsDevice[]): Map<string, UpsReading> {
+	return new Map(
+		ups.map((u) => [
+			u.id,
+			{
+				power: u.status.reading?.power ?? null,
+				commLost: u.status.commLost,
+				minutesRemaining: u.status.reading?.minutesRemaining ?? null,
+			},
+		]),
+	)
 }

@@ -1,6 +1,9 @@
 // What the daemon publishes (MQTT state, HTTP status) built from the engine's snapshot and the router's tally.
-import type { Alarm as MqttAlarm, FeedState } from '../control/payloads.ts'
-import type { Alarm as EngineAlarm, FeedSnapshot } from '../engine/types.ts'
+import type { Alarm as MqttAlarm, DeviceState, FeedState } from '../control/payloads.ts'
+import type { Config } from '../domain/config.ts'
+import type { FeedKey, Model } from '../domain/model.ts'
+import type { FeedSnapshot } from '../engine/types.ts'
+import type { Violation } from '../rule/index.ts'
 
 /**
  * A feed's published state. `active` is the path the router's own tally shows when it is known (the truth on air),
@@ -49,12 +52,70 @@ export function severityOf(code: string, active = true): MqttAlarm['severity'] {
 	return active ? (SEVERITY[code] ?? 'warning') : 'cleared'
 }
 
-export function mqttAlarm(a: EngineAlarm, wall: Date): MqttAlarm {
+export interface StatusReport {
+	site: string
+	version: string
+	uptimeS: number
+	feeds: {
+		event: string
+		feed: string
+		name: string | null
+		eventName: string | null
+		tier: string
+		critical: boolean
+		active: string | null
+		mode: string
+		locked: boolean
+		alarms: string[]
+		paths: { id: string; method: string; signal: string | null; state: string }[]
+		compliance: FeedState['compliance'] & { violations: { code: string; paths: string[]; detail: string }[] }
+	}[]
+	devices: { id: string; role: string; connected: boolean | null; health: DeviceState['health'] }[]
+}
+
+export interface StatusInputs {
+	site: string
+	version: string
+	uptimeS: number
+	model: Model
+	devices: Config['devices']
+	feedState: (key: FeedKey) => FeedState
+	feedAlarms: (key: FeedKey) => string[]
+	violations: (key: FeedKey) => readonly Violation[]
+	deviceState: (id: string) => DeviceState | undefined
+}
+
+/** GET /status (docs/contract.md §6): every feed with its paths, alarms and compliance, and every device. */
+export function statusReport(i: StatusInputs): StatusReport {
 	return {
-		t: wall.toISOString(),
-		severity: severityOf(a.alarm, a.active),
-		code: a.alarm,
-		feed: a.feed,
-		message: a.message,
+		site: i.site,
+		version: i.version,
+		uptimeS: i.uptimeS,
+		feeds: [...i.model.feeds.values()].map((ref) => {
+			const st = i.feedState(ref.key)
+			return {
+				event: ref.event.id,
+				feed: ref.feed.id,
+				name: ref.feed.name ?? null,
+				eventName: ref.event.name ?? null,
+				tier: ref.event.tier,
+				critical: ref.feed.critical,
+				active: st.active,
+				mode: st.mode,
+				locked: st.locked,
+				alarms: i.feedAlarms(ref.key),
+				paths: ref.ranked.map((p) => ({
+					id: p.id,
+					method: p.method,
+					signal: st.paths[p.id]?.signal ?? null,
+					state: st.paths[p.id]?.state ?? 'ineligible',
+				})),
+				compliance: { ...st.compliance, violations: [...i.violations(ref.key)] },
+			}
+		}),
+		devices: i.devices.map((d) => {
+			const s = i.deviceState(d.id)
+			return { id: d.id, role: d.role, connected: s?.connected ?? null, health: s?.health ?? 'unknown' }
+		}),
 	}
 }

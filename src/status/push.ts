@@ -5,7 +5,8 @@
 // way as ordinary POSTs.
 //
 // Each client first gets a `snapshot` (the whole picture), then `feed`, `device`, `alarm` and `switch` events as
-// the daemon emits them: one JSON.stringify per event, written to every client at once, with Nagle off so a change
+// the daemon's publisher emits them (it emits every change of a feed, including those a timer makes, so nothing
+// here compares or sweeps): one JSON.stringify per event, written to every client at once, with Nagle off so a change
 // leaves in the same tick. A comment line every heartbeatMs keeps proxies and idle timeouts from closing the
 // stream and lets a client notice a dead server. A client that stops reading is dropped (it reconnects and gets a
 // fresh snapshot) rather than buffered without bound.
@@ -19,8 +20,6 @@ import { feedPush, snapshot, switchView, type StatusDaemon } from './view.ts'
 export const MAX_SSE_CLIENTS = 64
 /** bytes a client may have unread before it is dropped */
 export const MAX_SSE_BACKLOG = 1024 * 1024
-/** how often feeds are compared with their last push, for changes the daemon emits no event for */
-export const SWEEP_MS = 250
 
 type DeviceStateEvent = { connected: boolean; health: string; detail: Record<string, unknown> }
 
@@ -30,44 +29,17 @@ export class PushChannel {
 	private seq = 0
 
 	private ready = false
-	/** what each feed's last push said (JSON of its FeedState) */
-	private readonly lastFeed = new Map<FeedKey, string>()
-	/** feeds whose paths go through a device (its `via`), or whose output is on it (a router) */
-	private readonly feedsOfDevice = new Map<string, FeedKey[]>()
-	private sweep: NodeJS.Timeout | undefined
 
-	private readonly onFeed = (key: FeedKey, state: FeedState): void => {
-		this.checkReady()
-		this.lastFeed.set(key, JSON.stringify(state))
+	private readonly onFeed = (key: FeedKey, state: FeedState): void =>
 		this.broadcast('feed', feedPush(this.daemon, key, state))
-	}
 
-	/**
-	 * The daemon emits `feed` only when the engine outputs something (a switch, an alarm); a signal change on a
-	 * path that is not on air, or a class that changes on a timer (recovering -> healthy after clearMs), moves the
-	 * feed's state without one. So after each device report the feeds that depend on the device are compared with
-	 * what was last pushed, and a sweep every SWEEP_MS catches the timer-driven changes.
-	 */
-	private refresh(keys: Iterable<FeedKey>): void {
-		for (const key of keys) {
-			const state = this.daemon.feedState(key)
-			const json = JSON.stringify(state)
-			if (this.lastFeed.get(key) === json) continue
-			this.lastFeed.set(key, json)
-			this.onChange()
-			this.broadcast('feed', feedPush(this.daemon, key, state))
-		}
-	}
-
-	/** the daemon has no event for its first full sync: its first publication (every device's state, and feeds that changed) tells */
-	private checkReady(): void {
-		if (this.ready || !this.daemon.isReady()) return
+	/** the first full sync is done: a dashboard opened before it learns so */
+	private readonly onReady = (): void => {
+		if (this.ready) return
 		this.ready = true
 		this.broadcast('ready', { ready: true })
 	}
 	private readonly onDevice = (id: string, s: DeviceStateEvent): void => {
-		this.checkReady()
-		this.refresh(this.feedsOfDevice.get(id) ?? [])
 		const power = s.detail['power']
 		const minutes = s.detail['minutesRemaining']
 		this.broadcast('device', {
@@ -89,8 +61,6 @@ export class PushChannel {
 			clients: MAX_SSE_CLIENTS,
 			backlogBytes: MAX_SSE_BACKLOG,
 		},
-		/** called when a feed's state changed without a daemon event (the /status cache is then stale) */
-		private readonly onChange: () => void = () => undefined,
 	) {}
 
 	get size(): number {
@@ -102,16 +72,9 @@ export class PushChannel {
 		this.daemon.events.on('device', this.onDevice)
 		this.daemon.events.on('alarm', this.onAlarm)
 		this.daemon.events.on('switch', this.onSwitch)
+		this.daemon.events.on('ready', this.onReady)
 		this.ready = this.daemon.isReady()
-		for (const ref of this.daemon.model.feeds.values()) {
-			const devices = new Set([ref.feed.output.router, ...ref.feed.paths.flatMap((p) => p.via)])
-			for (const d of devices) this.feedsOfDevice.set(d, [...(this.feedsOfDevice.get(d) ?? []), ref.key])
-			this.lastFeed.set(ref.key, JSON.stringify(this.daemon.feedState(ref.key)))
-		}
-		// also when no client listens: the /status cache learns of these changes here (onChange)
-		this.sweep = setInterval(() => this.refresh(this.daemon.model.feeds.keys()), SWEEP_MS)
 		this.heartbeat = setInterval(() => {
-			this.checkReady()
 			this.write(`: heartbeat ${new Date().toISOString()}\n\n`)
 		}, this.heartbeatMs)
 	}
@@ -169,10 +132,9 @@ export class PushChannel {
 		this.daemon.events.off('device', this.onDevice)
 		this.daemon.events.off('alarm', this.onAlarm)
 		this.daemon.events.off('switch', this.onSwitch)
+		this.daemon.events.off('ready', this.onReady)
 		if (this.heartbeat) clearInterval(this.heartbeat)
-		if (this.sweep) clearInterval(this.sweep)
 		this.heartbeat = undefined
-		this.sweep = undefined
 		for (const res of this.clients) res.end()
 		this.clients.clear()
 	}

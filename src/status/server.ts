@@ -120,16 +120,10 @@ export class StatusServer {
 			o.token !== undefined ? createHash('sha256').update(resolveSecret(o.token, o.env)).digest() : undefined
 		for (const [route, f] of Object.entries(DASHBOARD))
 			this.files.set(route, { body: readFileSync(new URL(`./dashboard/${f.file}`, import.meta.url)), type: f.type })
-		this.push = new PushChannel(
-			o.daemon,
-			this.log,
-			o.heartbeatMs ?? 15_000,
-			{
-				clients: o.maxSseClients ?? MAX_SSE_CLIENTS,
-				backlogBytes: o.sseBacklogBytes ?? MAX_SSE_BACKLOG,
-			},
-			() => this.bumpStatus(),
-		)
+		this.push = new PushChannel(o.daemon, this.log, o.heartbeatMs ?? 15_000, {
+			clients: o.maxSseClients ?? MAX_SSE_CLIENTS,
+			backlogBytes: o.sseBacklogBytes ?? MAX_SSE_BACKLOG,
+		})
 		this.metrics = new StatusMetrics(o.daemon, () => this.push.size)
 		this.server = createServer({ noDelay: true, maxHeaderSize: 16 * 1024 }, (req, res) => this.handle(req, res))
 		this.server.headersTimeout = 10_000
