@@ -90,9 +90,16 @@ function timeline(argv: string[], io: CliIo): number {
 	const run = int(values.run, '--run')
 	let devices: Set<string> | undefined
 	if (values.config !== undefined) {
-		const ref = buildModel(loadConfigFile(values.config)).feeds.get(feed as FeedKey)
+		const model = buildModel(loadConfigFile(values.config))
+		const ref = model.feeds.get(feed as FeedKey)
 		if (!ref) throw new UsageError(`feed ${feed} is not in ${values.config}`)
 		devices = new Set(ref.ranked.flatMap((p) => [...p.via, p.input.router]))
+		// and the UPS units that watch their power sources: their readings replay the feed's power alarms
+		for (const d of [...devices])
+			for (const src of model.devices.get(d)?.power ?? []) {
+				const ups = model.powerSources.get(src)?.device
+				if (ups !== undefined) devices.add(ups)
+			}
 	}
 	const scan = scanDir(dir)
 	if (scan.firstBad) io.err(`warning: ${describeProblem(scan.firstBad)} (run \`sigpath journal verify ${dir}\`)\n`)

@@ -3,7 +3,17 @@
 import { readFileSync } from 'node:fs'
 import { loadConfigFile } from '../domain/load.ts'
 import { buildModel } from '../domain/model.ts'
-import { jsonLine, parseTimeline, replay, textLine, TimelineError } from '../engine/index.ts'
+import {
+	jsonLine,
+	mergeByTime,
+	parseTimeline,
+	powerJsonLine,
+	powerTextLine,
+	replay,
+	replayPower,
+	textLine,
+	TimelineError,
+} from '../engine/index.ts'
 import { parse, UsageError, type Command } from './io.ts'
 
 const USAGE = 'sigpath replay FILE TIMELINE [--json] [--until T] [--explain]'
@@ -30,11 +40,21 @@ export const command: Command = async (argv, io) => {
 		return 2
 	}
 	try {
-		const outputs = replay(model, parseTimeline(text, model, file), until !== undefined ? { until } : {})
+		const records = parseTimeline(text, model, file)
+		const options = until !== undefined ? { until } : {}
+		// the engine's decisions, alarms and refusals, and the power monitor's alarms from the UPS records
+		const outputs = mergeByTime(replay(model, records, options), replayPower(model, records, options))
 		const verbose = values.explain === true
 		const lines: string[] = []
 		for (const o of outputs) {
-			const l = values.json ? jsonLine(o, verbose) : textLine(o, verbose)
+			const l =
+				o.kind === 'power'
+					? values.json
+						? powerJsonLine(o)
+						: powerTextLine(o)
+					: values.json
+						? jsonLine(o, verbose)
+						: textLine(o, verbose)
 			if (l !== undefined) lines.push(l)
 		}
 		if (!values.json && lines.length === 0) lines.push('no decisions, alarms or refusals')

@@ -98,6 +98,8 @@ function describeObs(o: Observation): string {
 			return `t=${o.t} device ${o.device} ${o.state}${at}`
 		case 'command':
 			return `t=${o.t} command ${o.command}${o.path !== undefined ? ` ${o.path}` : ''}${o.force ? ' force' : ''}${o.operator !== undefined ? ` by ${o.operator}` : ''}`
+		case 'ups':
+			return `t=${o.t} UPS ${o.ups} ${o.power ?? 'not read'}${o.commLost ? ' (contact lost)' : ''}`
 	}
 }
 

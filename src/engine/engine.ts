@@ -147,6 +147,8 @@ export class Engine {
 			case 'command':
 				this.command(this.feed(obs.feed), obs, out)
 				break
+			case 'ups':
+				break // power switches no path: the power monitor reads these (src/rule/power.ts)
 		}
 		// timers made due by an `at` in the past fire now, at their own instants, before the evaluation
 		for (;;) {

@@ -10,7 +10,17 @@
 //   // journal entriesFor(observation, outputs), act on the decisions (router take), publish engine.snapshot();
 //   // then (re)arm one timer for engine.nextDeadline(), and when it fires: outputs = engine.advance(now).
 export { Engine, type EngineOptions } from './engine.ts'
-export { jsonLine, replay, textLine, type ReplayOptions } from './replay.ts'
+export {
+	jsonLine,
+	mergeByTime,
+	powerJsonLine,
+	powerTextLine,
+	replay,
+	replayPower,
+	textLine,
+	type PowerOutput,
+	type ReplayOptions,
+} from './replay.ts'
 export {
 	checkAgainstModel,
 	parseRecord,

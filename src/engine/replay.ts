@@ -1,8 +1,12 @@
 // Replay: the engine over a parsed timeline in virtual time, and the printed forms of its outputs (contract §4).
 import type { FeedKey, Model } from '../domain/model.ts'
+import { PowerMonitor, type PowerAlarm, type UpsReading } from '../rule/power.ts'
 import { Engine } from './engine.ts'
 import { TimelineError, type Parsed } from './timeline.ts'
 import { EngineError, type Output } from './types.ts'
+
+/** A power alarm raised or cleared by the power monitor at t (replay's view of what the daemon journals). */
+export type PowerOutput = PowerAlarm & { kind: 'power'; t: number }
 
 export interface ReplayOptions {
 	/** run until this t (default: the last record's t) */
@@ -31,6 +35,61 @@ export function replay(model: Model, records: readonly Parsed[], options: Replay
 	}
 	for (const o of engine.advance(options.until ?? end)) out.push(o)
 	return out
+}
+
+/**
+ * The power monitor over the timeline's UPS records: each record updates that UPS's reading, and every power alarm
+ * that changes is output at the record's t, as the daemon raises and clears them.
+ */
+export function replayPower(model: Model, records: readonly Parsed[], options: ReplayOptions = {}): PowerOutput[] {
+	const monitor = new PowerMonitor(model.config)
+	const readings = new Map<string, UpsReading>()
+	const held = new Map<string, boolean>()
+	const out: PowerOutput[] = []
+	for (const { obs } of records) {
+		if (options.until !== undefined && obs.t > options.until) break
+		if (obs.type !== 'ups') continue
+		readings.set(obs.ups, {
+			power: obs.power,
+			commLost: obs.commLost ?? false,
+			minutesRemaining: obs.minutesRemaining ?? null,
+		})
+		for (const a of monitor.update(readings).alarms) {
+			if ((held.get(a.id) ?? false) === a.active) continue
+			held.set(a.id, a.active)
+			out.push({ ...a, kind: 'power', t: obs.t })
+		}
+	}
+	return out
+}
+
+/** The engine's outputs and the power monitor's, in time order (the engine's first at the same t). */
+export function mergeByTime(engine: readonly Output[], power: readonly PowerOutput[]): (Output | PowerOutput)[] {
+	const out: (Output | PowerOutput)[] = []
+	let i = 0
+	for (const o of engine) {
+		while (i < power.length && power[i]!.t < o.t) out.push(power[i++]!)
+		out.push(o)
+	}
+	while (i < power.length) out.push(power[i++]!)
+	return out
+}
+
+/** The --json line of a power alarm. */
+export function powerJsonLine(o: PowerOutput): string {
+	return JSON.stringify({
+		t: o.t,
+		...(o.feed !== undefined ? { feed: o.feed } : {}),
+		...(o.device !== undefined ? { device: o.device } : {}),
+		alarm: o.code,
+		active: o.active,
+		message: o.message,
+	})
+}
+
+/** The readable line of a power alarm. */
+export function powerTextLine(o: PowerOutput): string {
+	return `${String(o.t).padStart(9)}  ${o.feed ?? o.device}  alarm    ${o.code} ${o.active ? `RAISED: ${o.message}` : 'cleared'}`
 }
 
 /** The --json line of an output, or undefined for outputs that only the verbose form shows. */

@@ -30,11 +30,20 @@ export const CommandRecord = z.strictObject({
 	force: z.boolean().optional(),
 	operator: z.string().min(1).max(200).optional(),
 })
+/** a UPS reading (our extension): replay gives it to the power monitor */
+export const UpsRecord = z.strictObject({
+	t: T,
+	ups: z.string().min(1),
+	power: z.enum(['online', 'on-battery', 'low-battery', 'bypass', 'off']).nullable(),
+	commLost: z.boolean().optional(),
+	minutesRemaining: z.number().min(0).nullable().optional(),
+})
 export type TimelineRecord =
 	| z.infer<typeof StartRecord>
 	| z.infer<typeof SignalRecord>
 	| z.infer<typeof DeviceRecord>
 	| z.infer<typeof CommandRecord>
+	| z.infer<typeof UpsRecord>
 
 export class TimelineError extends Error {
 	override name = 'TimelineError'
@@ -58,15 +67,17 @@ export function parseRecord(value: unknown): Observation | string {
 	const keys = new Set(Object.keys(value))
 	const schema = keys.has('command')
 		? CommandRecord
-		: keys.has('signal') || keys.has('path')
-			? SignalRecord
-			: keys.has('device') || keys.has('state')
-				? DeviceRecord
-				: keys.has('feed') || keys.has('active')
-					? StartRecord
-					: undefined
+		: keys.has('ups')
+			? UpsRecord
+			: keys.has('signal') || keys.has('path')
+				? SignalRecord
+				: keys.has('device') || keys.has('state')
+					? DeviceRecord
+					: keys.has('feed') || keys.has('active')
+						? StartRecord
+						: undefined
 	if (!schema)
-		return 'not a timeline record: expected a start ("feed","active"), path ("path","signal"), device ("device","state") or command ("feed","command") record'
+		return 'not a timeline record: expected a start ("feed","active"), path ("path","signal"), device ("device","state"), command ("feed","command") or UPS ("ups","power") record'
 	const r = schema.safeParse(value)
 	if (!r.success) {
 		const issue = r.error.issues[0]!
@@ -82,6 +93,12 @@ export function toObservation(r: TimelineRecord): Observation {
 		if (r.path !== undefined) o.path = r.path
 		if (r.force !== undefined) o.force = r.force
 		if (r.operator !== undefined) o.operator = r.operator
+		return o
+	}
+	if ('ups' in r) {
+		const o: Observation = { type: 'ups', t: r.t, ups: r.ups, power: r.power }
+		if (r.commLost !== undefined) o.commLost = r.commLost
+		if (r.minutesRemaining !== undefined) o.minutesRemaining = r.minutesRemaining
 		return o
 	}
 	if ('signal' in r) {
@@ -131,6 +148,14 @@ export function toRecord(o: Observation): TimelineRecord {
 				...(o.force !== undefined ? { force: o.force } : {}),
 				...(o.operator !== undefined ? { operator: o.operator } : {}),
 			}
+		case 'ups':
+			return {
+				t: o.t,
+				ups: o.ups,
+				power: o.power,
+				...(o.commLost !== undefined ? { commLost: o.commLost } : {}),
+				...(o.minutesRemaining !== undefined ? { minutesRemaining: o.minutesRemaining } : {}),
+			}
 	}
 }
 
@@ -138,6 +163,8 @@ export function toRecord(o: Observation): TimelineRecord {
 export function checkAgainstModel(o: Observation, model: Model): string | undefined {
 	if ('at' in o && o.at !== undefined && o.at > o.t) return `"at" (${o.at}) is after "t" (${o.t})`
 	if (o.type === 'device') return model.devices.has(o.device) ? undefined : `unknown device "${o.device}"`
+	if (o.type === 'ups')
+		return model.devices.get(o.ups)?.role === 'ups' ? undefined : `unknown UPS "${o.ups}" (no device of role ups)`
 	const feed = model.feeds.get(o.feed)
 	if (!feed) return `unknown feed "${o.feed}"`
 	if (feed.ranked.length === 0) return `feed ${o.feed} has no paths: there is nothing to switch`
@@ -189,7 +216,7 @@ export function parseTimeline(text: string, model: Model, file = 'timeline'): Pa
 				)
 			started.add(obs.feed)
 		}
-		if (obs.type !== 'device') seen.add(obs.feed)
+		if (obs.type !== 'device' && obs.type !== 'ups') seen.add(obs.feed)
 		out.push({ obs, line })
 	}
 	return out

@@ -1,6 +1,7 @@
 // What goes into the failover engine and what comes out (contract §4). Plain data: the daemon journals these, replay
 // reads and prints them, MQTT/HTTP publish the snapshot.
 import type { FeedKey } from '../domain/model.ts'
+import type { UpsPower } from '../domain/power.ts'
 
 /** A report about a path or a device: `unknown` withdraws that source's last report. */
 export type Report = 'up' | 'degraded' | 'down' | 'unknown'
@@ -20,6 +21,20 @@ export type Observation =
 	| { type: 'signal'; t: number; feed: FeedKey; path: string; signal: Report; at?: number }
 	| { type: 'device'; t: number; device: string; state: Report; at?: number }
 	| { type: 'command'; t: number; feed: FeedKey; command: Action; path?: string; force?: boolean; operator?: string }
+	| UpsObservation
+
+/**
+ * A UPS's reading (our extension of §4): the failover engine passes it by (power does not switch paths); replay gives
+ * it to the power monitor (src/rule/power.ts), which raises the power alarms, so a journaled run reproduces them.
+ */
+export interface UpsObservation {
+	type: 'ups'
+	t: number
+	ups: string
+	power: UpsPower | null
+	commLost?: boolean
+	minutesRemaining?: number | null
+}
 
 /** Why something happened: the inputs of this step that touched the feed, then the facts the rule read. */
 export interface Explain {

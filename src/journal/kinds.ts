@@ -5,7 +5,7 @@
 // daemon fed the observation). A replay timeline uses exactly these t (and `at`), so a run of the daemon is one
 // timeline: `journal timeline` copies them unchanged.
 import { z } from 'zod'
-import { CommandRecord, DeviceRecord, SignalRecord, StartRecord, toRecord } from '../engine/timeline.ts'
+import { CommandRecord, DeviceRecord, SignalRecord, StartRecord, toRecord, UpsRecord } from '../engine/timeline.ts'
 import type { Observation, Output } from '../engine/types.ts'
 
 const T = z.number().int().min(0)
@@ -32,8 +32,8 @@ export const Payloads = {
 			.nullable()
 			.optional(),
 	}),
-	/** a path or device report, as the engine received it */
-	observation: z.union([SignalRecord, DeviceRecord]),
+	/** a path, device or UPS report, as the engine received it */
+	observation: z.union([SignalRecord, DeviceRecord, UpsRecord]),
 	/** an operator command and what became of it */
 	command: CommandRecord.extend({
 		/** where it came from: mqtt, http, midi, cli */

@@ -121,7 +121,7 @@ export function extractTimeline(records: readonly JournalRecord[], options: Extr
 		if (start?.feed === options.feed)
 			return { t: start.t, feed: start.feed, active: start.active, mode: start.mode, locked: start.locked }
 		const o = payloadOf(r, 'observation')
-		if (o && ('path' in o ? feedOfPath(o.path) === options.feed : keepDevice(o.device))) return o
+		if (o && ('path' in o ? feedOfPath(o.path) === options.feed : keepDevice('ups' in o ? o.ups : o.device))) return o
 		const c = payloadOf(r, 'command')
 		if (c?.feed === options.feed) {
 			const { via: _via, result: _result, reason: _reason, ...rec } = c

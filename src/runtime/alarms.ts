@@ -64,9 +64,9 @@ export class AlarmManager extends EventEmitter<{ alarm: [PublishedAlarm] }> {
 	/**
 	 * A held condition, by its id: raised when it becomes true, cleared when it becomes false, nothing when it is
 	 * unchanged. `message` says the condition as it stands; the clear is published as "cleared: " and the message
-	 * without a leading "subject: ".
+	 * without a leading "subject: ". `t`: the engine time of the observation that changed it.
 	 */
-	hold(id: string, active: boolean, code: string, about: AlarmAbout, message: string): void {
+	hold(id: string, active: boolean, code: string, about: AlarmAbout, message: string, t = this.d.now()): void {
 		if (active === this.held.has(id)) return
 		if (active) this.held.set(id, { code, about })
 		else this.held.delete(id)
@@ -75,7 +75,7 @@ export class AlarmManager extends EventEmitter<{ alarm: [PublishedAlarm] }> {
 			{
 				kind: 'alarm',
 				payload: {
-					t: this.d.now(),
+					t,
 					feed: about.feed ?? '',
 					alarm: code,
 					active,

@@ -240,11 +240,11 @@ export class Daemon {
 			src.on('status', () => this.publisher.device(src.deviceId))
 		}
 		for (const u of this.ups) {
-			u.on('power', () => this.onPower())
+			u.on('power', () => this.onPower(u))
 			u.on('reading', () => this.publisher.device(u.id))
 			u.on('freshness', () => this.publisher.device(u.id))
 			u.on('synced', () => {
-				this.onPower()
+				this.onPower(u)
 				this.checkFirstSync()
 			})
 		}
@@ -396,16 +396,21 @@ export class Daemon {
 	}
 
 	/**
-	 * A UPS changed: the power monitor recomputes the power model, the UPS alarms and each feed's live compliance;
-	 * the alarm manager raises or clears what changed.
+	 * A UPS's power state changed: its reading is journaled (replay gives it to the power monitor as the daemon
+	 * does), the power monitor recomputes the power model, the UPS alarms and each feed's live compliance, and the
+	 * alarm manager raises or clears what changed.
 	 */
-	private onPower(): void {
+	private onPower(u: UpsDevice): void {
 		if (this.phase !== 'running') return
-		const step = this.power.update(upsReadings(this.ups))
+		const readings = upsReadings(this.ups)
+		const r = readings.get(u.id)!
+		const t = this.now()
+		this.loop.apply({ type: 'ups', t, ups: u.id, ...r }, 'driver')
+		const step = this.power.update(readings)
 		for (const u of this.ups) this.publisher.device(u.id)
 		this.publisher.feeds(step.changed)
 		for (const a of step.alarms)
-			this.alarms.hold(a.id, a.active, a.code, a.feed ? { feed: a.feed } : { device: a.device! }, a.message)
+			this.alarms.hold(a.id, a.active, a.code, a.feed ? { feed: a.feed } : { device: a.device! }, a.message, t)
 	}
 
 	private checkFirstSync(): void {

@@ -189,6 +189,7 @@ export function oracle(model: Model, obs: readonly Observation[], until: number)
 				}
 			return
 		}
+		if (o.type === 'ups') return // power switches no path
 		const f = feeds.find((x) => x.key === o.feed)!
 		if (o.type === 'start') {
 			start(

@@ -46,6 +46,51 @@ describe('output', () => {
 		for (const o of objs) if ('alarm' in o || 'refused' in o) expect(o).not.toHaveProperty('to')
 	})
 
+	it('UPS records go to the power monitor: its alarms are raised and cleared in time order with the others', async () => {
+		const f = timeline(
+			[
+				'{"t":100,"ups":"ups-a","power":"on-battery","minutesRemaining":30}',
+				'{"t":400,"path":"wbc/pgm/inet","signal":"up"}',
+				'{"t":900,"ups":"ups-a","power":"online","minutesRemaining":31}',
+			].join('\n'),
+		)
+		const r = await sigpath('replay', bocFile, f, '--json')
+		expect(r.err).toBe('')
+		expect(r.code).toBe(0)
+		const power = r.out
+			.trim()
+			.split('\n')
+			.map((l) => JSON.parse(l) as Record<string, unknown>)
+			.filter((o) => typeof o['alarm'] === 'string' && o['alarm'].startsWith('power-'))
+		expect(power).toEqual([
+			{
+				t: 100,
+				device: 'ups-a',
+				alarm: 'power-on-battery',
+				active: true,
+				message: 'UPS ups-a is on battery (30 min left)',
+			},
+			{
+				t: 900,
+				device: 'ups-a',
+				alarm: 'power-on-battery',
+				active: false,
+				message: 'UPS ups-a is on battery (31 min left)',
+			},
+		])
+		const text = await sigpath('replay', bocFile, f)
+		expect(text.out).toMatch(
+			/100 {2}ups-a {2}alarm {4}power-on-battery RAISED: UPS ups-a is on battery \(30 min left\)/,
+		)
+		expect(text.out).toMatch(/900 {2}ups-a {2}alarm {4}power-on-battery cleared/)
+	})
+
+	it('a UPS record about a device that is not a UPS is refused with its line', async () => {
+		const r = await sigpath('replay', bocFile, timeline('{"t":1,"ups":"fiber-rx","power":"online"}\n'))
+		expect(r.code).toBe(2)
+		expect(r.err).toMatch(/:1: unknown UPS "fiber-rx" \(no device of role ups\)/)
+	})
+
 	it('a take of the active path after a failover only sets manual: no line', async () => {
 		const r = await sigpath('replay', fixture('contract.yaml'), fixture('contract.jsonl'), '--json', '--until', '5000')
 		expect(r.out.trim().split('\n')).toHaveLength(1)

@@ -12,6 +12,9 @@ import { VideohubSim } from '../../drivers/videohub/sim.ts'
 import type { Alarm } from '../../src/control/payloads.ts'
 import { parseConfigText } from '../../src/domain/load.ts'
 import { silentLogger } from '../../src/log.ts'
+import { buildModel } from '../../src/domain/model.ts'
+import { parseTimeline, replayPower } from '../../src/engine/index.ts'
+import { extractTimeline, readRecords } from '../../src/journal/index.ts'
 import { Daemon } from '../../src/runtime/daemon.ts'
 import { freePort } from '../support/peers.ts'
 
@@ -174,6 +177,24 @@ describe('the daemon with real drivers', () => {
 			5000,
 			'the at-risk alarm cleared',
 		)
+
+		// the journal holds the UPS readings: the run's timeline replayed through the power monitor raises and clears
+		// the same power alarms, in the same order, at the same engine t, as the daemon journaled them
+		await daemon!.stop()
+		daemon = undefined
+		const records = readRecords(dir)
+		const journaled = records
+			.filter((r) => r.kind === 'alarm')
+			.map((r) => r.payload as { t: number; alarm: string; active: boolean })
+			.filter((a) => a.alarm.startsWith('power-') || a.alarm === 'at-risk')
+			.map((a) => `${a.t} ${a.alarm} ${a.active}`)
+		expect(journaled.length).toBeGreaterThanOrEqual(5)
+		const { timeline } = extractTimeline(records, { feed: 'ev/pgm' })
+		const text = timeline.map((r) => JSON.stringify(r)).join('\n')
+		expect(text).toContain('"ups":"ups-1","power":"on-battery"')
+		const model = buildModel(d.model.config)
+		const replayed = replayPower(model, parseTimeline(text, model)).map((o) => `${o.t} ${o.code} ${o.active}`)
+		expect(replayed).toEqual(journaled)
 	})
 
 	it('a lock holds through a failure', async () => {
