@@ -3,10 +3,9 @@
 // Signals: SIGTERM/SIGINT stop cleanly (in-flight takes settle, journal flushed, MQTT online=false). SIGHUP reloads:
 // the new file is validated first and the old config kept, with the reason, when it does not validate; a valid one
 // replaces the running daemon through the same restart path as a cold start, which never moves a crosspoint.
-import { readFileSync } from 'node:fs'
 import type { Logger } from 'pino'
 import type { Config } from '../domain/config.ts'
-import { ConfigError, parseConfigText } from '../domain/load.ts'
+import { ConfigError, loadConfigFileText } from '../domain/load.ts'
 import { SecretError } from '../domain/secrets.ts'
 import { createLogger } from '../log.ts'
 import { Daemon } from '../runtime/daemon.ts'
@@ -17,18 +16,6 @@ import { EXIT, parse, UsageError, type Command } from './io.ts'
 
 const USAGE = 'sigpath run --config FILE'
 
-function load(file: string): { config: Config; text: string } {
-	let text: string
-	try {
-		text = readFileSync(file, 'utf8')
-	} catch (err) {
-		throw new ConfigError(file, [
-			{ path: '', message: `cannot read: ${(err as NodeJS.ErrnoException).code ?? String(err)}` },
-		])
-	}
-	return { config: parseConfigText(text, file), text }
-}
-
 export const command: Command = async (argv, io) => {
 	const { values, positionals } = parse(argv, { config: { type: 'string', short: 'c' } }, USAGE)
 	if (values.config === undefined || positionals.length > 0)
@@ -36,7 +23,7 @@ export const command: Command = async (argv, io) => {
 	const file = values.config
 	let loaded
 	try {
-		loaded = load(file)
+		loaded = loadConfigFileText(file)
 	} catch (err) {
 		// EX_CONFIG (78): systemd's Restart=on-failure must not spin on a config that will never load
 		if (err instanceof ConfigError) {
@@ -125,7 +112,7 @@ class Runner {
 			this.notifier.reloading()
 			let next
 			try {
-				next = load(file)
+				next = loadConfigFileText(file)
 			} catch (err) {
 				const why =
 					err instanceof ConfigError ? err.problems.map((p) => `${p.path}: ${p.message}`).join('; ') : String(err)

@@ -36,6 +36,11 @@ export function formatProblem(p: ConfigProblem): string {
 
 /** Reads and validates FILE. Throws ConfigError (and only ConfigError) on any problem. */
 export function loadConfigFile(file: string): Config {
+	return loadConfigFileText(file).config
+}
+
+/** As loadConfigFile, with the file's text (the daemon hashes it into its boot record and compares it on reload). */
+export function loadConfigFileText(file: string): { config: Config; text: string } {
 	let size: number
 	try {
 		size = statSync(file).size
@@ -59,7 +64,7 @@ export function loadConfigFile(file: string): Config {
 			{ path: '', message: `cannot read: ${(err as NodeJS.ErrnoException).code ?? String(err)}` },
 		])
 	}
-	return parseConfigText(text, file)
+	return { config: parseConfigText(text, file), text }
 }
 
 /**

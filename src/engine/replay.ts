@@ -3,7 +3,7 @@ import type { FeedKey, Model } from '../domain/model.ts'
 import { PowerMonitor, type PowerAlarm, type UpsReading } from '../rule/power.ts'
 import { Engine } from './engine.ts'
 import { TimelineError, type Parsed } from './timeline.ts'
-import { EngineError, type Output } from './types.ts'
+import { EngineError, type Output, type Refusal } from './types.ts'
 
 /** A power alarm raised or cleared by the power monitor at t (replay's view of what the daemon journals). */
 export type PowerOutput = PowerAlarm & { kind: 'power'; t: number }
@@ -92,6 +92,27 @@ export function powerTextLine(o: PowerOutput): string {
 	return `${String(o.t).padStart(9)}  ${o.feed ?? o.device}  alarm    ${o.code} ${o.active ? `RAISED: ${o.message}` : 'cleared'}`
 }
 
+/** A refusal as a record: replay's --json line and the journal's `refusal` payload are the same object. */
+export function refusalRecord(o: Refusal): {
+	t: number
+	feed: FeedKey
+	command: string
+	path?: string
+	operator?: string
+	refused: string
+	message: string
+} {
+	return {
+		t: o.t,
+		feed: o.feed,
+		command: o.command,
+		...(o.path !== undefined ? { path: o.path } : {}),
+		...(o.operator !== undefined ? { operator: o.operator } : {}),
+		refused: o.refused,
+		message: o.message,
+	}
+}
+
 /** The --json line of an output, or undefined for outputs that only the verbose form shows. */
 export function jsonLine(o: Output, verbose = false): string | undefined {
 	const extra = verbose && 'explain' in o ? { explain: o.explain } : {}
@@ -109,15 +130,7 @@ export function jsonLine(o: Output, verbose = false): string | undefined {
 				...extra,
 			})
 		case 'refusal':
-			return JSON.stringify({
-				t: o.t,
-				feed: o.feed,
-				command: o.command,
-				...(o.path !== undefined ? { path: o.path } : {}),
-				...(o.operator !== undefined ? { operator: o.operator } : {}),
-				refused: o.refused,
-				message: o.message,
-			})
+			return JSON.stringify(refusalRecord(o))
 		case 'suppressed':
 			return verbose
 				? JSON.stringify({

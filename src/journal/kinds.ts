@@ -6,6 +6,7 @@
 // timeline: `journal timeline` copies them unchanged.
 import { z } from 'zod'
 import { CommandRecord, DeviceRecord, SignalRecord, StartRecord, toRecord, UpsRecord } from '../engine/timeline.ts'
+import { refusalRecord } from '../engine/replay.ts'
 import type { Observation, Output } from '../engine/types.ts'
 
 const T = z.number().int().min(0)
@@ -168,20 +169,7 @@ export function entriesForOutput(o: Output): Entry[] {
 				},
 			]
 		case 'refusal':
-			return [
-				{
-					kind: 'refusal',
-					payload: {
-						t: o.t,
-						feed: o.feed,
-						command: o.command,
-						...(o.path !== undefined ? { path: o.path } : {}),
-						...(o.operator !== undefined ? { operator: o.operator } : {}),
-						refused: o.refused,
-						message: o.message,
-					},
-				},
-			]
+			return [{ kind: 'refusal', payload: refusalRecord(o) }]
 		case 'suppressed':
 			return [
 				{
