@@ -9,8 +9,10 @@ import {
 	type TrapReceiver,
 } from '../../drivers/snmp/index.ts'
 import { SrtReceiver } from '../../drivers/srt/connection.ts'
-import { createUpsDevice, type UpsDevice } from '../../drivers/ups/index.ts'
+import type { Router } from '../../drivers/router/index.ts'
+import { createUpsDevice, upsProbeResult, type UpsDevice } from '../../drivers/ups/index.ts'
 import type { DriverContext, Health } from '../../drivers/types.ts'
+import type { DeviceState } from '../control/payloads.ts'
 import type { Config } from '../domain/config.ts'
 import type { UpsReading } from '../rule/power.ts'
 import type { SignalSource, SignalSourceEvents } from './devices.ts'
@@ -154,4 +156,26 @@ export function upsReadings(ups: readonly UpsDevice[]): Map<string, UpsReading> 
 			},
 		]),
 	)
+}
+
+/** A device's state as MQTT and the status endpoint publish it: a router's, a UPS's or a signal device's. */
+export function deviceStateOf(
+	id: string,
+	d: { routers: ReadonlyMap<string, Router>; ups: readonly UpsDevice[]; sources: readonly SignalSource[] },
+): DeviceState | undefined {
+	const router = d.routers.get(id)
+	if (router) {
+		const s = router.status()
+		return {
+			connected: s.connected,
+			health: s.health,
+			detail: { routing: s.routing, locks: s.locks, synced: s.synced, stale: s.freshness.stale },
+		}
+	}
+	const ups = d.ups.find((u) => u.id === id)
+	if (ups) {
+		const p = upsProbeResult(id, ups.status)
+		return { connected: p.connected, health: p.health, detail: p.detail }
+	}
+	return d.sources.find((s) => s.deviceId === id)?.status()
 }

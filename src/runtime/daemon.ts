@@ -16,7 +16,7 @@ import { createHash } from 'node:crypto'
 import type { Logger } from 'pino'
 import { createRouter, type Router } from '../../drivers/router/index.ts'
 import type { TrapReceiver } from '../../drivers/snmp/index.ts'
-import { upsProbeResult, type UpsDevice } from '../../drivers/ups/index.ts'
+import type { UpsDevice } from '../../drivers/ups/index.ts'
 import { systemClock, type Clock } from '../clock.ts'
 import type { Operator } from '../control/mqtt.ts'
 import type { CommandResult, DeviceState, FeedState, SetCommand } from '../control/payloads.ts'
@@ -28,9 +28,10 @@ import type { Decision, Observation } from '../engine/types.ts'
 import { Journal, readRecords, recoverFeeds, type Entry, type FeedState as Recovered } from '../journal/index.ts'
 import { PowerMonitor } from '../rule/power.ts'
 import { VERSION } from '../version.ts'
-import { createDrivers, upsReadings } from './adapters.ts'
+import { createDrivers, deviceStateOf, upsReadings } from './adapters.ts'
 import { AlarmManager } from './alarms.ts'
 import type { SignalSource } from './devices.ts'
+import { FirstSync } from './first-sync.ts'
 import { EngineLoop } from './loop.ts'
 import { Publisher } from './publisher.ts'
 import { feedState, statusReport, type StatusReport } from './state.ts'
@@ -82,7 +83,7 @@ export class Daemon {
 	private readonly surfaces: Surfaces
 	private journal: Journal | undefined
 	private recovered = new Map<string, Recovered>()
-	private firstSyncTimer: NodeJS.Timeout | undefined
+	private firstSync: FirstSync | undefined
 	private phase: Phase = 'created'
 	private journalFailed = false
 	private readonly startedAt: number
@@ -225,7 +226,7 @@ export class Daemon {
 			router.on('synced', () => {
 				if (this.phase !== 'running') return
 				this.publisher.device(id)
-				this.checkFirstSync()
+				this.firstSync?.check()
 			})
 			router.on('connection', (e) => {
 				this.publisher.device(id)
@@ -236,7 +237,7 @@ export class Daemon {
 		}
 		for (const src of this.sources) {
 			src.on('signal', (e) => this.onDeviceSignal(src.deviceId, e.state, e.at, e.reason))
-			src.on('synced', () => this.checkFirstSync())
+			src.on('synced', () => this.firstSync?.check())
 			src.on('status', () => this.publisher.device(src.deviceId))
 		}
 		for (const u of this.ups) {
@@ -245,7 +246,7 @@ export class Daemon {
 			u.on('freshness', () => this.publisher.device(u.id))
 			u.on('synced', () => {
 				this.onPower(u)
-				this.checkFirstSync()
+				this.firstSync?.check()
 			})
 		}
 		if (this.traps) await this.traps.start()
@@ -253,16 +254,26 @@ export class Daemon {
 		for (const r of this.routers.values()) r.start()
 		for (const s of this.sources) s.start()
 		for (const u of this.ups) u.start()
-		this.firstSyncTimer = setTimeout(() => {
-			this.firstSyncTimer = undefined
-			if (this.publisher.ready) return
-			const waiting = [...this.routers.values()].filter((r) => !r.isSynced()).map((r) => r.deviceId)
-			waiting.push(...this.sources.filter((s) => !s.isSynced()).map((s) => s.deviceId))
-			waiting.push(...this.ups.filter((u) => !u.synced).map((u) => u.id))
-			this.log.warn({ waiting }, 'first sync incomplete: publishing state without these devices')
-			this.publishAll()
-		}, this.o.firstSyncTimeoutMs ?? 10_000)
-		this.checkFirstSync()
+		this.firstSync = new FirstSync(
+			[
+				...[...this.routers.values()].map((r) => ({ id: r.deviceId, synced: () => r.isSynced() })),
+				...this.sources.map((s) => ({ id: s.deviceId, synced: () => s.isSynced() })),
+				...this.ups.map((u) => ({ id: u.id, synced: () => u.synced })),
+			],
+			{
+				timeoutMs: this.o.firstSyncTimeoutMs ?? 10_000,
+				log: this.log,
+				running: () => this.phase === 'running',
+				publish: () => {
+					this.publisher.firstSync(
+						this.model.feeds.keys(),
+						this.o.config.devices.map((d) => d.id),
+					)
+					this.log.info('first sync complete: state published')
+				},
+			},
+		)
+		this.firstSync.start()
 	}
 
 	/** Alive and able to act: running, and the journal takes records (a daemon that cannot journal must not act). */
@@ -276,8 +287,7 @@ export class Daemon {
 		this.phase = 'stopping'
 		this.log.info({ reason }, 'stopping')
 		this.loop.stop()
-		if (this.firstSyncTimer) clearTimeout(this.firstSyncTimer)
-		this.firstSyncTimer = undefined
+		this.firstSync?.stop()
 		// in-flight takes settle (confirmed or not) before the routers go: their outcome belongs in the journal
 		await this.takesRunner.settle()
 		await this.surfaces.stop({ offline: !options.keepOnline })
@@ -343,21 +353,7 @@ export class Daemon {
 	}
 
 	deviceState(id: string): DeviceState | undefined {
-		const router = this.routers.get(id)
-		if (router) {
-			const s = router.status()
-			return {
-				connected: s.connected,
-				health: s.health,
-				detail: { routing: s.routing, locks: s.locks, synced: s.synced, stale: s.freshness.stale },
-			}
-		}
-		const ups = this.ups.find((u) => u.id === id)
-		if (ups) {
-			const p = upsProbeResult(id, ups.status)
-			return { connected: p.connected, health: p.health, detail: p.detail }
-		}
-		return this.sources.find((s) => s.deviceId === id)?.status()
+		return deviceStateOf(id, { routers: this.routers, ups: this.ups, sources: this.sources })
 	}
 
 	/** A feed's active alarms: the engine's, and the power monitor's at-risk (a UPS on battery or lost). */
@@ -411,24 +407,5 @@ export class Daemon {
 		this.publisher.feeds(step.changed)
 		for (const a of step.alarms)
 			this.alarms.hold(a.id, a.active, a.code, a.feed ? { feed: a.feed } : { device: a.device! }, a.message, t)
-	}
-
-	private checkFirstSync(): void {
-		if (this.publisher.ready || this.phase !== 'running') return
-		const routersOk = [...this.routers.values()].every((r) => r.isSynced())
-		const sourcesOk = this.sources.every((s) => s.isSynced())
-		const upsOk = this.ups.every((u) => u.synced)
-		if (routersOk && sourcesOk && upsOk) this.publishAll()
-	}
-
-	private publishAll(): void {
-		if (this.firstSyncTimer) clearTimeout(this.firstSyncTimer)
-		this.firstSyncTimer = undefined
-		this.publisher.firstSync(this.model.feeds.keys(), [
-			...this.routers.keys(),
-			...this.sources.map((s) => s.deviceId),
-			...this.ups.map((u) => u.id),
-		])
-		this.log.info('first sync complete: state published')
 	}
 }
