@@ -108,6 +108,8 @@ describe('the daemon', () => {
 			mode: 'auto',
 			paths: { fiber: { signal: null, state: 'ineligible' } },
 		})
+		// the start record is written (group commit, fdatasync) in the background of the first publication
+		await until(() => readRecords(dir).some((r) => r.kind === 'start'))
 		const kinds = readRecords(dir).map((r) => r.kind)
 		expect(kinds[0]).toBe('boot')
 		expect(kinds).toContain('start')
