@@ -21,6 +21,8 @@ export interface SurfacesDeps {
 	mqttCommand: CommandHandler
 	/** a MIDI surface's command, as operator `midi:<port>` */
 	command: (feed: FeedKey, cmd: SetCommand, operator: { name: string; via: string }) => Promise<CommandResult>
+	/** opens the configured MIDI ports (default: @julusian/midi through openMidiPort); tests pass their own */
+	openMidi?: typeof openMidiPort
 }
 
 export class Surfaces {
@@ -58,7 +60,7 @@ export class Surfaces {
 	private async startMidi(): Promise<void> {
 		const cfg = this.d.config.midi
 		if (!cfg) return
-		const port = await openMidiPort(cfg, this.d.log.child({ part: 'midi' }))
+		const port = await (this.d.openMidi ?? openMidiPort)(cfg, this.d.log.child({ part: 'midi' }))
 		if (!port) return
 		const mapper = new MidiMapper(cfg)
 		const operator = { name: `midi:${port.name}`, via: 'midi' }
