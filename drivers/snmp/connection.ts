@@ -11,6 +11,7 @@
 import { EventEmitter } from 'node:events'
 import type { Logger } from 'pino'
 import { monotonicMs } from '../../src/clock.ts'
+import { Backoff } from '../common/backoff.ts'
 import type { Freshness } from '../types.ts'
 import type { SnmpValue } from './codec.ts'
 import { SnmpError, SnmpSession, type SnmpTargetConfig } from './session.ts'
@@ -56,7 +57,7 @@ export class SnmpPoller extends EventEmitter<SnmpPollerEvents> {
 	#staleTimer: NodeJS.Timeout | null = null
 	#deadTimer: NodeJS.Timeout | null = null
 	#commLost = false
-	#failures = 0
+	readonly #backoff: Backoff
 	#again = false
 	#phased = false
 	#fresh: Freshness = { connected: false, stale: false, lastOkAt: null }
@@ -73,6 +74,8 @@ export class SnmpPoller extends EventEmitter<SnmpPollerEvents> {
 			env: options.env ?? process.env,
 			random: options.random ?? Math.random,
 		}
+		// after a failed poll: the first retry is about one poll period away, doubling to the cap
+		this.#backoff = new Backoff({ initialMs: this.#o.pollMs, maxMs: this.#o.maxBackoffMs, random: this.#o.random })
 	}
 
 	get state(): PollerState {
@@ -192,10 +195,12 @@ export class SnmpPoller extends EventEmitter<SnmpPollerEvents> {
 		this.#setState('polling')
 		const started = monotonicMs()
 		this.#session ??= this.#newSession()
+		let answered = false
 		try {
 			const values = await this.#session.get(this.#o.oids)
 			if (!this.#polling()) return
-			this.#failures = 0
+			answered = true
+			this.#backoff.reset()
 			const at = monotonicMs()
 			const was = this.#fresh
 			this.#fresh = { connected: true, stale: false, lastOkAt: at }
@@ -210,7 +215,6 @@ export class SnmpPoller extends EventEmitter<SnmpPollerEvents> {
 			if (!this.#polling()) return
 			const e =
 				err instanceof SnmpError ? err : new SnmpError(`snmp poll failed: ${String(err)}`, 'socket', { cause: err })
-			this.#failures++
 			// a fresh session for the next try: a restarted agent (new v3 engine boots/time) or a socket left in error
 			this.#session.close()
 			this.#session = null
@@ -226,7 +230,7 @@ export class SnmpPoller extends EventEmitter<SnmpPollerEvents> {
 			this.#schedule(0, 'waiting')
 			return
 		}
-		if (this.#failures === 0) {
+		if (answered) {
 			// keep the cadence: the next poll is pollMs after this one started, not after it ended. After the first
 			// answer, one random phase offset spreads devices started together over the interval (a daemon starting
 			// 200 devices would otherwise send 200 GETs in the same millisecond every second, forever).
@@ -234,8 +238,7 @@ export class SnmpPoller extends EventEmitter<SnmpPollerEvents> {
 			this.#phased = true
 			this.#schedule(Math.max(0, this.#o.pollMs - (monotonicMs() - started)) + phase, 'waiting')
 		} else {
-			const exp = Math.min(this.#o.pollMs * 2 ** (this.#failures - 1), this.#o.maxBackoffMs)
-			this.#schedule(exp * (0.8 + 0.2 * this.#o.random()), 'backoff')
+			this.#schedule(this.#backoff.next(), 'backoff')
 		}
 	}
 }

@@ -8,6 +8,7 @@ import type { SrtDriver } from '../../src/domain/drivers.ts'
 import { resolveSecret } from '../../src/domain/secrets.ts'
 import type { DriverContext, Freshness, Health, SignalReport } from '../types.ts'
 import { monotonicMs } from '../../src/clock.ts'
+import { Backoff } from '../common/backoff.ts'
 import { intervalLossRate, parseUdpUrl, rejectReasonName } from './codec.ts'
 import {
 	loadSrtBinding,
@@ -89,12 +90,10 @@ export class SrtReceiver extends EventEmitter<SrtReceiverEvents> {
 	#state: SrtReceiverState = 'idle'
 	#native: NativeReceiver | undefined
 	#timer: NodeJS.Timeout | undefined
-	#attempt = 0
 	#boundPort: number | null = null
 	#unwatch: (() => void) | undefined
 	readonly #log
-	readonly #backoff
-	readonly #random
+	readonly #backoff: Backoff
 	readonly #historyLimit
 
 	// signal: the native thread's up/down, combined with the stats interval's loss rate
@@ -119,8 +118,8 @@ export class SrtReceiver extends EventEmitter<SrtReceiverEvents> {
 	) {
 		super()
 		this.#log = ctx.log.child({ driver: 'srt', mode: config.mode, port: config.port })
-		this.#backoff = options.backoffMs ?? { base: 500, max: 10_000 }
-		this.#random = options.random ?? Math.random
+		const { base, max } = options.backoffMs ?? { base: 500, max: 10_000 }
+		this.#backoff = new Backoff({ initialMs: base, maxMs: max, ...(options.random ? { random: options.random } : {}) })
 		this.#historyLimit = options.historyLimit ?? 100
 	}
 
@@ -211,7 +210,7 @@ export class SrtReceiver extends EventEmitter<SrtReceiverEvents> {
 			this.#native = native
 			if (this.config.mode === 'listener') {
 				this.#boundPort = port
-				this.#attempt = 0
+				this.#backoff.reset()
 				this.#setState('listening')
 				this.#log.info({ port }, 'SRT listener bound')
 			}
@@ -252,9 +251,7 @@ export class SrtReceiver extends EventEmitter<SrtReceiverEvents> {
 	#retry(err: Error): void {
 		this.#closeNative()
 		if (this.#state === 'stopped') return
-		const base = Math.min(this.#backoff.max, this.#backoff.base * 2 ** Math.min(this.#attempt, 20))
-		const delay = Math.round(base * (0.5 + this.#random() * 0.5))
-		this.#attempt++
+		const delay = this.#backoff.next()
 		this.#log.warn({ err, delayMs: delay }, 'SRT receiver: retrying')
 		this.emit('retrying', { error: err, delayMs: delay })
 		this.#setState('backoff')
@@ -346,7 +343,7 @@ export class SrtReceiver extends EventEmitter<SrtReceiverEvents> {
 			relayed: 0,
 		})
 		if (this.config.mode === 'caller') {
-			this.#attempt = 0
+			this.#backoff.reset()
 			this.#setState('connected')
 		}
 		this.#log.info({ peer, streamId }, 'SRT connection established')
