@@ -5,6 +5,7 @@
 import { EventEmitter } from 'node:events'
 import type { Logger } from 'pino'
 import type { MegatecDriver } from '../../src/domain/drivers.ts'
+import { FreshnessTracker } from '../common/freshness.ts'
 import { UpsTracker } from '../ups/tracker.ts'
 import type { UpsDevice, UpsEvents, UpsReading, UpsStatus } from '../ups/types.ts'
 import { parseF, parseI, parseQ1, powerOf, type Q1Reading } from './codec.ts'
@@ -62,7 +63,16 @@ export class MegatecUpsDevice extends EventEmitter<UpsEvents> implements UpsDevi
 		this.#log = o.log.child({ device: o.id })
 		this.#staleAfterMs = o.staleAfterMs ?? Math.max(3 * o.config.pollMs, 5000)
 		this.#commLostAfterMs = o.commLostAfterMs ?? Math.max(15_000, 5 * o.config.pollMs)
-		this.#tracker = new UpsTracker(this, this.#log, this.#staleAfterMs, this.#commLostAfterMs)
+		this.#tracker = new UpsTracker(
+			this,
+			this.#log,
+			new FreshnessTracker({
+				device: o.id,
+				staleMs: this.#staleAfterMs,
+				lostMs: this.#commLostAfterMs,
+				staleDisconnects: true,
+			}),
+		)
 		this.#conn = new MegatecConnection({
 			path: o.config.serial.path,
 			baudRate: o.config.serial.baudRate,
@@ -72,7 +82,7 @@ export class MegatecUpsDevice extends EventEmitter<UpsEvents> implements UpsDevi
 		this.#conn.on('open', () => void this.#hello())
 		this.#conn.on('closed', (err) => {
 			this.#log.warn({ err }, 'serial port closed')
-			this.#tracker.noData()
+			this.#tracker.freshness.disconnected()
 		})
 	}
 
@@ -86,7 +96,7 @@ export class MegatecUpsDevice extends EventEmitter<UpsEvents> implements UpsDevi
 
 	start(): void {
 		if (this.#stopped) return
-		this.#tracker.arm()
+		this.#tracker.freshness.arm()
 		this.#conn.start()
 		this.#schedule()
 	}
@@ -95,7 +105,7 @@ export class MegatecUpsDevice extends EventEmitter<UpsEvents> implements UpsDevi
 		this.#stopped = true
 		if (this.#pollTimer) clearTimeout(this.#pollTimer)
 		this.#pollTimer = null
-		this.#tracker.clear()
+		this.#tracker.freshness.stop()
 		await this.#conn.stop()
 	}
 
@@ -140,14 +150,14 @@ export class MegatecUpsDevice extends EventEmitter<UpsEvents> implements UpsDevi
 					'fault',
 					new Error(`megatec ${this.#cfg.serial.path}: not a Q1 reply: ${JSON.stringify(line.slice(0, 60))}`),
 				)
-				this.#tracker.noData()
+				this.#tracker.freshness.disconnected()
 				return
 			}
 			this.#tracker.onReading(readingFromQ1(q, this.#info))
 		} catch (err) {
 			if (!(err instanceof MegatecRequestError)) throw err
 			if (err.kind !== 'stopped') this.emit('fault', err)
-			this.#tracker.noData()
+			this.#tracker.freshness.disconnected()
 		} finally {
 			this.#busy = false
 		}

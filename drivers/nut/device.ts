@@ -8,6 +8,7 @@ import { EventEmitter } from 'node:events'
 import type { Logger } from 'pino'
 import type { NutDriver } from '../../src/domain/drivers.ts'
 import { resolveSecret, SecretError } from '../../src/domain/secrets.ts'
+import { FreshnessTracker } from '../common/freshness.ts'
 import { UpsTracker } from '../ups/tracker.ts'
 import type { UpsDevice, UpsEvents, UpsReading, UpsStatus } from '../ups/types.ts'
 import { powerFromStatus, type NutReply } from './codec.ts'
@@ -90,7 +91,16 @@ export class NutUpsDevice extends EventEmitter<UpsEvents> implements UpsDevice {
 		this.#env = o.env ?? process.env
 		this.#staleAfterMs = o.staleAfterMs ?? Math.max(3 * o.config.pollMs, 5000)
 		this.#commLostAfterMs = o.commLostAfterMs ?? Math.max(15_000, 5 * o.config.pollMs)
-		this.#tracker = new UpsTracker(this, this.#log, this.#staleAfterMs, this.#commLostAfterMs)
+		this.#tracker = new UpsTracker(
+			this,
+			this.#log,
+			new FreshnessTracker({
+				device: o.id,
+				staleMs: this.#staleAfterMs,
+				lostMs: this.#commLostAfterMs,
+				staleDisconnects: true,
+			}),
+		)
 		this.#conn = new NutConnection({
 			host: o.config.host,
 			port: o.config.port,
@@ -100,7 +110,7 @@ export class NutUpsDevice extends EventEmitter<UpsEvents> implements UpsDevice {
 		this.#conn.on('connected', () => void this.#hello())
 		this.#conn.on('disconnected', (err) => {
 			this.#log.warn({ err }, 'upsd connection lost')
-			this.#tracker.noData()
+			this.#tracker.freshness.disconnected()
 		})
 	}
 
@@ -114,7 +124,7 @@ export class NutUpsDevice extends EventEmitter<UpsEvents> implements UpsDevice {
 
 	start(): void {
 		if (this.#stopped) return
-		this.#tracker.arm()
+		this.#tracker.freshness.arm()
 		this.#conn.start()
 	}
 
@@ -183,7 +193,7 @@ export class NutUpsDevice extends EventEmitter<UpsEvents> implements UpsDevice {
 	#clearTimers(): void {
 		if (this.#pollTimer) clearTimeout(this.#pollTimer)
 		this.#pollTimer = null
-		this.#tracker.clear()
+		this.#tracker.freshness.stop()
 	}
 
 	async #poll(): Promise<void> {
@@ -197,7 +207,7 @@ export class NutUpsDevice extends EventEmitter<UpsEvents> implements UpsDevice {
 				// DATA-STALE / DRIVER-NOT-CONNECTED: upsd is there, the UPS data is not; UNKNOWN-UPS: config error
 				this.#log.warn({ code: vars.code }, vars.message)
 				this.emit('fault', vars)
-				this.#tracker.noData()
+				this.#tracker.freshness.disconnected()
 				return
 			}
 			const reading = readingFromVars(vars)
@@ -209,7 +219,7 @@ export class NutUpsDevice extends EventEmitter<UpsEvents> implements UpsDevice {
 		} catch (err) {
 			if (!(err instanceof NutRequestError)) throw err
 			if (err.kind !== 'stopped') this.emit('fault', err)
-			this.#tracker.noData()
+			this.#tracker.freshness.disconnected()
 		} finally {
 			this.#polling = false
 			if (!this.#stopped) this.#schedule()

@@ -8,7 +8,7 @@ import type { Logger } from 'pino'
 import { monotonicMs } from '../../src/clock.ts'
 import { Backoff } from '../common/backoff.ts'
 import type { LinkState } from './types.ts'
-import { Timers } from './timers.ts'
+import { Timers } from '../common/timers.ts'
 
 /** An open byte stream, whatever carries it. */
 export interface Wire {

@@ -12,6 +12,7 @@ import { EventEmitter } from 'node:events'
 import type { Logger } from 'pino'
 import { monotonicMs } from '../../src/clock.ts'
 import { Backoff } from '../common/backoff.ts'
+import { FreshnessTracker } from '../common/freshness.ts'
 import type { Freshness } from '../types.ts'
 import type { SnmpValue } from './codec.ts'
 import { SnmpError, SnmpSession, type SnmpTargetConfig } from './session.ts'
@@ -19,6 +20,8 @@ import { SnmpError, SnmpSession, type SnmpTargetConfig } from './session.ts'
 export type PollerState = 'idle' | 'polling' | 'waiting' | 'backoff' | 'stopped'
 
 export interface SnmpPollerOptions {
+	/** the device's id, for its freshness transitions */
+	device: string
 	target: SnmpTargetConfig
 	/** scalar OIDs read with one GET per poll */
 	oids: readonly string[]
@@ -54,13 +57,11 @@ export class SnmpPoller extends EventEmitter<SnmpPollerEvents> {
 	#state: PollerState = 'idle'
 	#session: SnmpSession | null = null
 	#timer: NodeJS.Timeout | null = null
-	#staleTimer: NodeJS.Timeout | null = null
-	#deadTimer: NodeJS.Timeout | null = null
-	#commLost = false
 	readonly #backoff: Backoff
 	#again = false
 	#phased = false
-	#fresh: Freshness = { connected: false, stale: false, lastOkAt: null }
+	/** connected, stale and comm-lost: "connected" here is "the last poll was answered" */
+	readonly tracker: FreshnessTracker
 	readonly #o: Required<Omit<SnmpPollerOptions, 'env'>> & { env: NodeJS.ProcessEnv }
 
 	constructor(options: SnmpPollerOptions) {
@@ -74,6 +75,14 @@ export class SnmpPoller extends EventEmitter<SnmpPollerEvents> {
 			env: options.env ?? process.env,
 			random: options.random ?? Math.random,
 		}
+		this.tracker = new FreshnessTracker({
+			device: options.device,
+			staleMs: this.#o.staleAfterMs,
+			lostMs: this.#o.commLostAfterMs,
+			staleDisconnects: true,
+		})
+		this.tracker.on('change', (f) => this.emit('freshness', f))
+		this.tracker.on('lost', (lost) => this.emit('commLost', lost))
 		// after a failed poll: the first retry is about one poll period away, doubling to the cap
 		this.#backoff = new Backoff({ initialMs: this.#o.pollMs, maxMs: this.#o.maxBackoffMs, random: this.#o.random })
 	}
@@ -83,11 +92,11 @@ export class SnmpPoller extends EventEmitter<SnmpPollerEvents> {
 	}
 
 	get commLost(): boolean {
-		return this.#commLost
+		return this.tracker.lost
 	}
 
 	get freshness(): Freshness {
-		return { ...this.#fresh }
+		return this.tracker.value
 	}
 
 	/** The OIDs polled; may be replaced between polls (a profile resolved after the first read). */
@@ -114,7 +123,7 @@ export class SnmpPoller extends EventEmitter<SnmpPollerEvents> {
 
 	start(): void {
 		if (this.#state !== 'idle') return
-		this.#armStale()
+		this.tracker.arm()
 		void this.#poll()
 	}
 
@@ -132,7 +141,7 @@ export class SnmpPoller extends EventEmitter<SnmpPollerEvents> {
 	stop(): void {
 		if (this.#state === 'stopped') return
 		this.#clearTimer()
-		this.#clearFreshnessTimers()
+		this.tracker.stop()
 		this.#session?.close()
 		this.#session = null
 		this.#setState('stopped')
@@ -160,31 +169,6 @@ export class SnmpPoller extends EventEmitter<SnmpPollerEvents> {
 		this.#timer = null
 	}
 
-	/** The stale and comm-lost timers: made here, re-armed on every good answer. */
-	#armStale(): void {
-		this.#clearFreshnessTimers()
-		this.#staleTimer = setTimeout(() => {
-			this.#staleTimer = null
-			if (this.#state === 'stopped') return
-			this.#fresh = { ...this.#fresh, connected: false, stale: true }
-			this.emit('freshness', this.freshness)
-		}, this.#o.staleAfterMs)
-		this.#deadTimer = setTimeout(() => {
-			this.#deadTimer = null
-			if (this.#state === 'stopped' || this.#commLost) return
-			this.#commLost = true
-			this.emit('commLost', true)
-		}, this.#o.commLostAfterMs)
-	}
-
-	/** ... and cleared here. */
-	#clearFreshnessTimers(): void {
-		if (this.#staleTimer) clearTimeout(this.#staleTimer)
-		if (this.#deadTimer) clearTimeout(this.#deadTimer)
-		this.#staleTimer = null
-		this.#deadTimer = null
-	}
-
 	/** A method, not a field read: the state can change while a poll awaits its answer. */
 	#polling(): boolean {
 		return this.#state === 'polling'
@@ -201,16 +185,8 @@ export class SnmpPoller extends EventEmitter<SnmpPollerEvents> {
 			if (!this.#polling()) return
 			answered = true
 			this.#backoff.reset()
-			const at = monotonicMs()
-			const was = this.#fresh
-			this.#fresh = { connected: true, stale: false, lastOkAt: at }
-			this.#armStale()
-			if (!was.connected || was.stale) this.emit('freshness', this.freshness)
-			if (this.#commLost) {
-				this.#commLost = false
-				this.emit('commLost', false)
-			}
-			this.emit('values', values, at)
+			this.tracker.ok()
+			this.emit('values', values, this.tracker.value.lastOkAt ?? monotonicMs())
 		} catch (err) {
 			if (!this.#polling()) return
 			const e =
@@ -218,10 +194,7 @@ export class SnmpPoller extends EventEmitter<SnmpPollerEvents> {
 			// a fresh session for the next try: a restarted agent (new v3 engine boots/time) or a socket left in error
 			this.#session.close()
 			this.#session = null
-			if (this.#fresh.connected) {
-				this.#fresh = { ...this.#fresh, connected: false }
-				this.emit('freshness', this.freshness)
-			}
+			this.tracker.disconnected()
 			this.emit('failed', e)
 		}
 		if (!this.#polling()) return

@@ -68,6 +68,7 @@ export class SnmpSignalDevice extends EventEmitter<SignalDeviceEvents> {
 			? [...this.#profileOids.values()]
 			: [...new Set((o.config.rules ?? []).map((r) => normalizeOid(r.oid)))]
 		this.#poller = new SnmpPoller({
+			device: o.id,
 			target: o.config,
 			oids,
 			pollMs: o.config.pollMs,
