@@ -3,6 +3,7 @@
 // (peer, reason). A listener is reachable once bound, with or without connections; a caller once connected.
 // The probe never relays: a second copy of the stream must not reach the gateway while the daemon also feeds it.
 import type { Device } from '../../src/domain/config.ts'
+import { driverOf } from '../common/probe.ts'
 import type { ProbeOptions, ProbeResult } from '../types.ts'
 import { monotonicMs } from '../../src/clock.ts'
 import { SrtReceiver, type ConnectionSummary } from './connection.ts'
@@ -37,8 +38,7 @@ function round(v: number, digits: number): number {
 }
 
 export async function probe(device: Device, options: ProbeOptions): Promise<ProbeResult> {
-	const driver = device.driver
-	if (driver?.type !== 'srt') throw new Error(`device "${device.id}" is not an SRT device`)
+	const driver = driverOf(device, 'srt')
 	const { relayTo: _relayTo, ...config } = driver
 	const receiver = new SrtReceiver(config, options.ctx, { backoffMs: { base: 250, max: 1000 } })
 	let reachable = false
