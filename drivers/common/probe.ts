@@ -1,7 +1,8 @@
 // What the probes of polled devices share (`sigpath probe`, contract §1): start the device, wait for its first
 // answer or the deadline, take its ProbeResult, stop it, whatever happened in between.
 import type { Device } from '../../src/domain/config.ts'
-import type { Driver } from '../../src/domain/drivers.ts'
+import type { ResolvedDriver } from '../../src/domain/drivers.ts'
+import type { Resolved } from '../../src/domain/primitives.ts'
 import type { ProbeResult } from '../types.ts'
 
 export interface Probed {
@@ -10,10 +11,13 @@ export interface Probed {
 }
 
 /** The device's driver config when it is of this type; else an error naming the device. */
-export function driverOf<T extends Driver['type']>(device: Device, type: T): Extract<Driver, { type: T }> {
+export function driverOf<T extends ResolvedDriver['type']>(
+	device: Resolved<Device>,
+	type: T,
+): Extract<ResolvedDriver, { type: T }> {
 	const d = device.driver
 	if (d?.type !== type) throw new Error(`device "${device.id}" has no ${type} driver`)
-	return d as Extract<Driver, { type: T }>
+	return d as Extract<ResolvedDriver, { type: T }>
 }
 
 /**

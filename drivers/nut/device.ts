@@ -5,8 +5,7 @@
 // staleAfterMs makes the device stale; for commLostAfterMs it is comm-lost. The power model then applies
 // upsmon's rule: a UPS last seen on battery that falls silent counts as low battery (src/domain/power.ts).
 import type { Logger } from 'pino'
-import type { NutDriver } from '../../src/domain/drivers.ts'
-import { resolveSecret, SecretError } from '../../src/domain/secrets.ts'
+import type { ResolvedNutDriver } from '../../src/domain/drivers.ts'
 import { PolledUps } from '../ups/polled.ts'
 import type { UpsReading } from '../ups/types.ts'
 import { powerFromStatus, type NutReply } from './codec.ts'
@@ -14,9 +13,9 @@ import { NutConnection, NutRequestError } from './connection.ts'
 
 export interface NutUpsOptions {
 	id: string
-	config: NutDriver
+	/** secrets resolved by the caller */
+	config: ResolvedNutDriver
 	log: Logger
-	env?: NodeJS.ProcessEnv
 	staleAfterMs?: number
 	commLostAfterMs?: number
 	requestTimeoutMs?: number
@@ -69,14 +68,12 @@ export function readingFromVars(vars: ReadonlyMap<string, string>): UpsReading |
 }
 
 export class NutUpsDevice extends PolledUps {
-	readonly #cfg: NutDriver
+	readonly #cfg: ResolvedNutDriver
 	readonly #conn: NutConnection
-	readonly #env: NodeJS.ProcessEnv
 
 	constructor(o: NutUpsOptions) {
 		super({ ...o, pollMs: o.config.pollMs })
 		this.#cfg = o.config
-		this.#env = o.env ?? process.env
 		this.#conn = new NutConnection({
 			host: o.config.host,
 			port: o.config.port,
@@ -104,10 +101,10 @@ export class NutUpsDevice extends PolledUps {
 		try {
 			if (username !== undefined) {
 				await this.#expectOk(['USERNAME', username])
-				if (password !== undefined) await this.#expectOk(['PASSWORD', resolveSecret(password, this.#env)])
+				if (password !== undefined) await this.#expectOk(['PASSWORD', password])
 			}
 		} catch (err) {
-			if (!(err instanceof NutError || err instanceof NutRequestError || err instanceof SecretError)) throw err
+			if (!(err instanceof NutError || err instanceof NutRequestError)) throw err
 			// reading needs no login: say so and go on
 			this.log.warn({ err }, 'upsd login refused; reading anyway')
 			this.emit('fault', err)

@@ -1,13 +1,14 @@
 // `sigpath probe FILE DEVICE` for a `nut` UPS (contract §1: power, minutesRemaining, chargePercent).
 import type { Device } from '../../src/domain/config.ts'
+import type { Resolved } from '../../src/domain/primitives.ts'
 import { driverOf, probeFirstAnswer, withErrors } from '../common/probe.ts'
 import type { ProbeOptions, ProbeResult } from '../types.ts'
 import { upsProbeResult } from '../ups/types.ts'
 import { NutUpsDevice } from './device.ts'
 
-export async function probe(device: Device, options: ProbeOptions): Promise<ProbeResult> {
+export async function probe(device: Resolved<Device>, options: ProbeOptions): Promise<ProbeResult> {
 	const config = driverOf(device, 'nut')
-	const dev = new NutUpsDevice({ id: device.id, config, log: options.ctx.log, env: options.ctx.env })
+	const dev = new NutUpsDevice({ id: device.id, config, log: options.ctx.log })
 	const faults: string[] = []
 	return probeFirstAnswer(
 		dev,

@@ -35,7 +35,6 @@ export interface SnmpPollerOptions {
 	commLostAfterMs?: number
 	/** backoff cap after failed polls; default max(pollMs, 10 s) */
 	maxBackoffMs?: number
-	env?: NodeJS.ProcessEnv
 	log: Logger
 	/** jitter source in [0, 1); injectable for tests */
 	random?: () => number
@@ -62,7 +61,7 @@ export class SnmpPoller extends EventEmitter<SnmpPollerEvents> {
 	#phased = false
 	/** connected, stale and comm-lost: "connected" here is "the last poll was answered" */
 	readonly tracker: FreshnessTracker
-	readonly #o: Required<Omit<SnmpPollerOptions, 'env'>> & { env: NodeJS.ProcessEnv }
+	readonly #o: Required<SnmpPollerOptions>
 
 	constructor(options: SnmpPollerOptions) {
 		super()
@@ -72,7 +71,6 @@ export class SnmpPoller extends EventEmitter<SnmpPollerEvents> {
 			staleAfterMs: options.staleAfterMs ?? Math.max(3 * options.pollMs, budget + options.pollMs),
 			commLostAfterMs: options.commLostAfterMs ?? Math.max(15_000, 5 * options.pollMs),
 			maxBackoffMs: options.maxBackoffMs ?? Math.max(options.pollMs, 10_000),
-			env: options.env ?? process.env,
 			random: options.random ?? Math.random,
 		}
 		this.tracker = new FreshnessTracker({
@@ -116,7 +114,6 @@ export class SnmpPoller extends EventEmitter<SnmpPollerEvents> {
 
 	#newSession(): SnmpSession {
 		return new SnmpSession(this.#o.target, {
-			env: this.#o.env,
 			onError: (err) => this.#o.log.warn({ err }, 'snmp socket error'),
 		})
 	}

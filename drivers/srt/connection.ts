@@ -4,8 +4,7 @@
 import { lookup } from 'node:dns/promises'
 import { EventEmitter } from 'node:events'
 import { isIP } from 'node:net'
-import type { SrtDriver } from '../../src/domain/drivers.ts'
-import { resolveSecret } from '../../src/domain/secrets.ts'
+import type { ResolvedSrtDriver } from '../../src/domain/drivers.ts'
 import type { DriverContext, Freshness, Health, SignalReport } from '../types.ts'
 import { monotonicMs } from '../../src/clock.ts'
 import { Backoff } from '../common/backoff.ts'
@@ -112,7 +111,8 @@ export class SrtReceiver extends EventEmitter<SrtReceiverEvents> {
 	readonly #handshakes = new Map<number, { peer: string; streamId: string; at: number }>()
 
 	constructor(
-		readonly config: SrtDriver,
+		/** secrets resolved by the caller */
+		readonly config: ResolvedSrtDriver,
 		private readonly ctx: DriverContext,
 		options: SrtReceiverOptions = {},
 	) {
@@ -196,7 +196,7 @@ export class SrtReceiver extends EventEmitter<SrtReceiverEvents> {
 		try {
 			options = await this.#nativeOptions()
 		} catch (err) {
-			// an unresolvable host name or a missing { env } secret: named, retried (DNS or the environment may heal)
+			// an unresolvable host name: named, retried (DNS may heal)
 			const e = new Error(`SRT ${this.config.mode} on port ${this.config.port}: ${(err as Error).message}`, {
 				cause: err,
 			})
@@ -239,7 +239,7 @@ export class SrtReceiver extends EventEmitter<SrtReceiverEvents> {
 			statsIntervalMs: c.statsIntervalMs,
 		}
 		if (c.streamId !== undefined) o.streamId = c.streamId
-		if (c.passphrase !== undefined) o.passphrase = resolveSecret(c.passphrase, this.ctx.env)
+		if (c.passphrase !== undefined) o.passphrase = c.passphrase
 		if (c.relayTo !== undefined) {
 			const t = parseUdpUrl(c.relayTo)
 			o.relayHost = await numeric(t.host)

@@ -6,7 +6,7 @@
 // output-off alarms change the state at once too. Nothing is inferred that the device did not say.
 import { EventEmitter } from 'node:events'
 import type { Logger } from 'pino'
-import type { SnmpUpsDriver } from '../../src/domain/drivers.ts'
+import type { ResolvedSnmpUpsDriver } from '../../src/domain/drivers.ts'
 import type { Freshness } from '../types.ts'
 import type { SnmpValue } from '../snmp/codec.ts'
 import { SnmpPoller } from '../snmp/connection.ts'
@@ -25,9 +25,9 @@ import type { UpsDevice, UpsEvents, UpsPower, UpsReading, UpsStatus } from './ty
 
 export interface SnmpUpsOptions {
 	id: string
-	config: SnmpUpsDriver
+	/** secrets resolved by the caller */
+	config: ResolvedSnmpUpsDriver
 	log: Logger
-	env?: NodeJS.ProcessEnv
 	/** the daemon's trap receiver; used when config.traps is true */
 	traps?: TrapReceiver
 	/** overrides for tests: stale and comm-lost thresholds */
@@ -57,7 +57,6 @@ export class SnmpUpsDevice extends EventEmitter<UpsEvents> implements UpsDevice 
 			oids: UPS_POLL_OIDS,
 			pollMs: o.config.pollMs,
 			log: this.#log,
-			...(o.env ? { env: o.env } : {}),
 			...(o.staleAfterMs !== undefined ? { staleAfterMs: o.staleAfterMs } : {}),
 			...(o.commLostAfterMs !== undefined ? { commLostAfterMs: o.commLostAfterMs } : {}),
 		})

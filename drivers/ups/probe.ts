@@ -1,13 +1,14 @@
 // `sigpath probe FILE DEVICE` for an `snmp-ups` UPS (contract §1 detail: power, minutesRemaining, chargePercent).
 import type { Device } from '../../src/domain/config.ts'
+import type { Resolved } from '../../src/domain/primitives.ts'
 import { driverOf, probeFirstAnswer } from '../common/probe.ts'
 import type { ProbeOptions, ProbeResult } from '../types.ts'
 import { SnmpUpsDevice } from './device.ts'
 import { upsProbeResult } from './types.ts'
 
-export async function probe(device: Device, options: ProbeOptions): Promise<ProbeResult> {
+export async function probe(device: Resolved<Device>, options: ProbeOptions): Promise<ProbeResult> {
 	const config = { ...driverOf(device, 'snmp-ups'), traps: false }
-	const dev = new SnmpUpsDevice({ id: device.id, config, log: options.ctx.log, env: options.ctx.env })
+	const dev = new SnmpUpsDevice({ id: device.id, config, log: options.ctx.log })
 	// the first reading or the first failed poll: either is the answer
 	return probeFirstAnswer(
 		dev,

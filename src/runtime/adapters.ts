@@ -12,6 +12,8 @@ import { SrtReceiver } from '../../drivers/srt/connection.ts'
 import { createUpsDevice, type UpsDevice } from '../../drivers/ups/index.ts'
 import type { DriverContext, Health } from '../../drivers/types.ts'
 import type { Config } from '../domain/config.ts'
+import type { ResolvedSrtDriver } from '../domain/drivers.ts'
+import { resolveSecrets } from '../domain/secrets.ts'
 import type { SignalSource, SignalSourceEvents } from './devices.ts'
 
 /** An SRT receiver as a signal source: synced once a listener is bound or a caller's first attempt has run. */
@@ -21,7 +23,7 @@ export class SrtSource extends EventEmitter<SignalSourceEvents> implements Signa
 
 	constructor(
 		readonly deviceId: string,
-		config: Extract<NonNullable<Config['devices'][number]['driver']>, { type: 'srt' }>,
+		config: ResolvedSrtDriver,
 		private readonly ctx: DriverContext,
 	) {
 		super()
@@ -120,8 +122,13 @@ export interface Drivers {
 	traps: TrapReceiver | null
 }
 
-/** Every signal and UPS driver of the config (routers are made by the daemon itself). Nothing is started. */
-export function createDrivers(config: Config, ctx: DriverContext): Drivers {
+/**
+ * Every signal and UPS driver of the config (routers are made by the daemon itself). Nothing is started. The
+ * config's secrets are resolved here, from `env`, before any driver sees them: a missing variable throws SecretError.
+ */
+export function createDrivers(unresolved: Config, env: DriverContext & { env: NodeJS.ProcessEnv }): Drivers {
+	const config = resolveSecrets(unresolved, env.env)
+	const ctx: DriverContext = { log: env.log }
 	const traps = createTrapReceiver(config, ctx)
 	const deps = { ...ctx, ...(traps ? { traps } : {}) }
 	const sources: SignalSource[] = []
