@@ -52,3 +52,19 @@ export function withErrors(r: ProbeResult, faults: readonly string[]): ProbeResu
 	if (faults.length > 0) r.detail['errors'] = [...new Set(faults)]
 	return r
 }
+
+/** An emitter of argument-free-enough events: the probes only need to know that one happened. */
+export interface Answers<E extends string> {
+	on(event: E, listener: () => void): unknown
+	off(event: E, listener: () => void): unknown
+}
+
+/** A `watch` for probeFirstAnswer: any of these events is the answer. */
+export function answeredOn<E extends string>(dev: Answers<E>, ...events: E[]): (answered: () => void) => () => void {
+	return (answered) => {
+		for (const e of events) dev.on(e, answered)
+		return () => {
+			for (const e of events) dev.off(e, answered)
+		}
+	}
+}

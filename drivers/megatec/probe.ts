@@ -2,7 +2,7 @@
 // charge, so minutesRemaining and chargePercent are null).
 import type { Device } from '../../src/domain/config.ts'
 import type { Resolved } from '../../src/domain/primitives.ts'
-import { driverOf, probeFirstAnswer, withErrors } from '../common/probe.ts'
+import { answeredOn, driverOf, probeFirstAnswer, withErrors } from '../common/probe.ts'
 import type { ProbeOptions, ProbeResult } from '../types.ts'
 import { upsProbeResult } from '../ups/types.ts'
 import { MegatecUpsDevice } from './device.ts'
@@ -11,13 +11,7 @@ export async function probe(device: Resolved<Device>, options: ProbeOptions): Pr
 	const dev = new MegatecUpsDevice({ id: device.id, config: driverOf(device, 'megatec'), log: options.ctx.log })
 	const faults: string[] = []
 	dev.on('fault', (err) => faults.push(err.message))
-	return probeFirstAnswer(
-		dev,
-		options.seconds,
-		(answered) => {
-			dev.on('reading', answered)
-			return () => dev.off('reading', answered)
-		},
-		() => withErrors(upsProbeResult(device.id, dev.status), faults),
+	return probeFirstAnswer(dev, options.seconds, answeredOn(dev, 'reading'), () =>
+		withErrors(upsProbeResult(device.id, dev.status), faults),
 	)
 }

@@ -1,7 +1,7 @@
 // `sigpath probe FILE DEVICE` for an `snmp` signal device (contract §1): one full read, then disconnect.
 import type { Device } from '../../src/domain/config.ts'
 import type { Resolved } from '../../src/domain/primitives.ts'
-import { driverOf, probeFirstAnswer } from '../common/probe.ts'
+import { answeredOn, driverOf, probeFirstAnswer } from '../common/probe.ts'
 import type { ProbeOptions, ProbeResult } from '../types.ts'
 import { SnmpSignalDevice } from './device.ts'
 
@@ -9,13 +9,5 @@ export async function probe(device: Resolved<Device>, options: ProbeOptions): Pr
 	const config = { ...driverOf(device, 'snmp'), traps: false }
 	const dev = new SnmpSignalDevice({ id: device.id, config, log: options.ctx.log })
 	// the first reading, or the first failed poll (after its retries: it reads as unknown), or the deadline
-	return probeFirstAnswer(
-		dev,
-		options.seconds,
-		(answered) => {
-			dev.on('reading', answered)
-			return () => dev.off('reading', answered)
-		},
-		() => dev.probeResult(),
-	)
+	return probeFirstAnswer(dev, options.seconds, answeredOn(dev, 'reading'), () => dev.probeResult())
 }

@@ -1,7 +1,7 @@
 // `sigpath probe FILE DEVICE` for an `snmp-ups` UPS (contract §1 detail: power, minutesRemaining, chargePercent).
 import type { Device } from '../../src/domain/config.ts'
 import type { Resolved } from '../../src/domain/primitives.ts'
-import { driverOf, probeFirstAnswer } from '../common/probe.ts'
+import { answeredOn, driverOf, probeFirstAnswer } from '../common/probe.ts'
 import type { ProbeOptions, ProbeResult } from '../types.ts'
 import { SnmpUpsDevice } from './device.ts'
 import { upsProbeResult } from './types.ts'
@@ -10,17 +10,7 @@ export async function probe(device: Resolved<Device>, options: ProbeOptions): Pr
 	const config = { ...driverOf(device, 'snmp-ups'), traps: false }
 	const dev = new SnmpUpsDevice({ id: device.id, config, log: options.ctx.log })
 	// the first reading or the first failed poll: either is the answer
-	return probeFirstAnswer(
-		dev,
-		options.seconds,
-		(answered) => {
-			dev.on('reading', answered)
-			dev.on('fault', answered)
-			return () => {
-				dev.off('reading', answered)
-				dev.off('fault', answered)
-			}
-		},
-		() => upsProbeResult(device.id, dev.status),
+	return probeFirstAnswer(dev, options.seconds, answeredOn(dev, 'reading', 'fault'), () =>
+		upsProbeResult(device.id, dev.status),
 	)
 }
