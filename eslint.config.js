@@ -25,7 +25,7 @@ const pure = layer(
 const drivers = layer(
 	'drivers know no feeds',
 	'a driver speaks its protocol and knows nothing of feeds: it imports no src/runtime, src/engine, src/rule, src/journal, src/control, src/status, src/cli or src/lab, and receives its secrets already resolved',
-	[`${up}src/(runtime|engine|rule|journal|control|status|cli|lab)/`],
+	[`${up}src/(runtime|engine|rule|journal|control|status|cli|lab)/`, `${up}src/domain/secrets\\.ts$`],
 )
 const surfaces = layer(
 	'surfaces speak through the runtime',

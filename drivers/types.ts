@@ -24,10 +24,9 @@ export interface ProbeResult {
 	detail: Record<string, unknown>
 }
 
+/** What a driver gets besides its config. Secrets come resolved in the config (src/domain/secrets.ts resolveSecrets). */
 export interface DriverContext {
 	log: Logger
-	/** where `{ env: NAME }` secrets are read from */
-	env: NodeJS.ProcessEnv
 }
 
 export interface ProbeOptions {

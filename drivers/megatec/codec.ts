@@ -9,6 +9,7 @@
 // Status bits: b7 utility fail, b6 battery low, b5 bypass/boost/buck active, b4 UPS failed, b3 UPS type is
 // standby (0 = on-line), b2 test in progress, b1 shutdown active, b0 beeper on.
 import type { UpsPower } from '../../src/domain/power.ts'
+import { LineSplitter } from '../common/lines.ts'
 
 export const CR = '\r'
 export const MAX_LINE = 256
@@ -19,36 +20,9 @@ export function formatRequest(cmd: MegatecRequest): string {
 	return `${cmd}${CR}`
 }
 
-/** Splits on CR (LF tolerated and dropped), bounded: a line past MAX_LINE is dropped up to its CR. */
-export class CrLineSplitter {
-	#buf = ''
-	#discarding = false
-	overflows = 0
-
-	push(chunk: string): string[] {
-		const out: string[] = []
-		for (const ch of chunk) {
-			if (ch === '\r') {
-				if (!this.#discarding) out.push(this.#buf)
-				this.#buf = ''
-				this.#discarding = false
-			} else if (ch === '\n') {
-				continue
-			} else if (!this.#discarding) {
-				this.#buf += ch
-				if (this.#buf.length > MAX_LINE) {
-					this.#buf = ''
-					this.#discarding = true
-					this.overflows++
-				}
-			}
-		}
-		return out
-	}
-
-	get buffered(): number {
-		return this.#buf.length
-	}
+/** Reply lines: end in CR (LF tolerated and dropped), bounded: a line past MAX_LINE is dropped up to its CR. */
+export function megatecLines(onOverflow?: () => void): LineSplitter {
+	return new LineSplitter({ terminator: 'cr', maxLine: MAX_LINE, ...(onOverflow ? { onOverflow } : {}) })
 }
 
 export interface Q1Status {

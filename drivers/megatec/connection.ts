@@ -4,7 +4,9 @@
 import { EventEmitter } from 'node:events'
 import type { Logger } from 'pino'
 import { SerialPort } from 'serialport'
-import { CrLineSplitter, formatRequest, type MegatecRequest } from './codec.ts'
+import { Backoff } from '../common/backoff.ts'
+import type { LineSplitter } from '../common/lines.ts'
+import { formatRequest, megatecLines, type MegatecRequest } from './codec.ts'
 
 export type MegatecConnState = 'idle' | 'opening' | 'open' | 'backoff' | 'stopped'
 
@@ -39,15 +41,21 @@ export interface MegatecConnectionEvents {
 export class MegatecConnection extends EventEmitter<MegatecConnectionEvents> {
 	#state: MegatecConnState = 'idle'
 	#port: SerialPort | null = null
-	#splitter = new CrLineSplitter()
+	#splitter: LineSplitter
 	#pending: { resolve: (line: string) => void; reject: (e: Error) => void; timer: NodeJS.Timeout } | null = null
 	#timer: NodeJS.Timeout | null = null
-	#attempt = 0
+	readonly #backoffDelay: Backoff
 	readonly #o: Required<MegatecConnectionOptions>
 
 	constructor(o: MegatecConnectionOptions) {
 		super()
 		this.#o = { requestTimeoutMs: 1500, minBackoffMs: 250, maxBackoffMs: 10_000, random: Math.random, ...o }
+		this.#splitter = this.#newSplitter()
+		this.#backoffDelay = new Backoff({
+			initialMs: this.#o.minBackoffMs,
+			maxMs: this.#o.maxBackoffMs,
+			random: this.#o.random,
+		})
 	}
 
 	get state(): MegatecConnState {
@@ -78,7 +86,7 @@ export class MegatecConnection extends EventEmitter<MegatecConnectionEvents> {
 			const timer = setTimeout(() => {
 				this.#pending = null
 				// a late reply must not answer the next request: drop what is buffered
-				this.#splitter = new CrLineSplitter()
+				this.#splitter = this.#newSplitter()
 				reject(
 					new MegatecRequestError(`${this.#o.path}: no reply to ${cmd} in ${this.#o.requestTimeoutMs} ms`, 'timeout'),
 				)
@@ -88,6 +96,10 @@ export class MegatecConnection extends EventEmitter<MegatecConnectionEvents> {
 				if (err) this.#failPending(new MegatecRequestError(`${this.#o.path}: write failed`, 'closed', { cause: err }))
 			})
 		})
+	}
+
+	#newSplitter(): LineSplitter {
+		return megatecLines(() => this.#o.log.warn({ path: this.#o.path }, 'over-long serial line dropped'))
 	}
 
 	#setState(s: MegatecConnState): void {
@@ -107,7 +119,7 @@ export class MegatecConnection extends EventEmitter<MegatecConnectionEvents> {
 			autoOpen: false,
 		})
 		this.#port = port
-		this.#splitter = new CrLineSplitter()
+		this.#splitter = this.#newSplitter()
 		port.on('data', (chunk: Buffer) => {
 			for (const line of this.#splitter.push(chunk.toString('latin1'))) this.#onLine(line)
 		})
@@ -133,7 +145,7 @@ export class MegatecConnection extends EventEmitter<MegatecConnectionEvents> {
 				return
 			}
 			if (this.#state === 'stopped') return
-			this.#attempt = 0
+			this.#backoffDelay.reset()
 			this.#setState('open')
 			this.emit('open')
 		})
@@ -142,16 +154,11 @@ export class MegatecConnection extends EventEmitter<MegatecConnectionEvents> {
 	#backoff(): void {
 		if (this.#state === 'stopped') return
 		this.#setState('backoff')
-		const exp = Math.min(this.#o.minBackoffMs * 2 ** this.#attempt, this.#o.maxBackoffMs)
-		this.#attempt++
 		this.#clearTimer()
-		this.#timer = setTimeout(
-			() => {
-				this.#timer = null
-				this.#open()
-			},
-			exp * (0.5 + 0.5 * this.#o.random()),
-		)
+		this.#timer = setTimeout(() => {
+			this.#timer = null
+			this.#open()
+		}, this.#backoffDelay.next())
 	}
 
 	#clearTimer(): void {

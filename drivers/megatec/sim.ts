@@ -3,7 +3,7 @@
 // C/CT (cancel) are acted on without a reply; anything else is echoed back unchanged, as real units do.
 // Faults for tests: `mode = 'silent'` (no replies: a cut cable) and `mode = 'garbage'` (line noise).
 import { SerialPort } from 'serialport'
-import { bitsOf, CR, CrLineSplitter, formatQ1, type Q1Reading, type Q1Status } from './codec.ts'
+import { bitsOf, CR, formatQ1, megatecLines, type Q1Reading, type Q1Status } from './codec.ts'
 
 export type MegatecSimMode = 'normal' | 'silent' | 'garbage'
 
@@ -28,7 +28,7 @@ const ONLINE: Q1Status = {
 
 export class MegatecSim {
 	#port: SerialPort | null = null
-	#splitter = new CrLineSplitter()
+	#splitter = megatecLines()
 	mode: MegatecSimMode = 'normal'
 	/** commands received, newest last (bounded) */
 	readonly received: string[] = []

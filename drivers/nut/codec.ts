@@ -3,55 +3,14 @@
 // `BEGIN LIST ...` to `END LIST ...`. Words are separated by spaces; a value in double quotes may hold spaces,
 // with `\"` and `\\` escaped (net-protocol.txt "Command reference": quoting).
 import type { UpsPower } from '../../src/domain/power.ts'
+import { LineSplitter } from '../common/lines.ts'
 
 /** The longest line we accept; upsd's own limit is far below (UPSD_NETBUF). Past it we resync at the next LF. */
 export const MAX_LINE = 4096
 
-/**
- * An incremental line splitter with a bounded buffer. upsd ends lines with LF; a CR before it is dropped.
- * A line longer than MAX_LINE is discarded up to the next LF (and counted), never kept growing.
- */
-export class LineSplitter {
-	#buf = ''
-	#discarding = false
-	overflows = 0
-
-	push(chunk: string): string[] {
-		const out: string[] = []
-		let data = chunk
-		for (;;) {
-			const nl = data.indexOf('\n')
-			if (nl < 0) {
-				if (!this.#discarding) {
-					this.#buf += data
-					if (this.#buf.length > MAX_LINE) {
-						this.#buf = ''
-						this.#discarding = true
-						this.overflows++
-					}
-				}
-				return out
-			}
-			const piece = data.slice(0, nl)
-			data = data.slice(nl + 1)
-			if (this.#discarding) {
-				this.#discarding = false
-				continue
-			}
-			let line = this.#buf + piece
-			this.#buf = ''
-			if (line.length > MAX_LINE) {
-				this.overflows++
-				continue
-			}
-			if (line.endsWith('\r')) line = line.slice(0, -1)
-			out.push(line)
-		}
-	}
-
-	get buffered(): number {
-		return this.#buf.length
-	}
+/** upsd's lines: end in LF (a CR before it is dropped); a line past MAX_LINE is dropped up to the next LF. */
+export function nutLines(onOverflow?: () => void): LineSplitter {
+	return new LineSplitter({ terminator: 'lf', maxLine: MAX_LINE, ...(onOverflow ? { onOverflow } : {}) })
 }
 
 export class NutParseError extends Error {

@@ -5,7 +5,9 @@
 import { EventEmitter } from 'node:events'
 import { Socket } from 'node:net'
 import type { Logger } from 'pino'
-import { formatRequest, LineSplitter, parseReply, type NutReply } from './codec.ts'
+import { Backoff } from '../common/backoff.ts'
+import type { LineSplitter } from '../common/lines.ts'
+import { formatRequest, nutLines, parseReply, type NutReply } from './codec.ts'
 
 export type NutConnState = 'idle' | 'connecting' | 'connected' | 'backoff' | 'stopped'
 
@@ -49,11 +51,11 @@ export interface NutConnectionEvents {
 export class NutConnection extends EventEmitter<NutConnectionEvents> {
 	#state: NutConnState = 'idle'
 	#socket: Socket | null = null
-	#splitter = new LineSplitter()
+	#splitter: LineSplitter
 	#queue: Pending[] = []
 	#inFlight: Pending | null = null
 	#timer: NodeJS.Timeout | null = null
-	#attempt = 0
+	readonly #backoffDelay: Backoff
 	readonly #o: Required<NutConnectionOptions>
 
 	constructor(o: NutConnectionOptions) {
@@ -66,6 +68,12 @@ export class NutConnection extends EventEmitter<NutConnectionEvents> {
 			random: Math.random,
 			...o,
 		}
+		this.#splitter = this.#newSplitter()
+		this.#backoffDelay = new Backoff({
+			initialMs: this.#o.minBackoffMs,
+			maxMs: this.#o.maxBackoffMs,
+			random: this.#o.random,
+		})
 	}
 
 	get state(): NutConnState {
@@ -102,6 +110,10 @@ export class NutConnection extends EventEmitter<NutConnectionEvents> {
 		return `${this.#o.host}:${this.#o.port}`
 	}
 
+	#newSplitter(): LineSplitter {
+		return nutLines(() => this.#o.log.warn({ upsd: this.#where() }, 'over-long upsd line dropped'))
+	}
+
 	#setState(s: NutConnState): void {
 		if (this.#state === s) return
 		this.#state = s
@@ -112,14 +124,14 @@ export class NutConnection extends EventEmitter<NutConnectionEvents> {
 		this.#setState('connecting')
 		const sock = new Socket()
 		this.#socket = sock
-		this.#splitter = new LineSplitter()
+		this.#splitter = this.#newSplitter()
 		sock.setEncoding('latin1')
 		sock.setNoDelay(true)
 		// the one timer of this connection: connect timeout now, backoff later
 		this.#arm(this.#o.connectTimeoutMs, () => sock.destroy(new Error('connect timeout')))
 		sock.on('connect', () => {
 			this.#clearTimer()
-			this.#attempt = 0
+			this.#backoffDelay.reset()
 			this.#setState('connected')
 			this.emit('connected')
 		})
@@ -146,9 +158,7 @@ export class NutConnection extends EventEmitter<NutConnectionEvents> {
 
 	#backoff(): void {
 		this.#setState('backoff')
-		const exp = Math.min(this.#o.minBackoffMs * 2 ** this.#attempt, this.#o.maxBackoffMs)
-		this.#attempt++
-		this.#arm(exp * (0.5 + 0.5 * this.#o.random()), () => this.#connect())
+		this.#arm(this.#backoffDelay.next(), () => this.#connect())
 	}
 
 	/** The one place the connection timer is made. */

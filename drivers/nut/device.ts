@@ -4,20 +4,18 @@
 // `ERR DATA-STALE` or `ERR DRIVER-NOT-CONNECTED`, or upsd itself unreachable, is no data. No fresh data for
 // staleAfterMs makes the device stale; for commLostAfterMs it is comm-lost. The power model then applies
 // upsmon's rule: a UPS last seen on battery that falls silent counts as low battery (src/domain/power.ts).
-import { EventEmitter } from 'node:events'
 import type { Logger } from 'pino'
-import type { NutDriver } from '../../src/domain/drivers.ts'
-import { resolveSecret, SecretError } from '../../src/domain/secrets.ts'
-import { UpsTracker } from '../ups/tracker.ts'
-import type { UpsDevice, UpsEvents, UpsReading, UpsStatus } from '../ups/types.ts'
+import type { ResolvedNutDriver } from '../../src/domain/drivers.ts'
+import { PolledUps } from '../ups/polled.ts'
+import type { UpsReading } from '../ups/types.ts'
 import { powerFromStatus, type NutReply } from './codec.ts'
 import { NutConnection, NutRequestError } from './connection.ts'
 
 export interface NutUpsOptions {
 	id: string
-	config: NutDriver
+	/** secrets resolved by the caller */
+	config: ResolvedNutDriver
 	log: Logger
-	env?: NodeJS.ProcessEnv
 	staleAfterMs?: number
 	commLostAfterMs?: number
 	requestTimeoutMs?: number
@@ -69,58 +67,31 @@ export function readingFromVars(vars: ReadonlyMap<string, string>): UpsReading |
 	}
 }
 
-export class NutUpsDevice extends EventEmitter<UpsEvents> implements UpsDevice {
-	readonly id: string
-	readonly #cfg: NutDriver
-	readonly #log: Logger
+export class NutUpsDevice extends PolledUps {
+	readonly #cfg: ResolvedNutDriver
 	readonly #conn: NutConnection
-	readonly #env: NodeJS.ProcessEnv
-	readonly #staleAfterMs: number
-	readonly #commLostAfterMs: number
-	readonly #tracker: UpsTracker
-	#pollTimer: NodeJS.Timeout | null = null
-	#polling = false
-	#stopped = false
 
 	constructor(o: NutUpsOptions) {
-		super()
-		this.id = o.id
+		super({ ...o, pollMs: o.config.pollMs })
 		this.#cfg = o.config
-		this.#log = o.log.child({ device: o.id })
-		this.#env = o.env ?? process.env
-		this.#staleAfterMs = o.staleAfterMs ?? Math.max(3 * o.config.pollMs, 5000)
-		this.#commLostAfterMs = o.commLostAfterMs ?? Math.max(15_000, 5 * o.config.pollMs)
-		this.#tracker = new UpsTracker(this, this.#log, this.#staleAfterMs, this.#commLostAfterMs)
 		this.#conn = new NutConnection({
 			host: o.config.host,
 			port: o.config.port,
-			log: this.#log,
+			log: this.log,
 			requestTimeoutMs: o.requestTimeoutMs ?? Math.max(1000, Math.min(o.config.pollMs, 5000)),
 		})
 		this.#conn.on('connected', () => void this.#hello())
 		this.#conn.on('disconnected', (err) => {
-			this.#log.warn({ err }, 'upsd connection lost')
-			this.#tracker.noData()
+			this.log.warn({ err }, 'upsd connection lost')
+			this.noData()
 		})
 	}
 
-	get status(): UpsStatus {
-		return this.#tracker.status
-	}
-
-	get synced(): boolean {
-		return this.#tracker.synced
-	}
-
-	start(): void {
-		if (this.#stopped) return
-		this.#tracker.arm()
+	protected openConnection(): void {
 		this.#conn.start()
 	}
 
-	async stop(): Promise<void> {
-		this.#stopped = true
-		this.#clearTimers()
+	protected async closeConnection(): Promise<void> {
 		this.#conn.stop()
 	}
 
@@ -130,16 +101,16 @@ export class NutUpsDevice extends EventEmitter<UpsEvents> implements UpsDevice {
 		try {
 			if (username !== undefined) {
 				await this.#expectOk(['USERNAME', username])
-				if (password !== undefined) await this.#expectOk(['PASSWORD', resolveSecret(password, this.#env)])
+				if (password !== undefined) await this.#expectOk(['PASSWORD', password])
 			}
 		} catch (err) {
-			if (!(err instanceof NutError || err instanceof NutRequestError || err instanceof SecretError)) throw err
+			if (!(err instanceof NutError || err instanceof NutRequestError)) throw err
 			// reading needs no login: say so and go on
-			this.#log.warn({ err }, 'upsd login refused; reading anyway')
+			this.log.warn({ err }, 'upsd login refused; reading anyway')
 			this.emit('fault', err)
 		}
 		await this.#checkUpsName()
-		await this.#poll()
+		await this.loop.now()
 	}
 
 	/** LIST UPS once per connection, so a wrong `ups` name is reported with the names upsd does serve. */
@@ -152,12 +123,12 @@ export class NutUpsDevice extends EventEmitter<UpsEvents> implements UpsDevice {
 					`upsd ${this.#cfg.host}:${this.#cfg.port} has no UPS "${this.#cfg.ups}" (it serves: ${names.join(', ') || 'none'})`,
 					'UNKNOWN-UPS',
 				)
-				this.#log.error({ err }, err.message)
+				this.log.error({ err }, err.message)
 				this.emit('fault', err)
 			}
 		} catch (err) {
 			if (!(err instanceof NutRequestError)) throw err
-			this.#log.debug({ err }, 'LIST UPS failed')
+			this.log.debug({ err }, 'LIST UPS failed')
 		}
 	}
 
@@ -170,49 +141,27 @@ export class NutUpsDevice extends EventEmitter<UpsEvents> implements UpsDevice {
 			)
 	}
 
-	/** The one place the poll timer is made. */
-	#schedule(): void {
-		if (this.#pollTimer) clearTimeout(this.#pollTimer)
-		this.#pollTimer = setTimeout(() => {
-			this.#pollTimer = null
-			void this.#poll()
-		}, this.#cfg.pollMs)
-	}
-
-	/** Stale and comm-lost timers, re-armed on every fresh reading. */
-	#clearTimers(): void {
-		if (this.#pollTimer) clearTimeout(this.#pollTimer)
-		this.#pollTimer = null
-		this.#tracker.clear()
-	}
-
-	async #poll(): Promise<void> {
-		if (this.#stopped || this.#polling) return
-		this.#polling = true
+	protected async poll(): Promise<void> {
+		if (this.stopped || this.#conn.state !== 'connected') return
 		try {
-			if (this.#conn.state !== 'connected') return
 			const replies = await this.#conn.request(['LIST', 'VAR', this.#cfg.ups])
 			const vars = varsFromReplies(this.#cfg.ups, replies)
 			if (vars instanceof NutError) {
 				// DATA-STALE / DRIVER-NOT-CONNECTED: upsd is there, the UPS data is not; UNKNOWN-UPS: config error
-				this.#log.warn({ code: vars.code }, vars.message)
+				this.log.warn({ code: vars.code }, vars.message)
 				this.emit('fault', vars)
-				this.#tracker.noData()
+				this.noData()
 				return
 			}
 			const reading = readingFromVars(vars)
 			if (!reading) {
-				this.#log.debug({ status: vars.get('ups.status') }, 'ups.status carries no power state yet')
+				this.log.debug({ status: vars.get('ups.status') }, 'ups.status carries no power state yet')
 				return
 			}
-			this.#tracker.onReading(reading)
+			this.tracker.onReading(reading)
 		} catch (err) {
 			if (!(err instanceof NutRequestError)) throw err
-			if (err.kind !== 'stopped') this.emit('fault', err)
-			this.#tracker.noData()
-		} finally {
-			this.#polling = false
-			if (!this.#stopped) this.#schedule()
+			this.requestFailed(err)
 		}
 	}
 }

@@ -4,7 +4,7 @@
 // UNKNOWN-COMMAND, DATA-STALE for a UPS marked stale). Faults for tests: `mode` mute (reads, never answers),
 // garbage (answers noise), hangup (closes on the next request).
 import { createServer, type Server, type Socket } from 'node:net'
-import { LineSplitter, NutParseError, tokenize } from './codec.ts'
+import { NutParseError, nutLines, tokenize } from './codec.ts'
 
 /** upsd always quotes values (net-protocol.txt), escaping \\ and \". */
 const q = (v: string) => `"${v.replace(/[\\"]/g, (m) => `\\${m}`)}"`
@@ -80,7 +80,7 @@ export class NutSim {
 		this.connections++
 		this.#sockets.add(sock)
 		sock.setEncoding('latin1')
-		const lines = new LineSplitter()
+		const lines = nutLines()
 		sock.on('close', () => this.#sockets.delete(sock))
 		sock.on('error', () => this.#sockets.delete(sock))
 		sock.on('data', (chunk: string) => {

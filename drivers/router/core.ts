@@ -5,9 +5,10 @@ import { EventEmitter } from 'node:events'
 import type { Logger } from 'pino'
 import { monotonicMs } from '../../src/clock.ts'
 import type { Freshness, Health } from '../types.ts'
+import { FreshnessTracker } from '../common/freshness.ts'
+import { Timers } from '../common/timers.ts'
 import { portInRange } from './ports.ts'
 import { Requests } from './requests.ts'
-import { Timers } from './timers.ts'
 import {
 	RouterError,
 	type Crosspoint,
@@ -65,8 +66,7 @@ export abstract class RouterCore extends EventEmitter<RouterEvents> implements R
 
 	protected linkState: LinkState = 'idle'
 	#synced = false
-	#lastOkAt: number | null = null
-	#stale = false
+	readonly #freshness: FreshnessTracker
 	#stopped = false
 	readonly #requests: Requests
 	#syncWaiters = 0
@@ -81,6 +81,15 @@ export abstract class RouterCore extends EventEmitter<RouterEvents> implements R
 		this.takeTimeoutMs = options.takeTimeoutMs ?? 2000
 		this.staleAfterMs = options.staleAfterMs ?? 5000
 		this.#requests = new Requests(this.deviceId, this.timers, (o) => this.confirmed.get(o))
+		// connected is the link's state: going stale does not disconnect, and a router with no link is not judged
+		// stale (the tracker pauses on link loss). The runtime's `freshness` event is the stale transitions.
+		this.#freshness = new FreshnessTracker({
+			device: this.deviceId,
+			staleMs: this.staleAfterMs,
+			staleDisconnects: false,
+			timers: this.timers,
+		})
+		this.#freshness.on('stale', (t) => this.emit('freshness', { ...this.freshness(), at: t.at }))
 	}
 
 	// --- what a driver implements -------------------------------------------------------------------------------
@@ -98,9 +107,7 @@ export abstract class RouterCore extends EventEmitter<RouterEvents> implements R
 
 	/** any good frame or line from the router */
 	protected markOk(): void {
-		this.#lastOkAt = monotonicMs()
-		this.timers.set('stale', this.staleAfterMs, () => this.#setStale(true))
-		if (this.#stale) this.#setStale(false)
+		this.#freshness.ok()
 	}
 
 	protected onLinkState(state: LinkState, reason?: string): void {
@@ -110,7 +117,8 @@ export abstract class RouterCore extends EventEmitter<RouterEvents> implements R
 		if (state !== 'connected') {
 			if (this.#synced) this.log.info({ device: this.deviceId, reason }, 'router link lost')
 			this.#synced = false
-			this.timers.clear('stale')
+			this.#freshness.disconnected()
+			this.#freshness.pause()
 			this.#requests.failAll('disconnected', `router ${this.deviceId} disconnected (${reason ?? state})`)
 		} else {
 			this.markOk()
@@ -328,7 +336,7 @@ export abstract class RouterCore extends EventEmitter<RouterEvents> implements R
 	}
 
 	freshness(): Freshness {
-		return { connected: this.linkState === 'connected', stale: this.#stale, lastOkAt: this.#lastOkAt }
+		return this.#freshness.value
 	}
 
 	isSynced(): boolean {
@@ -396,7 +404,8 @@ export abstract class RouterCore extends EventEmitter<RouterEvents> implements R
 
 	#alreadyThere(t: Crosspoint): TakeResult | null {
 		// The router's own tally already shows it and the link is fresh: a take would change nothing on air.
-		if (this.confirmed.get(t.output) !== t.input || this.#stale || this.#requests.hasTake(t.output)) return null
+		if (this.confirmed.get(t.output) !== t.input || this.#freshness.value.stale || this.#requests.hasTake(t.output))
+			return null
 		const at = monotonicMs()
 		this.#commanded.set(t.output, t.input)
 		return { ...t, sentAt: at, confirmedAt: at, already: true }
@@ -428,11 +437,5 @@ export abstract class RouterCore extends EventEmitter<RouterEvents> implements R
 		const promise = this.#requests.registerLock(output, want, options?.timeoutMs ?? this.takeTimeoutMs)
 		this.sendLock(output, lock)
 		return promise
-	}
-
-	#setStale(stale: boolean): void {
-		if (this.#stale === stale) return
-		this.#stale = stale
-		this.emit('freshness', { ...this.freshness(), at: monotonicMs() })
 	}
 }

@@ -6,8 +6,9 @@ import { createConnection, type Socket } from 'node:net'
 import { SerialPort } from 'serialport'
 import type { Logger } from 'pino'
 import { monotonicMs } from '../../src/clock.ts'
+import { Backoff } from '../common/backoff.ts'
 import type { LinkState } from './types.ts'
-import { Timers } from './timers.ts'
+import { Timers } from '../common/timers.ts'
 
 /** An open byte stream, whatever carries it. */
 export interface Wire {
@@ -130,6 +131,8 @@ export interface LinkOptions {
 	connectTimeoutMs?: number
 	backoffInitialMs?: number
 	backoffMaxMs?: number
+	/** jitter source in [0, 1); default Math.random */
+	random?: () => number
 }
 
 export interface LinkEvents {
@@ -140,11 +143,11 @@ export interface LinkEvents {
 export class Link extends EventEmitter<LinkEvents> {
 	#state: LinkState = 'idle'
 	#wire: Wire | null = null
-	#attempt = 0
+	readonly #backoffDelay: Backoff
 	/** bumps on every open attempt, so a late answer of an abandoned attempt is recognised and closed */
 	#generation = 0
 	readonly #timers = new Timers()
-	readonly #opts: Required<Omit<LinkOptions, 'log' | 'open'>> & Pick<LinkOptions, 'log' | 'open'>
+	readonly #opts: Required<Omit<LinkOptions, 'log' | 'open' | 'random'>> & Pick<LinkOptions, 'log' | 'open'>
 	#stopping: Promise<void> | null = null
 	#attemptAbort: AbortController | null = null
 	/** monotonic ms when the current connection opened */
@@ -153,6 +156,11 @@ export class Link extends EventEmitter<LinkEvents> {
 	constructor(options: LinkOptions) {
 		super()
 		this.#opts = { connectTimeoutMs: 3000, backoffInitialMs: 250, backoffMaxMs: 10_000, ...options }
+		this.#backoffDelay = new Backoff({
+			initialMs: this.#opts.backoffInitialMs,
+			maxMs: this.#opts.backoffMaxMs,
+			...(options.random ? { random: options.random } : {}),
+		})
 	}
 
 	get state(): LinkState {
@@ -257,13 +265,10 @@ export class Link extends EventEmitter<LinkEvents> {
 		if (this.#state === 'stopped') return
 		// The backoff starts over only after a connection that stayed up: a router that accepts and drops at once
 		// (a full session table, a crashing server) must not be hammered every 250 ms.
-		if (this.#connectedAt !== null && monotonicMs() - this.#connectedAt >= STABLE_MS) this.#attempt = 0
+		if (this.#connectedAt !== null && monotonicMs() - this.#connectedAt >= STABLE_MS) this.#backoffDelay.reset()
 		this.#connectedAt = null
-		// Capped exponential backoff with equal jitter (half fixed, half random): controllers restarting together
-		// must not hit a router that just rebooted in lockstep.
-		const base = Math.min(this.#opts.backoffMaxMs, this.#opts.backoffInitialMs * 2 ** this.#attempt)
-		const delay = Math.round(base / 2 + Math.random() * (base / 2))
-		this.#attempt = Math.min(this.#attempt + 1, 30)
+		// controllers restarting together must not hit a router that just rebooted in lockstep (common/backoff.ts)
+		const delay = this.#backoffDelay.next()
 		this.#opts.log.debug({ reason, delay }, 'router link down, retrying')
 		this.#setState('backoff', reason)
 		this.#timers.set('attempt', delay, () => this.#connect())

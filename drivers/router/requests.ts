@@ -2,7 +2,7 @@
 // router reports, on its refusal, on its timeout, or when the link drops. Timers live in the router's Timers, keyed
 // per output, so stop() clears them all in one place.
 import { monotonicMs } from '../../src/clock.ts'
-import type { Timers } from './timers.ts'
+import type { Timers } from '../common/timers.ts'
 import { RouterError, type Crosspoint, type LockState, type TakeResult } from './types.ts'
 
 interface PendingTake {

@@ -11,6 +11,8 @@
 import { EventEmitter } from 'node:events'
 import type { Logger } from 'pino'
 import { monotonicMs } from '../../src/clock.ts'
+import { Backoff } from '../common/backoff.ts'
+import { FreshnessTracker } from '../common/freshness.ts'
 import type { Freshness } from '../types.ts'
 import type { SnmpValue } from './codec.ts'
 import { SnmpError, SnmpSession, type SnmpTargetConfig } from './session.ts'
@@ -18,6 +20,8 @@ import { SnmpError, SnmpSession, type SnmpTargetConfig } from './session.ts'
 export type PollerState = 'idle' | 'polling' | 'waiting' | 'backoff' | 'stopped'
 
 export interface SnmpPollerOptions {
+	/** the device's id, for its freshness transitions */
+	device: string
 	target: SnmpTargetConfig
 	/** scalar OIDs read with one GET per poll */
 	oids: readonly string[]
@@ -31,7 +35,6 @@ export interface SnmpPollerOptions {
 	commLostAfterMs?: number
 	/** backoff cap after failed polls; default max(pollMs, 10 s) */
 	maxBackoffMs?: number
-	env?: NodeJS.ProcessEnv
 	log: Logger
 	/** jitter source in [0, 1); injectable for tests */
 	random?: () => number
@@ -53,14 +56,12 @@ export class SnmpPoller extends EventEmitter<SnmpPollerEvents> {
 	#state: PollerState = 'idle'
 	#session: SnmpSession | null = null
 	#timer: NodeJS.Timeout | null = null
-	#staleTimer: NodeJS.Timeout | null = null
-	#deadTimer: NodeJS.Timeout | null = null
-	#commLost = false
-	#failures = 0
+	readonly #backoff: Backoff
 	#again = false
 	#phased = false
-	#fresh: Freshness = { connected: false, stale: false, lastOkAt: null }
-	readonly #o: Required<Omit<SnmpPollerOptions, 'env'>> & { env: NodeJS.ProcessEnv }
+	/** connected, stale and comm-lost: "connected" here is "the last poll was answered" */
+	readonly tracker: FreshnessTracker
+	readonly #o: Required<SnmpPollerOptions>
 
 	constructor(options: SnmpPollerOptions) {
 		super()
@@ -70,9 +71,18 @@ export class SnmpPoller extends EventEmitter<SnmpPollerEvents> {
 			staleAfterMs: options.staleAfterMs ?? Math.max(3 * options.pollMs, budget + options.pollMs),
 			commLostAfterMs: options.commLostAfterMs ?? Math.max(15_000, 5 * options.pollMs),
 			maxBackoffMs: options.maxBackoffMs ?? Math.max(options.pollMs, 10_000),
-			env: options.env ?? process.env,
 			random: options.random ?? Math.random,
 		}
+		this.tracker = new FreshnessTracker({
+			device: options.device,
+			staleMs: this.#o.staleAfterMs,
+			lostMs: this.#o.commLostAfterMs,
+			staleDisconnects: true,
+		})
+		this.tracker.on('change', (f) => this.emit('freshness', f))
+		this.tracker.on('lost', (lost) => this.emit('commLost', lost))
+		// after a failed poll: the first retry is about one poll period away, doubling to the cap
+		this.#backoff = new Backoff({ initialMs: this.#o.pollMs, maxMs: this.#o.maxBackoffMs, random: this.#o.random })
 	}
 
 	get state(): PollerState {
@@ -80,11 +90,11 @@ export class SnmpPoller extends EventEmitter<SnmpPollerEvents> {
 	}
 
 	get commLost(): boolean {
-		return this.#commLost
+		return this.tracker.lost
 	}
 
 	get freshness(): Freshness {
-		return { ...this.#fresh }
+		return this.tracker.value
 	}
 
 	/** The OIDs polled; may be replaced between polls (a profile resolved after the first read). */
@@ -104,14 +114,13 @@ export class SnmpPoller extends EventEmitter<SnmpPollerEvents> {
 
 	#newSession(): SnmpSession {
 		return new SnmpSession(this.#o.target, {
-			env: this.#o.env,
 			onError: (err) => this.#o.log.warn({ err }, 'snmp socket error'),
 		})
 	}
 
 	start(): void {
 		if (this.#state !== 'idle') return
-		this.#armStale()
+		this.tracker.arm()
 		void this.#poll()
 	}
 
@@ -129,7 +138,7 @@ export class SnmpPoller extends EventEmitter<SnmpPollerEvents> {
 	stop(): void {
 		if (this.#state === 'stopped') return
 		this.#clearTimer()
-		this.#clearFreshnessTimers()
+		this.tracker.stop()
 		this.#session?.close()
 		this.#session = null
 		this.#setState('stopped')
@@ -157,31 +166,6 @@ export class SnmpPoller extends EventEmitter<SnmpPollerEvents> {
 		this.#timer = null
 	}
 
-	/** The stale and comm-lost timers: made here, re-armed on every good answer. */
-	#armStale(): void {
-		this.#clearFreshnessTimers()
-		this.#staleTimer = setTimeout(() => {
-			this.#staleTimer = null
-			if (this.#state === 'stopped') return
-			this.#fresh = { ...this.#fresh, connected: false, stale: true }
-			this.emit('freshness', this.freshness)
-		}, this.#o.staleAfterMs)
-		this.#deadTimer = setTimeout(() => {
-			this.#deadTimer = null
-			if (this.#state === 'stopped' || this.#commLost) return
-			this.#commLost = true
-			this.emit('commLost', true)
-		}, this.#o.commLostAfterMs)
-	}
-
-	/** ... and cleared here. */
-	#clearFreshnessTimers(): void {
-		if (this.#staleTimer) clearTimeout(this.#staleTimer)
-		if (this.#deadTimer) clearTimeout(this.#deadTimer)
-		this.#staleTimer = null
-		this.#deadTimer = null
-	}
-
 	/** A method, not a field read: the state can change while a poll awaits its answer. */
 	#polling(): boolean {
 		return this.#state === 'polling'
@@ -192,32 +176,22 @@ export class SnmpPoller extends EventEmitter<SnmpPollerEvents> {
 		this.#setState('polling')
 		const started = monotonicMs()
 		this.#session ??= this.#newSession()
+		let answered = false
 		try {
 			const values = await this.#session.get(this.#o.oids)
 			if (!this.#polling()) return
-			this.#failures = 0
-			const at = monotonicMs()
-			const was = this.#fresh
-			this.#fresh = { connected: true, stale: false, lastOkAt: at }
-			this.#armStale()
-			if (!was.connected || was.stale) this.emit('freshness', this.freshness)
-			if (this.#commLost) {
-				this.#commLost = false
-				this.emit('commLost', false)
-			}
-			this.emit('values', values, at)
+			answered = true
+			this.#backoff.reset()
+			this.tracker.ok()
+			this.emit('values', values, this.tracker.value.lastOkAt ?? monotonicMs())
 		} catch (err) {
 			if (!this.#polling()) return
 			const e =
 				err instanceof SnmpError ? err : new SnmpError(`snmp poll failed: ${String(err)}`, 'socket', { cause: err })
-			this.#failures++
 			// a fresh session for the next try: a restarted agent (new v3 engine boots/time) or a socket left in error
 			this.#session.close()
 			this.#session = null
-			if (this.#fresh.connected) {
-				this.#fresh = { ...this.#fresh, connected: false }
-				this.emit('freshness', this.freshness)
-			}
+			this.tracker.disconnected()
 			this.emit('failed', e)
 		}
 		if (!this.#polling()) return
@@ -226,7 +200,7 @@ export class SnmpPoller extends EventEmitter<SnmpPollerEvents> {
 			this.#schedule(0, 'waiting')
 			return
 		}
-		if (this.#failures === 0) {
+		if (answered) {
 			// keep the cadence: the next poll is pollMs after this one started, not after it ended. After the first
 			// answer, one random phase offset spreads devices started together over the interval (a daemon starting
 			// 200 devices would otherwise send 200 GETs in the same millisecond every second, forever).
@@ -234,8 +208,7 @@ export class SnmpPoller extends EventEmitter<SnmpPollerEvents> {
 			this.#phased = true
 			this.#schedule(Math.max(0, this.#o.pollMs - (monotonicMs() - started)) + phase, 'waiting')
 		} else {
-			const exp = Math.min(this.#o.pollMs * 2 ** (this.#failures - 1), this.#o.maxBackoffMs)
-			this.#schedule(exp * (0.8 + 0.2 * this.#o.random()), 'backoff')
+			this.#schedule(this.#backoff.next(), 'backoff')
 		}
 	}
 }

@@ -6,7 +6,7 @@
 // failover by itself. Reports are stamped with monotonicMs() at the answer that produced them.
 import { EventEmitter } from 'node:events'
 import type { Logger } from 'pino'
-import type { SnmpDriver } from '../../src/domain/drivers.ts'
+import type { ResolvedSnmpDriver } from '../../src/domain/drivers.ts'
 import { monotonicMs } from '../../src/clock.ts'
 import type { Freshness, Health, ProbeResult, SignalReport } from '../types.ts'
 import { evaluateRules, normalizeOid, type SnmpValue } from './codec.ts'
@@ -37,16 +37,16 @@ export interface SignalDeviceEvents {
 
 export interface SnmpSignalOptions {
 	id: string
-	config: SnmpDriver
+	/** secrets resolved by the caller */
+	config: ResolvedSnmpDriver
 	log: Logger
-	env?: NodeJS.ProcessEnv
 	traps?: TrapReceiver
 	staleAfterMs?: number
 }
 
 export class SnmpSignalDevice extends EventEmitter<SignalDeviceEvents> {
 	readonly id: string
-	readonly #config: SnmpDriver
+	readonly #config: ResolvedSnmpDriver
 	readonly #poller: SnmpPoller
 	readonly #log: Logger
 	readonly #profileOids: Map<string, string> | null
@@ -68,11 +68,11 @@ export class SnmpSignalDevice extends EventEmitter<SignalDeviceEvents> {
 			? [...this.#profileOids.values()]
 			: [...new Set((o.config.rules ?? []).map((r) => normalizeOid(r.oid)))]
 		this.#poller = new SnmpPoller({
+			device: o.id,
 			target: o.config,
 			oids,
 			pollMs: o.config.pollMs,
 			log: this.#log,
-			...(o.env ? { env: o.env } : {}),
 			...(o.staleAfterMs !== undefined ? { staleAfterMs: o.staleAfterMs } : {}),
 		})
 		this.#poller.on('values', (v, at) => this.#onValues(v, at))

@@ -1,7 +1,7 @@
 // What the runtime uses from drivers/snmp: the signal-device factory and the one trap receiver.
 import type { Config, Device } from '../../src/domain/config.ts'
 import { splitListen } from '../../src/domain/primitives.ts'
-import { resolveSecret } from '../../src/domain/secrets.ts'
+import type { Resolved } from '../../src/domain/primitives.ts'
 import type { DriverContext } from '../types.ts'
 import { SnmpSignalDevice } from './device.ts'
 import { TrapReceiver } from './traps.ts'
@@ -12,7 +12,7 @@ export { PROFILES, EXPERIMENTAL_ARC } from './profiles.ts'
 
 /** A signal device for a config device with driver `snmp`, else null. */
 export function createSignalDevice(
-	device: Device,
+	device: Resolved<Device>,
 	deps: DriverContext & { traps?: TrapReceiver },
 ): SnmpSignalDevice | null {
 	const d = device.driver
@@ -21,15 +21,14 @@ export function createSignalDevice(
 		id: device.id,
 		config: d,
 		log: deps.log,
-		env: deps.env,
 		...(deps.traps ? { traps: deps.traps } : {}),
 	})
 }
 
 /** The trap/inform receiver of config `traps`, not yet started; null when the config has none. */
-export function createTrapReceiver(config: Pick<Config, 'traps'>, deps: DriverContext): TrapReceiver | null {
+export function createTrapReceiver(config: Resolved<Pick<Config, 'traps'>>, deps: DriverContext): TrapReceiver | null {
 	if (!config.traps) return null
 	const { host, port } = splitListen(config.traps.listen)
-	const community = config.traps.community !== undefined ? resolveSecret(config.traps.community, deps.env) : 'public'
+	const community = config.traps.community ?? 'public'
 	return new TrapReceiver({ host, port, community, log: deps.log })
 }

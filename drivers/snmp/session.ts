@@ -9,9 +9,7 @@
 // - Requests pending when the socket closes are cancelled by net-snmp with a plain Error; we wrap every failure
 //   in SnmpError with a kind and the cause.
 import * as snmp from 'net-snmp'
-import type { SnmpV3 } from '../../src/domain/drivers.ts'
-import type { Secret } from '../../src/domain/primitives.ts'
-import { resolveSecret } from '../../src/domain/secrets.ts'
+import type { ResolvedSnmpV3 } from '../../src/domain/drivers.ts'
 import { decodeVarbind, normalizeOid, type SnmpValue } from './codec.ts'
 
 export type SnmpErrorKind = 'timeout' | 'error-status' | 'socket' | 'closed' | 'invalid'
@@ -27,18 +25,17 @@ export class SnmpError extends Error {
 	}
 }
 
-/** Where and how to reach one agent: the common keys of the snmp and snmp-ups drivers (secrets unresolved). */
+/** Where and how to reach one agent: the common keys of the snmp and snmp-ups drivers, secrets resolved by the caller. */
 export interface SnmpTargetConfig {
 	host: string
 	port: number
-	community?: Secret | undefined
-	v3?: SnmpV3 | undefined
+	community?: string | undefined
+	v3?: ResolvedSnmpV3 | undefined
 	timeoutMs: number
 	retries: number
 }
 
 export interface SnmpSessionOptions {
-	env?: NodeJS.ProcessEnv
 	/** called for socket-level errors that belong to no request (the session stays usable) */
 	onError?: (err: SnmpError) => void
 }
@@ -53,7 +50,6 @@ export class SnmpSession {
 	readonly #target: string
 
 	constructor(cfg: SnmpTargetConfig, opts: SnmpSessionOptions = {}) {
-		const env = opts.env ?? process.env
 		this.#target = `${cfg.host}:${cfg.port}`
 		const base: snmp.SessionOptions = {
 			port: cfg.port,
@@ -70,15 +66,15 @@ export class SnmpSession {
 				name: v3.user,
 				level: v3.privKey !== undefined ? snmp.SecurityLevel.authPriv : snmp.SecurityLevel.authNoPriv,
 				authProtocol: snmp.AuthProtocols[v3.authProtocol] ?? 0,
-				authKey: resolveSecret(v3.authKey, env),
+				authKey: v3.authKey,
 			}
 			if (v3.privKey !== undefined) {
 				user.privProtocol = snmp.PrivProtocols[v3.privProtocol] ?? 0
-				user.privKey = resolveSecret(v3.privKey, env)
+				user.privKey = v3.privKey
 			}
 			this.#session = snmp.createV3Session(cfg.host, user, { ...base, version: snmp.Version3, context: v3.context })
 		} else {
-			const community = cfg.community !== undefined ? resolveSecret(cfg.community, env) : 'public'
+			const community = cfg.community ?? 'public'
 			this.#session = snmp.createSession(cfg.host, community, { ...base, version: snmp.Version2c })
 		}
 		const onError = opts.onError

@@ -4,8 +4,7 @@
 // It can fall silent (`silence()`: the agent stops answering, as a hung or unplugged device) and restart.
 import * as snmp from 'net-snmp'
 import { UPS_ALARM, UPS_ALARM_DESCR, UPS_OID, UPS_TRAP } from '../ups/codec.ts'
-import type { SnmpDriver, SnmpUpsDriver } from '../../src/domain/drivers.ts'
-import { resolveSecret } from '../../src/domain/secrets.ts'
+import type { ResolvedSnmpDriver, ResolvedSnmpUpsDriver } from '../../src/domain/drivers.ts'
 import { normalizeOid, ruleHolds, type Rule } from './codec.ts'
 import { PROFILE_TRAP, PROFILES, resolveProfile, type ProfileName } from './profiles.ts'
 import { freeUdpPort } from './traps.ts'
@@ -240,12 +239,8 @@ export class SnmpAgentSim {
  * OID that matches none of the rules (so the device starts up). SNMPv3 devices are served over v2c only: the sim
  * has no USM users (a lab config uses communities).
  */
-export function simForDriver(
-	cfg: SnmpUpsDriver | SnmpDriver,
-	env: NodeJS.ProcessEnv = process.env,
-	trapTarget?: TrapTarget,
-): SnmpAgentSim {
-	const community = cfg.community !== undefined ? resolveSecret(cfg.community, env) : 'public'
+export function simForDriver(cfg: ResolvedSnmpUpsDriver | ResolvedSnmpDriver, trapTarget?: TrapTarget): SnmpAgentSim {
+	const community = cfg.community ?? 'public'
 	let objects: Record<string, SimObject>
 	if (cfg.type === 'snmp-ups') objects = upsObjects()
 	else if (cfg.profile) {

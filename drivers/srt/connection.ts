@@ -4,10 +4,10 @@
 import { lookup } from 'node:dns/promises'
 import { EventEmitter } from 'node:events'
 import { isIP } from 'node:net'
-import type { SrtDriver } from '../../src/domain/drivers.ts'
-import { resolveSecret } from '../../src/domain/secrets.ts'
+import type { ResolvedSrtDriver } from '../../src/domain/drivers.ts'
 import type { DriverContext, Freshness, Health, SignalReport } from '../types.ts'
 import { monotonicMs } from '../../src/clock.ts'
+import { Backoff } from '../common/backoff.ts'
 import { intervalLossRate, parseUdpUrl, rejectReasonName } from './codec.ts'
 import {
 	loadSrtBinding,
@@ -89,12 +89,10 @@ export class SrtReceiver extends EventEmitter<SrtReceiverEvents> {
 	#state: SrtReceiverState = 'idle'
 	#native: NativeReceiver | undefined
 	#timer: NodeJS.Timeout | undefined
-	#attempt = 0
 	#boundPort: number | null = null
 	#unwatch: (() => void) | undefined
 	readonly #log
-	readonly #backoff
-	readonly #random
+	readonly #backoff: Backoff
 	readonly #historyLimit
 
 	// signal: the native thread's up/down, combined with the stats interval's loss rate
@@ -113,14 +111,15 @@ export class SrtReceiver extends EventEmitter<SrtReceiverEvents> {
 	readonly #handshakes = new Map<number, { peer: string; streamId: string; at: number }>()
 
 	constructor(
-		readonly config: SrtDriver,
+		/** secrets resolved by the caller */
+		readonly config: ResolvedSrtDriver,
 		private readonly ctx: DriverContext,
 		options: SrtReceiverOptions = {},
 	) {
 		super()
 		this.#log = ctx.log.child({ driver: 'srt', mode: config.mode, port: config.port })
-		this.#backoff = options.backoffMs ?? { base: 500, max: 10_000 }
-		this.#random = options.random ?? Math.random
+		const { base, max } = options.backoffMs ?? { base: 500, max: 10_000 }
+		this.#backoff = new Backoff({ initialMs: base, maxMs: max, ...(options.random ? { random: options.random } : {}) })
 		this.#historyLimit = options.historyLimit ?? 100
 	}
 
@@ -197,7 +196,7 @@ export class SrtReceiver extends EventEmitter<SrtReceiverEvents> {
 		try {
 			options = await this.#nativeOptions()
 		} catch (err) {
-			// an unresolvable host name or a missing { env } secret: named, retried (DNS or the environment may heal)
+			// an unresolvable host name: named, retried (DNS may heal)
 			const e = new Error(`SRT ${this.config.mode} on port ${this.config.port}: ${(err as Error).message}`, {
 				cause: err,
 			})
@@ -211,7 +210,7 @@ export class SrtReceiver extends EventEmitter<SrtReceiverEvents> {
 			this.#native = native
 			if (this.config.mode === 'listener') {
 				this.#boundPort = port
-				this.#attempt = 0
+				this.#backoff.reset()
 				this.#setState('listening')
 				this.#log.info({ port }, 'SRT listener bound')
 			}
@@ -240,7 +239,7 @@ export class SrtReceiver extends EventEmitter<SrtReceiverEvents> {
 			statsIntervalMs: c.statsIntervalMs,
 		}
 		if (c.streamId !== undefined) o.streamId = c.streamId
-		if (c.passphrase !== undefined) o.passphrase = resolveSecret(c.passphrase, this.ctx.env)
+		if (c.passphrase !== undefined) o.passphrase = c.passphrase
 		if (c.relayTo !== undefined) {
 			const t = parseUdpUrl(c.relayTo)
 			o.relayHost = await numeric(t.host)
@@ -252,9 +251,7 @@ export class SrtReceiver extends EventEmitter<SrtReceiverEvents> {
 	#retry(err: Error): void {
 		this.#closeNative()
 		if (this.#state === 'stopped') return
-		const base = Math.min(this.#backoff.max, this.#backoff.base * 2 ** Math.min(this.#attempt, 20))
-		const delay = Math.round(base * (0.5 + this.#random() * 0.5))
-		this.#attempt++
+		const delay = this.#backoff.next()
 		this.#log.warn({ err, delayMs: delay }, 'SRT receiver: retrying')
 		this.emit('retrying', { error: err, delayMs: delay })
 		this.#setState('backoff')
@@ -346,7 +343,7 @@ export class SrtReceiver extends EventEmitter<SrtReceiverEvents> {
 			relayed: 0,
 		})
 		if (this.config.mode === 'caller') {
-			this.#attempt = 0
+			this.#backoff.reset()
 			this.#setState('connected')
 		}
 		this.#log.info({ peer, streamId }, 'SRT connection established')

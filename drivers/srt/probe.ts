@@ -3,6 +3,8 @@
 // (peer, reason). A listener is reachable once bound, with or without connections; a caller once connected.
 // The probe never relays: a second copy of the stream must not reach the gateway while the daemon also feeds it.
 import type { Device } from '../../src/domain/config.ts'
+import type { Resolved } from '../../src/domain/primitives.ts'
+import { driverOf } from '../common/probe.ts'
 import type { ProbeOptions, ProbeResult } from '../types.ts'
 import { monotonicMs } from '../../src/clock.ts'
 import { SrtReceiver, type ConnectionSummary } from './connection.ts'
@@ -36,9 +38,8 @@ function round(v: number, digits: number): number {
 	return Math.round(v * f) / f
 }
 
-export async function probe(device: Device, options: ProbeOptions): Promise<ProbeResult> {
-	const driver = device.driver
-	if (driver?.type !== 'srt') throw new Error(`device "${device.id}" is not an SRT device`)
+export async function probe(device: Resolved<Device>, options: ProbeOptions): Promise<ProbeResult> {
+	const driver = driverOf(device, 'srt')
 	const { relayTo: _relayTo, ...config } = driver
 	const receiver = new SrtReceiver(config, options.ctx, { backoffMs: { base: 250, max: 1000 } })
 	let reachable = false

@@ -6,7 +6,7 @@
 // output-off alarms change the state at once too. Nothing is inferred that the device did not say.
 import { EventEmitter } from 'node:events'
 import type { Logger } from 'pino'
-import type { SnmpUpsDriver } from '../../src/domain/drivers.ts'
+import type { ResolvedSnmpUpsDriver } from '../../src/domain/drivers.ts'
 import type { Freshness } from '../types.ts'
 import type { SnmpValue } from '../snmp/codec.ts'
 import { SnmpPoller } from '../snmp/connection.ts'
@@ -20,13 +20,14 @@ import {
 	UPS_POLL_OIDS,
 	UpsDecodeError,
 } from './codec.ts'
+import { UpsTracker } from './tracker.ts'
 import type { UpsDevice, UpsEvents, UpsPower, UpsReading, UpsStatus } from './types.ts'
 
 export interface SnmpUpsOptions {
 	id: string
-	config: SnmpUpsDriver
+	/** secrets resolved by the caller */
+	config: ResolvedSnmpUpsDriver
 	log: Logger
-	env?: NodeJS.ProcessEnv
 	/** the daemon's trap receiver; used when config.traps is true */
 	traps?: TrapReceiver
 	/** overrides for tests: stale and comm-lost thresholds */
@@ -38,9 +39,7 @@ export class SnmpUpsDevice extends EventEmitter<UpsEvents> implements UpsDevice 
 	readonly id: string
 	readonly #poller: SnmpPoller
 	readonly #log: Logger
-	#reading: UpsReading | null = null
-	#commLost = false
-	#synced = false
+	readonly #ups: UpsTracker
 	#unsubscribe: (() => void) | null = null
 	readonly #traps: TrapReceiver | undefined
 	readonly #host: string
@@ -53,11 +52,11 @@ export class SnmpUpsDevice extends EventEmitter<UpsEvents> implements UpsDevice 
 		if (o.config.traps && !o.traps) this.#log.warn('traps: true but no trap receiver is configured (top-level traps)')
 		this.#host = o.config.host
 		this.#poller = new SnmpPoller({
+			device: o.id,
 			target: o.config,
 			oids: UPS_POLL_OIDS,
 			pollMs: o.config.pollMs,
 			log: this.#log,
-			...(o.env ? { env: o.env } : {}),
 			...(o.staleAfterMs !== undefined ? { staleAfterMs: o.staleAfterMs } : {}),
 			...(o.commLostAfterMs !== undefined ? { commLostAfterMs: o.commLostAfterMs } : {}),
 		})
@@ -66,18 +65,12 @@ export class SnmpUpsDevice extends EventEmitter<UpsEvents> implements UpsDevice 
 			this.#log.debug({ err }, 'ups poll failed')
 			this.emit('fault', err)
 		})
-		this.#poller.on('freshness', (f) => this.emit('freshness', f))
-		this.#poller.on('commLost', (lost) => {
-			if (this.#commLost === lost) return
-			const prev = this.#reading?.power ?? null
-			this.#commLost = lost
-			this.#log.warn({ commLost: lost, last: prev }, lost ? 'ups comm lost' : 'ups comm regained')
-			this.emit('power', this.status, prev)
-		})
+		// freshness and comm-lost are the poller's (an answered poll is the only sign of a connection)
+		this.#ups = new UpsTracker(this, this.#log, this.#poller.tracker)
 	}
 
 	get status(): UpsStatus {
-		return { reading: this.#reading, commLost: this.#commLost, freshness: this.freshness }
+		return this.#ups.status
 	}
 
 	get freshness(): Freshness {
@@ -85,7 +78,7 @@ export class SnmpUpsDevice extends EventEmitter<UpsEvents> implements UpsDevice 
 	}
 
 	get synced(): boolean {
-		return this.#synced
+		return this.#ups.synced
 	}
 
 	start(): void {
@@ -133,18 +126,17 @@ export class SnmpUpsDevice extends EventEmitter<UpsEvents> implements UpsDevice 
 	}
 
 	#trapSays(power: UpsPower, depleted = false): void {
-		const prev = this.#reading
+		const prev = this.#ups.reading
 		if (prev?.power === power) return
 		// on-battery never overrides a known low battery: the trap is older news than the alarm
 		if (power === 'on-battery' && prev?.power === 'low-battery') return
-		this.#reading = {
+		this.#ups.overrideReading({
 			power,
 			depleted,
 			minutesRemaining: prev?.minutesRemaining ?? null,
 			chargePercent: prev?.chargePercent ?? null,
 			extra: { ...(prev?.extra ?? {}), fromTrap: true },
-		}
-		this.emit('power', this.status, prev?.power ?? null)
+		})
 	}
 
 	#onValues(values: Map<string, SnmpValue>): void {
@@ -157,18 +149,11 @@ export class SnmpUpsDevice extends EventEmitter<UpsEvents> implements UpsDevice 
 			this.emit('fault', err)
 			return
 		}
-		const prev = this.#reading?.power ?? null
 		const present = reading.extra['alarmsPresent']
 		// the alarm names come from upsAlarmTable, read with GETBULK only when upsAlarmsPresent says there are any;
 		// until that answer, the previous names stand (a power change is never held back for them)
-		reading.extra['alarms'] = present === 0 ? [] : (this.#reading?.extra['alarms'] ?? [])
-		this.#reading = reading
-		if (prev !== reading.power) this.emit('power', this.status, prev)
-		this.emit('reading', this.status)
-		if (!this.#synced) {
-			this.#synced = true
-			this.emit('synced')
-		}
+		reading.extra['alarms'] = present === 0 ? [] : (this.#ups.reading?.extra['alarms'] ?? [])
+		this.#ups.setReading(reading)
 		if (typeof present === 'number' && present > 0) void this.#readAlarms(reading, present)
 	}
 
@@ -177,7 +162,7 @@ export class SnmpUpsDevice extends EventEmitter<UpsEvents> implements UpsDevice 
 		try {
 			const rows = await this.#poller.bulk([UPS_ALARM_DESCR], Math.min(present, 32))
 			const alarms = [...rows.values()].map((v) => alarmName(typeof v.value === 'string' ? v.value : String(v.value)))
-			if (this.#reading !== reading) return // a newer reading replaced it meanwhile
+			if (this.#ups.reading !== reading) return // a newer reading replaced it meanwhile
 			reading.extra['alarms'] = alarms
 			this.emit('reading', this.status)
 		} catch (err) {

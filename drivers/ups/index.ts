@@ -4,6 +4,7 @@
 // { power: status.reading?.power ?? null, commLost: status.commLost }.
 import type { Device } from '../../src/domain/config.ts'
 import type { UpsPower } from '../../src/domain/power.ts'
+import type { Resolved } from '../../src/domain/primitives.ts'
 import { MegatecUpsDevice } from '../megatec/device.ts'
 import { NutUpsDevice } from '../nut/device.ts'
 import type { TrapReceiver } from '../snmp/traps.ts'
@@ -20,7 +21,7 @@ export interface UpsFactoryDeps extends DriverContext {
 }
 
 /** A UPS device for a config device, or null when its driver is not a UPS driver (or it has none). */
-export function createUpsDevice(device: Device, deps: UpsFactoryDeps): UpsDevice | null {
+export function createUpsDevice(device: Resolved<Device>, deps: UpsFactoryDeps): UpsDevice | null {
 	const d = device.driver
 	const log = deps.log
 	switch (d?.type) {
@@ -29,11 +30,10 @@ export function createUpsDevice(device: Device, deps: UpsFactoryDeps): UpsDevice
 				id: device.id,
 				config: d,
 				log,
-				env: deps.env,
 				...(deps.traps ? { traps: deps.traps } : {}),
 			})
 		case 'nut':
-			return new NutUpsDevice({ id: device.id, config: d, log, env: deps.env })
+			return new NutUpsDevice({ id: device.id, config: d, log })
 		case 'megatec':
 			return new MegatecUpsDevice({ id: device.id, config: d, log })
 		default:

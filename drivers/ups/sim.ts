@@ -3,6 +3,7 @@
 // simulator serving the configured UPS name; megatec: a Q1 serial simulator on the *other* end of a pty pair
 // (the lab creates the pair, e.g. with socat, and passes that end as `megatecPeerPath`).
 import type { Device } from '../../src/domain/config.ts'
+import type { Resolved } from '../../src/domain/primitives.ts'
 import { MegatecSim } from '../megatec/sim.ts'
 import { NutSim } from '../nut/sim.ts'
 import { simForDriver, SnmpAgentSim, type TrapTarget } from '../snmp/sim.ts'
@@ -12,7 +13,6 @@ export { MegatecSim, NutSim, SnmpAgentSim }
 export type UpsSim = SnmpAgentSim | NutSim | MegatecSim
 
 export interface UpsSimOptions {
-	env?: NodeJS.ProcessEnv
 	/** where snmp-ups simulators send their traps (the daemon's trap receiver) */
 	trapTarget?: TrapTarget
 	/** megatec: the pty end the simulator opens (the driver opens the configured serial.path) */
@@ -20,11 +20,11 @@ export interface UpsSimOptions {
 }
 
 /** A simulator for a UPS device of the config, not yet started; null for other drivers. */
-export function simForUps(device: Device, o: UpsSimOptions = {}): UpsSim | null {
+export function simForUps(device: Resolved<Device>, o: UpsSimOptions = {}): UpsSim | null {
 	const d = device.driver
 	switch (d?.type) {
 		case 'snmp-ups':
-			return simForDriver(d, o.env, o.trapTarget)
+			return simForDriver(d, o.trapTarget)
 		case 'nut':
 			return new NutSim({
 				host: d.host,

@@ -7,9 +7,11 @@ import { fileURLToPath } from 'node:url'
 import type { Device } from '../domain/config.ts'
 import type { DriverType } from '../domain/drivers.ts'
 import { loadConfigFile } from '../domain/load.ts'
+import type { Resolved } from '../domain/primitives.ts'
+import { resolveSecrets, SecretError } from '../domain/secrets.ts'
 import { silentLogger } from '../log.ts'
 import type { ProbeOptions, ProbeResult } from '../../drivers/types.ts'
-import { parse, UsageError, type Command } from './io.ts'
+import { EXIT, parse, UsageError, type Command } from './io.ts'
 
 const USAGE = 'sigpath probe FILE DEVICE [--seconds N]'
 
@@ -24,7 +26,7 @@ const PROBE_FOLDER: Record<DriverType, string> = {
 	srt: 'srt',
 }
 
-type ProbeModule = { probe: (device: Device, options: ProbeOptions) => Promise<ProbeResult> }
+type ProbeModule = { probe: (device: Resolved<Device>, options: ProbeOptions) => Promise<ProbeResult> }
 
 export const command: Command = async (argv, io) => {
 	const { values, positionals } = parse(argv, { seconds: { type: 'string' } }, USAGE)
@@ -41,8 +43,17 @@ export const command: Command = async (argv, io) => {
 	const url = new URL(`../../drivers/${PROBE_FOLDER[device.driver.type]}/probe${ext}`, import.meta.url)
 	if (!existsSync(fileURLToPath(url)))
 		throw new UsageError(`probing ${device.driver.type} devices is not available yet`)
+	let resolved: Resolved<Device>
+	try {
+		resolved = resolveSecrets(device, process.env)
+	} catch (err) {
+		if (!(err instanceof SecretError)) throw err
+		// a secret the config names is not in the environment: as wrong as a bad config (what `sigpath run` says too)
+		io.err(`${positionals[0]!}: ${err.message}\n`)
+		return EXIT.config
+	}
 	const mod = (await import(url.href)) as ProbeModule
-	const result = await mod.probe(device, { seconds, ctx: { log: silentLogger, env: process.env } })
+	const result = await mod.probe(resolved, { seconds, ctx: { log: silentLogger } })
 	io.out(`${JSON.stringify(result, null, 2)}\n`)
 	return result.connected ? 0 : 1
 }

@@ -38,7 +38,7 @@ export const command: Command = async (argv, io) => {
 
 	const router = createRouter(
 		device,
-		{ log: silentLogger, env: process.env },
+		{ log: silentLogger },
 		{
 			takeTimeoutMs: Math.min(seconds * 1000, 5000),
 			connectTimeoutMs: seconds * 1000,

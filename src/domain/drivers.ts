@@ -1,7 +1,7 @@
 // The driver keys of contract §2, one strict schema per `driver.type`. Drivers receive these parsed objects
 // (defaults applied, secrets still unresolved) and know nothing of feeds or events.
 import { z } from 'zod'
-import { Host, Millis, Oid, Secret, TcpPort } from './primitives.ts'
+import { Host, Millis, Oid, Secret, TcpPort, type Resolved } from './primitives.ts'
 
 const SerialParity = z.enum(['none', 'even', 'odd', 'mark', 'space'])
 
@@ -230,3 +230,11 @@ export type SrtDriver = z.infer<typeof SrtDriver>
 
 export const ROUTER_DRIVERS: ReadonlySet<DriverType> = new Set(['videohub', 'swp08'])
 export const UPS_DRIVERS: ReadonlySet<DriverType> = new Set(['snmp-ups', 'nut', 'megatec'])
+
+/** A driver config with its secrets resolved to plain strings (src/domain/secrets.ts resolveSecrets): what drivers take. */
+export type ResolvedDriver = Resolved<Driver>
+export type ResolvedSnmpDriver = Resolved<SnmpDriver>
+export type ResolvedSnmpUpsDriver = Resolved<SnmpUpsDriver>
+export type ResolvedNutDriver = Resolved<NutDriver>
+export type ResolvedSrtDriver = Resolved<SrtDriver>
+export type ResolvedSnmpV3 = Resolved<SnmpV3>

@@ -30,6 +30,18 @@ export const Secret = z.union([
 ])
 export type Secret = z.infer<typeof Secret>
 
+/**
+ * T with every `{ env: NAME }` secret resolved to its value: what drivers receive. The caller resolves
+ * (secrets.ts resolveSecrets) so that drivers never read the environment themselves.
+ */
+export type Resolved<T> = T extends { env: string }
+	? string
+	: T extends readonly (infer U)[]
+		? Resolved<U>[]
+		: T extends object
+			? { [K in keyof T]: Resolved<T[K]> }
+			: T
+
 /** `HOST:PORT`, with IPv6 in brackets. */
 export const Listen = z
 	.string()

@@ -1,5 +1,7 @@
 // Secrets: resolved from the environment at start, redacted wherever a config or payload is shown.
-import type { Secret } from './primitives.ts'
+import type { Resolved, Secret } from './primitives.ts'
+
+export type { Resolved } from './primitives.ts'
 
 /** Keys whose values are secrets wherever they appear in a config. */
 export const SECRET_KEYS: ReadonlySet<string> = new Set([
@@ -22,6 +24,30 @@ export function resolveSecret(secret: Secret, env: NodeJS.ProcessEnv = process.e
 	if (typeof secret === 'string') return secret
 	const value = env[secret.env]
 	if (value === undefined || value === '') throw new SecretError(`environment variable ${secret.env} is not set`)
+	return value
+}
+
+/**
+ * A deep copy with every secret under a SECRET_KEYS key resolved to a plain string: what the runtime, the CLI and the
+ * lab hand to drivers (a device, a driver config, the `traps` section), so drivers never read the environment.
+ * A missing variable throws SecretError naming it, before anything starts. The same keys as redact(), so what
+ * is resolved is exactly what is redacted: the resolved copy must still only be logged through redact().
+ */
+export function resolveSecrets<T>(value: T, env: NodeJS.ProcessEnv = process.env): Resolved<T> {
+	// one cast: the walk below does what Resolved<T> says, which TypeScript cannot follow through a recursion
+	return resolveValue(value, false, env) as Resolved<T>
+}
+
+function resolveValue(value: unknown, secret: boolean, env: NodeJS.ProcessEnv): unknown {
+	if (Array.isArray(value)) return value.map((v) => resolveValue(v, secret, env))
+	if (value !== null && typeof value === 'object') {
+		const obj = value as Record<string, unknown>
+		if (secret && typeof obj['env'] === 'string' && Object.keys(obj).length === 1)
+			return resolveSecret({ env: obj['env'] }, env)
+		const out: Record<string, unknown> = {}
+		for (const [k, v] of Object.entries(obj)) out[k] = resolveValue(v, SECRET_KEYS.has(k), env)
+		return out
+	}
 	return value
 }
 

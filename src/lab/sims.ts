@@ -14,7 +14,7 @@ import type { Config, Device } from '../domain/config.ts'
 import type { SnmpRule } from '../domain/drivers.ts'
 import { rankPaths } from '../domain/model.ts'
 import { splitListen } from '../domain/primitives.ts'
-import { resolveSecret } from '../domain/secrets.ts'
+import { resolveSecrets } from '../domain/secrets.ts'
 
 export type RouterSim = VideohubSim | Swp08Sim
 
@@ -56,9 +56,10 @@ export class Sims {
 	/** Starts the device simulators (not the SRT senders: startSenders(), once the daemon listens). */
 	async start(): Promise<void> {
 		const trapTarget = this.config.traps ? splitListen(this.config.traps.listen) : undefined
-		const trapCommunity =
-			this.config.traps?.community !== undefined ? resolveSecret(this.config.traps.community, this.env) : 'public'
-		for (const d of this.config.devices) {
+		// the simulators serve what the drivers will ask with: the same secrets, resolved the same way
+		const config = resolveSecrets(this.config, this.env)
+		const trapCommunity = config.traps?.community ?? 'public'
+		for (const d of config.devices) {
 			const drv = d.driver
 			if (!drv) continue
 			switch (drv.type) {
@@ -85,7 +86,6 @@ export class Sims {
 					// vendor's profileOids, or values that match none of the rules)
 					const agent = simForDriver(
 						drv,
-						this.env,
 						drv.traps && trapTarget
 							? { host: trapTarget.host, port: trapTarget.port, community: trapCommunity }
 							: undefined,
@@ -140,7 +140,7 @@ export class Sims {
 						this.notes.push(`${d.id}: an SRT caller; the lab simulates venue senders only for listeners`)
 						break
 					}
-					const passphrase = drv.passphrase !== undefined ? resolveSecret(drv.passphrase, this.env) : undefined
+					const passphrase = drv.passphrase
 					this.srt.set(d.id, {
 						device: d.id,
 						sender: null,

@@ -14,6 +14,8 @@ import { createUpsDevice, upsProbeResult, type UpsDevice } from '../../drivers/u
 import type { DriverContext, Health } from '../../drivers/types.ts'
 import type { DeviceState } from '../control/payloads.ts'
 import type { Config } from '../domain/config.ts'
+import type { ResolvedSrtDriver } from '../domain/drivers.ts'
+import { resolveSecrets } from '../domain/secrets.ts'
 import type { UpsReading } from '../rule/power.ts'
 import type { SignalSource, SignalSourceEvents } from './devices.ts'
 
@@ -24,7 +26,7 @@ export class SrtSource extends EventEmitter<SignalSourceEvents> implements Signa
 
 	constructor(
 		readonly deviceId: string,
-		config: Extract<NonNullable<Config['devices'][number]['driver']>, { type: 'srt' }>,
+		config: ResolvedSrtDriver,
 		private readonly ctx: DriverContext,
 	) {
 		super()
@@ -123,8 +125,13 @@ export interface Drivers {
 	traps: TrapReceiver | null
 }
 
-/** Every signal and UPS driver of the config (routers are made by the daemon itself). Nothing is started. */
-export function createDrivers(config: Config, ctx: DriverContext): Drivers {
+/**
+ * Every signal and UPS driver of the config (routers are made by the daemon itself). Nothing is started. The
+ * config's secrets are resolved here, from `env`, before any driver sees them: a missing variable throws SecretError.
+ */
+export function createDrivers(unresolved: Config, env: DriverContext & { env: NodeJS.ProcessEnv }): Drivers {
+	const config = resolveSecrets(unresolved, env.env)
+	const ctx: DriverContext = { log: env.log }
 	const traps = createTrapReceiver(config, ctx)
 	const deps = { ...ctx, ...(traps ? { traps } : {}) }
 	const sources: SignalSource[] = []

@@ -216,7 +216,7 @@ export class Daemon {
 			if (d.role !== 'router' || !d.driver) continue
 			const router = createRouter(
 				d,
-				{ log: this.log, env: this.env },
+				{ log: this.log },
 				{ ...(this.o.takeTimeoutMs ? { takeTimeoutMs: this.o.takeTimeoutMs } : {}) },
 			)
 			this.routers.set(d.id, router)

@@ -22,6 +22,7 @@ import { freeUdpPort, TrapReceiver } from '../../drivers/snmp/traps.ts'
 import { UPS_TRAP } from '../../drivers/ups/codec.ts'
 import { SnmpUpsDevice } from '../../drivers/ups/device.ts'
 import { SnmpDriver, SnmpUpsDriver } from '../../src/domain/drivers.ts'
+import { resolveSecrets } from '../../src/domain/secrets.ts'
 import { silentLogger } from '../../src/log.ts'
 import { percentile as pct } from './common.ts'
 
@@ -96,15 +97,17 @@ async function main(): Promise<void> {
 		(port, i) =>
 			new SnmpSignalDevice({
 				id: `dev-${i}`,
-				config: SnmpDriver.parse({
-					type: 'snmp',
-					host: '127.0.0.1',
-					port,
-					pollMs: 1000,
-					timeoutMs: 800,
-					retries: 1,
-					rules,
-				}),
+				config: resolveSecrets(
+					SnmpDriver.parse({
+						type: 'snmp',
+						host: '127.0.0.1',
+						port,
+						pollMs: 1000,
+						timeoutMs: 800,
+						retries: 1,
+						rules,
+					}),
+				),
 				log: silentLogger,
 			}),
 	)
@@ -140,13 +143,15 @@ async function main(): Promise<void> {
 	await rx.start()
 	const ups = new SnmpUpsDevice({
 		id: 'ups',
-		config: SnmpUpsDriver.parse({
-			type: 'snmp-ups',
-			host: '127.0.0.1',
-			port: groups[0].ups,
-			pollMs: 2000,
-			traps: true,
-		}),
+		config: resolveSecrets(
+			SnmpUpsDriver.parse({
+				type: 'snmp-ups',
+				host: '127.0.0.1',
+				port: groups[0].ups,
+				pollMs: 2000,
+				traps: true,
+			}),
+		),
 		log: silentLogger,
 		traps: rx,
 	})

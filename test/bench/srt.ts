@@ -15,7 +15,7 @@ import { SrtReceiver, type SignalObservation } from '../../drivers/srt/connectio
 import { loadSrtBinding } from '../../drivers/srt/native.ts'
 import { SrtSim } from '../../drivers/srt/sim.ts'
 import { monotonicMs } from '../../src/clock.ts'
-import type { SrtDriver } from '../../src/domain/drivers.ts'
+import type { ResolvedSrtDriver as SrtDriver } from '../../src/domain/drivers.ts'
 import { percentile as pct } from './common.ts'
 
 const { values } = parseArgs({

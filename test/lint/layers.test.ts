@@ -26,6 +26,7 @@ describe('layer rules in lint', () => {
 		['drivers/nut/x.ts', "import { Daemon } from '../../src/runtime/daemon.ts'", 'drivers know no feeds'],
 		['drivers/srt/x.ts', "import { Engine } from '../../src/engine/engine.ts'", 'drivers know no feeds'],
 		['drivers/router/x.ts', "import { StatusServer } from '../../src/status/server.ts'", 'drivers know no feeds'],
+		['drivers/nut/x.ts', "import { resolveSecret } from '../../src/domain/secrets.ts'", 'drivers know no feeds'],
 		['src/control/x.ts', "import { createRouter } from '../../drivers/router/index.ts'", 'surfaces speak through'],
 		['src/status/x.ts', "import type { UpsDevice } from '../../drivers/ups/index.ts'", 'surfaces speak through'],
 	])('%s: `%s` is refused by the rule "%s"', async (file, line, rule) => {

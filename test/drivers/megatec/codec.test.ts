@@ -6,7 +6,7 @@ import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import {
 	bitsOf,
-	CrLineSplitter,
+	megatecLines,
 	formatQ1,
 	MAX_LINE,
 	parseF,
@@ -19,14 +19,14 @@ import {
 const session = readFileSync(join(import.meta.dirname, '../../fixtures/megatec/q1-session.txt'), 'latin1')
 const lines = session.split('\r').slice(0, -1)
 
-describe('CrLineSplitter', () => {
+describe('megatecLines', () => {
 	it('gives the same lines whole, byte by byte, and split at every offset', () => {
-		expect(new CrLineSplitter().push(session)).toEqual(lines)
+		expect(megatecLines().push(session)).toEqual(lines)
 		for (let i = 0; i <= session.length; i++) {
-			const s = new CrLineSplitter()
+			const s = megatecLines()
 			expect([...s.push(session.slice(0, i)), ...s.push(session.slice(i))]).toEqual(lines)
 		}
-		const s = new CrLineSplitter()
+		const s = megatecLines()
 		const out: string[] = []
 		for (const ch of session) out.push(...s.push(ch))
 		expect(out).toEqual(lines)
@@ -35,7 +35,7 @@ describe('CrLineSplitter', () => {
 	it('fuzz: never throws, buffer bounded, parsers never throw', () => {
 		fc.assert(
 			fc.property(fc.array(fc.string({ unit: 'binary', maxLength: 400 }), { maxLength: 20 }), (chunks) => {
-				const s = new CrLineSplitter()
+				const s = megatecLines()
 				for (const c of chunks) {
 					for (const l of s.push(c)) {
 						parseQ1(l)

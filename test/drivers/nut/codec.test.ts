@@ -6,7 +6,7 @@ import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import {
 	formatRequest,
-	LineSplitter,
+	nutLines,
 	MAX_LINE,
 	parseReply,
 	powerFromStatus,
@@ -18,21 +18,21 @@ import { readingFromVars, varsFromReplies } from '../../../drivers/nut/device.ts
 const transcript = readFileSync(join(import.meta.dirname, '../../fixtures/nut/upsd-2.8.0.txt'), 'latin1')
 const expectedLines = transcript.split('\n').slice(0, -1)
 
-describe('LineSplitter', () => {
+describe('nutLines', () => {
 	it('gives the same lines whole, byte by byte, and split at every offset', () => {
-		expect(new LineSplitter().push(transcript)).toEqual(expectedLines)
-		const s = new LineSplitter()
+		expect(nutLines().push(transcript)).toEqual(expectedLines)
+		const s = nutLines()
 		const bytes: string[] = []
 		for (const ch of transcript) bytes.push(...s.push(ch))
 		expect(bytes).toEqual(expectedLines)
 		for (let i = 0; i <= transcript.length; i++) {
-			const sp = new LineSplitter()
+			const sp = nutLines()
 			expect([...sp.push(transcript.slice(0, i)), ...sp.push(transcript.slice(i))]).toEqual(expectedLines)
 		}
 	})
 
 	it('drops CR before LF, and resyncs after an over-long line without growing', () => {
-		const s = new LineSplitter()
+		const s = nutLines()
 		expect(s.push('OK\r\n')).toEqual(['OK'])
 		expect(s.push('x'.repeat(MAX_LINE + 10))).toEqual([])
 		expect(s.buffered).toBe(0)
@@ -43,7 +43,7 @@ describe('LineSplitter', () => {
 	it('fuzz: random chunks never throw and the buffer stays bounded', () => {
 		fc.assert(
 			fc.property(fc.array(fc.string({ unit: 'binary', maxLength: 600 }), { maxLength: 30 }), (chunks) => {
-				const s = new LineSplitter()
+				const s = nutLines()
 				for (const c of chunks) {
 					for (const line of s.push(c)) {
 						if (line.includes('\n')) throw new Error('a line holds LF')

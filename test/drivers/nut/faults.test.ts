@@ -8,6 +8,7 @@ import { NutSim } from '../../../drivers/nut/sim.ts'
 import { NutDriver } from '../../../src/domain/drivers.ts'
 import { silentLogger } from '../../../src/log.ts'
 import { newResources, requireBinary, runAsync, sleep, until } from '../snmp/peers.ts'
+import { resolveSecrets } from '../../../src/domain/secrets.ts'
 
 const cleanups: (() => Promise<void>)[] = []
 afterEach(async () => {
@@ -32,7 +33,7 @@ async function sim(status = 'OL'): Promise<NutSim> {
 function device(port: number): NutUpsDevice {
 	const d = new NutUpsDevice({
 		id: 'nut-f',
-		config: NutDriver.parse({ type: 'nut', host: '127.0.0.1', port, ups: 'ups', pollMs: 100 }),
+		config: resolveSecrets(NutDriver.parse({ type: 'nut', host: '127.0.0.1', port, ups: 'ups', pollMs: 100 })),
 		log: silentLogger,
 		requestTimeoutMs: 300,
 		staleAfterMs: 600,
@@ -122,12 +123,12 @@ describe('NUT client faults', () => {
 
 	it('probe: contract §1 detail when reachable; connected false when not', async () => {
 		const s = await sim('OB')
-		const ctx = { log: silentLogger, env: {} }
+		const ctx = { log: silentLogger }
 		const dev = (port: number) => ({
 			id: 'ups-n',
 			role: 'ups' as const,
 			power: [],
-			driver: NutDriver.parse({ type: 'nut', host: '127.0.0.1', port, ups: 'ups' }),
+			driver: resolveSecrets(NutDriver.parse({ type: 'nut', host: '127.0.0.1', port, ups: 'ups' })),
 		})
 		const r = await probe(dev(s.port), { seconds: 3, ctx })
 		expect(r).toMatchObject({
@@ -147,7 +148,9 @@ describe('NUT client faults', () => {
 		const before = process.getActiveResourcesInfo()
 		const d = new NutUpsDevice({
 			id: 'nut-leak',
-			config: NutDriver.parse({ type: 'nut', host: '127.0.0.1', port: s.port, ups: 'ups', pollMs: 100 }),
+			config: resolveSecrets(
+				NutDriver.parse({ type: 'nut', host: '127.0.0.1', port: s.port, ups: 'ups', pollMs: 100 }),
+			),
 			log: silentLogger,
 		})
 		d.start()

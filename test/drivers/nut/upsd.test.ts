@@ -10,6 +10,7 @@ import { NutDriver } from '../../../src/domain/drivers.ts'
 import { powerReport } from '../../../src/domain/power.ts'
 import { silentLogger } from '../../../src/log.ts'
 import { freeTcpPort, requireBinary, run, scratch, startPeer, until, type Peer } from '../snmp/peers.ts'
+import { resolveSecrets } from '../../../src/domain/secrets.ts'
 
 const UPSD = '/lib/nut/upsd'
 const DUMMY = '/lib/nut/dummy-ups'
@@ -31,11 +32,11 @@ function nutUid(): { uid: number; gid: number } {
 function device(
 	ups: string,
 	extra: Partial<NutDriver> = {},
-	opts: { staleAfterMs?: number; commLostAfterMs?: number; env?: NodeJS.ProcessEnv } = {},
+	{ env, ...opts }: { staleAfterMs?: number; commLostAfterMs?: number; env?: NodeJS.ProcessEnv } = {},
 ) {
 	const d = new NutUpsDevice({
 		id: `nut-${ups}`,
-		config: NutDriver.parse({ type: 'nut', host: '127.0.0.1', port, ups, pollMs: 150, ...extra }),
+		config: resolveSecrets(NutDriver.parse({ type: 'nut', host: '127.0.0.1', port, ups, pollMs: 150, ...extra }), env),
 		log: silentLogger,
 		...opts,
 	})

@@ -92,7 +92,7 @@ describe('sigpath probe', () => {
 		sim.onBattery()
 		const r = await megatecProbe(
 			{ id: 'ups-m', role: 'ups', power: [], driver: MegatecDriver.parse({ type: 'megatec', serial: { path: b } }) },
-			{ seconds: 3, ctx: { log: silentLogger, env: {} } },
+			{ seconds: 3, ctx: { log: silentLogger } },
 		)
 		expect(r).toMatchObject({
 			device: 'ups-m',

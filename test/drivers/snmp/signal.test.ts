@@ -13,6 +13,7 @@ import { SnmpUpsDevice } from '../../../drivers/ups/device.ts'
 import { upsObjects } from '../../../drivers/snmp/sim.ts'
 import { silentLogger } from '../../../src/log.ts'
 import { newResources, sleep, until } from './peers.ts'
+import { resolveSecrets } from '../../../src/domain/secrets.ts'
 
 const cleanups: (() => Promise<void> | void)[] = []
 afterEach(async () => {
@@ -30,7 +31,9 @@ async function sim(objects: ConstructorParameters<typeof SnmpAgentSim>[0] = {}):
 function dev(driver: Record<string, unknown>, traps?: TrapReceiver): SnmpSignalDevice {
 	const d = new SnmpSignalDevice({
 		id: 'gw-1',
-		config: SnmpDriver.parse({ type: 'snmp', host: '127.0.0.1', pollMs: 150, timeoutMs: 200, retries: 0, ...driver }),
+		config: resolveSecrets(
+			SnmpDriver.parse({ type: 'snmp', host: '127.0.0.1', pollMs: 150, timeoutMs: 200, retries: 0, ...driver }),
+		),
 		log: silentLogger,
 		...(traps ? { traps } : {}),
 	})
@@ -241,20 +244,24 @@ describe('no leaks', () => {
 		await s.start()
 		const sig = new SnmpSignalDevice({
 			id: 'ird',
-			config: SnmpDriver.parse({
-				type: 'snmp',
-				host: '127.0.0.1',
-				port: s.port,
-				profile: 'ird',
-				pollMs: 100,
-				traps: true,
-			}),
+			config: resolveSecrets(
+				SnmpDriver.parse({
+					type: 'snmp',
+					host: '127.0.0.1',
+					port: s.port,
+					profile: 'ird',
+					pollMs: 100,
+					traps: true,
+				}),
+			),
 			log: silentLogger,
 			traps: rx,
 		})
 		const ups = new SnmpUpsDevice({
 			id: 'ups',
-			config: SnmpUpsDriver.parse({ type: 'snmp-ups', host: '127.0.0.1', port: s.port, pollMs: 100, traps: true }),
+			config: resolveSecrets(
+				SnmpUpsDriver.parse({ type: 'snmp-ups', host: '127.0.0.1', port: s.port, pollMs: 100, traps: true }),
+			),
 			log: silentLogger,
 			traps: rx,
 		})

@@ -8,6 +8,7 @@ import { SnmpUpsDevice } from '../../../drivers/ups/device.ts'
 import { simForUps } from '../../../drivers/ups/sim.ts'
 import { evaluateRules } from '../../../drivers/snmp/codec.ts'
 import { parseConfigText } from '../../../src/domain/load.ts'
+import { resolveSecrets } from '../../../src/domain/secrets.ts'
 import { silentLogger } from '../../../src/log.ts'
 import { freeTcpPort, until } from './peers.ts'
 
@@ -25,7 +26,9 @@ describe('simulators from the config', () => {
 			await freeUdpPort('127.0.0.1'),
 			await freeTcpPort(),
 		]
-		const cfg = parseConfigText(`
+		const env = { LAB_COMMUNITY: 'labc' }
+		const cfg = resolveSecrets(
+			parseConfigText(`
 site: { id: lab }
 devices:
   - { id: ups-a, role: ups, driver: { type: snmp-ups, host: 127.0.0.1, port: ${p1}, community: { env: LAB_COMMUNITY } } }
@@ -42,21 +45,22 @@ devices:
         - { oid: 1.3.6.1.4.1.9.1.0, op: ne, value: LOCKED, means: down }
         - { oid: 1.3.6.1.4.1.9.2.0, op: lt, value: 20, means: degraded }
   - { id: ups-n, role: ups, driver: { type: nut, host: 127.0.0.1, port: ${p4}, ups: rack-a } }
-`)
-		const env = { LAB_COMMUNITY: 'labc' }
+`),
+			env,
+		)
 		const ctx = { log: silentLogger }
 		const dev = (id: string) => cfg.devices.find((d) => d.id === id)!
 		const d1 = dev('ups-a').driver!
 		const d2 = dev('gw-1').driver!
 		const d3 = dev('ird-1').driver!
 		if (d1.type !== 'snmp-ups' || d2.type !== 'snmp' || d3.type !== 'snmp') throw new Error('config')
-		for (const sim of [simForDriver(d1, env), simForDriver(d2, env), simForDriver(d3, env), simForUps(dev('ups-n'))!]) {
+		for (const sim of [simForDriver(d1), simForDriver(d2), simForDriver(d3), simForUps(dev('ups-n'))!]) {
 			await sim.start()
 			stops.push(() => sim.stop())
 		}
-		const ups = new SnmpUpsDevice({ id: 'ups-a', config: { ...d1, pollMs: 200 }, env, ...ctx })
-		const gw = new SnmpSignalDevice({ id: 'gw-1', config: { ...d2, pollMs: 200 }, env, ...ctx })
-		const ird = new SnmpSignalDevice({ id: 'ird-1', config: { ...d3, pollMs: 200 }, env, ...ctx })
+		const ups = new SnmpUpsDevice({ id: 'ups-a', config: { ...d1, pollMs: 200 }, ...ctx })
+		const gw = new SnmpSignalDevice({ id: 'gw-1', config: { ...d2, pollMs: 200 }, ...ctx })
+		const ird = new SnmpSignalDevice({ id: 'ird-1', config: { ...d3, pollMs: 200 }, ...ctx })
 		const nutCfg = dev('ups-n').driver!
 		if (nutCfg.type !== 'nut') throw new Error('config')
 		const nut = new NutUpsDevice({ id: 'ups-n', config: { ...nutCfg, pollMs: 200 }, ...ctx })

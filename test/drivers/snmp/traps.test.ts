@@ -10,6 +10,7 @@ import { SnmpUpsDevice } from '../../../drivers/ups/device.ts'
 import { SnmpUpsDriver } from '../../../src/domain/drivers.ts'
 import { silentLogger } from '../../../src/log.ts'
 import { requireBinary, runAsync, sleep, until } from './peers.ts'
+import { resolveSecrets } from '../../../src/domain/secrets.ts'
 
 let rx: TrapReceiver
 const got: Notification[] = []
@@ -159,7 +160,9 @@ describe('UPS traps act at once', () => {
 		const d = new SnmpUpsDevice({
 			id: 'ups-t',
 			// a 60 s poll: anything seen within a second came from the trap (and the immediate poll it triggers)
-			config: SnmpUpsDriver.parse({ type: 'snmp-ups', host: '127.0.0.1', port: sim.port, pollMs: 60_000, traps: true }),
+			config: resolveSecrets(
+				SnmpUpsDriver.parse({ type: 'snmp-ups', host: '127.0.0.1', port: sim.port, pollMs: 60_000, traps: true }),
+			),
 			log: silentLogger,
 			traps: rx,
 		})
@@ -193,7 +196,9 @@ describe('UPS traps act at once', () => {
 		const mk = (id: string, port: number) =>
 			new SnmpUpsDevice({
 				id,
-				config: SnmpUpsDriver.parse({ type: 'snmp-ups', host: '127.0.0.1', port, pollMs: 60_000, traps: true }),
+				config: resolveSecrets(
+					SnmpUpsDriver.parse({ type: 'snmp-ups', host: '127.0.0.1', port, pollMs: 60_000, traps: true }),
+				),
 				log: silentLogger,
 				traps: rx,
 			})
@@ -226,7 +231,9 @@ describe('UPS traps act at once', () => {
 		await sim.start()
 		const d = new SnmpUpsDevice({
 			id: 'ups-i',
-			config: SnmpUpsDriver.parse({ type: 'snmp-ups', host: '127.0.0.1', port: sim.port, pollMs: 60_000, traps: true }),
+			config: resolveSecrets(
+				SnmpUpsDriver.parse({ type: 'snmp-ups', host: '127.0.0.1', port: sim.port, pollMs: 60_000, traps: true }),
+			),
 			log: silentLogger,
 			traps: rx,
 		})

@@ -4,10 +4,10 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import dgram from 'node:dgram'
 import { readdirSync } from 'node:fs'
 import { pino } from 'pino'
-import type { SrtDriver } from '../../../src/domain/drivers.ts'
+import type { ResolvedSrtDriver } from '../../../src/domain/drivers.ts'
 import type { DriverContext } from '../../../drivers/types.ts'
 
-export const ctx: DriverContext = { log: pino({ level: 'silent' }), env: {} }
+export const ctx: DriverContext = { log: pino({ level: 'silent' }) }
 
 /** A free UDP port on 127.0.0.1 (SRT is UDP; srt-live-transmit refuses ports < 1024, the kernel never gives those). */
 export async function freeUdpPort(): Promise<number> {
@@ -139,8 +139,10 @@ export function processCounts(): { threads: number; fds: number } {
 	return { threads: readdirSync('/proc/self/task').length, fds: readdirSync('/proc/self/fd').length }
 }
 
-/** An SRT driver config with the schema's defaults, as the zod parse would give it. */
-export function srtConfig(over: Partial<SrtDriver> & Pick<SrtDriver, 'mode' | 'port'>): SrtDriver {
+/** An SRT driver config with the schema's defaults, as the zod parse would give it, secrets resolved. */
+export function srtConfig(
+	over: Partial<ResolvedSrtDriver> & Pick<ResolvedSrtDriver, 'mode' | 'port'>,
+): ResolvedSrtDriver {
 	return {
 		type: 'srt',
 		bind: '127.0.0.1',

@@ -6,7 +6,7 @@ import { SrtReceiver, type Rejection, type SignalObservation } from '../../../dr
 import { simDatagram, TS_PACKET, TS_PER_DATAGRAM, TsChecker } from '../../../drivers/srt/codec.ts'
 import { UdpImpairment } from '../../../drivers/srt/impair.ts'
 import { SrtSim } from '../../../drivers/srt/sim.ts'
-import type { SrtDriver } from '../../../src/domain/drivers.ts'
+import type { ResolvedSrtDriver } from '../../../src/domain/drivers.ts'
 import {
 	ctx,
 	freeUdpPort,
@@ -20,6 +20,7 @@ import {
 	UdpFeeder,
 	waitFor,
 } from './helpers.ts'
+import { resolveSecrets } from '../../../src/domain/secrets.ts'
 
 let SLT = ''
 let FFMPEG = ''
@@ -35,8 +36,8 @@ afterEach(async () => {
 	expect(livePeers()).toBe(0)
 })
 
-async function receiver(config: SrtDriver, env: NodeJS.ProcessEnv = {}) {
-	const rx = new SrtReceiver(config, { ...ctx, env }, { backoffMs: { base: 100, max: 300 } })
+async function receiver(config: ResolvedSrtDriver) {
+	const rx = new SrtReceiver(config, ctx, { backoffMs: { base: 100, max: 300 } })
 	const signals: SignalObservation[] = []
 	const rejected: Rejection[] = []
 	rx.on('signal', (s) => signals.push(s))
@@ -94,8 +95,13 @@ describe('srt-live-transmit and ffmpeg as callers into our listener', () => {
 
 	it('srt-live-transmit: a wrong stream id is rejected as SRT_REJX_NOTFOUND, a wrong passphrase as SRT_REJ_BADSECRET', async () => {
 		const { rx, rejected } = await receiver(
-			srtConfig({ mode: 'listener', port: 0, streamId: 'cam1', passphrase: { env: 'PASS' } }),
-			{ PASS: 'the right passphrase' },
+			// as a config's { env: NAME } secret, resolved by the caller before the driver sees it
+			srtConfig({
+				mode: 'listener',
+				port: 0,
+				streamId: 'cam1',
+				passphrase: resolveSecrets({ passphrase: { env: 'PASS' } }, { PASS: 'the right passphrase' }).passphrase,
+			}),
 		)
 		const p1 = await freeUdpPort()
 		// srt-live-transmit does not URL-decode (peers.md): the stream id goes in as written

@@ -149,7 +149,7 @@ describe("libsrt's log", () => {
 		})
 		const log = pino({ level: 'debug' }, sink)
 		const secret = 'a secret passphrase'
-		const rx = new SrtReceiver(srtConfig({ mode: 'listener', port: 0, passphrase: secret }), { log, env: {} })
+		const rx = new SrtReceiver(srtConfig({ mode: 'listener', port: 0, passphrase: secret }), { log })
 		await rx.start()
 		cleanups.push(() => rx.stop())
 		const tx = new SrtSim({ mode: 'caller', host: '127.0.0.1', port: rx.port!, passphrase: 'another passphrase' })

@@ -8,6 +8,7 @@ import { Swp08Sim } from '../../../drivers/swp08/sim.ts'
 import { RouterError, type RouterEvents } from '../../../drivers/router/types.ts'
 import { startPtyPair, type PtyPair } from './socat.ts'
 import { monotonicMs } from '../../../src/clock.ts'
+import { nextEvent } from '../../support/events.ts'
 
 const sims: Swp08Sim[] = []
 const routers: Swp08Router[] = []
@@ -63,25 +64,14 @@ async function setup(simOpts: ConstructorParameters<typeof Swp08Sim>[0] = {}, op
 	return { sim, router, port }
 }
 
+/** the next matching event of the router (test/support/events.ts) */
 function until<K extends keyof RouterEvents>(
 	router: Swp08Router,
 	name: K,
-	pred: (...args: RouterEvents[K]) => boolean = () => true,
+	filter?: (...args: RouterEvents[K]) => boolean,
 	timeoutMs = 4000,
 ): Promise<RouterEvents[K]> {
-	return new Promise((resolve, reject) => {
-		const t = setTimeout(() => {
-			router.off(name, fn as never)
-			reject(new Error(`no ${name} event within ${timeoutMs} ms`))
-		}, timeoutMs)
-		const fn = (...args: RouterEvents[K]): void => {
-			if (!pred(...args)) return
-			clearTimeout(t)
-			router.off(name, fn as never)
-			resolve(args)
-		}
-		router.on(name, fn as never)
-	})
+	return nextEvent(router, name, { timeoutMs, ...(filter ? { filter } : {}) })
 }
 
 const rejection = async (p: Promise<unknown>): Promise<RouterError> => {

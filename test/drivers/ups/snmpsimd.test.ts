@@ -13,6 +13,7 @@ import type { UpsPower } from '../../../drivers/ups/types.ts'
 import { SnmpUpsDriver } from '../../../src/domain/drivers.ts'
 import { silentLogger } from '../../../src/log.ts'
 import { requireBinary, runAsync, scratch, startPeer, until, type Peer } from '../snmp/peers.ts'
+import { resolveSecrets } from '../../../src/domain/secrets.ts'
 
 const FIXTURE = join(import.meta.dirname, '../../fixtures/snmp/ups.snmprec')
 const V3 = { user: 'sigv3', auth: 'authkey123', priv: 'privkey123' }
@@ -64,20 +65,23 @@ async function snmpset(oid: string, value: number): Promise<void> {
 
 function device(
 	extra: Partial<SnmpUpsDriver> = {},
-	opts: { staleAfterMs?: number; commLostAfterMs?: number; env?: NodeJS.ProcessEnv } = {},
+	{ env, ...opts }: { staleAfterMs?: number; commLostAfterMs?: number; env?: NodeJS.ProcessEnv } = {},
 ) {
 	const d = new SnmpUpsDevice({
 		id: 'ups-a',
-		config: SnmpUpsDriver.parse({
-			type: 'snmp-ups',
-			host: '127.0.0.1',
-			port,
-			community: 'ups',
-			pollMs: 200,
-			timeoutMs: 300,
-			retries: 0,
-			...extra,
-		}),
+		config: resolveSecrets(
+			SnmpUpsDriver.parse({
+				type: 'snmp-ups',
+				host: '127.0.0.1',
+				port,
+				community: 'ups',
+				pollMs: 200,
+				timeoutMs: 300,
+				retries: 0,
+				...extra,
+			}),
+			env,
+		),
 		log: silentLogger,
 		...opts,
 	})
@@ -153,23 +157,27 @@ describe('snmp-ups against snmpsimd', () => {
 	})
 
 	it('reads over SNMPv3 authPriv with SHA and AES (keys from the environment)', async () => {
+		// the caller resolves the keys from the environment (src/domain/secrets.ts), the session takes them resolved
+		const env = { T_AUTH: V3.auth, T_PRIV: V3.priv }
 		const s = new SnmpSession(
-			{
-				host: '127.0.0.1',
-				port,
-				timeoutMs: 1000,
-				retries: 1,
-				v3: {
-					user: V3.user,
-					authProtocol: 'sha',
-					authKey: { env: 'T_AUTH' },
-					privProtocol: 'aes',
-					privKey: { env: 'T_PRIV' },
-					// snmpsimd selects its data file by the v3 context name
-					context: 'ups',
+			resolveSecrets(
+				{
+					host: '127.0.0.1',
+					port,
+					timeoutMs: 1000,
+					retries: 1,
+					v3: {
+						user: V3.user,
+						authProtocol: 'sha',
+						authKey: { env: 'T_AUTH' },
+						privProtocol: 'aes',
+						privKey: { env: 'T_PRIV' },
+						// snmpsimd selects its data file by the v3 context name
+						context: 'ups',
+					},
 				},
-			},
-			{ env: { T_AUTH: V3.auth, T_PRIV: V3.priv } },
+				env,
+			),
 		)
 		try {
 			const v = await s.get([UPS_OID.upsOutputSource])

@@ -6,6 +6,7 @@ import { RouterError, type RouterEvents } from '../../../drivers/router/types.ts
 import { VideohubDecoder, encodeBlock } from '../../../drivers/videohub/codec.ts'
 import { createConnection, type Socket } from 'node:net'
 import { monotonicMs } from '../../../src/clock.ts'
+import { nextEvent } from '../../support/events.ts'
 
 const sims: VideohubSim[] = []
 const routers: VideohubRouter[] = []
@@ -53,25 +54,14 @@ async function setup(simOpts: ConstructorParameters<typeof VideohubSim>[0] = {},
 	return { sim, router, port }
 }
 
+/** the next matching event of the router (test/support/events.ts) */
 function until<K extends keyof RouterEvents>(
 	router: VideohubRouter,
 	name: K,
-	pred: (...args: RouterEvents[K]) => boolean = () => true,
+	filter?: (...args: RouterEvents[K]) => boolean,
 	timeoutMs = 3000,
 ): Promise<RouterEvents[K]> {
-	return new Promise((resolve, reject) => {
-		const t = setTimeout(() => {
-			router.off(name, fn as never)
-			reject(new Error(`no ${name} event within ${timeoutMs} ms`))
-		}, timeoutMs)
-		const fn = (...args: RouterEvents[K]): void => {
-			if (!pred(...args)) return
-			clearTimeout(t)
-			router.off(name, fn as never)
-			resolve(args)
-		}
-		router.on(name, fn as never)
-	})
+	return nextEvent(router, name, { timeoutMs, ...(filter ? { filter } : {}) })
 }
 
 /** a raw second controller on the same server (another panel or system) */
