@@ -51,10 +51,14 @@ export function machine(): string {
 		.join(' ')}`
 }
 
+/** a Markdown table, padded to line up in a terminal */
 export function table(head: string[], rows: (string | number)[][]): string {
 	const cells = [head, ...rows.map((r) => r.map(String))]
 	const w = head.map((_, i) => Math.max(...cells.map((r) => r[i]!.length)))
-	const line = (r: string[]) => `| ${r.map((c, i) => (i === 0 ? c.padEnd(w[i]!) : c.padStart(w[i]!))).join(' | ')} |`
+	// numbers right-aligned, text left-aligned
+	const numeric = /^[-+]?(\d[\d,]*(\.\d+)?|-)$/
+	const line = (r: string[]) =>
+		`| ${r.map((c, i) => (i > 0 && numeric.test(c) ? c.padStart(w[i]!) : c.padEnd(w[i]!))).join(' | ')} |`
 	return [line(head), `|${w.map((x) => '-'.repeat(x + 2)).join('|')}|`, ...cells.slice(1).map(line)].join('\n')
 }
 
