@@ -234,71 +234,69 @@ export function main(name: string, fn: (b: Bench) => Promise<void>): void {
 		for (const s of [...scopes].reverse()) cleanupFailures.push(...(await s.run()))
 	}
 
-	const end = async (code: number, failure?: string): Promise<never> => {
+	const printChecks = (): void => {
+		if (checks.length === 0) return
+		const result = (c: Check): string => {
+			if (c.ok) return c.judged ? 'met' : 'met (not judged)'
+			if (!c.judged) return 'missed (not judged)'
+			return c.kind === 'sanity' ? 'FAIL' : 'MISSED'
+		}
+		console.log('')
+		console.log(`checks (${quick ? '--quick: goals marked "full mode only" are reported, not judged' : 'full mode'}):`)
+		console.log(
+			table(
+				['check', 'kind', 'measured', 'goal', 'result'],
+				checks.map((c) => [c.what, c.kind, c.measured, c.expected, result(c)]),
+			),
+		)
+	}
+
+	/** stops everything, prints the one result line, and ends the process */
+	const end = async (failure?: string): Promise<never> => {
 		ending = true
 		await stopAll()
-		if (failure !== undefined) console.error(`FAIL: ${name}: ${failure}`)
-		else if (code === 0) console.log(`RESULT: PASS (${name}${quick ? ', --quick' : ''})`)
 		if (cleanupFailures.length > 0) {
-			console.error(
-				`FAIL: ${name}: cleanup failed (${cleanupFailures.join('; ')}); killing this process, as threads left running can block its exit`,
-			)
+			const cleanup = `cleanup failed (${cleanupFailures.join('; ')})`
+			console.error(`FAIL: ${name}: ${failure !== undefined ? `${failure}; ${cleanup}` : cleanup}`)
+			// exit() could block on threads a failed stop left running (libsrt's destructors): do not wait for it
+			console.error(`${name}: killing this process (SIGKILL), as threads left running can block its exit`)
 			process.kill(process.pid, 'SIGKILL')
 		}
-		process.exit(code)
+		if (failure !== undefined) {
+			console.error(`FAIL: ${name}: ${failure}`)
+			process.exit(1)
+		}
+		console.log(`RESULT: PASS (${name}${quick ? ', --quick' : ''})`)
+		process.exit(0)
 	}
 
 	for (const sig of ['SIGTERM', 'SIGINT'] as const)
 		process.once(sig, () => {
 			if (ending) return
-			void end(1, `stopped by ${sig}`)
+			printChecks()
+			void end(`stopped by ${sig}`)
 		})
 
 	const run = async (): Promise<never> => {
 		try {
 			await fn(b)
 		} catch (err) {
-			return end(1, reason(err))
+			printChecks() // what was measured before it failed
+			return end(reason(err))
 		}
-		if (checks.length > 0) {
-			console.log('')
-			console.log(
-				`checks (${quick ? '--quick: goals marked "full mode only" are reported, not judged' : 'full mode'}):`,
-			)
-			console.log(
-				table(
-					['check', 'kind', 'measured', 'goal', 'result'],
-					checks.map((c) => [
-						c.what,
-						c.kind,
-						c.measured,
-						c.expected,
-						c.ok
-							? c.judged
-								? 'met'
-								: 'met (not judged)'
-							: c.judged
-								? c.kind === 'sanity'
-									? 'FAIL'
-									: 'MISSED'
-								: 'missed (not judged)',
-					]),
-				),
-			)
-		}
+		printChecks()
 		// never a pass for something not checked
-		if (checks.length === 0) return end(1, 'the benchmark recorded no check (no goal, no sanity check)')
+		if (checks.length === 0) return end('the benchmark recorded no check (no goal, no sanity check)')
 		const failed = checks.filter((c) => c.judged && !c.ok)
 		if (failed.length > 0)
 			return end(
-				1,
 				failed
 					.map((c) =>
 						c.kind === 'sanity' ? `${c.what}: ${c.measured}` : `${c.what} = ${c.measured}, goal ${c.expected}`,
 					)
 					.join('; '),
 			)
-		return end(0)
+		return end()
 	}
 	void run()
 }
