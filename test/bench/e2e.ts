@@ -4,7 +4,18 @@
 //      "confirmed" the instant the Videohub driver read the router's tally showing the backup. Same monotonic clock.
 //   B. panel command -> router tally confirmed -> state published, through mosquitto, at 100 commands/s.
 //   C. RSS and event-loop delay p99 with 1,000 feeds configured.
-// Run: node --import tsx test/bench/e2e.ts        (BENCH_ROUNDS, BENCH_COMMANDS to change the counts)
+// Run: node --import tsx test/bench/e2e.ts [--quick]   (BENCH_ROUNDS, BENCH_COMMANDS to change the counts)
+// Full: A with 1 feed x 30 rounds and 10 feeds x 10 rounds on real SRT, 100 feeds x 10 rounds on device reports;
+// B 1,000 commands; C 1,000 feeds for 10 s. --quick: A with 1 feed x 3 rounds on real SRT only (the smallest
+// real-SRT configuration), B 100 commands, C 100 feeds for 2 s.
+// Goals (A p99 <= lossMs + 10 ms, B p99 < 5 ms) are judged in full mode only: this shared 2-core machine misses
+// them (SRT receivers' native threads and mosquitto compete for the cores). Sanity, both modes: every round timed
+// every failover, every command answered, state messages seen, C measured.
+// Every peer (SRT senders and receivers, the daemon, the router simulators, mosquitto, the MQTT panel) is stopped in
+// a finally. That is what used to make this benchmark hang when it failed: an exception (say, "primaries on air"
+// timing out) left the daemon's SRT receivers running, and exit() then blocked, for seconds to minutes, in
+// libsrt's static destructors (pthread_cond_destroy of its global condition variable while the receivers' threads
+// still waited on it in srt_epoll_uwait).
 import { Socket } from 'node:net'
 import { monitorEventLoopDelay } from 'node:perf_hooks'
 import { mkdtempSync, rmSync } from 'node:fs'
@@ -22,34 +33,42 @@ import { silentLogger } from '../../src/log.ts'
 import { Daemon } from '../../src/runtime/daemon.ts'
 import { FakeSource } from '../support/fake-source.ts'
 import { PANEL_ACL, startMosquitto } from '../support/mosquitto.ts'
-import { machine, percentile, table } from './common.ts'
+import {
+	distribution,
+	fixed,
+	machine,
+	main,
+	parseArgs,
+	sleep,
+	table,
+	waitFor,
+	withTimeout,
+	type Bench,
+	type Defer,
+} from './common.ts'
 
-const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 10)
-const COMMANDS = Number(process.env['BENCH_COMMANDS'] ?? 1000)
+const { quick } = parseArgs({})
+const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? (quick ? 3 : 10))
+const COMMANDS = Number(process.env['BENCH_COMMANDS'] ?? (quick ? 100 : 1000))
 const LOSS_MS = 300
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
-async function until(cond: () => boolean, ms: number, what: string): Promise<void> {
-	const deadline = Date.now() + ms
-	while (!cond()) {
-		if (Date.now() > deadline) throw new Error(`timed out: ${what}`)
-		await sleep(2)
-	}
-}
-
-function stats(samples: number[]) {
-	const s = [...samples].sort((a, b) => a - b)
-	return { n: s.length, p50: percentile(s, 50), p99: percentile(s, 99), max: s.at(-1) ?? NaN }
+/** starts the daemon, stopped at the end of the scope whatever happens (its SRT receivers' threads joined) */
+async function startDaemon(defer: Defer, daemon: Daemon, readyMs: number): Promise<void> {
+	defer('the daemon', () => daemon.stop())
+	await withTimeout(daemon.start(), readyMs, 'the daemon starting')
+	await waitFor(() => daemon.isReady(), readyMs, 'the daemon ready')
 }
 
 /** A: N feeds, each a primary on a real SRT stream and a backup reported up; cut every primary at once. */
-async function signalStop(feeds: number, rounds: number, realSrt: boolean) {
+async function signalStop(defer: Defer, feeds: number, rounds: number, realSrt: boolean) {
 	const dir = mkdtempSync(join(tmpdir(), 'sigpath-bench-'))
+	defer('the journal directory', () => rmSync(dir, { recursive: true, force: true }))
 	const router = new VideohubSim({
 		inputs: feeds * 2,
 		outputs: feeds,
 		routing: Array.from({ length: feeds }, (_, i) => i * 2),
 	})
+	defer('the Videohub simulator', () => router.stop())
 	await router.start({ host: '127.0.0.1', port: 0 })
 	const ports: number[] = []
 	for (let i = 0; i < feeds; i++) ports.push(await freeUdpPort('127.0.0.1'))
@@ -88,6 +107,8 @@ journal: { dir: ${dir} }
 	// primaries' reports come from the bench itself, stamped at the instant of the "cut"
 	const fakePrimaries = realSrt ? [] : ports.map((_, i) => new FakeSource(`srt-${i}`))
 	const primaries = realSrt ? createDrivers(config, { log: silentLogger, env: process.env }).sources : fakePrimaries
+	// the daemon stops them; stopped again (a no-op then) in case the daemon never got to
+	for (const p of primaries) defer(`signal source ${p.deviceId}`, () => p.stop())
 	const daemon = new Daemon({
 		config,
 		log: silentLogger,
@@ -98,59 +119,55 @@ journal: { dir: ${dir} }
 	// engine counts lossMs from), or the cut for reported faults
 	const stoppedAt = new Map<string, number>()
 	for (const p of primaries) p.on('signal', (e) => e.state === 'down' && stoppedAt.set(p.deviceId, e.at))
-	await daemon.start()
-	await until(() => daemon.isReady(), 10_000, 'ready')
+	await startDaemon(defer, daemon, 10_000)
 	for (const b of backups) b.report('up')
 	const samples: number[] = []
 	for (let round = 0; round < rounds; round++) {
 		const senders = realSrt
 			? ports.map((port) => new SrtSim({ mode: 'caller', host: '127.0.0.1', port, bitrate: 2_000_000 }))
 			: []
+		for (const s of senders) defer('an SRT sender', () => s.stop())
 		await Promise.all(senders.map((s) => s.start()))
 		for (const f of fakePrimaries) f.report('up')
 		const keys = ports.map((_, i) => `ev/f${i}` as const)
 		// wait until every primary is on air and healthy again (the revert after clearMs, from round 2 on)
-		await until(
-			() =>
-				keys.every(
-					(k) => daemon.feedState(k).active === 'srt' && daemon.feedState(k).paths['srt']?.state === 'healthy',
-				),
-			20_000,
-			'primaries on air',
-		).catch((e: unknown) => {
-			console.error(
-				`round ${round}:`,
-				JSON.stringify(daemon.takes.slice(-4)),
-				JSON.stringify(daemon.feedState(keys[0]!)),
+		const onAir = (k: (typeof keys)[number]) =>
+			daemon.feedState(k).active === 'srt' && daemon.feedState(k).paths['srt']?.state === 'healthy'
+		await waitFor(() => keys.every(onAir), 20_000, 'primaries on air').catch((e: unknown) => {
+			const off = keys.filter((k) => !onAir(k))
+			const st = daemon.feedState(off[0] ?? keys[0]!)
+			const srt = st.paths['srt']
+			throw new Error(
+				`${feeds} feed${feeds > 1 ? 's' : ''}, round ${round + 1} of ${rounds}: ${off.length} not back on the primary (${off[0]}: active ${st.active}, srt path ${srt?.state ?? 'unknown'}, signal ${srt?.signal ?? 'none'})`,
+				{ cause: e },
 			)
-			throw e
 		})
 		await sleep(200)
 		const before = daemon.takes.length
 		const cutAt = monotonicMs()
 		await Promise.all(senders.map((s) => s.cut()))
 		for (const f of fakePrimaries) f.report('down', cutAt)
-		await until(
+		await waitFor(
 			() => daemon.takes.slice(before).filter((t) => t.cause === 'failover').length === feeds,
 			10_000,
-			'every failover confirmed',
+			`every failover confirmed (${feeds} feeds, round ${round + 1})`,
 		)
 		for (const t of daemon.takes.slice(before))
 			if (t.cause === 'failover')
 				samples.push(t.confirmedAt - (stoppedAt.get(`srt-${t.feed.slice('ev/f'.length)}`) ?? cutAt))
 		await Promise.all(senders.map((s) => s.stop()))
 	}
-	await daemon.stop()
-	await router.stop()
-	rmSync(dir, { recursive: true, force: true })
-	return stats(samples)
+	return distribution(samples)
 }
 
 /** B: a v5 panel sends takes at 100/s through mosquitto; reply (after the tally confirmed) and state message timed. */
-async function panelCommands(count: number) {
+async function panelCommands(defer: Defer, count: number) {
 	const dir = mkdtempSync(join(tmpdir(), 'sigpath-bench-'))
+	defer('the journal directory', () => rmSync(dir, { recursive: true, force: true }))
 	const broker = await startMosquitto({ sigpath: 'pw', panel1: 'pw1' }, PANEL_ACL)
+	defer('mosquitto', () => broker.close())
 	const router = new VideohubSim({ inputs: 8, outputs: 8, routing: [0] })
+	defer('the Videohub simulator', () => router.stop())
 	await router.start({ host: '127.0.0.1', port: 0 })
 	const config = parseConfigText(`site: { id: bench }
 devices:
@@ -171,15 +188,20 @@ journal: { dir: ${dir} }
 `)
 	const sources = [new FakeSource('a-rx'), new FakeSource('b-rx')]
 	const daemon = new Daemon({ config, log: silentLogger, signalSources: sources })
-	await daemon.start()
-	await until(() => daemon.isReady(), 10_000, 'ready')
+	await startDaemon(defer, daemon, 10_000)
 	for (const s of sources) s.report('up')
-	const panel = await mqtt.connectAsync(broker.url, {
-		username: 'panel1',
-		password: 'pw1',
-		protocolVersion: 5,
-		reconnectPeriod: 0,
-	})
+	const panel = await withTimeout(
+		mqtt.connectAsync(broker.url, {
+			username: 'panel1',
+			password: 'pw1',
+			protocolVersion: 5,
+			reconnectPeriod: 0,
+			connectTimeout: 10_000,
+		}),
+		15_000,
+		'the panel connecting to mosquitto',
+	)
+	defer('the MQTT panel', () => panel.endAsync(true))
 	// a panel that wants its answers fast turns Nagle off too (so does sigpath's own client)
 	if (panel.stream instanceof Socket) panel.stream.setNoDelay(true)
 	const replyTopic = 'sigpath/bench/replies/panel1/bench'
@@ -202,7 +224,11 @@ journal: { dir: ${dir} }
 			}
 		}
 	})
-	await panel.subscribeAsync([replyTopic, 'sigpath/bench/feeds/ev/pgm/state'], { qos: 1 })
+	await withTimeout(
+		panel.subscribeAsync([replyTopic, 'sigpath/bench/feeds/ev/pgm/state'], { qos: 1 }),
+		10_000,
+		'the panel subscribing',
+	)
 	await sleep(300)
 	const interval = 10 // 100 commands per second
 	const start = performance.now()
@@ -215,24 +241,25 @@ journal: { dir: ${dir} }
 		sentAt = performance.now()
 		sent.set(id, sentAt)
 		expectActive = path
-		await panel.publishAsync('sigpath/bench/feeds/ev/pgm/set', JSON.stringify({ action: 'take', path }), {
-			qos: 1,
-			properties: { responseTopic: replyTopic, correlationData: Buffer.from(id) },
-		})
+		await withTimeout(
+			panel.publishAsync('sigpath/bench/feeds/ev/pgm/set', JSON.stringify({ action: 'take', path }), {
+				qos: 1,
+				properties: { responseTopic: replyTopic, correlationData: Buffer.from(id) },
+			}),
+			10_000,
+			`command ${i + 1} published`,
+		)
 	}
-	await until(() => replies.length >= count, 10_000, 'every reply')
-	await panel.endAsync()
-	await daemon.stop()
-	await router.stop()
-	await broker.close()
-	rmSync(dir, { recursive: true, force: true })
-	return { reply: stats(replies), state: stats(published) }
+	await waitFor(() => replies.length >= count, 10_000, `every reply (${replies.length} of ${count} so far)`)
+	return { reply: distribution(replies), state: distribution(published) }
 }
 
 /** C: 1,000 feeds configured on a SW-P-08 router: resident memory and event-loop delay while idle and reporting. */
-async function scale(feeds: number) {
+async function scale(defer: Defer, feeds: number, seconds: number) {
 	const dir = mkdtempSync(join(tmpdir(), 'sigpath-bench-'))
+	defer('the journal directory', () => rmSync(dir, { recursive: true, force: true }))
 	const router = new Swp08Sim({ inputs: feeds * 2, outputs: feeds })
+	defer('the SW-P-08 simulator', () => router.stop())
 	await router.start({ host: '127.0.0.1', port: 0 })
 	const lines: string[] = []
 	const devices: string[] = []
@@ -257,13 +284,12 @@ journal: { dir: ${dir} }
 	const sources = config.devices.filter((d) => d.role === 'receiver').map((d) => new FakeSource(d.id))
 	const rssBefore = process.memoryUsage().rss
 	const daemon = new Daemon({ config, log: silentLogger, signalSources: sources, firstSyncTimeoutMs: 20_000 })
-	await daemon.start()
-	await until(() => daemon.isReady(), 30_000, 'ready')
+	await startDaemon(defer, daemon, 30_000)
 	for (const s of sources) s.report('up')
 	const h = monitorEventLoopDelay({ resolution: 1 })
 	h.enable()
-	// 10 s: every second, 1 % of the primaries flap (down, then up 500 ms later)
-	for (let s = 0; s < 10; s++) {
+	// every second, 1 % of the primaries flap (down, then up 500 ms later)
+	for (let s = 0; s < seconds; s++) {
 		for (let i = 0; i < feeds / 100; i++) sources[((s * 7 + i * 13) % feeds) * 2]!.report('down')
 		await sleep(500)
 		for (let i = 0; i < feeds / 100; i++) sources[((s * 7 + i * 13) % feeds) * 2]!.report('up')
@@ -271,10 +297,8 @@ journal: { dir: ${dir} }
 	}
 	h.disable()
 	const rss = process.memoryUsage().rss
-	await daemon.stop()
-	await router.stop()
-	rmSync(dir, { recursive: true, force: true })
 	return {
+		samples: h.count,
 		rssMiB: rss / 2 ** 20,
 		rssDeltaMiB: (rss - rssBefore) / 2 ** 20,
 		eldP99: h.percentile(99) / 1e6,
@@ -282,67 +306,81 @@ journal: { dir: ${dir} }
 	}
 }
 
-console.log('sigpath end-to-end benchmark (issue #7)')
-console.log(`command: node --import tsx test/bench/e2e.ts   (BENCH_ROUNDS=${ROUNDS}, BENCH_COMMANDS=${COMMANDS})`)
-console.log(`machine: ${machine()}`)
-console.log('')
-const rowsA: (string | number)[][] = []
-for (const [n, rounds, real] of [
-	[1, ROUNDS * 3, true],
-	[10, ROUNDS, true],
-	[100, ROUNDS, false],
-] as const) {
-	const r = await signalStop(n, rounds, real)
-	rowsA.push([
-		`${n} feed${n > 1 ? 's' : ''} at once ${real ? '(SRT cut)' : '(device reports)'}`,
-		r.n,
-		r.p50.toFixed(1),
-		r.p99.toFixed(1),
-		r.max.toFixed(1),
-		(r.p99 - LOSS_MS).toFixed(1),
-		r.p99 <= LOSS_MS + 10 ? 'met' : 'MISSED',
-	])
+async function bench(b: Bench): Promise<void> {
+	console.log('sigpath end-to-end benchmark (issue #7)')
+	console.log(
+		`command: node --import tsx test/bench/e2e.ts${quick ? ' --quick' : ''}   (BENCH_ROUNDS=${ROUNDS}, BENCH_COMMANDS=${COMMANDS})`,
+	)
+	console.log(`machine: ${machine()}`)
+	console.log('')
+	const configsA: [feeds: number, rounds: number, realSrt: boolean][] = quick
+		? [[1, ROUNDS, true]]
+		: [
+				[1, ROUNDS * 3, true],
+				[10, ROUNDS, true],
+				[100, ROUNDS, false],
+			]
+	const rowsA: (string | number)[][] = []
+	for (const [n, rounds, real] of configsA) {
+		const name = `${n} feed${n > 1 ? 's' : ''} at once ${real ? '(SRT cut)' : '(device reports)'}`
+		const r = await b.scope((defer) => signalStop(defer, n, rounds, real))
+		rowsA.push([name, r.n, fixed(r.p50, 1), fixed(r.p99, 1), fixed(r.max, 1), fixed(r.p99 - LOSS_MS, 1)])
+		b.sane(`A. ${name}: failovers timed`, r.n === n * rounds, `${r.n} of ${n * rounds}`)
+		b.goal({
+			what: `A. ${name} p99`,
+			measured: r.p99,
+			unit: 'ms',
+			op: '<=',
+			target: LOSS_MS + 10,
+			enforce: 'full',
+			digits: 1,
+		})
+	}
+	console.log(
+		`A. signal stop -> backup confirmed on the router tally; lossMs ${LOSS_MS}. SRT cut: a real SRT sender's socket closed (silenceMs 50), measured from the receiver's timestamp of the stream's last packet; device reports: the primaries' devices report down, stamped at the cut (100 SRT streams with their native threads flap on two cores)`,
+	)
+	console.log(table(['failing', 'samples', 'p50 ms', 'p99 ms', 'max ms', 'p99 - lossMs'], rowsA))
+	console.log('')
+	const p = await b.scope((defer) => panelCommands(defer, COMMANDS))
+	console.log(
+		'B. panel take (MQTT v5 via mosquitto, 100 commands/s) -> router tally confirmed -> reply / state published',
+	)
+	const rowsB = [
+		['publish -> reply (after the tally)', p.reply],
+		['publish -> state message', p.state],
+	] as const
+	console.log(
+		table(
+			['measured', 'samples', 'p50 ms', 'p99 ms', 'max ms'],
+			rowsB.map(([what, d]) => [what, d.n, fixed(d.p50), fixed(d.p99), fixed(d.max)]),
+		),
+	)
+	b.sane('B. commands answered', p.reply.n === COMMANDS, `${p.reply.n} of ${COMMANDS}`)
+	b.sane(
+		'B. state messages seen',
+		p.state.n > 0,
+		`${p.state.n} for ${COMMANDS} takes (a state arriving after the next command is not counted)`,
+	)
+	for (const [what, d] of rowsB)
+		b.goal({ what: `B. ${what} p99`, measured: d.p99, unit: 'ms', op: '<', target: 5, enforce: 'full' })
+	console.log('')
+	const feedsC = quick ? 100 : 1000
+	const secondsC = quick ? 2 : 10
+	const c = await b.scope((defer) => scale(defer, feedsC, secondsC))
+	console.log(
+		`C. ${feedsC.toLocaleString('en')} feeds configured (SW-P-08 router, ${(feedsC * 2).toLocaleString('en')} inputs), 1 % of primaries flapping every second for ${secondsC} s; ELD: monitorEventLoopDelay over those ${secondsC} s`,
+	)
+	console.log(
+		table(
+			['RSS MiB', 'RSS added MiB', 'ELD p99 ms', 'ELD max ms'],
+			[[c.rssMiB.toFixed(0), c.rssDeltaMiB.toFixed(0), fixed(c.eldP99), fixed(c.eldMax)]],
+		),
+	)
+	b.sane(
+		'C. event-loop delay measured',
+		c.samples > 0 && c.rssMiB > 0,
+		`${c.samples} ELD samples, RSS ${c.rssMiB.toFixed(0)} MiB`,
+	)
 }
-console.log(
-	`A. signal stop -> backup confirmed on the router tally; lossMs ${LOSS_MS}. SRT cut: a real SRT sender's socket closed (silenceMs 50), measured from the receiver's timestamp of the stream's last packet; device reports: the primaries' devices report down, stamped at the cut (100 SRT streams with their native threads flap on two cores)`,
-)
-console.log(
-	table(['failing', 'samples', 'p50 ms', 'p99 ms', 'max ms', 'p99 - lossMs', 'target p99 <= lossMs + 10'], rowsA),
-)
-console.log('')
-const b = await panelCommands(COMMANDS)
-console.log(
-	'B. panel take (MQTT v5 via mosquitto, 100 commands/s) -> router tally confirmed -> reply / state published',
-)
-console.log(
-	table(
-		['measured', 'samples', 'p50 ms', 'p99 ms', 'max ms', 'target p99 < 5 ms'],
-		[
-			[
-				'publish -> reply (after the tally)',
-				b.reply.n,
-				b.reply.p50.toFixed(2),
-				b.reply.p99.toFixed(2),
-				b.reply.max.toFixed(2),
-				b.reply.p99 < 5 ? 'met' : 'MISSED',
-			],
-			[
-				'publish -> state message',
-				b.state.n,
-				b.state.p50.toFixed(2),
-				b.state.p99.toFixed(2),
-				b.state.max.toFixed(2),
-				b.state.p99 < 5 ? 'met' : 'MISSED',
-			],
-		],
-	),
-)
-console.log('')
-const c = await scale(1000)
-console.log('C. 1,000 feeds configured (SW-P-08 router, 2,000 inputs), 1 % of primaries flapping every second for 10 s')
-console.log(
-	table(
-		['RSS MiB', 'RSS added MiB', 'ELD p99 ms', 'ELD max ms'],
-		[[c.rssMiB.toFixed(0), c.rssDeltaMiB.toFixed(0), c.eldP99.toFixed(2), c.eldMax.toFixed(2)]],
-	),
-)
+
+main('e2e', bench)

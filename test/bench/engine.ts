@@ -1,6 +1,9 @@
 // Failover engine benchmark: decision latency (observation in -> decision out) at 10, 1,000 and 10,000 feeds, with
 // 1 % of the feeds failing in the same millisecond.
-//   node --import tsx test/bench/engine.ts
+//   node --import tsx test/bench/engine.ts [--quick]
+// Full: 10 feeds x 2000 rounds, 1,000 x 400, 10,000 x 100; --quick: 10 x 200, 1,000 x 40, 10,000 x 5 (same sizes,
+// fewer rounds). No latency goal is set for the engine: the checks are that every round gave exactly the expected
+// decisions (else the scenario, not the engine, is wrong) and that every size produced samples.
 // Two measurements per size, over many rounds (each round fails a different 1 % of the feeds):
 //  - report: each failing feed's receiver reports `down` with `at` lossMs in the past (an SRT receiver that notices
 //    late), so that apply() itself decides; latency is that apply() call, per observation;
@@ -12,7 +15,7 @@
 import { Config } from '../../src/domain/config.ts'
 import { buildModel } from '../../src/domain/model.ts'
 import { Engine, type Observation } from '../../src/engine/index.ts'
-import { machine, percentile, table, us } from './common.ts'
+import { machine, main, percentile, table, us } from './common.ts'
 
 const LOSS = 300
 
@@ -130,59 +133,78 @@ function run(n: number, rounds: number): Row {
 	}
 }
 
-const sizes: [number, number][] = [
-	[10, 2000],
-	[1000, 400],
-	[10_000, 100],
-]
-// warm-up: let the JIT see the code paths before measuring
-run(100, 50)
-const rows = sizes.map(([n, rounds]) => run(n, rounds))
-console.log('# sigpath failover engine: decision latency, 1 % of feeds failing in the same ms')
-console.log(`command: node --import tsx test/bench/engine.ts`)
-console.log(`machine: ${machine()}`)
-console.log('')
-console.log(
-	table(
-		[
-			'feeds',
-			'failing per ms',
-			'report samples',
-			'report p50 µs',
-			'report p99 µs',
-			'report max µs',
-			'burst samples',
-			'burst p50 µs',
-			'burst p99 µs',
-			'burst max µs',
-			'decisions',
-			'router report p50 µs',
-			'router report max µs',
-			'setup ms',
-		],
-		rows.map((r) => [
-			r.feeds,
-			Math.max(1, Math.round(r.feeds / 100)),
-			r.report.length,
-			us(percentile(r.report, 50)),
-			us(percentile(r.report, 99)),
-			us(r.report.at(-1)!),
-			r.timer.length,
-			us(percentile(r.timer, 50)),
-			us(percentile(r.timer, 99)),
-			us(r.timer.at(-1)!),
-			r.decisions,
-			us(percentile(r.router, 50)),
-			us(r.router.at(-1)!),
-			r.setupMs.toFixed(0),
-		]),
-	),
-)
-console.log('')
-console.log(
-	'report: one late `down` (at = t - lossMs) in, its failover decision out, per observation (one apply() call).',
-)
-console.log("burst: 1 % of the feeds' timers due in the same ms, every decision out, per burst (one advance() call).")
-console.log(
-	'router report: the router every path lands on reports degraded or up: one observation touching every path.',
-)
+main('engine', async (b) => {
+	const sizes: [number, number][] = b.quick
+		? [
+				[10, 200],
+				[1000, 40],
+				[10_000, 5],
+			]
+		: [
+				[10, 2000],
+				[1000, 400],
+				[10_000, 100],
+			]
+	// warm-up: let the JIT see the code paths before measuring
+	run(100, b.quick ? 10 : 50)
+	const rows = sizes.map(([n, rounds]) => run(n, rounds))
+	console.log('# sigpath failover engine: decision latency, 1 % of feeds failing in the same ms')
+	console.log(`command: node --import tsx test/bench/engine.ts${b.quick ? ' --quick' : ''}`)
+	console.log(`machine: ${machine()}`)
+	console.log('')
+	console.log(
+		table(
+			[
+				'feeds',
+				'failing per ms',
+				'report samples',
+				'report p50 µs',
+				'report p99 µs',
+				'report max µs',
+				'burst samples',
+				'burst p50 µs',
+				'burst p99 µs',
+				'burst max µs',
+				'decisions',
+				'router report p50 µs',
+				'router report max µs',
+				'setup ms',
+			],
+			rows.map((r) => [
+				r.feeds,
+				Math.max(1, Math.round(r.feeds / 100)),
+				r.report.length,
+				us(percentile(r.report, 50)),
+				us(percentile(r.report, 99)),
+				us(r.report.at(-1)!),
+				r.timer.length,
+				us(percentile(r.timer, 50)),
+				us(percentile(r.timer, 99)),
+				us(r.timer.at(-1)!),
+				r.decisions,
+				us(percentile(r.router, 50)),
+				us(r.router.at(-1)!),
+				r.setupMs.toFixed(0),
+			]),
+		),
+	)
+	console.log('')
+	console.log(
+		'report: one late `down` (at = t - lossMs) in, its failover decision out, per observation (one apply() call).',
+	)
+	console.log("burst: 1 % of the feeds' timers due in the same ms, every decision out, per burst (one advance() call).")
+	console.log(
+		'router report: the router every path lands on reports degraded or up: one observation touching every path.',
+	)
+	// run() throws when a round did not give exactly the expected decisions; here: every size measured something
+	rows.forEach((r, i) => {
+		const rounds = sizes[i]![1]
+		b.sane(
+			`${r.feeds} feeds: samples`,
+			r.report.length === rounds * Math.max(1, Math.round(r.feeds / 100)) &&
+				r.timer.length === rounds &&
+				percentile(r.report, 50) > 0,
+			`${r.report.length} reports, ${r.timer.length} bursts, ${r.decisions} decisions over ${rounds} rounds`,
+		)
+	})
+})

@@ -1,17 +1,21 @@
 // Journal benchmark: records/s with group commit, and append -> durable latency (p50/p99/max).
-//   node --import tsx test/bench/journal.ts [DIR]
+//   node --import tsx test/bench/journal.ts [--quick] [DIR]
 // DIR (default: a fresh directory under the current one, so on the disk the daemon would use, never tmpfs) is
 // removed afterwards. For each number of concurrent appenders, every appender appends a decision-sized record,
 // waits until it is durable (written and fdatasynced), and appends the next, for SECONDS; latency is measured from
 // the append() call to the resolution of its promise.
+// Full: 1, 16, 256 and 1,024 appenders and open loops of 2,000 and 20,000 records/s, 2 s each; --quick: 1, 16 and
+// 256 appenders and 2,000 records/s, 0.5 s each. No throughput goal is set: the checks are that every load wrote
+// records, each one awaited until durable, with at least one fdatasync.
 import { mkdtempSync, rmSync, statfsSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { Journal } from '../../src/journal/index.ts'
-import { machine, percentile, table, us } from './common.ts'
+import { machine, main, parseArgs, percentile, table, us } from './common.ts'
 
-const SECONDS = 2
-const base = resolve(process.argv[2] ?? '.')
-const root = mkdtempSync(join(base, '.bench-journal-'))
+const { quick, positionals } = parseArgs({})
+const SECONDS = quick ? 0.5 : 2
+const base = resolve(positionals[0] ?? '.')
+let root = ''
 
 const payload = (i: number) => ({
 	t: i,
@@ -46,6 +50,7 @@ async function run(concurrency: number) {
 		perSec: j.stats.records / secs,
 		batches: j.stats.batches,
 		perBatch: j.stats.records / j.stats.batches,
+		durable: lat.length,
 		p50: percentile(lat, 50),
 		p99: percentile(lat, 99),
 		max: lat.at(-1)!,
@@ -80,19 +85,25 @@ async function offered(rate: number) {
 		perSec: j.stats.records / secs,
 		batches: j.stats.batches,
 		perBatch: j.stats.records / j.stats.batches,
+		durable: lat.length,
 		p50: percentile(lat, 50),
 		p99: percentile(lat, 99),
 		max: lat.at(-1)!,
 	}
 }
 
-try {
+main('journal', async (b) => {
+	root = mkdtempSync(join(base, '.bench-journal-'))
+	b.defer(`the journal directory ${root}`, () => rmSync(root, { recursive: true, force: true }))
 	const fs = statfsSync(root)
 	const rows: Awaited<ReturnType<typeof offered>>[] = []
-	for (const c of [1, 16, 256, 1024]) rows.push({ ...(await run(c)), concurrency: `${c} closed loop` })
-	for (const r of [2000, 20_000]) rows.push(await offered(r))
+	for (const c of quick ? [1, 16, 256] : [1, 16, 256, 1024])
+		rows.push({ ...(await run(c)), concurrency: `${c} closed loop` })
+	for (const r of quick ? [2000] : [2000, 20_000]) rows.push(await offered(r))
 	console.log('# sigpath journal: group commit (one write + one fdatasync per batch)')
-	console.log(`command: node --import tsx test/bench/journal.ts${process.argv[2] ? ` ${process.argv[2]}` : ''}`)
+	console.log(
+		`command: node --import tsx test/bench/journal.ts${quick ? ' --quick' : ''}${positionals[0] ? ` ${positionals[0]}` : ''}`,
+	)
 	console.log(`machine: ${machine()}; journal on ${root} (fs type 0x${fs.type.toString(16)})`)
 	console.log('')
 	console.log(
@@ -124,6 +135,10 @@ try {
 		`closed loop: N appenders, each appends a ~330-byte decision record, awaits durable, repeats, for ${SECONDS} s.`,
 	)
 	console.log(`open loop: records offered at a fixed rate (in 5 ms ticks) for ${SECONDS} s, whatever the disk does.`)
-} finally {
-	rmSync(root, { recursive: true, force: true })
-}
+	for (const r of rows)
+		b.sane(
+			`${r.concurrency}: records durable`,
+			r.records > 0 && r.durable === r.records && r.batches > 0,
+			`${r.durable} of ${r.records} awaited durable, ${r.batches} fdatasyncs`,
+		)
+})

@@ -5,17 +5,23 @@
 //  - state change -> SSE client latency: from the daemon emitting a feed's new state (timestamped by a listener
 //    placed before the push channel's) to a client in another thread having parsed that event.
 // Clocks: performance.timeOrigin + performance.now() on both sides (one machine, one monotonic clock).
-// Run: node --import tsx test/bench/status.ts   (SECONDS=5 CONCURRENCY=4 RATE=100 DRIVE_MS=20 EVENTS=5 FEEDS=20)
+// Run: node --import tsx test/bench/status.ts [--quick]   (SECONDS=5 CONCURRENCY=4 RATE=100 DRIVE_MS=20 EVENTS=5 FEEDS=20)
+// --quick: SECONDS=1 EVENTS=2 FEEDS=5 (each of the three phases 1 s, 10 feeds).
+// Goals: GET /status p99 < 5 ms at 100/s and state change -> SSE p99 < 10 ms, judged in full mode only (this shared
+// 2-core machine has missed the /status one); takes "unaffected" is for the reader to compare, not judged. Sanity,
+// both modes: every phase timed takes, /status answered without errors, SSE pushes were matched to the daemon's states.
 import { Agent, request } from 'node:http'
 import { cpus, loadavg } from 'node:os'
 import { performance } from 'node:perf_hooks'
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads'
 import { openSse } from '../support/status-sse.ts'
+import { fixed, main, parseArgs, percentile, withTimeout, type Bench } from './common.ts'
 
-const SECONDS = Number(process.env['SECONDS'] ?? 5)
+const quick = isMainThread && parseArgs({}).quick
+const SECONDS = Number(process.env['SECONDS'] ?? (quick ? 1 : 5))
 const CONCURRENCY = Number(process.env['CONCURRENCY'] ?? 4)
-const EVENTS = Number(process.env['EVENTS'] ?? 5)
-const FEEDS = Number(process.env['FEEDS'] ?? 20)
+const EVENTS = Number(process.env['EVENTS'] ?? (quick ? 2 : 5))
+const FEEDS = Number(process.env['FEEDS'] ?? (quick ? 5 : 20))
 /** paced phase: requests per second, open loop (a request leaves on schedule whether or not the last has returned) */
 const RATE = Number(process.env['RATE'] ?? 100)
 /** a feed loses its on-air path every DRIVE_MS ms */
@@ -104,16 +110,30 @@ function spawn(job: Job): Worker {
 	return new Worker(code, { eval: true, workerData: job })
 }
 
-function q(xs: number[], p: number): number {
-	if (xs.length === 0) return NaN
-	const s = [...xs].sort((a, b) => a - b)
-	return s[Math.min(s.length - 1, Math.floor(p * s.length))]!
-}
-const f2 = (x: number): string => (Number.isFinite(x) ? x.toFixed(2) : '-')
+/** the p-quantile (0..1) of unsorted samples, by common.ts's percentile */
+const q = (xs: number[], p: number): number =>
+	percentile(
+		[...xs].sort((a, b) => a - b),
+		p * 100,
+	)
 
-async function main(): Promise<void> {
+/** a worker's next message, or a rejection if it exits or errs first or the time runs out */
+function nextMessage<T>(w: Worker, ms: number, what: string): Promise<T> {
+	return withTimeout(
+		new Promise<T>((resolve, reject) => {
+			w.once('message', (m: T) => resolve(m))
+			w.once('error', reject)
+			w.once('exit', (code) => reject(new Error(`${what}: the worker exited with ${code}`)))
+		}),
+		ms,
+		what,
+	)
+}
+
+async function bench(b: Bench): Promise<void> {
 	const { startStatusLab } = await import('../support/status-lab.ts')
 	const lab = await startStatusLab({ events: EVENTS, feedsPerEvent: FEEDS, lossMs: 20, clearMs: 300 })
+	b.defer('the status lab (daemon, router simulator)', () => lab.stop())
 	const { daemon, sources, feeds } = lab
 	for (const s of Object.values(sources)) s.report('up')
 
@@ -123,11 +143,13 @@ async function main(): Promise<void> {
 
 	// the SSE client, in its own thread
 	const sseWorker = spawn({ role: 'sse', url: lab.url })
-	await new Promise((r) => sseWorker.once('message', r))
+	b.defer('the SSE client thread', () => sseWorker.terminate())
+	await nextMessage(sseWorker, 15_000, 'the SSE client connecting')
 
 	// failovers: every few ms one feed loses its on-air path (down), which comes back up 40 ms later; after clearMs
 	// the primary is healthy again and the feed reverts. Each cycle is two confirmed takes.
 	let stopDriving = false
+	b.defer('the failover driver', () => (stopDriving = true))
 	let cycles = 0
 	const drive = async (): Promise<void> => {
 		let i = 0
@@ -160,7 +182,8 @@ async function main(): Promise<void> {
 				concurrency: CONCURRENCY,
 				...(withLoad === 'paced' ? { rate: RATE } : {}),
 			})
-			load = await new Promise<LoadResult>((resolve) => w.once('message', resolve))
+			b.defer('a /status load thread', () => w.terminate())
+			load = await nextMessage<LoadResult>(w, SECONDS * 1000 + 30_000, `the ${withLoad} /status load`)
 			await w.terminate()
 		} else await new Promise((r) => setTimeout(r, SECONDS * 1000))
 		const takes = daemon.takes.slice(before).map((t) => t.confirmedAt - t.sentAt)
@@ -168,15 +191,16 @@ async function main(): Promise<void> {
 	}
 
 	const driving = drive()
-	await new Promise((r) => setTimeout(r, 1000)) // warm-up
+	await new Promise((r) => setTimeout(r, quick ? 500 : 1000)) // warm-up
 	const baseline = await phase(false)
 	const paced = await phase('paced')
 	const loaded = await phase('saturating')
 	stopDriving = true
 	await driving
 	await new Promise((r) => setTimeout(r, 300))
+	const sseDone = nextMessage<SseResult>(sseWorker, 15_000, 'the SSE client reporting')
 	sseWorker.postMessage('stop')
-	const sse = await new Promise<SseResult>((resolve) => sseWorker.once('message', resolve))
+	const sse = await sseDone
 	await sseWorker.terminate()
 
 	// each state the daemon emitted, matched with the push that carried it (the push channel also sends feed states
@@ -203,14 +227,13 @@ async function main(): Promise<void> {
 	const sseBase = inPhase(baseline)
 	const sseLoad = inPhase(loaded)
 	const ssePaced = inPhase(paced)
-	await lab.stop()
 
 	const load = loaded.load!
 	const pl = paced.load!
 	const size = (JSON.stringify(daemon.status()).length / 1024).toFixed(0)
 	console.log('sigpath status endpoint benchmark')
 	console.log(
-		`command: node --import tsx test/bench/status.ts   (SECONDS=${SECONDS} CONCURRENCY=${CONCURRENCY} RATE=${RATE} DRIVE_MS=${DRIVE_MS} EVENTS=${EVENTS} FEEDS=${FEEDS})`,
+		`command: node --import tsx test/bench/status.ts${quick ? ' --quick' : ''}   (SECONDS=${SECONDS} CONCURRENCY=${CONCURRENCY} RATE=${RATE} DRIVE_MS=${DRIVE_MS} EVENTS=${EVENTS} FEEDS=${FEEDS})`,
 	)
 	console.log(
 		`machine: ${cpus()[0]?.model ?? 'unknown'} x${cpus().length}, node ${process.version} (shared with other work)`,
@@ -222,10 +245,10 @@ async function main(): Promise<void> {
 	console.log('| measure | phase | count | per s | p50 ms | p99 ms | max ms | target |')
 	console.log('|---|---|---:|---:|---:|---:|---:|---|')
 	console.log(
-		`| GET /status (${size} KiB) | ${RATE}/s paced, under takes | ${pl.count} | ${(pl.count / pl.seconds).toFixed(0)} | ${f2(q(pl.latencies, 0.5))} | ${f2(q(pl.latencies, 0.99))} | ${f2(Math.max(...pl.latencies))} | p99 < 5 ms |`,
+		`| GET /status (${size} KiB) | ${RATE}/s paced, under takes | ${pl.count} | ${(pl.count / pl.seconds).toFixed(0)} | ${fixed(q(pl.latencies, 0.5))} | ${fixed(q(pl.latencies, 0.99))} | ${fixed(q(pl.latencies, 1))} | p99 < 5 ms |`,
 	)
 	console.log(
-		`| GET /status (${size} KiB) | saturating (${CONCURRENCY} in flight), under takes | ${load.count} | ${(load.count / load.seconds).toFixed(0)} | ${f2(q(load.latencies, 0.5))} | ${f2(q(load.latencies, 0.99))} | ${f2(Math.max(...load.latencies))} | (throughput) |`,
+		`| GET /status (${size} KiB) | saturating (${CONCURRENCY} in flight), under takes | ${load.count} | ${(load.count / load.seconds).toFixed(0)} | ${fixed(q(load.latencies, 0.5))} | ${fixed(q(load.latencies, 0.99))} | ${fixed(q(load.latencies, 1))} | (throughput) |`,
 	)
 	for (const [name, p] of [
 		['no HTTP load', baseline],
@@ -233,7 +256,7 @@ async function main(): Promise<void> {
 		['/status saturating', loaded],
 	] as const)
 		console.log(
-			`| take (request -> tally) | ${name} | ${p.takes.length} | ${(p.takes.length / SECONDS).toFixed(0)} | ${f2(q(p.takes, 0.5))} | ${f2(q(p.takes, 0.99))} | ${f2(Math.max(...p.takes))} | unaffected |`,
+			`| take (request -> tally) | ${name} | ${p.takes.length} | ${(p.takes.length / SECONDS).toFixed(0)} | ${fixed(q(p.takes, 0.5))} | ${fixed(q(p.takes, 0.99))} | ${fixed(q(p.takes, 1))} | unaffected |`,
 		)
 	for (const [name, xs] of [
 		['no HTTP load', sseBase],
@@ -241,7 +264,7 @@ async function main(): Promise<void> {
 		['/status saturating', sseLoad],
 	] as const)
 		console.log(
-			`| state change -> SSE client | ${name} | ${xs.length} | ${(xs.length / SECONDS).toFixed(0)} | ${f2(q(xs, 0.5))} | ${f2(q(xs, 0.99))} | ${f2(Math.max(...xs))} | p99 < 10 ms |`,
+			`| state change -> SSE client | ${name} | ${xs.length} | ${(xs.length / SECONDS).toFixed(0)} | ${fixed(q(xs, 0.5))} | ${fixed(q(xs, 0.99))} | ${fixed(q(xs, 1))} | p99 < 10 ms |`,
 		)
 	console.log('')
 	console.log(
@@ -252,7 +275,43 @@ async function main(): Promise<void> {
 	console.log(
 		`errors: /status ${load.errors + pl.errors}; feed states emitted by the daemon ${emitted.length}, feed pushes received ${sse.feeds.length}, matched ${n}, pushed without a daemon event ${unmatched}`,
 	)
+	for (const [name, p] of [
+		['no HTTP load', baseline],
+		[`/status ${RATE}/s`, paced],
+		['/status saturating', loaded],
+	] as const)
+		b.sane(`takes timed, ${name}`, p.takes.length > 0, `${p.takes.length} takes`)
+	b.sane(
+		'/status answered',
+		pl.count > 0 && load.count > 0 && pl.errors + load.errors === 0,
+		`${pl.count + load.count} answers, ${pl.errors + load.errors} errors`,
+	)
+	b.sane('SSE pushes matched', n > 0, `${n} of ${sse.feeds.length} pushes matched to a daemon state`)
+	b.goal({
+		what: `GET /status p99 at ${RATE}/s`,
+		measured: q(pl.latencies, 0.99),
+		unit: 'ms',
+		op: '<',
+		target: 5,
+		enforce: 'full',
+	})
+	b.goal({
+		what: 'state change -> SSE p99, no HTTP load',
+		measured: q(sseBase, 0.99),
+		unit: 'ms',
+		op: '<',
+		target: 10,
+		enforce: 'full',
+	})
+	b.goal({
+		what: `state change -> SSE p99, /status ${RATE}/s`,
+		measured: q(ssePaced, 0.99),
+		unit: 'ms',
+		op: '<',
+		target: 10,
+		enforce: 'full',
+	})
 }
 
-if (isMainThread) await main()
+if (isMainThread) main('status', bench)
 else await worker(workerData as Job)

@@ -101,48 +101,70 @@ describe('config validation', () => {
 		])
 	})
 
-	it('checks the driver keys of every driver type', () => {
+	describe('checks the driver keys of every driver type', () => {
 		const base = 'site: { id: s }\ndevices:\n'
-		expect(problems(`${base}  - { id: r, role: router, driver: { type: videohub, host: h, prot: 1 } }\n`)).toEqual([
-			'devices[0].driver: unknown key "prot" (line 3)',
-		])
-		expect(problems(`${base}  - { id: r, role: router, driver: { type: swp08 } }\n`)[0]).toMatch(
-			/give either host \(TCP\) or serial/,
-		)
-		expect(problems(`${base}  - { id: r, role: router, driver: { type: atem, host: h } }\n`)[0]).toMatch(
-			/^devices\[0\]\.driver\.type: /,
-		)
-		expect(
-			parseConfigText(`${base}  - { id: u, role: ird, driver: { type: snmp, host: h, profile: ird } }\n`).devices,
-		).toHaveLength(1)
-		expect(problems(`${base}  - { id: g, role: gateway, driver: { type: snmp, host: h } }\n`)[0]).toMatch(
-			/give either profile or rules/,
-		)
-		expect(problems(`${base}  - { id: g, role: gateway, driver: { type: nut, host: h, ups: x } }\n`)[0]).toMatch(
-			/driver nut is for a ups, but the device's role is gateway/,
-		)
-		expect(
-			problems(`${base}  - { id: s, role: srt-receiver, driver: { type: srt, mode: caller, port: 9000 } }\n`)[0],
-		).toMatch(/^devices\[0\]\.driver\.host: a caller needs host/)
-		expect(
-			problems(
-				`${base}  - { id: s, role: srt-receiver, driver: { type: srt, mode: listener, port: 9000, passphrase: short } }\n`,
-			)[0],
-		).toMatch(/10 to 79 characters/)
-		const ok = parseConfigText(
-			`${base}  - { id: m, role: ups, driver: { type: megatec, serial: { path: /dev/ttyS0 } } }\n  - { id: r, role: router, driver: { type: swp08, serial: { path: /dev/ttyS1 } } }\n`,
-		)
-		expect(ok.devices[0]!.driver).toEqual({
-			type: 'megatec',
-			serial: { path: '/dev/ttyS0', baudRate: 2400 },
-			pollMs: 2000,
+		// a RegExp is matched against the first problem; a list is the exact problems
+		it.each<[string, string, RegExp | string[]]>([
+			[
+				'videohub: an unknown key',
+				'{ id: r, role: router, driver: { type: videohub, host: h, prot: 1 } }',
+				['devices[0].driver: unknown key "prot" (line 3)'],
+			],
+			[
+				'swp08: neither host nor serial',
+				'{ id: r, role: router, driver: { type: swp08 } }',
+				/give either host \(TCP\) or serial/,
+			],
+			[
+				'an unknown driver type',
+				'{ id: r, role: router, driver: { type: atem, host: h } }',
+				/^devices\[0\]\.driver\.type: /,
+			],
+			[
+				'snmp: neither profile nor rules',
+				'{ id: g, role: gateway, driver: { type: snmp, host: h } }',
+				/give either profile or rules/,
+			],
+			[
+				'nut: a driver for a ups on a gateway',
+				'{ id: g, role: gateway, driver: { type: nut, host: h, ups: x } }',
+				/driver nut is for a ups, but the device's role is gateway/,
+			],
+			[
+				'srt: a caller without host',
+				'{ id: s, role: srt-receiver, driver: { type: srt, mode: caller, port: 9000 } }',
+				/^devices\[0\]\.driver\.host: a caller needs host/,
+			],
+			[
+				'srt: a passphrase too short',
+				'{ id: s, role: srt-receiver, driver: { type: srt, mode: listener, port: 9000, passphrase: short } }',
+				/10 to 79 characters/,
+			],
+		])('refuses %s', (_name, device, expected) => {
+			const text = `${base}  - ${device}\n`
+			if (expected instanceof RegExp) expect(problems(text)[0]).toMatch(expected)
+			else expect(problems(text)).toEqual(expected)
 		})
-		expect(ok.devices[1]!.driver).toMatchObject({
-			type: 'swp08',
-			port: 8910,
-			matrix: 0,
-			level: 0,
-			serial: { baudRate: 38400, parity: 'even' },
+
+		it('accepts an snmp profile, and serial megatec and swp08 with their defaults', () => {
+			expect(
+				parseConfigText(`${base}  - { id: u, role: ird, driver: { type: snmp, host: h, profile: ird } }\n`).devices,
+			).toHaveLength(1)
+			const ok = parseConfigText(
+				`${base}  - { id: m, role: ups, driver: { type: megatec, serial: { path: /dev/ttyS0 } } }\n  - { id: r, role: router, driver: { type: swp08, serial: { path: /dev/ttyS1 } } }\n`,
+			)
+			expect(ok.devices[0]!.driver).toEqual({
+				type: 'megatec',
+				serial: { path: '/dev/ttyS0', baudRate: 2400 },
+				pollMs: 2000,
+			})
+			expect(ok.devices[1]!.driver).toMatchObject({
+				type: 'swp08',
+				port: 8910,
+				matrix: 0,
+				level: 0,
+				serial: { baudRate: 38400, parity: 'even' },
+			})
 		})
 	})
 

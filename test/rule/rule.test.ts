@@ -1,7 +1,16 @@
-// Every code of contract §3, violated and satisfied, with details an operator can act on.
+// Every code of contract §3, violated and satisfied, with details an operator can act on. One table per code: each
+// row builds the discrete topology, changes it in one way, and gives the exact violations it must yield.
 import { describe, expect, it } from 'vitest'
 import { judge, type Code, type Violation } from '../../src/rule/index.ts'
-import { deviceOf, discreteTopology, feedOf, pathOf, valid, type Cfg } from '../support/topology.ts'
+import {
+	deviceOf,
+	discreteTopology,
+	feedOf,
+	pathOf,
+	valid,
+	type Cfg,
+	type TopologyOptions,
+} from '../support/topology.ts'
 
 function violations(cfg: Cfg): Violation[] {
 	const r = judge(valid(cfg))
@@ -11,6 +20,28 @@ function codes(cfg: Cfg): Code[] {
 	return violations(cfg).map((v) => v.code)
 }
 
+interface Row {
+	name: string
+	topology: TopologyOptions
+	/** the one change to the discrete topology */
+	change?: (cfg: Cfg) => void
+	/** the feed's exact violations, or only their codes where a row is about how many there are */
+	expect: Violation[] | { codes: Code[] }
+}
+
+/** a describe of the rows, plus any test that does not fit one (`more`) */
+function table(title: string, rows: Row[], more?: () => void): void {
+	describe(title, () => {
+		it.each(rows.map((r) => [r.name, r] as const))('%s', (_name, r) => {
+			const cfg = discreteTopology(r.topology)
+			r.change?.(cfg)
+			if (Array.isArray(r.expect)) expect(violations(cfg)).toEqual(r.expect)
+			else expect(codes(cfg)).toEqual(r.expect.codes)
+		})
+		more?.()
+	})
+}
+
 describe('the contribution rule', () => {
 	it('finds a discrete three-path feed compliant', () => {
 		const r = judge(valid(discreteTopology({ paths: 3 })))
@@ -18,165 +49,197 @@ describe('the contribution rule', () => {
 		expect(r.feeds).toEqual([{ event: 'ev', feed: 'pgm', critical: true, compliant: true, violations: [] }])
 	})
 
-	describe('too-few-paths', () => {
-		it('is raised below minPaths, holding every path of the feed', () => {
-			const v = violations(discreteTopology({ paths: 2, minPaths: 3 }))
-			expect(v).toEqual([
-				{ code: 'too-few-paths', paths: ['p0', 'p1'], detail: 'feed ev/pgm has 2 paths; policy requires 3' },
-			])
-		})
-		it('takes the tier override before the policy', () => {
-			const cfg = discreteTopology({ paths: 2, minPaths: 3, tier: 'yellow' })
-			cfg.policy = { minPaths: 3, tiers: { yellow: { minPaths: 2 } } }
-			expect(codes(cfg)).toEqual([])
-			cfg.policy = { minPaths: 1, tiers: { yellow: { minPaths: 3 } } }
-			expect(violations(cfg)[0]?.detail).toBe('feed ev/pgm has 2 paths; tier yellow requires 3')
-		})
-		it('is raised for a critical feed with no paths at all', () => {
-			const cfg = discreteTopology({ paths: 0, minPaths: 3 })
-			expect(violations(cfg)).toEqual([
-				{ code: 'too-few-paths', paths: [], detail: 'feed ev/pgm has 0 paths; policy requires 3' },
-			])
-		})
-	})
+	table(
+		'too-few-paths',
+		[
+			{
+				name: 'is raised below minPaths, holding every path of the feed',
+				topology: { paths: 2, minPaths: 3 },
+				expect: [{ code: 'too-few-paths', paths: ['p0', 'p1'], detail: 'feed ev/pgm has 2 paths; policy requires 3' }],
+			},
+			{
+				name: 'is raised for a critical feed with no paths at all',
+				topology: { paths: 0, minPaths: 3 },
+				expect: [{ code: 'too-few-paths', paths: [], detail: 'feed ev/pgm has 0 paths; policy requires 3' }],
+			},
+		],
+		() => {
+			it('takes the tier override before the policy', () => {
+				const cfg = discreteTopology({ paths: 2, minPaths: 3, tier: 'yellow' })
+				cfg.policy = { minPaths: 3, tiers: { yellow: { minPaths: 2 } } }
+				expect(codes(cfg)).toEqual([])
+				cfg.policy = { minPaths: 1, tiers: { yellow: { minPaths: 3 } } }
+				expect(violations(cfg)[0]?.detail).toBe('feed ev/pgm has 2 paths; tier yellow requires 3')
+			})
+		},
+	)
 
-	describe('method-not-approved', () => {
-		it('names the path and its method', () => {
-			const cfg = discreteTopology({ paths: 3 })
-			pathOf(cfg, 1).method = 'bonded-cellular'
-			expect(violations(cfg)).toEqual([
+	table('method-not-approved', [
+		{
+			name: 'names the path and its method',
+			topology: { paths: 3 },
+			change: (cfg) => (pathOf(cfg, 1).method = 'bonded-cellular'),
+			expect: [
 				{
 					code: 'method-not-approved',
 					paths: ['p1'],
 					detail:
 						'path p1 uses method "bonded-cellular", which is not approved (approved: fiber, satellite, internet, srt)',
 				},
-			])
-		})
-		it('accepts a method the policy approves', () => {
-			const cfg = discreteTopology({ paths: 3 })
-			pathOf(cfg, 1).method = 'bonded-cellular'
-			cfg.policy = { approvedMethods: ['fiber', 'satellite', 'internet', 'srt', 'bonded-cellular'] }
-			expect(codes(cfg)).toEqual([])
-		})
-	})
+			],
+		},
+		{
+			name: 'accepts a method the policy approves',
+			topology: { paths: 3 },
+			change: (cfg) => {
+				pathOf(cfg, 1).method = 'bonded-cellular'
+				cfg.policy = { approvedMethods: ['fiber', 'satellite', 'internet', 'srt', 'bonded-cellular'] }
+			},
+			expect: { codes: [] },
+		},
+	])
 
-	describe('shared-device', () => {
-		it('is raised once per pair: a device in three paths gives three violations', () => {
-			const cfg = discreteTopology({ paths: 3 })
-			for (const i of [1, 2]) pathOf(cfg, i).via!.push('d0-1')
-			const v = violations(cfg).filter((x) => x.code === 'shared-device')
-			expect(v.map((x) => x.paths)).toEqual([
-				['p0', 'p1'],
-				['p0', 'p2'],
-				['p1', 'p2'],
-			])
-			expect(v[0]!.detail).toBe('paths p0 and p1 both go through device d0-1')
-			expect(codes(cfg).every((c) => c === 'shared-device')).toBe(true)
-		})
-		it('lists every device two paths share in one violation', () => {
-			const cfg = discreteTopology({ paths: 3 })
-			pathOf(cfg, 1).via!.push('d0-0', 'd0-1')
-			expect(violations(cfg)).toEqual([
-				{ code: 'shared-device', paths: ['p0', 'p1'], detail: 'paths p0 and p1 both go through devices d0-0, d0-1' },
-			])
-		})
-	})
+	table(
+		'shared-device',
+		[
+			{
+				name: 'lists every device two paths share in one violation',
+				topology: { paths: 3 },
+				change: (cfg) => pathOf(cfg, 1).via!.push('d0-0', 'd0-1'),
+				expect: [
+					{
+						code: 'shared-device',
+						paths: ['p0', 'p1'],
+						detail: 'paths p0 and p1 both go through devices d0-0, d0-1',
+					},
+				],
+			},
+		],
+		() => {
+			it('is raised once per pair: a device in three paths gives three violations', () => {
+				const cfg = discreteTopology({ paths: 3 })
+				for (const i of [1, 2]) pathOf(cfg, i).via!.push('d0-1')
+				const v = violations(cfg).filter((x) => x.code === 'shared-device')
+				expect(v.map((x) => x.paths)).toEqual([
+					['p0', 'p1'],
+					['p0', 'p2'],
+					['p1', 'p2'],
+				])
+				expect(v[0]!.detail).toBe('paths p0 and p1 both go through device d0-1')
+				expect(codes(cfg).every((c) => c === 'shared-device')).toBe(true)
+			})
+		},
+	)
 
-	describe('shared-line-card', () => {
-		it('is raised for two inputs on one card, naming both paths, the card and the inputs', () => {
-			const cfg = discreteTopology({ paths: 3, cardSize: 16 })
-			pathOf(cfg, 1).input = { router: 'rtr-1', input: 4 }
-			expect(violations(cfg)).toEqual([
+	table('shared-line-card', [
+		{
+			name: 'is raised for two inputs on one card, naming both paths, the card and the inputs',
+			topology: { paths: 3, cardSize: 16 },
+			change: (cfg) => (pathOf(cfg, 1).input = { router: 'rtr-1', input: 4 }),
+			expect: [
 				{
 					code: 'shared-line-card',
 					paths: ['p0', 'p1'],
 					detail: 'paths p0 and p1 land on rtr-1 card-0 (inputs 1 and 4)',
 				},
-			])
-		})
-		it('is raised for the very same input', () => {
-			const cfg = discreteTopology({ paths: 3 })
-			pathOf(cfg, 2).input = { router: 'rtr-1', input: 1 }
-			expect(violations(cfg)).toEqual([
+			],
+		},
+		{
+			name: 'is raised for the very same input',
+			topology: { paths: 3 },
+			change: (cfg) => (pathOf(cfg, 2).input = { router: 'rtr-1', input: 1 }),
+			expect: [
 				{
 					code: 'shared-line-card',
 					paths: ['p0', 'p2'],
 					detail: 'paths p0 and p2 land on the same input: rtr-1 input 1',
 				},
-			])
-		})
-		it('is not raised for adjacent inputs on different cards', () => {
-			const cfg = discreteTopology({ paths: 3, cardSize: 8 })
-			pathOf(cfg, 0).input = { router: 'rtr-1', input: 8 }
-			pathOf(cfg, 1).input = { router: 'rtr-1', input: 9 }
-			expect(codes(cfg)).toEqual([])
-		})
-	})
+			],
+		},
+		{
+			name: 'is not raised for adjacent inputs on different cards',
+			topology: { paths: 3, cardSize: 8 },
+			change: (cfg) => {
+				pathOf(cfg, 0).input = { router: 'rtr-1', input: 8 }
+				pathOf(cfg, 1).input = { router: 'rtr-1', input: 9 }
+			},
+			expect: { codes: [] },
+		},
+	])
 
-	describe('line-card-unknown', () => {
-		it('is raised for an input no card covers', () => {
-			const cfg = discreteTopology({ paths: 3, cardSize: 8 })
-			pathOf(cfg, 2).input = { router: 'rtr-1', input: 30 }
-			expect(violations(cfg)).toEqual([
+	table('line-card-unknown', [
+		{
+			name: 'is raised for an input no card covers',
+			topology: { paths: 3, cardSize: 8 },
+			change: (cfg) => (pathOf(cfg, 2).input = { router: 'rtr-1', input: 30 }),
+			expect: [
 				{
 					code: 'line-card-unknown',
 					paths: ['p2'],
 					detail: 'path p2 lands on rtr-1 input 30, which no declared line card covers',
 				},
-			])
-		})
-		it('is raised for every path on a router that declares no cards', () => {
-			const cfg = discreteTopology({ paths: 3 })
-			delete deviceOf(cfg, 'rtr-1').lineCards
-			expect(codes(cfg)).toEqual(['line-card-unknown', 'line-card-unknown', 'line-card-unknown'])
-		})
-	})
+			],
+		},
+		{
+			name: 'is raised for every path on a router that declares no cards',
+			topology: { paths: 3 },
+			change: (cfg) => delete deviceOf(cfg, 'rtr-1').lineCards,
+			expect: { codes: ['line-card-unknown', 'line-card-unknown', 'line-card-unknown'] },
+		},
+	])
 
-	describe('shared-risk', () => {
-		it('names the shared risk groups', () => {
-			const cfg = discreteTopology({ paths: 3 })
-			pathOf(cfg, 2).risks!.push('risk-0-0', 'conduit-east')
-			pathOf(cfg, 0).risks!.push('conduit-east')
-			expect(violations(cfg)).toEqual([
+	table('shared-risk', [
+		{
+			name: 'names the shared risk groups',
+			topology: { paths: 3 },
+			change: (cfg) => {
+				pathOf(cfg, 2).risks!.push('risk-0-0', 'conduit-east')
+				pathOf(cfg, 0).risks!.push('conduit-east')
+			},
+			expect: [
 				{
 					code: 'shared-risk',
 					paths: ['p0', 'p2'],
 					detail: 'paths p0 and p2 share the risk groups conduit-east, risk-0-0',
 				},
-			])
-		})
-		it('is not raised for distinct tags', () => {
-			expect(codes(discreteTopology({ paths: 4, risksPerPath: 3 }))).toEqual([])
-		})
-	})
+			],
+		},
+		{ name: 'is not raised for distinct tags', topology: { paths: 4, risksPerPath: 3 }, expect: { codes: [] } },
+	])
 
-	describe('shared-power (extension)', () => {
-		it('is raised when devices of two paths draw on one UPS', () => {
-			const cfg = discreteTopology({ paths: 3 })
-			deviceOf(cfg, 'd2-0').power = ['ups-2a', 'ups-0b']
-			expect(violations(cfg)).toEqual([
+	table('shared-power (extension)', [
+		{
+			name: 'is raised when devices of two paths draw on one UPS',
+			topology: { paths: 3 },
+			change: (cfg) => (deviceOf(cfg, 'd2-0').power = ['ups-2a', 'ups-0b']),
+			expect: [
 				{
 					code: 'shared-power',
 					paths: ['p0', 'p2'],
 					detail: 'paths p0 and p2 draw on the same power source: ups-0b (p0: d0-0, d0-1; p2: d2-0)',
 				},
-			])
-		})
-		it('is not judged when the policy allows a shared A/B bus', () => {
-			const cfg = discreteTopology({ paths: 3 })
-			deviceOf(cfg, 'd2-0').power = ['ups-0a', 'ups-0b']
-			cfg.policy = { minPaths: 3, discretePower: false }
-			expect(codes(cfg)).toEqual([])
-		})
-	})
+			],
+		},
+		{
+			name: 'is not judged when the policy allows a shared A/B bus',
+			topology: { paths: 3 },
+			change: (cfg) => {
+				deviceOf(cfg, 'd2-0').power = ['ups-0a', 'ups-0b']
+				cfg.policy = { minPaths: 3, discretePower: false }
+			},
+			expect: { codes: [] },
+		},
+	])
 
-	describe('single-power', () => {
-		it('is raised for one source and for none, per device of the path', () => {
-			const cfg = discreteTopology({ paths: 3 })
-			deviceOf(cfg, 'd1-0').power = ['ups-1a']
-			deviceOf(cfg, 'd1-1').power = []
-			expect(violations(cfg)).toEqual([
+	table('single-power', [
+		{
+			name: 'is raised for one source and for none, per device of the path',
+			topology: { paths: 3 },
+			change: (cfg) => {
+				deviceOf(cfg, 'd1-0').power = ['ups-1a']
+				deviceOf(cfg, 'd1-1').power = []
+			},
+			expect: [
 				{
 					code: 'single-power',
 					paths: ['p1'],
@@ -187,29 +250,33 @@ describe('the contribution rule', () => {
 					paths: ['p1'],
 					detail: 'device d1-1 in path p1 has no power source declared; it needs two',
 				},
-			])
-		})
-		it('judges only devices in some path', () => {
-			const cfg = discreteTopology({ paths: 3 })
-			cfg.devices.push({ id: 'spare', role: 'other' })
-			deviceOf(cfg, 'rtr-1').power = []
-			expect(codes(cfg)).toEqual([])
-		})
-	})
+			],
+		},
+		{
+			name: 'judges only devices in some path',
+			topology: { paths: 3 },
+			change: (cfg) => {
+				cfg.devices.push({ id: 'spare', role: 'other' })
+				deviceOf(cfg, 'rtr-1').power = []
+			},
+			expect: { codes: [] },
+		},
+	])
 
-	describe('power-not-ups and not-surge-protected', () => {
-		it('names a source that is not a UPS', () => {
-			const cfg = discreteTopology({ paths: 3 })
-			deviceOf(cfg, 'd0-1').power = ['ups-0a', 'gen']
-			expect(violations(cfg)).toEqual([
+	table('power-not-ups and not-surge-protected', [
+		{
+			name: 'names a source that is not a UPS',
+			topology: { paths: 3 },
+			change: (cfg) => (deviceOf(cfg, 'd0-1').power = ['ups-0a', 'gen']),
+			expect: [
 				{ code: 'power-not-ups', paths: ['p0'], detail: 'device d0-1 in path p0 is fed by gen (generator), not a UPS' },
-			])
-		})
-		it('names a UPS without surge protection', () => {
-			const cfg = discreteTopology({ paths: 3 })
-			const ups = cfg.powerSources.find((p) => p.id === 'ups-2b')!
-			ups.surgeProtected = false
-			expect(violations(cfg)).toEqual([
+			],
+		},
+		{
+			name: 'names a UPS without surge protection',
+			topology: { paths: 3 },
+			change: (cfg) => (cfg.powerSources.find((p) => p.id === 'ups-2b')!.surgeProtected = false),
+			expect: [
 				{
 					code: 'not-surge-protected',
 					paths: ['p2'],
@@ -220,9 +287,9 @@ describe('the contribution rule', () => {
 					paths: ['p2'],
 					detail: 'device d2-1 in path p2 is fed by UPS ups-2b without surge protection',
 				},
-			])
-		})
-	})
+			],
+		},
+	])
 
 	it('lists a non-critical feed with critical false and no violations', () => {
 		const cfg = discreteTopology({ paths: 1 })
