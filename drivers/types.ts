@@ -1,11 +1,11 @@
 // What every driver shares with the runtime. Drivers know nothing of feeds or events: they speak their protocol,
-// keep their device's real state and report it in this small vocabulary (architecture.md, habit 5).
+// keep their device's real state and report it in this small vocabulary (docs/architecture.md, habit 5).
 import type { Logger } from 'pino'
 
-/** The fixed health vocabulary of contract §1 (`sigpath probe`) and §5 (device state). */
+/** The fixed health vocabulary of docs/contract.md §1 (`sigpath probe`) and §5 (device state). */
 export type Health = 'ok' | 'degraded' | 'down' | 'unknown'
 
-/** A signal report of contract §4: `unknown` withdraws the source's last report. */
+/** A signal report of docs/contract.md §4: `unknown` withdraws the source's last report. */
 export type SignalReport = 'up' | 'down' | 'degraded' | 'unknown'
 
 /** Freshness, kept by every driver: connected, stale (no good answer for longer than the driver allows), lastOkAt. */
@@ -16,7 +16,7 @@ export interface Freshness {
 	lastOkAt: number | null
 }
 
-/** What `sigpath probe` prints (contract §1). */
+/** What `sigpath probe` prints (docs/contract.md §1). */
 export interface ProbeResult {
 	device: string
 	connected: boolean

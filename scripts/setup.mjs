@@ -3,7 +3,7 @@
 // It must stay dependency-free: at preinstall time node_modules does not exist yet.
 //
 //   --runtime  what `npm ci` needs to build and run the daemon (the libsrt binding's headers, pkg-config)
-//   --test     what the test suite needs: the real peers of shared/design/peers.md, and Chromium
+//   --test     what the test suite needs: the real peers listed in docs/operations.md, and Chromium
 //
 // As root, missing Debian packages are installed (apt-get update first, once). As anyone else, the exact
 // missing packages and the command that installs them are printed, and the script fails.

@@ -1,4 +1,4 @@
-// What the probes of polled devices share (`sigpath probe`, contract §1): start the device, wait for its first
+// What the probes of polled devices share (`sigpath probe`, docs/contract.md §1): start the device, wait for its first
 // answer or the deadline, take its ProbeResult, stop it, whatever happened in between.
 import type { Device } from '../../src/domain/config.ts'
 import type { ResolvedDriver } from '../../src/domain/drivers.ts'

@@ -1,4 +1,4 @@
-// Every timer a driver uses is made and cleared here (architecture.md, habit 2): keyed, so re-arming replaces, and
+// Every timer a driver uses is made and cleared here (docs/architecture.md, habit 2): keyed, so re-arming replaces, and
 // clearAll() on stop leaves no handle behind. `size` lets tests assert that nothing is left.
 
 export class Timers {

@@ -135,7 +135,7 @@ export function parseI(line: string): { company: string; model: string; version:
 }
 
 /**
- * The power state of contract §1 from a Q1 reading:
+ * The power state of docs/contract.md §1 from a Q1 reading:
  * - utility fail: on-battery, or low-battery with the battery-low bit;
  * - else an on-line UPS (b3 = 0) with b5 is on bypass; a standby/line-interactive UPS (b3 = 1) with b5 is
  *   boosting or bucking the line (AVR), which is online;

@@ -1,4 +1,4 @@
-// `sigpath probe FILE DEVICE` for a `megatec` serial UPS (contract §1 detail; Megatec reports no runtime or
+// `sigpath probe FILE DEVICE` for a `megatec` serial UPS (docs/contract.md §1 detail; Megatec reports no runtime or
 // charge, so minutesRemaining and chargePercent are null).
 import type { Device } from '../../src/domain/config.ts'
 import type { Resolved } from '../../src/domain/primitives.ts'

@@ -122,7 +122,7 @@ export function parseReply(line: string): NutReply {
 }
 
 /**
- * ups.status flags (NUT docs/new-drivers.txt "Status data") to the power state of contract §1:
+ * ups.status flags (NUT docs/new-drivers.txt "Status data") to the power state of docs/contract.md §1:
  * OL online, OB on-battery, OB LB low-battery, BYPASS bypass, OFF off. FSD (forced shutdown in progress) is
  * the end of the battery: low-battery. OL with LB is a charging battery on line power: online.
  * Null when the flags say nothing about power (e.g. "WAIT" before the driver's first data, or empty).

@@ -1,4 +1,4 @@
-// `sigpath probe FILE DEVICE` for a `nut` UPS (contract §1: power, minutesRemaining, chargePercent).
+// `sigpath probe FILE DEVICE` for a `nut` UPS (docs/contract.md §1: power, minutesRemaining, chargePercent).
 import type { Device } from '../../src/domain/config.ts'
 import type { Resolved } from '../../src/domain/primitives.ts'
 import { driverOf, probeFirstAnswer, withErrors } from '../common/probe.ts'

@@ -1,4 +1,4 @@
-// The one place where 1-based router ports (as labelled on the router, as in the config: contract §2) become the
+// The one place where 1-based router ports (as labelled on the router, as in the config: docs/contract.md §2) become the
 // 0-based numbers on the wire and back. Both Videohub (manual: "ports are always numbered starting at zero in the
 // protocol, which matches port one on the chassis") and SW-P-08 (destination/source numbers from 0) are 0-based.
 

@@ -1,4 +1,4 @@
-// `sigpath probe` for routers (contract §1): connect, read the full tally and locks, print them 1-based, disconnect.
+// `sigpath probe` for routers (docs/contract.md §1): connect, read the full tally and locks, print them 1-based, disconnect.
 // Reads only: a probe never routes, locks or unlocks anything.
 import type { Device } from '../../src/domain/config.ts'
 import type { ProbeOptions, ProbeResult } from '../types.ts'

@@ -1,5 +1,5 @@
 // The router interface the runtime (#7), `sigpath take` and `sigpath probe` use, whatever the protocol.
-// Every port number on this interface is 1-based, as labelled on the router (contract §2); the wire is 0-based and
+// Every port number on this interface is 1-based, as labelled on the router (docs/contract.md §2); the wire is 0-based and
 // the one place that converts is ports.ts. Confirmed state (what the router's own tally said) and commanded state
 // (what we asked for) are kept apart: nothing here is ever written from a request, only from the router's reports.
 import type { EventEmitter } from 'node:events'
@@ -8,7 +8,7 @@ import type { Freshness, Health } from '../types.ts'
 /** Lock of an output as the router reports it: ours (this session), theirs (another controller), or unlocked. */
 export type LockState = 'unlocked' | 'ours' | 'theirs'
 
-/** The link's explicit state (architecture.md, habit 2). `stopped` means stopped by us. */
+/** The link's explicit state (docs/architecture.md, habit 2). `stopped` means stopped by us. */
 export type LinkState = 'idle' | 'connecting' | 'connected' | 'backoff' | 'stopped'
 
 export interface RouterSize {

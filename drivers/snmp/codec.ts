@@ -1,4 +1,4 @@
-// Pure SNMP value handling: net-snmp varbinds in, typed values out; rule evaluation (contract §2 `rules`).
+// Pure SNMP value handling: net-snmp varbinds in, typed values out; rule evaluation (docs/contract.md §2 `rules`).
 // No I/O, no timers, no logger.
 import type { SignalReport } from '../types.ts'
 
@@ -109,7 +109,7 @@ function compare<T extends number | string>(a: T, b: T, op: Rule['op']): boolean
 }
 
 /**
- * Contract §2: rules are tried in order, the first that matches gives the signal; none matching means up.
+ * docs/contract.md §2: rules are tried in order, the first that matches gives the signal; none matching means up.
  * If a rule's OID could not be read at all (missing), the device's signal is not known from that rule: a rule
  * set that cannot be evaluated reports `unknown`, never `down` (§4: only evidence about the video reports down).
  */

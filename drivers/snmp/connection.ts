@@ -30,7 +30,7 @@ export interface SnmpPollerOptions {
 	staleAfterMs?: number
 	/**
 	 * no good answer for this long is lost contact ("comm-lost" for a UPS); default max(15 s, 5 polls): NUT's
-	 * upsmon DEADTIME is 15 s (peers.md)
+	 * upsmon DEADTIME is 15 s (docs/operations.md)
 	 */
 	commLostAfterMs?: number
 	/** backoff cap after failed polls; default max(pollMs, 10 s) */

@@ -1,7 +1,7 @@
 // A signal device over SNMP (driver `snmp`): a 2022-7 gateway, an IRD or a fiber receiver, judged by a built-in
 // profile (profiles.ts) or by config rules (codec.ts evaluateRules).
 //
-// Contract §4: only evidence about the video reports down or degraded. When the agent stops answering, the
+// docs/contract.md §4: only evidence about the video reports down or degraded. When the agent stops answering, the
 // report is `unknown` (it withdraws this device's last report), never `down`: a lost SNMP session never causes a
 // failover by itself. Reports are stamped with monotonicMs() at the answer that produced them.
 import { EventEmitter } from 'node:events'

@@ -1,4 +1,4 @@
-// `sigpath probe FILE DEVICE` for an `snmp` signal device (contract §1): one full read, then disconnect.
+// `sigpath probe FILE DEVICE` for an `snmp` signal device (docs/contract.md §1): one full read, then disconnect.
 import type { Device } from '../../src/domain/config.ts'
 import type { Resolved } from '../../src/domain/primitives.ts'
 import { answeredOn, driverOf, probeFirstAnswer } from '../common/probe.ts'

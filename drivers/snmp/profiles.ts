@@ -1,5 +1,5 @@
 // The built-in health profiles of the `snmp` driver: their objects, their default OIDs, and how a reading of
-// them becomes a signal. The one documented place for these OIDs (contract §2 `profile`, `profileOids`).
+// them becomes a signal. The one documented place for these OIDs (docs/contract.md §2 `profile`, `profileOids`).
 //
 // THERE IS NO STANDARD MIB for SMPTE ST 2022-7 gateways or satellite IRDs. Every vendor has its own enterprise
 // MIB. The default OIDs below are sigpath's own, placed under the IANA *experimental* arc 1.3.6.1.3 (RFC 1155

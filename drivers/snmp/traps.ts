@@ -1,4 +1,4 @@
-// The one SNMP trap and inform receiver of the daemon (top-level `traps: { listen, community }`, contract §2).
+// The one SNMP trap and inform receiver of the daemon (top-level `traps: { listen, community }`, docs/contract.md §2).
 //
 // v2c traps and informs (RFC 3416 §4.2.6/§4.2.7) and v1 traps; an inform is acknowledged by net-snmp before the
 // notification is handed on. A notification whose community is not the configured one is rejected: counted,

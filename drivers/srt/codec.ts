@@ -86,7 +86,7 @@ export interface UdpTarget {
 	port: number
 }
 
-/** `udp://HOST:PORT` (contract §2 relayTo); IPv6 in brackets. */
+/** `udp://HOST:PORT` (docs/contract.md §2 relayTo); IPv6 in brackets. */
 export function parseUdpUrl(url: string): UdpTarget {
 	const m = /^udp:\/\/(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/.exec(url)
 	if (!m) throw new Error(`"${url}" is not udp://HOST:PORT`)

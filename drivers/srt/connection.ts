@@ -397,7 +397,7 @@ export class SrtReceiver extends EventEmitter<SrtReceiverEvents> {
 		else if (this.#degraded)
 			obs = { signal: 'degraded', at: Math.max(this.#degradedAt, this.#nativeAt), detectedAt, cause }
 		else obs = { signal: 'up', at: Math.max(this.#nativeAt, this.#degradedAt), detectedAt, cause }
-		if (this.#reported?.signal === obs.signal) return // repeating a report changes nothing (contract §4)
+		if (this.#reported?.signal === obs.signal) return // repeating a report changes nothing (docs/contract.md §4)
 		this.#report(obs)
 	}
 

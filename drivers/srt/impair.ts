@@ -1,4 +1,4 @@
-// A small UDP relay that loses packets on purpose, placed between an SRT caller and listener (peers.md: these
+// A small UDP relay that loses packets on purpose, placed between an SRT caller and listener (docs/operations.md: these
 // machines have no netem). The simulator uses it for "lossy"; the tests put it in front of real peers.
 // It relays per client: each caller address gets its own socket toward the target, so several streams can share it.
 import dgram from 'node:dgram'

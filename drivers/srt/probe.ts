@@ -1,4 +1,4 @@
-// `sigpath probe FILE DEVICE --seconds N` for an SRT device (contract §1): receive for N seconds, then print the
+// `sigpath probe FILE DEVICE --seconds N` for an SRT device (docs/contract.md §1): receive for N seconds, then print the
 // connections (peer, streamId, rttMs, packetsReceived, packetsLost, packetsDropped, mbps) and the rejections
 // (peer, reason). A listener is reachable once bound, with or without connections; a caller once connected.
 // The probe never relays: a second copy of the stream must not reach the gateway while the daemon also feeds it.

@@ -12,7 +12,7 @@ import { ACK_BYTES, encodeFrame, NAK_BYTES, Swp08Decoder, type Swp08Message } fr
 export interface Swp08Options {
 	deviceId: string
 	transport: { tcp: TcpTarget } | { serial: SerialTarget } | { opener: WireOpener }
-	/** wire matrix and level (0-based, contract §2) */
+	/** wire matrix and level (0-based, docs/contract.md §2) */
 	matrix: number
 	level: number
 	log: Logger

@@ -1,5 +1,5 @@
 // UPS-MIB (RFC 1628) objects and their meaning: varbinds in, a UpsReading out. Pure.
-// Debian ships no UPS-MIB file, so the OIDs are numeric (peers.md). Base: upsMIB 1.3.6.1.2.1.33.
+// Debian ships no UPS-MIB file, so the OIDs are numeric (docs/operations.md). Base: upsMIB 1.3.6.1.2.1.33.
 import { numeric, type SnmpValue } from '../snmp/codec.ts'
 import type { UpsReading } from './types.ts'
 
@@ -99,7 +99,7 @@ export class UpsDecodeError extends Error {
 }
 
 /**
- * Contract §1 mapping: upsOutputSource 3 online, 4 bypass, 5 on-battery (low-battery when upsBatteryStatus is
+ * docs/contract.md §1 mapping: upsOutputSource 3 online, 4 bypass, 5 on-battery (low-battery when upsBatteryStatus is
  * 3 or 4), other off. Booster (6) and reducer (7) are the inverter correcting the utility voltage (AVR): the
  * load is on utility through the UPS, protected, so they read as online, not off. That is our one extension of
  * the mapping: "other" in the contract means none (2) and other (1).

@@ -1,4 +1,4 @@
-// `sigpath probe FILE DEVICE` for an `snmp-ups` UPS (contract §1 detail: power, minutesRemaining, chargePercent).
+// `sigpath probe FILE DEVICE` for an `snmp-ups` UPS (docs/contract.md §1 detail: power, minutesRemaining, chargePercent).
 import type { Device } from '../../src/domain/config.ts'
 import type { Resolved } from '../../src/domain/primitives.ts'
 import { answeredOn, driverOf, probeFirstAnswer } from '../common/probe.ts'

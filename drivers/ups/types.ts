@@ -45,7 +45,7 @@ export interface UpsDevice extends EventEmitter<UpsEvents> {
 	readonly synced: boolean
 }
 
-/** Contract §1 health from a UPS status. */
+/** docs/contract.md §1 health from a UPS status. */
 export function upsHealth(s: UpsStatus): Health {
 	if (s.commLost || !s.reading) return 'unknown'
 	switch (s.reading.power) {
@@ -60,7 +60,7 @@ export function upsHealth(s: UpsStatus): Health {
 	}
 }
 
-/** Contract §1 probe result for any UPS driver. */
+/** docs/contract.md §1 probe result for any UPS driver. */
 export function upsProbeResult(id: string, s: UpsStatus): ProbeResult {
 	const r = s.reading
 	return {

@@ -1,4 +1,4 @@
-// `sigpath check FILE [--json]`: 0 every critical feed compliant, 1 violations, 2 invalid config (contract §1, §3).
+// `sigpath check FILE [--json]`: 0 every critical feed compliant, 1 violations, 2 invalid config (docs/contract.md §1, §3).
 import { loadConfigFile } from '../domain/load.ts'
 import { judge, type Report } from '../rule/index.ts'
 import { parse, UsageError, type Command } from './io.ts'

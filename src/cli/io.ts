@@ -13,7 +13,7 @@ export const processIo: CliIo = {
 
 export type Command = (argv: string[], io: CliIo) => Promise<number>
 
-/** Exit codes shared by the commands (contract §1). */
+/** Exit codes shared by the commands (docs/contract.md §1). */
 export const EXIT = { ok: 0, fail: 1, usage: 2, config: 2, daemonConfig: 78 } as const
 
 export class UsageError extends Error {

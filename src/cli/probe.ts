@@ -1,5 +1,5 @@
 // `sigpath probe FILE DEVICE [--seconds N]`: connect to one device, print its state as JSON, disconnect.
-// 0 reachable; 1 not (the state is still printed, connected: false); 2 bad arguments (contract §1).
+// 0 reachable; 1 not (the state is still printed, connected: false); 2 bad arguments (docs/contract.md §1).
 //
 // Each driver folder provides `probe.ts` exporting `probe(device, options): Promise<ProbeResult>`.
 import { existsSync } from 'node:fs'

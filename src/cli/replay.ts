@@ -1,5 +1,5 @@
 // `sigpath replay FILE TIMELINE [--json] [--until T] [--explain]`: the failover engine over a recorded timeline, in
-// virtual time, no I/O beyond reading the two files (contract §1, §4). Exit 0; 2 invalid config or timeline.
+// virtual time, no I/O beyond reading the two files (docs/contract.md §1, §4). Exit 0; 2 invalid config or timeline.
 import { readFileSync } from 'node:fs'
 import { loadConfigFile } from '../domain/load.ts'
 import { buildModel } from '../domain/model.ts'

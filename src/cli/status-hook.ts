@@ -1,4 +1,4 @@
-// Starts the status endpoint (contract §6) next to a daemon and returns it with its base URL.
+// Starts the status endpoint (docs/contract.md §6) next to a daemon and returns it with its base URL.
 import type { Logger } from 'pino'
 import type { Config } from '../domain/config.ts'
 import type { Daemon } from '../runtime/daemon.ts'

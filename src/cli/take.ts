@@ -1,4 +1,4 @@
-// `sigpath take FILE ROUTER OUTPUT INPUT`: route one crosspoint and wait for the router's own tally (contract §1).
+// `sigpath take FILE ROUTER OUTPUT INPUT`: route one crosspoint and wait for the router's own tally (docs/contract.md §1).
 // 0 confirmed; 1 refused or unconfirmed; 2 bad arguments (unknown device, port out of range: nothing is sent).
 // OUTPUT and INPUT are 1-based, as labelled on the router.
 import { createRouter, isRouterDevice } from '../../drivers/router/index.ts'

@@ -1,4 +1,4 @@
-// The embedded MQTT broker (contract §2: no `mqtt` in the config). aedes is a real MQTT 3.1.1 broker; it does not
+// The embedded MQTT broker (docs/contract.md §2: no `mqtt` in the config). aedes is a real MQTT 3.1.1 broker; it does not
 // speak MQTT 5, so over it panels get their replies on `.../set/result`. In production the broker is mosquitto.
 //
 // Even on loopback it keeps the ACL of a BOC: only the daemon (authenticated with a per-process secret) may publish

@@ -1,4 +1,4 @@
-// MQTT control of contract §5: hardware panels send `set` commands; sigpath publishes retained feed and device
+// MQTT control of docs/contract.md §5: hardware panels send `set` commands; sigpath publishes retained feed and device
 // state, its `online` flag (with a last will) and alarms. MQTT.js does the protocol; this file owns the topics, the
 // validation, the replies and the rules that keep a panel from moving a crosspoint by accident:
 //   - every payload is validated (size first, then JSON, then zod); a bad one changes nothing and gets a reply;

@@ -1,8 +1,8 @@
-// MQTT payloads of contract §5, validated by zod. Unknown keys are errors; a bad payload changes nothing.
+// MQTT payloads of docs/contract.md §5, validated by zod. Unknown keys are errors; a bad payload changes nothing.
 import { z } from 'zod'
 import { Id } from '../domain/primitives.ts'
 
-/** A payload over this is refused unread (contract §5). */
+/** A payload over this is refused unread (docs/contract.md §5). */
 export const MAX_PAYLOAD_BYTES = 16 * 1024
 
 export const SetCommand = z

@@ -1,4 +1,4 @@
-// The configuration of contract §2: the one source of truth. Strict objects (unknown keys are errors), every field
+// The configuration of docs/contract.md §2: the one source of truth. Strict objects (unknown keys are errors), every field
 // described (the JSON Schema in config/ and the README reference are generated from here), every cross-reference
 // checked, ids unique in their scope.
 import { z } from 'zod'

@@ -1,4 +1,4 @@
-// The driver keys of contract §2, one strict schema per `driver.type`. Drivers receive these parsed objects
+// The driver keys of docs/contract.md §2, one strict schema per `driver.type`. Drivers receive these parsed objects
 // (defaults applied, secrets still unresolved) and know nothing of feeds or events.
 import { z } from 'zod'
 import { Host, Millis, Oid, Secret, TcpPort, type Resolved } from './primitives.ts'
@@ -13,7 +13,7 @@ export const SnmpV3 = z
 			.default('sha')
 			.describe('authentication protocol'),
 		authKey: Secret.describe('authentication pass phrase (at least 8 characters)'),
-		// DES is refused: Node 20's OpenSSL 3 no longer provides it (peers.md).
+		// DES is refused: Node 20's OpenSSL 3 no longer provides it (docs/operations.md).
 		privProtocol: z
 			.enum(['aes', 'aes256b', 'aes256r'])
 			.default('aes')

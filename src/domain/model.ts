@@ -1,4 +1,4 @@
-// The model derived from a validated config: lookups by id and the ranking of contract §4, shared by the rule,
+// The model derived from a validated config: lookups by id and the ranking of docs/contract.md §4, shared by the rule,
 // the engine and the runtime so that they can never disagree about which path is the primary.
 import type { Config, Device, Event, Feed, Path, Policy, PowerSource, Tier } from './config.ts'
 
@@ -18,7 +18,7 @@ export interface FeedRef {
 }
 
 /**
- * Ranking of a feed's paths (contract §4): method order in `approvedMethods`, then order in the config.
+ * Ranking of a feed's paths (docs/contract.md §4): method order in `approvedMethods`, then order in the config.
  * A path whose method is not approved ranks after every approved one (it is a violation, but it still exists).
  */
 export function rankPaths(paths: readonly Path[], approvedMethods: readonly string[]): Path[] {

@@ -1,4 +1,4 @@
-// The decision rules of contract §4, read on a feed's state. Pure: the Engine applies what this returns.
+// The decision rules of docs/contract.md §4, read on a feed's state. Pure: the Engine applies what this returns.
 import { classOf, type Class, type FeedRt, type PathRt, type Trigger } from './state.ts'
 import type { AlarmCode, Cause, Observation } from './types.ts'
 

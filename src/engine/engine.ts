@@ -1,4 +1,4 @@
-// The failover engine of contract §4, for any number of feeds. Pure and deterministic: no clock, no timers, no I/O,
+// The failover engine of docs/contract.md §4, for any number of feeds. Pure and deterministic: no clock, no timers, no I/O,
 // no logging. Time comes in with every call (integer ms); the engine says when it next needs to be woken
 // (nextDeadline), so that the daemon drives it with real timers and replay with virtual time, through this code.
 //

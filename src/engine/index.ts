@@ -1,4 +1,4 @@
-// The failover engine of contract §4: pure, deterministic, shared by the daemon and `sigpath replay`.
+// The failover engine of docs/contract.md §4: pure, deterministic, shared by the daemon and `sigpath replay`.
 //
 // How the daemon drives it (the same calls replay makes, with real time instead of virtual):
 //   const engine = new Engine(model, { pending: model.feeds.keys() })   // t = ms since the daemon's start

@@ -1,4 +1,4 @@
-// Replay: the engine over a parsed timeline in virtual time, and the printed forms of its outputs (contract §4).
+// Replay: the engine over a parsed timeline in virtual time, and the printed forms of its outputs (docs/contract.md §4).
 import type { FeedKey, Model } from '../domain/model.ts'
 import { PowerMonitor, type PowerAlarm, type UpsReading } from '../rule/power.ts'
 import { Engine } from './engine.ts'

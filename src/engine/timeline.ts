@@ -1,4 +1,4 @@
-// The timeline format of contract §4 (JSON lines), validated with zod, to and from the engine's observations.
+// The timeline format of docs/contract.md §4 (JSON lines), validated with zod, to and from the engine's observations.
 // Our extension: a signal or device record may carry "at" (integer ms, <= t), the instant its condition began.
 import { z } from 'zod'
 import type { FeedKey, Model } from '../domain/model.ts'

@@ -1,4 +1,4 @@
-// What goes into the failover engine and what comes out (contract §4). Plain data: the daemon journals these, replay
+// What goes into the failover engine and what comes out (docs/contract.md §4). Plain data: the daemon journals these, replay
 // reads and prints them, MQTT/HTTP publish the snapshot.
 import type { FeedKey } from '../domain/model.ts'
 import type { UpsPower } from '../domain/power.ts'
@@ -110,7 +110,7 @@ export interface Suppressed {
 
 export type Output = Decision | Alarm | Refusal | Accepted | Suppressed
 
-/** The published class of a path (contract §5): §4's classes, or `failed` while it is in a failed outage. */
+/** The published class of a path (docs/contract.md §5): §4's classes, or `failed` while it is in a failed outage. */
 export type PathState = 'healthy' | 'recovering' | 'degraded' | 'ineligible' | 'failed'
 
 export interface PathSnapshot {

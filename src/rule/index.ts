@@ -1,4 +1,4 @@
-// The contribution rule of contract §3: config in, report out. Pure: no I/O, no clock, no logger.
+// The contribution rule of docs/contract.md §3: config in, report out. Pure: no I/O, no clock, no logger.
 //
 // Every show-critical feed needs `minPaths` paths that are completely discrete: no shared device, router line card
 // (or input), shared-risk tag or power source, every device in a path fed by two distinct UPS sources that are

@@ -61,7 +61,7 @@ export class StatusMetrics {
 		})
 		new Gauge({
 			name: 'sigpath_path_state',
-			help: "a path's class (contract §4): 1 for its current state, 0 for the others",
+			help: "a path's class (docs/contract.md §4): 1 for its current state, 0 for the others",
 			labelNames: ['event', 'feed', 'path', 'state'],
 			registers: r,
 			collect() {

@@ -1,4 +1,4 @@
-// The status endpoint (contract §6): /status, /healthz, /readyz, /metrics, /audit, the live push channel at
+// The status endpoint (docs/contract.md §6): /status, /healthz, /readyz, /metrics, /audit, the live push channel at
 // /events, the dashboard at /, and (only with http.token) operator commands at POST /feeds/<event>/<feed>/set.
 //
 // node:http rather than fastify: about ten fixed routes, a streaming response (/audit) and a long-lived one (SSE)
@@ -45,7 +45,7 @@ export interface BoundAddress {
 
 /** Longer request targets get 414; node itself answers 431 past its 16 KiB header limit. */
 export const MAX_URL_LENGTH = 2048
-/** request bodies (the MQTT set payload of contract §5, same limit) */
+/** request bodies (the MQTT set payload of docs/contract.md §5, same limit) */
 export const MAX_BODY_BYTES = MAX_PAYLOAD_BYTES
 
 const SECURITY_HEADERS: Record<string, string> = {

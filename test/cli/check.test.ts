@@ -1,4 +1,4 @@
-// `sigpath check` as an operator runs it: exit codes of contract §1, placed errors, no stack traces.
+// `sigpath check` as an operator runs it: exit codes of docs/contract.md §1, placed errors, no stack traces.
 import { execFile } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -56,7 +56,7 @@ describe('sigpath check', () => {
 		])
 	})
 
-	it('prints the --json report of contract §3 for a compliant config', async () => {
+	it('prints the --json report of docs/contract.md §3 for a compliant config', async () => {
 		const r = await run('check', 'config/example.yaml', '--json')
 		expect(JSON.parse(r.out)).toMatchObject({
 			ok: true,

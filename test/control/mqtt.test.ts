@@ -1,4 +1,4 @@
-// MQTT control (contract §5) against a real mosquitto with credentials and ACLs, panels played by mosquitto_pub /
+// MQTT control (docs/contract.md §5) against a real mosquitto with credentials and ACLs, panels played by mosquitto_pub /
 // mosquitto_sub and by MQTT.js clients.
 import { execFile } from 'node:child_process'
 import { randomBytes } from 'node:crypto'

@@ -1,4 +1,4 @@
-// The config of contract §2: validation, cross-references, placed errors, secrets.
+// The config of docs/contract.md §2: validation, cross-references, placed errors, secrets.
 import { describe, expect, it } from 'vitest'
 import { ConfigError, formatProblem, parseConfigText } from '../../src/domain/load.ts'
 import { redact, resolveSecret } from '../../src/domain/secrets.ts'
@@ -168,7 +168,7 @@ describe('config validation', () => {
 		})
 	})
 
-	it('applies the failover defaults of contract §2', () => {
+	it('applies the failover defaults of docs/contract.md §2', () => {
 		const c = parseConfigText(yaml(discreteTopology({ paths: 3 })))
 		expect(c.events[0]!.feeds[0]!.failover).toEqual({
 			mode: 'auto',

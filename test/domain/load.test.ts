@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest'
 import { ConfigError, parseConfigText } from '../../src/domain/load.ts'
 
 describe('config loading', () => {
-	it('accepts a minimal config and applies the defaults of contract §2', () => {
+	it('accepts a minimal config and applies the defaults of docs/contract.md §2', () => {
 		const c = parseConfigText('site: { id: boc-lg }\n')
 		expect(c.policy.minPaths).toBe(3)
 		expect(c.policy.approvedMethods).toEqual(['fiber', 'satellite', 'internet', 'srt'])

@@ -1,4 +1,4 @@
-// A reference model of contract §4 for the tests, written to be obviously literal rather than fast: it steps through
+// A reference model of docs/contract.md §4 for the tests, written to be obviously literal rather than fast: it steps through
 // every millisecond, fires nothing from a queue but checks each condition at each t, and evaluates every feed after
 // the timers of each t and after every record. The engine (event-driven, with a timer heap, lazy cancelling and
 // dirty sets) must give the same decisions, refusals and alarms. No `at` here: the oracle reads §4 as written.

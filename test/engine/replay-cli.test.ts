@@ -1,4 +1,4 @@
-// `sigpath replay FILE TIMELINE [--json] [--until T]` (contract §1, §4): its output lines, and exit 2 naming the
+// `sigpath replay FILE TIMELINE [--json] [--until T]` (docs/contract.md §1, §4): its output lines, and exit 2 naming the
 // line of a bad timeline record.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'

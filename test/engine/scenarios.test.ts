@@ -1,4 +1,4 @@
-// Contract §4, rule by rule and sentence by sentence: one scenario table per section, each row a timeline and the
+// docs/contract.md §4, rule by rule and sentence by sentence: one scenario table per section, each row a timeline and the
 // exact outputs it must give (at the millisecond). pgm: lossMs 300, clearMs 10000, preference primary; ranked
 // fiber, sat, inet (method order, whatever the config order). iso: lossMs 500, clearMs 2000, preference equal.
 import { describe, expect, it } from 'vitest'

@@ -1,4 +1,4 @@
-// Every code of contract §3, violated and satisfied, with details an operator can act on. One table per code: each
+// Every code of docs/contract.md §3, violated and satisfied, with details an operator can act on. One table per code: each
 // row builds the discrete topology, changes it in one way, and gives the exact violations it must yield.
 import { describe, expect, it } from 'vitest'
 import { judge, type Code, type Violation } from '../../src/rule/index.ts'

@@ -55,7 +55,7 @@ function http(
 const json = (r: Reply): unknown => JSON.parse(r.body)
 
 describe('the read endpoints', () => {
-	it('serves /status in the contract §6 shape, with security headers and no caching', async () => {
+	it('serves /status in the docs/contract.md §6 shape, with security headers and no caching', async () => {
 		lab = await startStatusLab()
 		const r = await http(lab.url, 'GET', '/status')
 		expect(r.status).toBe(200)

@@ -51,7 +51,7 @@ export interface StatusLabOptions {
 	singlePowerEvent?: number
 }
 
-/** A UPS as the runtime sees it: no video signal, a power state in its detail (contract §1 probe detail). */
+/** A UPS as the runtime sees it: no video signal, a power state in its detail (docs/contract.md §1 probe detail). */
 export class FakeUps extends FakeSource {
 	private power: 'online' | 'on-battery' | 'low-battery' = 'online'
 	private minutes = 42

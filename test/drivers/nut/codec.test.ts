@@ -105,7 +105,7 @@ describe('replies', () => {
 	})
 })
 
-describe('ups.status flags (contract §1)', () => {
+describe('ups.status flags (docs/contract.md §1)', () => {
 	it.each([
 		['OL', 'online'],
 		['OL CHRG', 'online'],

@@ -121,7 +121,7 @@ describe('NUT client faults', () => {
 		expect(s.connections).toBeGreaterThanOrEqual(2)
 	})
 
-	it('probe: contract §1 detail when reachable; connected false when not', async () => {
+	it('probe: docs/contract.md §1 detail when reachable; connected false when not', async () => {
 		const s = await sim('OB')
 		const ctx = { log: silentLogger }
 		const dev = (port: number) => ({

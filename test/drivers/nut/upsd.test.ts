@@ -1,4 +1,4 @@
-// The NUT client against the real upsd + dummy-ups (peers.md): a .seq walking OL -> OB -> OB LB, a .dev changed
+// The NUT client against the real upsd + dummy-ups (docs/operations.md): a .seq walking OL -> OB -> OB LB, a .dev changed
 // with upsrw, upsd's error codes, a driver that dies (stale, then comm-lost, and the power model's upsmon rule),
 // and `sigpath probe`.
 import { chmodSync, chownSync, mkdirSync, writeFileSync } from 'node:fs'

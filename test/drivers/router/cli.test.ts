@@ -1,4 +1,4 @@
-// `sigpath take` and `sigpath probe` for routers (contract §1), against both simulators: TCP, and SW-P-08 serial
+// `sigpath take` and `sigpath probe` for routers (docs/contract.md §1), against both simulators: TCP, and SW-P-08 serial
 // over a socat pty pair.
 import { execFile } from 'node:child_process'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'

@@ -1,4 +1,4 @@
-// Pure SNMP pieces: varbind decoding, rule evaluation (contract §2), profile judgement and OID resolution.
+// Pure SNMP pieces: varbind decoding, rule evaluation (docs/contract.md §2), profile judgement and OID resolution.
 import { describe, expect, it } from 'vitest'
 import { SNMP_PROFILE_OBJECTS, SnmpDriver } from '../../../src/domain/drivers.ts'
 import { decodeVarbind, evaluateRules, type SnmpValue } from '../../../drivers/snmp/codec.ts'

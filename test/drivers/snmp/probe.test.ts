@@ -1,4 +1,4 @@
-// `sigpath probe FILE DEVICE` (contract §1) for snmp signal devices and UPSes: the real command for an snmp
+// `sigpath probe FILE DEVICE` (docs/contract.md §1) for snmp signal devices and UPSes: the real command for an snmp
 // gateway (legs) and an unreachable snmp-ups (exit 1, connected false), and the megatec probe over a socat pty.
 import { spawn } from 'node:child_process'
 import { existsSync, writeFileSync } from 'node:fs'

@@ -1,5 +1,5 @@
 // Signal devices over SNMP against the simulator agent: the gateway-2022-7 and ird profiles, a vendor's OIDs
-// mapped with profileOids, config rules; and the faults: a lost agent is `unknown`, never `down` (contract §4);
+// mapped with profileOids, config rules; and the faults: a lost agent is `unknown`, never `down` (docs/contract.md §4);
 // one dead device never delays another; a garbage-answering agent; an agent restart.
 import { createSocket } from 'node:dgram'
 import { afterEach, describe, expect, it } from 'vitest'
@@ -106,7 +106,7 @@ describe('gateway-2022-7 profile', () => {
 		expect(d.state?.health).toBe('degraded')
 	})
 
-	it('a lost agent is unknown, never down (contract §4), and comes back after a restart', async () => {
+	it('a lost agent is unknown, never down (docs/contract.md §4), and comes back after a restart', async () => {
 		const s = await sim({ objects: profileObjects('gateway-2022-7') })
 		const d = dev({ port: s.port, profile: 'gateway-2022-7' })
 		const signals: SignalReport[] = []

@@ -1,4 +1,4 @@
-// The SRT driver against real peers on loopback (peers.md "SRT"): srt-live-transmit and ffmpeg (libsrt) as callers
+// The SRT driver against real peers on loopback (docs/operations.md "SRT"): srt-live-transmit and ffmpeg (libsrt) as callers
 // into our listener and as listeners for our caller; rejections with their reasons; loss through an impairment relay;
 // a killed sender; our sim as a listener for srt-live-transmit. Each peer is started here and killed by its pid.
 import { afterEach, beforeAll, describe, expect, it } from 'vitest'
@@ -104,7 +104,7 @@ describe('srt-live-transmit and ffmpeg as callers into our listener', () => {
 			}),
 		)
 		const p1 = await freeUdpPort()
-		// srt-live-transmit does not URL-decode (peers.md): the stream id goes in as written
+		// srt-live-transmit does not URL-decode (docs/operations.md): the stream id goes in as written
 		startPeer(SLT, [
 			'-q',
 			'-a',
@@ -135,7 +135,7 @@ describe('srt-live-transmit and ffmpeg as callers into our listener', () => {
 		const { rx, signals } = await receiver(
 			srtConfig({ mode: 'listener', port: 0, streamId: 'cam1', relayTo: `udp://127.0.0.1:${outPort}` }),
 		)
-		// ffmpeg's SRT latency is in microseconds (peers.md)
+		// ffmpeg's SRT latency is in microseconds (docs/operations.md)
 		startPeer(FFMPEG, [
 			...['-hide_banner', '-loglevel', 'error', '-re', '-f', 'lavfi', '-i', 'testsrc=size=320x180:rate=25'],
 			...['-t', '3', '-c:v', 'mpeg2video', '-b:v', '1M', '-f', 'mpegts'],

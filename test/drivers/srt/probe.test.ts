@@ -1,4 +1,4 @@
-// `sigpath probe FILE DEVICE --seconds N` for SRT devices (contract §1), run through the real command.
+// `sigpath probe FILE DEVICE --seconds N` for SRT devices (docs/contract.md §1), run through the real command.
 import dgram from 'node:dgram'
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'

@@ -277,7 +277,7 @@ describe('SRT loss and scale', () => {
 		tx.setLossRate(0)
 		await waitFor('up after loss cleared', () => rx.signal?.signal === 'up', 5000)
 		expect(rx.connections()[0]!.packetsLost).toBeGreaterThan(0)
-		expect(rx.connections()[0]!.packetsDropped).toBe(0) // retransmission recovered every loss (peers.md)
+		expect(rx.connections()[0]!.packetsDropped).toBe(0) // retransmission recovered every loss (docs/operations.md)
 	})
 
 	it('carries four simultaneous streams, each relayed byte-identical', async () => {

@@ -36,7 +36,7 @@ const feed = (bytes: Uint8Array, cuts: number[]): Swp08Event[] => {
 const messages = (events: Swp08Event[]): Swp08Message[] =>
 	events.flatMap((e) => (e.type === 'frame' ? [e.message] : []))
 
-describe('SW-P-08 codec: the worked frames of peers.md', () => {
+describe('SW-P-08 codec: the worked frames of docs/operations.md', () => {
 	for (const f of fixtures) {
 		it(`encodes ${f.name} byte for byte`, () => {
 			expect(encodeFrame(f.message).toString('hex')).toBe(bytesOf(f.hex).toString('hex'))

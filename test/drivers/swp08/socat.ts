@@ -1,4 +1,4 @@
-// A socat pty pair (peers.md, Routers): two linked pseudo-terminals, the way an RS-422 cable looks to both ends.
+// A socat pty pair (docs/operations.md, Routers): two linked pseudo-terminals, the way an RS-422 cable looks to both ends.
 // Started by the test that needs it and stopped by its pid; a missing socat fails with the install command.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { existsSync, mkdtempSync, rmSync } from 'node:fs'

@@ -1,4 +1,4 @@
-// UPS-MIB mapping of contract §1 and the UPS trap classification (RFC 1628).
+// UPS-MIB mapping of docs/contract.md §1 and the UPS trap classification (RFC 1628).
 import { describe, expect, it } from 'vitest'
 import type { SnmpValue } from '../../../drivers/snmp/codec.ts'
 import {
@@ -56,7 +56,7 @@ describe('UPS-MIB to power state', () => {
 		expect(r.chargePercent).toBeNull()
 	})
 
-	it('health and the probe detail of contract §1', () => {
+	it('health and the probe detail of docs/contract.md §1', () => {
 		const reading = decodeUps(
 			values({
 				upsOutputSource: 5,

@@ -111,7 +111,7 @@ afterAll(async () => {
 })
 
 describe('snmp-ups against snmpsimd', () => {
-	it('maps UPS-MIB values changed with snmpset to the power states of contract §1', async () => {
+	it('maps UPS-MIB values changed with snmpset to the power states of docs/contract.md §1', async () => {
 		const d = device()
 		const seen: UpsPower[] = []
 		d.on('power', (s) => {
@@ -290,7 +290,7 @@ describe('snmp-ups against snmpsimd', () => {
 		}
 	})
 
-	it('sigpath probe prints the contract §1 detail and exits 0', async () => {
+	it('sigpath probe prints the docs/contract.md §1 detail and exits 0', async () => {
 		const cfg = join(dir, 'probe.yaml')
 		writeFileSync(
 			cfg,

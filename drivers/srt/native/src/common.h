@@ -20,7 +20,7 @@ namespace sigpath {
 int64_t MonotonicNs();
 inline double NsToMs(int64_t ns) { return static_cast<double>(ns) / 1e6; }
 
-// The SRT socket options both ends share (peers.md "SRT"; srt.h SRTO_*).
+// The SRT socket options both ends share (docs/operations.md "SRT"; srt.h SRTO_*).
 struct SrtOptions {
   bool listener = true;
   std::string host;  // numeric address: JS resolves names first
