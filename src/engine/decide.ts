@@ -17,7 +17,7 @@ export interface Verdict {
 const describe = (p: PathRt): string =>
 	`${p.id} (rank ${p.rank + 1}) is ${classOf(p)}${p.signal !== 'up' ? `, signal ${p.signal ?? 'none'}` : ''}`
 
-function failure(p: PathRt, lossMs: number): string {
+export function failureText(p: PathRt, lossMs: number): string {
 	return `active path ${p.id} failed at ${p.lastFailure ?? '?'} (down or degraded for lossMs ${lossMs}) and is ${p.signal ?? 'without signal'}`
 }
 
@@ -39,6 +39,8 @@ function best(f: FeedRt, classes: readonly Class[]): PathRt | null {
 export function decide(f: FeedRt): Verdict {
 	const a = f.active
 	const stay: Verdict = { to: null, cause: 'failover', rule: '', noPath: false, because: [], paths: [] }
+	// §4a: off-path (the router shows none of the feed's paths): no automatic switch
+	if (a === null) return stay
 	// Rules 1 and 2 act only on an active path that has failed in its current outage and reports down or degraded
 	if (a.failedOutage && a.signal === 'down') {
 		const to = best(f, ['healthy', 'recovering', 'degraded'])
@@ -48,7 +50,7 @@ export function decide(f: FeedRt): Verdict {
 			cause: 'failover',
 			rule: '1: the active path failed and is down; best candidate: healthy, then recovering, then degraded',
 			noPath: false,
-			because: [failure(a, f.lossMs), describe(to)],
+			because: [failureText(a, f.lossMs), describe(to)],
 			paths: [a, to],
 		}
 	}
@@ -60,7 +62,7 @@ export function decide(f: FeedRt): Verdict {
 				cause: 'failover',
 				rule: '2: the active path failed and is degraded; a healthy candidate exists',
 				noPath: false,
-				because: [failure(a, f.lossMs), describe(to)],
+				because: [failureText(a, f.lossMs), describe(to)],
 				paths: [a, to],
 			}
 	}
@@ -98,6 +100,8 @@ function describeObs(o: Observation): string {
 			return `t=${o.t} device ${o.device} ${o.state}${at}`
 		case 'command':
 			return `t=${o.t} command ${o.command}${o.path !== undefined ? ` ${o.path}` : ''}${o.force ? ' force' : ''}${o.operator !== undefined ? ` by ${o.operator}` : ''}`
+		case 'external':
+			return `t=${o.t} router output of ${o.feed} switched outside sigpath to ${o.path ?? 'an input of no path'}${o.input !== undefined ? ` (input ${o.input})` : ''}`
 		case 'ups':
 			return `t=${o.t} UPS ${o.ups} ${o.power ?? 'not read'}${o.commLost ? ' (contact lost)' : ''}`
 	}
@@ -130,8 +134,11 @@ export function withCauses(paths: readonly PathRt[], triggers: readonly Trigger[
 	return [...out, ...triggers]
 }
 
-export const alarmText: Record<AlarmCode, (feed: string, path: string) => string> = {
+export const alarmText: Record<AlarmCode, (feed: string, path: string | null) => string> = {
 	'no-path': (feed, path) => `${feed}: active path ${path} failed and no other path is eligible`,
 	'no-signal': (feed, path) => `${feed}: no signal reported for the active path ${path}`,
 	'at-risk': (feed) => `${feed}: fewer healthy discrete paths than the contribution rule requires`,
+	'external-take': (feed, path) => `${feed}: the router put ${path} on air without sigpath; the feed is manual`,
+	'off-path': (feed) => `${feed}: the router shows an input that is none of the feed's paths`,
+	'on-air-failed': (feed, path) => `${feed}: active path ${path} has failed and is still on air`,
 }

@@ -10,7 +10,7 @@
 import type { Model, FeedKey } from '../domain/model.ts'
 import { maxDiscrete } from '../rule/index.ts'
 import { buildRuntime, type DeviceRt } from './build.ts'
-import { alarmText, decide, explainTriggers, withCauses } from './decide.ts'
+import { alarmText, decide, explainTriggers, failureText, withCauses } from './decide.ts'
 import { TimerHeap } from './heap.ts'
 import {
 	classOf,
@@ -25,7 +25,9 @@ import {
 	type Trigger,
 } from './state.ts'
 import {
+	ALARM_CODES,
 	EngineError,
+	type ExternalObservation,
 	type AlarmCode,
 	type FeedSnapshot,
 	type Mode,
@@ -111,9 +113,9 @@ export class Engine {
 				const feed = this.feed(obs.feed)
 				if (feed.touched)
 					throw new EngineError(`a start record of feed ${feed.key} must come before any other record of that feed`)
-				const p = feed.byId.get(obs.active)
-				if (!p) throw new EngineError(`feed ${feed.key} has no path "${obs.active}"`)
-				for (const code of ['no-path', 'no-signal', 'at-risk'] as const) feed.alarms[code] = null
+				const p = obs.active === null ? null : feed.byId.get(obs.active)
+				if (p === undefined) throw new EngineError(`feed ${feed.key} has no path "${obs.active}"`)
+				for (const code of ALARM_CODES) feed.alarms[code] = null
 				this.startFeed(feed, t, p, obs.mode ?? feed.configMode, obs.locked ?? false, obs)
 				feed.touched = true
 				break
@@ -147,6 +149,16 @@ export class Engine {
 			case 'command':
 				this.command(this.feed(obs.feed), obs, out)
 				break
+			case 'external': {
+				const feed = this.feed(obs.feed)
+				// a feed that waits for its start learns its crosspoint from the start itself
+				if (!feed.started) break
+				const p = obs.path === null ? null : feed.byId.get(obs.path)
+				if (p === undefined) throw new EngineError(`feed ${feed.key} has no path "${obs.path}"`)
+				feed.touched = true
+				this.external(feed, obs, p, out)
+				break
+			}
 			case 'ups':
 				break // power switches no path: the power monitor reads these (src/rule/power.ts)
 		}
@@ -184,11 +196,11 @@ export class Engine {
 		return {
 			feed: feed.key,
 			started: feed.started,
-			active: feed.started ? feed.active.id : null,
+			active: feed.started ? (feed.active?.id ?? null) : null,
 			mode: feed.mode,
 			locked: feed.locked,
 			paths,
-			alarms: (['no-path', 'no-signal', 'at-risk'] as const).filter((a) => feed.alarms[a] !== null),
+			alarms: ALARM_CODES.filter((a) => feed.alarms[a] !== null),
 			wouldSwitch: feed.would ? { to: feed.would.to.id, cause: feed.would.cause } : null,
 			compliance: feed.risk ? { healthyDiscretePaths: this.healthyDiscrete(feed), required: feed.risk.required } : null,
 		}
@@ -210,7 +222,14 @@ export class Engine {
 		return at
 	}
 
-	private startFeed(feed: FeedRt, t: number, active: PathRt, mode: Mode, locked: boolean, obs?: Observation): void {
+	private startFeed(
+		feed: FeedRt,
+		t: number,
+		active: PathRt | null,
+		mode: Mode,
+		locked: boolean,
+		obs?: Observation,
+	): void {
 		feed.started = true
 		feed.startT = t
 		feed.active = active
@@ -232,7 +251,8 @@ export class Engine {
 			p.lastFailure = null
 			p.nullLong = false
 			// §4 Start: a path ranked above the start path is no revert target until up for clearMs after the start
-			p.revertBlocked = p.rank < active.rank
+			// (off-path at the start: no path is a revert target until it has been up for clearMs)
+			p.revertBlocked = active === null || p.rank < active.rank
 			p.cause = null
 			this.schedule({ kind: 'null', path: p }, t + feed.lossMs)
 			// reports that arrived while the feed waited for its start count from the start
@@ -372,12 +392,14 @@ export class Engine {
 					)
 				feed.mode = 'manual'
 				this.accepted(feed, obs, out)
+				// an operator's take answers another controller's: the external-take alarm has been dealt with
+				this.alarm(feed, 'external-take', false, t, out, () => [`${obs.operator ?? 'an operator'} took ${p.id}`])
 				if (p !== feed.active) {
 					out.push({
 						kind: 'decision',
 						t,
 						feed: feed.key,
-						from: feed.active.id,
+						from: feed.active?.id ?? null,
 						to: p.id,
 						cause: 'take',
 						...who,
@@ -397,12 +419,43 @@ export class Engine {
 			case 'manual':
 				feed.mode = obs.command
 				this.accepted(feed, obs, out)
+				if (obs.command === 'auto')
+					this.alarm(feed, 'external-take', false, t, out, () => [
+						`${obs.operator ?? 'an operator'} put the feed back in auto`,
+					])
 				break
 			case 'lock':
 			case 'unlock':
 				feed.locked = obs.command === 'lock'
 				this.accepted(feed, obs, out)
 				break
+		}
+		this.touch(feed, { obs })
+	}
+
+	/**
+	 * §4a: the router shows what sigpath did not command. The path on that input is on air now, locked or not (a lock
+	 * forbids sigpath's own switches; it never blinds it); the feed goes to manual; `external-take` names the path,
+	 * or `off-path` stands while the input is none of the feed's paths.
+	 */
+	private external(feed: FeedRt, obs: ExternalObservation, p: PathRt | null, out: Output[]): void {
+		const t = obs.t
+		feed.active = p
+		feed.mode = 'manual'
+		feed.would = null
+		if (p !== null) {
+			const input = obs.input !== undefined ? ` (input ${obs.input})` : ''
+			// raised again for every such change: each is news to the operator
+			feed.alarms['external-take'] = null
+			this.alarm(
+				feed,
+				'external-take',
+				true,
+				t,
+				out,
+				() => [`the router's tally shows ${p.id}${input}, which sigpath did not command`],
+				`${feed.key}: the router put ${p.id}${input} on air without sigpath; the feed is manual`,
+			)
 		}
 		this.touch(feed, { obs })
 	}
@@ -434,7 +487,7 @@ export class Engine {
 	private evaluate(f: FeedRt, t: number, out: Output[]): void {
 		if (!f.started) return
 		const d = decide(f)
-		if (d.to && d.to !== f.active) {
+		if (d.to && f.active && d.to !== f.active) {
 			const held = f.locked ? 'locked' : f.mode === 'manual' ? 'manual' : null
 			const explain = { rule: d.rule, triggers: explainTriggers(withCauses(d.paths, f.triggers)), because: d.because }
 			if (held === null) {
@@ -456,13 +509,11 @@ export class Engine {
 			}
 		} else f.would = null
 		const a = f.active
-		this.alarm(f, 'no-path', d.noPath, t, out, () => [
-			`${a.id} failed at ${a.lastFailure ?? '?'} and is down; no other path is eligible`,
-			...f.paths.filter((p) => p !== a).map((p) => `${p.id}: ${classOf(p)} (signal ${p.signal ?? 'none'})`),
-		])
-		this.alarm(f, 'no-signal', a.signal === null && a.nullLong, t, out, () => [
-			`active path ${a.id} has had no signal since ${a.nullSince ?? '?'} (lossMs ${f.lossMs})`,
-		])
+		this.alarm(f, 'off-path', a === null, t, out, () => [`the router shows none of the paths of ${f.key}`])
+		if (a === null) {
+			for (const code of ['no-path', 'no-signal', 'on-air-failed'] as const)
+				this.alarm(f, code, false, t, out, () => ['the feed is off-path'])
+		} else this.activeAlarms(f, a, d.noPath, t, out)
 		if (f.risk) {
 			const risk = f.risk
 			const n = f.graceOver ? this.healthyDiscrete(f) : risk.required
@@ -472,20 +523,64 @@ export class Engine {
 		}
 	}
 
-	private alarm(f: FeedRt, code: AlarmCode, on: boolean, t: number, out: Output[], because: () => string[]): void {
+	/** The alarms about the path on air: no-path, no-signal, and on-air-failed (§4a: a failed path on air is never silent). */
+	private activeAlarms(f: FeedRt, a: PathRt, noPath: boolean, t: number, out: Output[]): void {
+		this.alarm(f, 'no-path', noPath, t, out, () => [
+			`${a.id} failed at ${a.lastFailure ?? '?'} and is down; no other path is eligible`,
+			...f.paths.filter((p) => p !== a).map((p) => `${p.id}: ${classOf(p)} (signal ${p.signal ?? 'none'})`),
+		])
+		this.alarm(f, 'no-signal', a.signal === null && a.nullLong, t, out, () => [
+			`active path ${a.id} has had no signal since ${a.nullSince ?? '?'} (lossMs ${f.lossMs})`,
+		])
+		// raised when the active path has failed and no switch followed; it stands on that path until it is healthy
+		// again, and clears at once when another path is on air
+		const raisedOn = f.alarms['on-air-failed']
+		if (raisedOn !== null && raisedOn !== a.id)
+			this.alarm(f, 'on-air-failed', false, t, out, () => [`${a.id} is on air`])
+		const failed = (a.failedOutage && isBad(a.signal)) || (raisedOn === a.id && classOf(a) !== 'healthy')
+		const why = f.locked
+			? 'the feed is locked'
+			: f.mode === 'manual'
+				? 'the feed is manual'
+				: 'no other path is eligible'
+		this.alarm(
+			f,
+			'on-air-failed',
+			failed,
+			t,
+			out,
+			() => [failureText(a, f.lossMs), why],
+			`${f.key}: active path ${a.id} has failed and is still on air (${why})`,
+		)
+	}
+
+	private alarm(
+		f: FeedRt,
+		code: AlarmCode,
+		on: boolean,
+		t: number,
+		out: Output[],
+		because: () => string[],
+		message?: string,
+	): void {
 		const raised = f.alarms[code]
 		if ((raised !== null) === on) return
-		const path = raised ?? f.active.id
-		f.alarms[code] = on ? path : null
+		const path = raised ?? f.active?.id ?? null
+		// off-path is held with '' (no path is on air); every other alarm with the path it is about
+		f.alarms[code] = on ? (path ?? '') : null
 		out.push({
 			kind: 'alarm',
 			t,
 			feed: f.key,
 			alarm: code,
 			active: on,
-			path,
-			message: on ? alarmText[code](f.key, path) : `${code} cleared on ${f.key}`,
-			explain: { rule: code, triggers: explainTriggers(withCauses([f.active], f.triggers)), because: because() },
+			path: path === '' ? null : path,
+			message: on ? (message ?? alarmText[code](f.key, path)) : `${code} cleared on ${f.key}`,
+			explain: {
+				rule: code,
+				triggers: explainTriggers(withCauses(f.active ? [f.active] : [], f.triggers)),
+				because: because(),
+			},
 		})
 	}
 

@@ -162,7 +162,7 @@ export function textLine(o: Output, verbose = false): string | undefined {
 	let line: string | undefined
 	switch (o.kind) {
 		case 'decision':
-			line = `${head}${o.cause.padEnd(8)} ${o.from} -> ${o.to}${o.operator !== undefined ? ` (by ${o.operator})` : ''}`
+			line = `${head}${o.cause.padEnd(8)} ${o.from ?? 'off-path'} -> ${o.to}${o.operator !== undefined ? ` (by ${o.operator})` : ''}`
 			break
 		case 'alarm':
 			line = `${head}alarm    ${o.alarm} ${o.active ? 'RAISED' : 'cleared'}${o.active ? `: ${o.message}` : ''}`

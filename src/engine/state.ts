@@ -57,7 +57,8 @@ export interface FeedRt {
 	/** an observation of this feed has applied since its start: a start record is no longer allowed */
 	touched: boolean
 	startT: number
-	active: PathRt
+	/** the path on air; null when the router shows an input that is none of the feed's paths (off-path) */
+	active: PathRt | null
 	mode: Mode
 	locked: boolean
 	/** raised alarms: the active path when each was raised (a clear names the same path), or null */

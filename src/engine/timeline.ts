@@ -11,7 +11,8 @@ const Report = z.enum(['up', 'down', 'degraded', 'unknown'])
 export const StartRecord = z.strictObject({
 	t: T,
 	feed: FeedId,
-	active: z.string().min(1),
+	/** null: the router shows an input that is none of the feed's paths (off-path) */
+	active: z.string().min(1).nullable(),
 	mode: z.enum(['auto', 'manual']).optional(),
 	locked: z.boolean().optional(),
 })
@@ -30,6 +31,13 @@ export const CommandRecord = z.strictObject({
 	force: z.boolean().optional(),
 	operator: z.string().min(1).max(200).optional(),
 })
+/** a crosspoint change on the feed's output that sigpath did not command (§4a); null: off-path */
+export const ExternalRecord = z.strictObject({
+	t: T,
+	feed: FeedId,
+	external: z.string().min(1).nullable(),
+	input: z.number().int().min(1).optional(),
+})
 /** a UPS reading (our extension): replay gives it to the power monitor */
 export const UpsRecord = z.strictObject({
 	t: T,
@@ -44,6 +52,7 @@ export type TimelineRecord =
 	| z.infer<typeof DeviceRecord>
 	| z.infer<typeof CommandRecord>
 	| z.infer<typeof UpsRecord>
+	| z.infer<typeof ExternalRecord>
 
 export class TimelineError extends Error {
 	override name = 'TimelineError'
@@ -69,15 +78,17 @@ export function parseRecord(value: unknown): Observation | string {
 		? CommandRecord
 		: keys.has('ups')
 			? UpsRecord
-			: keys.has('signal') || keys.has('path')
-				? SignalRecord
-				: keys.has('device') || keys.has('state')
-					? DeviceRecord
-					: keys.has('feed') || keys.has('active')
-						? StartRecord
-						: undefined
+			: keys.has('external')
+				? ExternalRecord
+				: keys.has('signal') || keys.has('path')
+					? SignalRecord
+					: keys.has('device') || keys.has('state')
+						? DeviceRecord
+						: keys.has('feed') || keys.has('active')
+							? StartRecord
+							: undefined
 	if (!schema)
-		return 'not a timeline record: expected a start ("feed","active"), path ("path","signal"), device ("device","state"), command ("feed","command") or UPS ("ups","power") record'
+		return 'not a timeline record: expected a start ("feed","active"), path ("path","signal"), device ("device","state"), command ("feed","command"), external ("feed","external") or UPS ("ups","power") record'
 	const r = schema.safeParse(value)
 	if (!r.success) {
 		const issue = r.error.issues[0]!
@@ -93,6 +104,11 @@ export function toObservation(r: TimelineRecord): Observation {
 		if (r.path !== undefined) o.path = r.path
 		if (r.force !== undefined) o.force = r.force
 		if (r.operator !== undefined) o.operator = r.operator
+		return o
+	}
+	if ('external' in r) {
+		const o: Observation = { type: 'external', t: r.t, feed: r.feed as FeedKey, path: r.external }
+		if (r.input !== undefined) o.input = r.input
 		return o
 	}
 	if ('ups' in r) {
@@ -148,6 +164,8 @@ export function toRecord(o: Observation): TimelineRecord {
 				...(o.force !== undefined ? { force: o.force } : {}),
 				...(o.operator !== undefined ? { operator: o.operator } : {}),
 			}
+		case 'external':
+			return { t: o.t, feed: o.feed, external: o.path, ...(o.input !== undefined ? { input: o.input } : {}) }
 		case 'ups':
 			return {
 				t: o.t,
@@ -170,12 +188,14 @@ export function checkAgainstModel(o: Observation, model: Model): string | undefi
 	if (feed.ranked.length === 0) return `feed ${o.feed} has no paths: there is nothing to switch`
 	const hasPath = (id: string) => feed.ranked.some((p) => p.id === id)
 	if (o.type === 'signal' && !hasPath(o.path)) return `unknown path "${o.path}" in feed ${o.feed}`
-	if (o.type === 'start' && !hasPath(o.active)) return `unknown path "${o.active}" in feed ${o.feed}`
+	if (o.type === 'start' && o.active !== null && !hasPath(o.active))
+		return `unknown path "${o.active}" in feed ${o.feed}`
+	if (o.type === 'external' && o.path !== null && !hasPath(o.path)) return `unknown path "${o.path}" in feed ${o.feed}`
 	if (o.type === 'command') {
 		if (o.command === 'take' && o.path === undefined) return `a take needs "path"`
 		if (o.command !== 'take' && (o.path !== undefined || o.force !== undefined))
 			return `"path" and "force" belong to a take, not to ${o.command}`
-		if (o.path !== undefined && !hasPath(o.path)) return `unknown path "${o.path}" in feed ${o.feed}`
+		// an unknown path is not an invalid timeline: the engine refuses the command (unknown-path), as the daemon did
 	}
 	return undefined
 }

@@ -17,11 +17,25 @@ export type Action = 'take' | 'auto' | 'manual' | 'lock' | 'unlock'
  * signal change and the feed's start.
  */
 export type Observation =
-	| { type: 'start'; t: number; feed: FeedKey; active: string; mode?: Mode; locked?: boolean }
+	| { type: 'start'; t: number; feed: FeedKey; active: string | null; mode?: Mode; locked?: boolean }
 	| { type: 'signal'; t: number; feed: FeedKey; path: string; signal: Report; at?: number }
 	| { type: 'device'; t: number; device: string; state: Report; at?: number }
 	| { type: 'command'; t: number; feed: FeedKey; command: Action; path?: string; force?: boolean; operator?: string }
+	| ExternalObservation
 	| UpsObservation
+
+/**
+ * A crosspoint change on the feed's output that sigpath did not command (docs/contract.md §4a): another controller, a
+ * hardware panel. `path` is the path on that input, or null when the input is none of the feed's paths (off-path).
+ */
+export interface ExternalObservation {
+	type: 'external'
+	t: number
+	feed: FeedKey
+	path: string | null
+	/** the router input now on the output */
+	input?: number
+}
 
 /**
  * A UPS's reading (our extension of §4): the failover engine passes it by (power does not switch paths); replay gives
@@ -46,14 +60,23 @@ export interface Explain {
 }
 
 export type Cause = 'failover' | 'revert' | 'take'
-export type AlarmCode = 'no-path' | 'no-signal' | 'at-risk'
+export type AlarmCode = 'no-path' | 'no-signal' | 'at-risk' | 'external-take' | 'off-path' | 'on-air-failed'
+export const ALARM_CODES: readonly AlarmCode[] = [
+	'no-path',
+	'no-signal',
+	'at-risk',
+	'external-take',
+	'off-path',
+	'on-air-failed',
+]
 export type RefusalCode = 'locked' | 'ineligible' | 'unknown-path' | 'not-started'
 
 export interface Decision {
 	kind: 'decision'
 	t: number
 	feed: FeedKey
-	from: string
+	/** null: the feed was off-path (a take that brings it back) */
+	from: string | null
 	to: string
 	cause: Cause
 	operator?: string
@@ -67,8 +90,8 @@ export interface Alarm {
 	alarm: AlarmCode
 	/** true when raised, false when cleared */
 	active: boolean
-	/** the active path the alarm is about */
-	path: string
+	/** the active path the alarm is about (null: the feed is off-path) */
+	path: string | null
 	message: string
 	explain: Explain
 }

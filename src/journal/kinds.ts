@@ -5,7 +5,15 @@
 // daemon fed the observation). A replay timeline uses exactly these t (and `at`), so a run of the daemon is one
 // timeline: `journal timeline` copies them unchanged.
 import { z } from 'zod'
-import { CommandRecord, DeviceRecord, SignalRecord, StartRecord, toRecord, UpsRecord } from '../engine/timeline.ts'
+import {
+	CommandRecord,
+	DeviceRecord,
+	ExternalRecord,
+	SignalRecord,
+	StartRecord,
+	toRecord,
+	UpsRecord,
+} from '../engine/timeline.ts'
 import { refusalRecord } from '../engine/replay.ts'
 import type { Observation, Output } from '../engine/types.ts'
 
@@ -33,8 +41,11 @@ export const Payloads = {
 			.nullable()
 			.optional(),
 	}),
-	/** a path, device or UPS report, as the engine received it */
-	observation: z.union([SignalRecord, DeviceRecord, UpsRecord]),
+	/**
+	 * a path, device or UPS report, as the engine received it, or a crosspoint change seen on the router that sigpath
+	 * did not command (`external`)
+	 */
+	observation: z.union([SignalRecord, DeviceRecord, UpsRecord, ExternalRecord]),
 	/** an operator command and what became of it */
 	command: CommandRecord.extend({
 		/** where it came from: mqtt, http, midi, cli */
@@ -45,7 +56,8 @@ export const Payloads = {
 	decision: z.strictObject({
 		t: T,
 		feed: z.string(),
-		from: z.string(),
+		/** null: the feed was off-path */
+		from: z.string().nullable(),
 		to: z.string(),
 		cause: z.enum(['failover', 'revert', 'take']),
 		operator: z.string().optional(),
@@ -165,7 +177,14 @@ export function entriesForOutput(o: Output): Entry[] {
 			return [
 				{
 					kind: 'alarm',
-					payload: { t: o.t, feed: o.feed, alarm: o.alarm, active: o.active, path: o.path, message: o.message },
+					payload: {
+						t: o.t,
+						feed: o.feed,
+						alarm: o.alarm,
+						active: o.active,
+						...(o.path !== null ? { path: o.path } : {}),
+						message: o.message,
+					},
 				},
 			]
 		case 'refusal':

@@ -58,6 +58,12 @@ export function recoverFeeds(records: Iterable<JournalRecord>): Map<string, Feed
 			else s.locked = c.command === 'lock'
 			continue
 		}
+		const o = payloadOf(r, 'observation')
+		if (o && 'external' in o) {
+			// §4a: the router shows what sigpath did not command: that is on air, and the feed is manual
+			Object.assign(get(o.feed, r.seq), { active: o.external, mode: 'manual' })
+			continue
+		}
 		const tally = payloadOf(r, 'tally')
 		// the router's own tally is the truth about the crosspoint
 		if (tally?.feed !== undefined && tally.path !== undefined) get(tally.feed, r.seq).active = tally.path
@@ -121,6 +127,7 @@ export function extractTimeline(records: readonly JournalRecord[], options: Extr
 		if (start?.feed === options.feed)
 			return { t: start.t, feed: start.feed, active: start.active, mode: start.mode, locked: start.locked }
 		const o = payloadOf(r, 'observation')
+		if (o && 'external' in o) return o.feed === options.feed ? o : undefined
 		if (o && ('path' in o ? feedOfPath(o.path) === options.feed : keepDevice('ups' in o ? o.ups : o.device))) return o
 		const c = payloadOf(r, 'command')
 		if (c?.feed === options.feed) {

@@ -1,8 +1,7 @@
-// The alarm manager: the one way an alarm leaves the daemon (docs/contract.md §7). Every producer goes through it,
-// the engine (no-path, no-signal, at-risk of a feed), the takes (take-unconfirmed), the tally follower
-// (foreign-source) and the power monitor (power-on-battery, power-low-battery, at-risk of a feed's power), so that
-// each alarm is logged, journaled and published in one form, and so that a held condition is raised once and cleared
-// once.
+// The alarm manager: the one way an alarm leaves the daemon (docs/contract.md §7). Every producer goes through it:
+// the engine (no-path, no-signal, at-risk of a feed; external-take, off-path, on-air-failed), the takes
+// (take-unconfirmed) and the power monitor (power-on-battery, power-low-battery, at-risk of a feed's power), so that
+// each alarm is logged, journaled and published in one form, and a held condition is raised once and cleared once.
 //
 // Two kinds of alarm:
 // - held: a condition that is true for a while (a UPS on battery). `hold(id, active, …)` raises it when it becomes

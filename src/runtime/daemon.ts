@@ -141,7 +141,6 @@ export class Daemon {
 			model: this.model,
 			routers: this.routers,
 			loop: this.loop,
-			alarms: this.alarms,
 			log: this.log,
 			journal,
 			recovered: () => this.recovered,

@@ -16,7 +16,8 @@ import type { AlarmManager } from './alarms.ts'
 
 export interface TakeTiming {
 	feed: FeedKey
-	from: string
+	/** null: the feed was off-path */
+	from: string | null
 	to: string
 	cause: string
 	/** engine t of the decision */

@@ -1,22 +1,22 @@
 // The tally follower: what the routers say is on air (docs/contract.md §4 "Start" and §4a).
 // - A router's first full sync starts each of its feeds from the crosspoint it reports, with mode and lock from the
-//   journal: sigpath never "corrects" a crosspoint at start. An output that shows none of the feed's paths holds the
-//   feed in manual with `foreign-source`.
+//   journal: sigpath never "corrects" a crosspoint at start. An output that shows none of the feed's paths starts the
+//   feed off-path (active null, the engine's `off-path` alarm), in manual.
 // - A later sync (a reconnect) gives unroutable paths their chance again and follows a crosspoint changed meanwhile.
-// - A crosspoint change that is not ours is another controller's: it is followed, in manual.
+// - A crosspoint change that is not ours is another controller's (docs/contract.md §4a): it goes to the engine as an
+//   `external` observation, which puts that path on air at once, locked or not, in manual, with `external-take`
+//   (or off-path). It is journaled as a crosspoint change seen on the router, never as an operator's take.
 // Every change of a feed's output is journaled as a `tally` record.
 import type { Logger } from 'pino'
 import type { Router } from '../../drivers/router/index.ts'
 import type { FeedKey, FeedRef, Model } from '../domain/model.ts'
 import type { Entry, FeedState as Recovered } from '../journal/index.ts'
-import type { AlarmManager } from './alarms.ts'
 import type { EngineLoop } from './loop.ts'
 
 export interface TallyDeps {
 	model: Model
 	routers: ReadonlyMap<string, Router>
 	loop: EngineLoop
-	alarms: AlarmManager
 	log: Logger
 	journal: (entries: readonly Entry[]) => void
 	/** mode, lock and active path per feed as the journal left them */
@@ -92,26 +92,22 @@ export class TallyFollower {
 
 	private startFeed(ref: FeedRef, path: string | undefined, input: number | undefined, t: number): void {
 		const rec = this.d.recovered().get(ref.key)
-		let mode = rec?.mode ?? ref.feed.failover.mode
+		// an output that shows none of the feed's paths starts off-path, held in manual: never "corrected"
+		const mode = path === undefined ? 'manual' : (rec?.mode ?? ref.feed.failover.mode)
 		const locked = rec?.locked ?? false
-		if (path === undefined) {
-			// the output shows a source that is none of the feed's paths: hold it in manual, never "correct" it
-			mode = 'manual'
-			this.d.alarms.raise(
-				'foreign-source',
-				ref.key,
-				`${ref.feed.output.router} output ${ref.feed.output.output} shows input ${input ?? 'unknown'}, none of the paths of ${ref.key}: held in manual`,
+		if (ref.ranked.length === 0) return
+		if (path === undefined)
+			this.d.log.warn(
+				{ feed: ref.key, router: ref.feed.output.router, output: ref.feed.output.output, input: input ?? null },
+				"the feed's output shows an input that is none of its paths: off-path",
 			)
-		}
-		const active = path ?? ref.ranked[0]?.id
-		if (active === undefined) return
-		if (rec && rec.active !== path)
+		if (rec && rec.active !== (path ?? null))
 			this.d.log.warn(
 				{ feed: ref.key, journal: rec.active, router: path ?? null },
 				"the router's crosspoint differs from the journal: the router wins",
 			)
 		this.d.loop.start(
-			{ type: 'start', t, feed: ref.key, active, mode, locked },
+			{ type: 'start', t, feed: ref.key, active: path ?? null, mode, locked },
 			rec ? { active: rec.active, mode: rec.mode, locked: rec.locked } : null,
 		)
 	}
@@ -141,23 +137,23 @@ export class TallyFollower {
 		if (path !== this.d.loop.engine.feedSnapshot(ref.key).active) this.externalChange(ref, path, e.input)
 	}
 
-	/** Another controller moved the feed's crosspoint: sigpath does not fight it; it follows, in manual. */
+	/** Another controller moved the feed's crosspoint: sigpath does not fight it; what the router shows is on air. */
 	private externalChange(ref: FeedRef, path: string | undefined, input: number | undefined): void {
-		const operator = `router:${ref.feed.output.router}`
-		if (path !== undefined) {
-			this.d.log.warn({ feed: ref.key, path }, 'crosspoint changed by another controller: following it, in manual')
-			// the take the engine decides is already on the router: the driver confirms it without sending anything
-			this.d.loop.apply(
-				{ type: 'command', t: this.d.loop.now(), feed: ref.key, command: 'take', path, force: true, operator },
-				'router',
-			)
-		} else {
-			this.d.alarms.raise(
-				'foreign-source',
-				ref.key,
-				`${ref.feed.output.router} output ${ref.feed.output.output} was switched to input ${input ?? '?'}, none of the paths of ${ref.key}: held in manual`,
-			)
-			this.d.loop.apply({ type: 'command', t: this.d.loop.now(), feed: ref.key, command: 'manual', operator }, 'router')
-		}
+		this.d.log.warn(
+			{ feed: ref.key, path: path ?? null, input: input ?? null },
+			path !== undefined
+				? 'crosspoint changed by another controller: following it, in manual'
+				: 'crosspoint changed by another controller to an input of no path: off-path',
+		)
+		this.d.loop.apply(
+			{
+				type: 'external',
+				t: this.d.loop.now(),
+				feed: ref.key,
+				path: path ?? null,
+				...(input !== undefined ? { input } : {}),
+			},
+			'router',
+		)
 	}
 }

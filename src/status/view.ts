@@ -23,7 +23,8 @@ export type StatusDaemon = Pick<
 
 export interface SwitchView {
 	feed: FeedKey
-	from: string
+	/** null: the feed was off-path */
+	from: string | null
 	to: string
 	cause: string
 	/** wall clock of the tally confirmation, ISO 8601 */

@@ -110,10 +110,15 @@ describe('rule 4: the engine reports what it would have done', () => {
 		const outs = e.advance(3000).filter((o) => o.feed === 'wbc/pgm')
 		expect(outs).toMatchObject([
 			{ kind: 'suppressed', t: 1300, from: 'fiber', to: 'sat', cause: 'failover', because: 'locked' },
+			// §4a: the failed path stays on air, and says so
+			{ kind: 'alarm', t: 1300, alarm: 'on-air-failed', active: true, path: 'fiber' },
 		])
+		expect(outs[1]?.kind === 'alarm' && outs[1].message).toBe(
+			'wbc/pgm: active path fiber has failed and is still on air (the feed is locked)',
+		)
 		expect(e.feedSnapshot('wbc/pgm').wouldSwitch).toEqual({ to: 'sat', cause: 'failover' })
 		const unlock = e.apply({ type: 'command', t: 3000, feed: 'wbc/pgm', command: 'unlock', operator: 'op' })
-		expect(kinds(unlock.filter((o) => o.feed === 'wbc/pgm'))).toEqual(['3000 accepted', '3000 decision'])
+		expect(kinds(unlock.filter((o) => o.feed === 'wbc/pgm'))).toEqual(['3000 accepted', '3000 decision', '3000 alarm'])
 		expect(e.feedSnapshot('wbc/pgm').wouldSwitch).toBeNull()
 	})
 })
@@ -168,6 +173,7 @@ describe('alarms', () => {
 		expect(outs.map((o) => (o.kind === 'alarm' ? `${o.alarm} ${o.active} ${o.path}` : o.kind))).toEqual([
 			'decision',
 			'no-path false fiber',
+			'on-air-failed false fiber',
 		])
 	})
 })

@@ -39,6 +39,7 @@ interface F {
 	locked: boolean
 	noPath: string | null
 	noSignal: string | null
+	onAirFailed: string | null
 }
 
 export function oracle(model: Model, obs: readonly Observation[], until: number): string[] {
@@ -78,6 +79,7 @@ export function oracle(model: Model, obs: readonly Observation[], until: number)
 			locked: false,
 			noPath: null,
 			noSignal: null,
+			onAirFailed: null,
 		}
 		feeds.push(f)
 		if (!pendingKeys.has(f.key)) start(f, 0, paths[0]!, fo.mode, false)
@@ -106,7 +108,16 @@ export function oracle(model: Model, obs: readonly Observation[], until: number)
 		if (s === null) p.nullStart = t
 	}
 	function start(f: F, t: number, active: P, mode: 'auto' | 'manual', locked: boolean): void {
-		Object.assign(f, { started: true, startT: t, active, mode, locked, noPath: null, noSignal: null })
+		Object.assign(f, {
+			started: true,
+			startT: t,
+			active,
+			mode,
+			locked,
+			noPath: null,
+			noSignal: null,
+			onAirFailed: null,
+		})
 		for (const p of f.paths) {
 			Object.assign(p, {
 				sig: null,
@@ -161,7 +172,7 @@ export function oracle(model: Model, obs: readonly Observation[], until: number)
 			out.push(`${t} ${f.key} ${a.id}>${to.id} ${cause}`)
 			f.active = to
 		}
-		const alarm = (name: 'noPath' | 'noSignal', code: string, on: boolean) => {
+		const alarm = (name: 'noPath' | 'noSignal' | 'onAirFailed', code: string, on: boolean) => {
 			if ((f[name] !== null) === on) return
 			const path = f[name] ?? f.active.id
 			out.push(`${t} ${f.key} ${code} ${on ? '+' : '-'} ${path}`)
@@ -170,6 +181,14 @@ export function oracle(model: Model, obs: readonly Observation[], until: number)
 		alarm('noPath', 'no-path', noPath)
 		const act = f.active
 		alarm('noSignal', 'no-signal', act.sig === null && t - act.nullStart >= f.loss)
+		// §4a on-air-failed: the path on air has failed (down or degraded since its failure) and no switch followed; it
+		// stands until that path is healthy again, and clears when another path is on air
+		if (f.onAirFailed !== null && f.onAirFailed !== act.id) alarm('onAirFailed', 'on-air-failed', false)
+		alarm(
+			'onAirFailed',
+			'on-air-failed',
+			(act.outage && bad(act.sig)) || (f.onAirFailed === act.id && cls(act) !== 'healthy'),
+		)
 	}
 
 	function apply(o: Observation): void {
@@ -190,12 +209,13 @@ export function oracle(model: Model, obs: readonly Observation[], until: number)
 			return
 		}
 		if (o.type === 'ups') return // power switches no path
+		if (o.type === 'external') throw new Error('the oracle models §4; external changes (§4a) are tested by scenario')
 		const f = feeds.find((x) => x.key === o.feed)!
 		if (o.type === 'start') {
 			start(
 				f,
 				t,
-				f.paths.find((p) => p.id === o.active)!,
+				f.paths.find((p) => p.id === o.active)!, // the generator never starts off-path
 				o.mode ?? f.configMode,
 				o.locked ?? false,
 			)

@@ -104,7 +104,8 @@ describe('output', () => {
 		expect(stop.out).toBe('')
 		const on = await sigpath('replay', fixture('contract.yaml'), f, '--json', '--until', '1300')
 		expect(on.out).toBe(
-			'{"t":1300,"feed":"wbc-final/pgm","alarm":"no-path","active":true,"path":"fiber","message":"wbc-final/pgm: active path fiber failed and no other path is eligible"}\n',
+			'{"t":1300,"feed":"wbc-final/pgm","alarm":"no-path","active":true,"path":"fiber","message":"wbc-final/pgm: active path fiber failed and no other path is eligible"}\n' +
+				'{"t":1300,"feed":"wbc-final/pgm","alarm":"on-air-failed","active":true,"path":"fiber","message":"wbc-final/pgm: active path fiber has failed and is still on air (no other path is eligible)"}\n',
 		)
 		const early = await sigpath('replay', fixture('contract.yaml'), f, '--json', '--until', '999')
 		expect(early.out).toBe('')

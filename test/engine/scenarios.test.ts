@@ -3,7 +3,7 @@
 // fiber, sat, inet (method order, whatever the config order). iso: lossMs 500, clearMs 2000, preference equal.
 import { describe, expect, it } from 'vitest'
 import type { TimelineRecord } from '../../src/engine/index.ts'
-import { cmd, dev, run, sig, start, up3 } from './helpers.ts'
+import { cmd, dev, ext, run, sig, start, up3 } from './helpers.ts'
 
 interface Row {
 	name: string
@@ -12,12 +12,18 @@ interface Row {
 	/** default 30000: replay stops at the last record's t unless told to run on */
 	until?: number
 	feeds?: string[]
+	/** include the alarms of §4a (external-take, off-path, on-air-failed); the §4 tables leave them out */
+	routerAlarms?: boolean
 }
 
 function table(title: string, rows: Row[]): void {
 	describe(title, () => {
 		it.each(rows.map((r) => [r.name, r] as const))('%s', (_name, r) => {
-			const opts = { until: r.until ?? 30_000, ...(r.feeds ? { feeds: r.feeds } : {}) }
+			const opts = {
+				until: r.until ?? 30_000,
+				...(r.feeds ? { feeds: r.feeds } : {}),
+				...(r.routerAlarms ? { routerAlarms: true } : {}),
+			}
 			expect(run(r.records, opts)).toEqual(r.expect)
 		})
 	})
@@ -445,5 +451,62 @@ table('alarms', [
 		feeds: ['crit'],
 		until: 5000,
 		expect: ['100 crit at-risk +', '150 crit at-risk -'],
+	},
+])
+
+table('following the router (§4a)', [
+	{
+		name: 'another controller takes sat on a locked feed: sat is on air at once, manual, external-take',
+		records: [...up3, cmd(500, 'pgm', 'lock'), ext(1000, 'pgm', 'sat', 9)],
+		expect: ['1000 pgm external-take +'],
+		routerAlarms: true,
+	},
+	{
+		name: 'then the real on-air path (sat) fails: on-air-failed, never silence; fiber is no longer watched as on air',
+		records: [
+			...up3,
+			cmd(500, 'pgm', 'lock'),
+			ext(1000, 'pgm', 'sat', 9),
+			sig(2000, 'pgm/fiber', 'down'),
+			sig(3000, 'pgm/sat', 'down'),
+		],
+		expect: ['1000 pgm external-take +', '3300 pgm on-air-failed +'],
+		routerAlarms: true,
+	},
+	{
+		name: 'unlocked and in auto: the external take still wins (manual); auto then reverts to the primary',
+		records: [...up3, ext(1000, 'pgm', 'inet'), cmd(2000, 'pgm', 'auto', { operator: 'bco-1' })],
+		expect: ['1000 pgm external-take +', '2000 pgm external-take -', '2000 pgm inet>fiber revert'],
+		routerAlarms: true,
+	},
+	{
+		name: 'an input of no path: off-path stands, no automatic switch, until the router shows a path again',
+		records: [...up3, ext(1000, 'pgm', null, 30), sig(2000, 'pgm/fiber', 'down'), ext(5000, 'pgm', 'sat')],
+		expect: ['1000 pgm off-path +', '5000 pgm external-take +', '5000 pgm off-path -'],
+		routerAlarms: true,
+	},
+	{
+		name: 'an operator take from off-path brings the feed back: the decision is from off-path',
+		records: [...up3, ext(1000, 'pgm', null), cmd(2000, 'pgm', 'take', { path: 'fiber', operator: 'bco-1' })],
+		expect: ['1000 pgm off-path +', '2000 pgm off-path>fiber take', '2000 pgm off-path -'],
+		routerAlarms: true,
+	},
+	{
+		name: 'a start off-path (the router showed none of the paths at start)',
+		records: [start(0, 'pgm', null, { mode: 'manual' }), sig(0, 'pgm/fiber', 'up')],
+		expect: ['0 pgm off-path +'],
+		routerAlarms: true,
+	},
+	{
+		name: 'manual: the failed path on air raises on-air-failed, which clears when it is healthy again',
+		records: [...up3, cmd(500, 'pgm', 'manual'), sig(1000, 'pgm/fiber', 'down'), sig(2000, 'pgm/fiber', 'up')],
+		until: 13_000,
+		expect: ['1300 pgm on-air-failed +', '12000 pgm on-air-failed -'],
+		routerAlarms: true,
+	},
+	{
+		name: 'a command for a path the feed does not have replays as refused (a journal always replays)',
+		records: [...up3, cmd(1000, 'pgm', 'take', { path: 'nope', operator: 'bco-1' })],
+		expect: ['1000 pgm refused unknown-path'],
 	},
 ])

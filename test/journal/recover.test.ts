@@ -57,6 +57,20 @@ describe('recoverFeeds', () => {
 		})
 	})
 
+	it('a crosspoint change seen on the router (external) is on air and leaves the feed manual; off-path is null', () => {
+		const recs = chain([
+			{ kind: 'boot', payload: { version: '1', pid: 1, mono: 0 } },
+			{ kind: 'start', payload: { t: 0, feed: 'wbc/pgm', active: 'fiber', mode: 'auto', locked: true } },
+			{ kind: 'observation', payload: { t: 500, feed: 'wbc/pgm', external: 'sat', input: 9 } },
+			{ kind: 'start', payload: { t: 0, feed: 'wbc/iso', active: 'fiber2', mode: 'auto', locked: false } },
+			{ kind: 'observation', payload: { t: 600, feed: 'wbc/iso', external: null } },
+		])
+		expect(Object.fromEntries([...recoverFeeds(recs)].map(([k, v]) => [k, { ...v, seq: undefined }]))).toEqual({
+			'wbc/pgm': { active: 'sat', mode: 'manual', locked: true, seq: undefined },
+			'wbc/iso': { active: null, mode: 'manual', locked: false, seq: undefined },
+		})
+	})
+
 	it('a restart restores mode and lock: replaying the recovered start keeps the manual take', () => {
 		const e = new Engine(boc)
 		const outs = [

@@ -197,4 +197,49 @@ describe('the daemon', () => {
 		await new Promise((r) => setTimeout(r, 300))
 		expect(sim.routingRequests).toBe(before)
 	})
+
+	it('a lock never blinds it: an external change on a locked feed is on air at once; its failure then raises on-air-failed', async () => {
+		const { daemon: d, src } = await startDaemon()
+		const alarms: { code: string; severity: string; message: string }[] = []
+		d.events.on('alarm', (a) => alarms.push(a))
+		for (const s of Object.values(src)) s.report('up')
+		expect(await d.command('ev/pgm', { action: 'lock' }, { name: 'bco-1', via: 'test' })).toEqual({ ok: true })
+		sim.route(0, 8) // another controller puts srt's input (9) on air
+		await until(() => d.feedState('ev/pgm').active === 'srt')
+		expect(d.engine.feedSnapshot('ev/pgm')).toMatchObject({ active: 'srt', mode: 'manual', locked: true })
+		await until(() => alarms.some((a) => a.code === 'external-take'))
+		expect(alarms.find((a) => a.code === 'external-take')).toMatchObject({
+			severity: 'major',
+			message: 'ev/pgm: the router put srt (input 9) on air without sigpath; the feed is manual',
+		})
+		// the path really on air fails: nobody switches (locked), and it is not silent
+		src['srt-rx']!.report('down')
+		await until(() => alarms.some((a) => a.code === 'on-air-failed'), 3000)
+		expect(alarms.find((a) => a.code === 'on-air-failed')).toMatchObject({ severity: 'critical' })
+		expect(d.status().feeds[0]?.alarms).toContain('on-air-failed')
+		expect(sim.routingTable()[0]).toBe(8)
+		// the journal says what happened: a crosspoint change seen on the router, not an operator's take
+		await until(() =>
+			readRecords(dir).some((r) => r.kind === 'observation' && (r.payload as { external?: string }).external === 'srt'),
+		)
+		const commands = readRecords(dir).filter((r) => r.kind === 'command')
+		expect(commands.map((r) => (r.payload as { command: string }).command)).toEqual(['lock'])
+	})
+
+	it('an output switched to an input of no path is off-path: active null, a critical alarm, no automatic switch', async () => {
+		const { daemon: d, src } = await startDaemon()
+		const alarms: { code: string; severity: string }[] = []
+		d.events.on('alarm', (a) => alarms.push(a))
+		for (const s of Object.values(src)) s.report('up')
+		sim.route(0, 14) // input 15: none of the feed's paths
+		await until(() => d.feedState('ev/pgm').active === null)
+		await until(() => alarms.some((a) => a.code === 'off-path'))
+		expect(alarms.find((a) => a.code === 'off-path')).toMatchObject({ severity: 'critical' })
+		const before = sim.routingRequests
+		await new Promise((r) => setTimeout(r, 400))
+		expect(sim.routingRequests).toBe(before)
+		sim.route(0, 0) // back on fiber
+		await until(() => d.feedState('ev/pgm').active === 'fiber')
+		await until(() => alarms.some((a) => a.code === 'off-path' && a.severity === 'cleared'))
+	})
 })

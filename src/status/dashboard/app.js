@@ -147,7 +147,7 @@ function drawFeed(f) {
 		li.append(
 			document.createTextNode(`${hhmmss(s.at)}  `),
 			el('span', `cause cause-${s.cause}`, s.cause),
-			document.createTextNode(`${s.from} → `),
+			document.createTextNode(`${s.from ?? 'off-path'} → `),
 			el('span', 'to', s.to),
 			document.createTextNode(`  ${s.latencyMs.toFixed(1)} ms`),
 		)
