@@ -1,5 +1,6 @@
 // `sigpath check FILE [--json]`: 0 every critical feed compliant, 1 violations, 2 invalid config (docs/contract.md §1, §3).
 import { loadConfigFile } from '../domain/load.ts'
+import { unsetSecrets } from '../domain/secrets.ts'
 import { judge, type Report } from '../rule/index.ts'
 import { parse, UsageError, type Command } from './io.ts'
 
@@ -10,7 +11,15 @@ export const command: Command = async (argv, io) => {
 	if (positionals.length !== 1) throw new UsageError(`expected one FILE\nusage: ${USAGE}`)
 	const config = loadConfigFile(positionals[0]!)
 	const report = judge(config)
-	io.out(values.json ? `${JSON.stringify(report, null, 2)}\n` : formatReport(report, config.site.id))
+	// a secret whose variable is not set here is a warning, not a violation: check often runs where the daemon does not
+	const warnings = unsetSecrets(config).map(
+		(u) => `${u.path}: environment variable ${u.variable} is not set (sigpath run would exit 78)`,
+	)
+	if (values.json) io.out(`${JSON.stringify({ ...report, warnings }, null, 2)}\n`)
+	else {
+		io.out(formatReport(report, config.site.id))
+		for (const w of warnings) io.err(`warning: ${w}\n`)
+	}
 	return report.ok ? 0 : 1
 }
 

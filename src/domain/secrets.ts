@@ -51,6 +51,30 @@ function resolveValue(value: unknown, secret: boolean, env: NodeJS.ProcessEnv): 
 	return value
 }
 
+/**
+ * Every `{ env: NAME }` secret whose variable is unset or empty, with where it sits in the config
+ * (`devices[3].driver.password`): what `sigpath check` warns about, and what `sigpath run` would refuse to start on.
+ */
+export function unsetSecrets(
+	value: unknown,
+	env: NodeJS.ProcessEnv = process.env,
+): { path: string; variable: string }[] {
+	const out: { path: string; variable: string }[] = []
+	const walk = (v: unknown, path: string, secret: boolean): void => {
+		if (Array.isArray(v)) return v.forEach((x, i) => walk(x, `${path}[${i}]`, secret))
+		if (v === null || typeof v !== 'object') return
+		const obj = v as Record<string, unknown>
+		const name = obj['env']
+		if (secret && typeof name === 'string' && Object.keys(obj).length === 1) {
+			if (env[name] === undefined || env[name] === '') out.push({ path, variable: name })
+			return
+		}
+		for (const [k, x] of Object.entries(obj)) walk(x, path ? `${path}.${k}` : k, SECRET_KEYS.has(k))
+	}
+	walk(value, '', false)
+	return out
+}
+
 /** A deep copy with every secret replaced; `{ env: NAME }` stays visible (it names, it does not reveal). */
 export function redact<T>(value: T): T {
 	return redactValue(value, false) as T

@@ -28,7 +28,9 @@ describe('sigpath check', () => {
 	it('exits 0 on the example, and on the lab config', async () => {
 		for (const f of ['config/example.yaml', 'config/lab.yaml']) {
 			const r = await run('check', f)
-			expect(r.err).toBe('')
+			// the example names its SNMP community and SRT passphrase in the environment: unset here, warned about
+			if (f === 'config/lab.yaml') expect(r.err).toBe('')
+			else expect(r.err).toMatch(/^(warning: .* is not set \(sigpath run would exit 78\)\n)+$/)
 			expect(r.code).toBe(0)
 			expect(r.out).toMatch(/every critical feed is compliant \(3 critical of 4 feeds\)/)
 		}
@@ -67,6 +69,31 @@ describe('sigpath check', () => {
 				{ event: 'laliga-fleet', feed: 'pgm', critical: true, compliant: true, violations: [] },
 			],
 		})
+	})
+
+	it('names each { env } secret whose variable is not set as a warning; the verdict is unchanged', async () => {
+		const saved = { c: process.env['SIGPATH_SNMP_COMMUNITY'], p: process.env['SIGPATH_SRT_WBC'] }
+		delete process.env['SIGPATH_SNMP_COMMUNITY']
+		process.env['SIGPATH_SRT_WBC'] = 'set-here'
+		try {
+			const r = await run('check', 'config/example.yaml')
+			expect(r.code).toBe(0)
+			const warnings = r.err.trim().split('\n')
+			expect(warnings.length).toBeGreaterThanOrEqual(5)
+			for (const w of warnings)
+				expect(w).toMatch(
+					/^warning: \S+\.community: environment variable SIGPATH_SNMP_COMMUNITY is not set \(sigpath run would exit 78\)$/,
+				)
+			expect(warnings).toContain(
+				'warning: devices[3].driver.community: environment variable SIGPATH_SNMP_COMMUNITY is not set (sigpath run would exit 78)',
+			)
+			const j = await run('check', 'config/example.yaml', '--json')
+			expect((JSON.parse(j.out) as { warnings: string[] }).warnings).toHaveLength(warnings.length)
+		} finally {
+			if (saved.c !== undefined) process.env['SIGPATH_SNMP_COMMUNITY'] = saved.c
+			if (saved.p !== undefined) process.env['SIGPATH_SRT_WBC'] = saved.p
+			else delete process.env['SIGPATH_SRT_WBC']
+		}
 	})
 
 	describe('exits 2 with a clear error, no stack trace, within a second', () => {
