@@ -8,13 +8,12 @@
 //
 // A device report costs O(paths that depend on the device): devices are indexed to (path, slot) once.
 import type { Model, FeedKey } from '../domain/model.ts'
-import { maxDiscrete } from '../rule/index.ts'
 import { buildRuntime, type DeviceRt } from './build.ts'
-import { alarmText, decide, explainTriggers, failureText, withCauses } from './decide.ts'
+import { feedAlarms, healthyDiscrete } from './alarms.ts'
+import { command, external } from './commands.ts'
+import { decide, explainTriggers, withCauses } from './decide.ts'
 import { TimerHeap } from './heap.ts'
 import {
-	classOf,
-	countsAsHealthy,
 	isBad,
 	publishedState,
 	toSlot,
@@ -27,8 +26,6 @@ import {
 import {
 	ALARM_CODES,
 	EngineError,
-	type ExternalObservation,
-	type AlarmCode,
 	type FeedSnapshot,
 	type Mode,
 	type Observation,
@@ -147,7 +144,7 @@ export class Engine {
 				break
 			}
 			case 'command':
-				this.command(this.feed(obs.feed), obs, out)
+				if (command(this.feed(obs.feed), obs, out)) this.touch(this.feed(obs.feed), { obs })
 				break
 			case 'external': {
 				const feed = this.feed(obs.feed)
@@ -156,7 +153,8 @@ export class Engine {
 				const p = obs.path === null ? null : feed.byId.get(obs.path)
 				if (p === undefined) throw new EngineError(`feed ${feed.key} has no path "${obs.path}"`)
 				feed.touched = true
-				this.external(feed, obs, p, out)
+				external(feed, obs, p, out)
+				this.touch(feed, { obs })
 				break
 			}
 			case 'ups':
@@ -202,7 +200,7 @@ export class Engine {
 			paths,
 			alarms: ALARM_CODES.filter((a) => feed.alarms[a] !== null),
 			wouldSwitch: feed.would ? { to: feed.would.to.id, cause: feed.would.cause } : null,
-			compliance: feed.risk ? { healthyDiscretePaths: this.healthyDiscrete(feed), required: feed.risk.required } : null,
+			compliance: feed.risk ? { healthyDiscretePaths: healthyDiscrete(feed), required: feed.risk.required } : null,
 		}
 	}
 
@@ -363,116 +361,6 @@ export class Engine {
 		}
 	}
 
-	private command(feed: FeedRt, obs: Observation & { type: 'command' }, out: Output[]): void {
-		const t = obs.t
-		const who = obs.operator !== undefined ? { operator: obs.operator } : {}
-		const refuse = (refused: 'locked' | 'ineligible' | 'unknown-path' | 'not-started', message: string): void => {
-			out.push({
-				kind: 'refusal',
-				t,
-				feed: feed.key,
-				command: obs.command,
-				...(obs.path !== undefined ? { path: obs.path } : {}),
-				...who,
-				refused,
-				message,
-			})
-		}
-		if (!feed.started) return refuse('not-started', `feed ${feed.key} has not started (its crosspoint is not known)`)
-		feed.touched = true
-		switch (obs.command) {
-			case 'take': {
-				const p = obs.path === undefined ? undefined : feed.byId.get(obs.path)
-				if (!p) return refuse('unknown-path', `feed ${feed.key} has no path "${obs.path ?? ''}"`)
-				if (feed.locked) return refuse('locked', `feed ${feed.key} is locked: unlock it first`)
-				if (classOf(p) === 'ineligible' && obs.force !== true)
-					return refuse(
-						'ineligible',
-						`path ${p.id} is ineligible (signal ${p.signal ?? 'none'}); take it with force to override`,
-					)
-				feed.mode = 'manual'
-				this.accepted(feed, obs, out)
-				// an operator's take answers another controller's: the external-take alarm has been dealt with
-				this.alarm(feed, 'external-take', false, t, out, () => [`${obs.operator ?? 'an operator'} took ${p.id}`])
-				if (p !== feed.active) {
-					out.push({
-						kind: 'decision',
-						t,
-						feed: feed.key,
-						from: feed.active?.id ?? null,
-						to: p.id,
-						cause: 'take',
-						...who,
-						explain: {
-							rule: 'take',
-							triggers: explainTriggers([{ obs }]),
-							because: [
-								`${obs.operator ?? 'an operator'} took ${p.id}${obs.force === true ? ' with force' : ''}; the feed is now manual`,
-							],
-						},
-					})
-					feed.active = p
-				}
-				break
-			}
-			case 'auto':
-			case 'manual':
-				feed.mode = obs.command
-				this.accepted(feed, obs, out)
-				if (obs.command === 'auto')
-					this.alarm(feed, 'external-take', false, t, out, () => [
-						`${obs.operator ?? 'an operator'} put the feed back in auto`,
-					])
-				break
-			case 'lock':
-			case 'unlock':
-				feed.locked = obs.command === 'lock'
-				this.accepted(feed, obs, out)
-				break
-		}
-		this.touch(feed, { obs })
-	}
-
-	/**
-	 * §4a: the router shows what sigpath did not command. The path on that input is on air now, locked or not (a lock
-	 * forbids sigpath's own switches; it never blinds it); the feed goes to manual; `external-take` names the path,
-	 * or `off-path` stands while the input is none of the feed's paths.
-	 */
-	private external(feed: FeedRt, obs: ExternalObservation, p: PathRt | null, out: Output[]): void {
-		const t = obs.t
-		feed.active = p
-		feed.mode = 'manual'
-		feed.would = null
-		if (p !== null) {
-			const input = obs.input !== undefined ? ` (input ${obs.input})` : ''
-			// raised again for every such change: each is news to the operator
-			feed.alarms['external-take'] = null
-			this.alarm(
-				feed,
-				'external-take',
-				true,
-				t,
-				out,
-				() => [`the router's tally shows ${p.id}${input}, which sigpath did not command`],
-				`${feed.key}: the router put ${p.id}${input} on air without sigpath; the feed is manual`,
-			)
-		}
-		this.touch(feed, { obs })
-	}
-
-	private accepted(feed: FeedRt, obs: Observation & { type: 'command' }, out: Output[]): void {
-		out.push({
-			kind: 'accepted',
-			t: obs.t,
-			feed: feed.key,
-			command: obs.command,
-			...(obs.path !== undefined ? { path: obs.path } : {}),
-			...(obs.operator !== undefined ? { operator: obs.operator } : {}),
-			mode: feed.mode,
-			locked: feed.locked,
-		})
-	}
-
 	private evaluateDirty(t: number, out: Output[]): void {
 		if (this.dirty.length === 0) return
 		const feeds = this.dirty.splice(0)
@@ -508,95 +396,6 @@ export class Engine {
 				})
 			}
 		} else f.would = null
-		const a = f.active
-		this.alarm(f, 'off-path', a === null, t, out, () => [`the router shows none of the paths of ${f.key}`])
-		if (a === null) {
-			for (const code of ['no-path', 'no-signal', 'on-air-failed'] as const)
-				this.alarm(f, code, false, t, out, () => ['the feed is off-path'])
-		} else this.activeAlarms(f, a, d.noPath, t, out)
-		if (f.risk) {
-			const risk = f.risk
-			const n = f.graceOver ? this.healthyDiscrete(f) : risk.required
-			this.alarm(f, 'at-risk', n < risk.required, t, out, () => [
-				`${n} healthy discrete path${n === 1 ? '' : 's'}; the feed requires ${risk.required}`,
-			])
-		}
-	}
-
-	/** The alarms about the path on air: no-path, no-signal, and on-air-failed (§4a: a failed path on air is never silent). */
-	private activeAlarms(f: FeedRt, a: PathRt, noPath: boolean, t: number, out: Output[]): void {
-		this.alarm(f, 'no-path', noPath, t, out, () => [
-			`${a.id} failed at ${a.lastFailure ?? '?'} and is down; no other path is eligible`,
-			...f.paths.filter((p) => p !== a).map((p) => `${p.id}: ${classOf(p)} (signal ${p.signal ?? 'none'})`),
-		])
-		this.alarm(f, 'no-signal', a.signal === null && a.nullLong, t, out, () => [
-			`active path ${a.id} has had no signal since ${a.nullSince ?? '?'} (lossMs ${f.lossMs})`,
-		])
-		// raised when the active path has failed and no switch followed; it stands on that path until it is healthy
-		// again, and clears at once when another path is on air
-		const raisedOn = f.alarms['on-air-failed']
-		if (raisedOn !== null && raisedOn !== a.id)
-			this.alarm(f, 'on-air-failed', false, t, out, () => [`${a.id} is on air`])
-		const failed = (a.failedOutage && isBad(a.signal)) || (raisedOn === a.id && classOf(a) !== 'healthy')
-		const why = f.locked
-			? 'the feed is locked'
-			: f.mode === 'manual'
-				? 'the feed is manual'
-				: 'no other path is eligible'
-		this.alarm(
-			f,
-			'on-air-failed',
-			failed,
-			t,
-			out,
-			() => [failureText(a, f.lossMs), why],
-			`${f.key}: active path ${a.id} has failed and is still on air (${why})`,
-		)
-	}
-
-	private alarm(
-		f: FeedRt,
-		code: AlarmCode,
-		on: boolean,
-		t: number,
-		out: Output[],
-		because: () => string[],
-		message?: string,
-	): void {
-		const raised = f.alarms[code]
-		if ((raised !== null) === on) return
-		const path = raised ?? f.active?.id ?? null
-		// off-path is held with '' (no path is on air); every other alarm with the path it is about
-		f.alarms[code] = on ? (path ?? '') : null
-		out.push({
-			kind: 'alarm',
-			t,
-			feed: f.key,
-			alarm: code,
-			active: on,
-			path: path === '' ? null : path,
-			message: on ? (message ?? alarmText[code](f.key, path)) : `${code} cleared on ${f.key}`,
-			explain: {
-				rule: code,
-				triggers: explainTriggers(withCauses(f.active ? [f.active] : [], f.triggers)),
-				because: because(),
-			},
-		})
-	}
-
-	private healthyDiscrete(f: FeedRt): number {
-		if (!f.risk) return 0
-		let mask = 0
-		const ids: string[] = []
-		f.paths.forEach((p, i) => {
-			if (countsAsHealthy(p)) {
-				mask |= 1 << i
-				ids.push(p.id)
-			}
-		})
-		const memo = f.risk.memo
-		let n = memo.get(mask)
-		if (n === undefined) memo.set(mask, (n = maxDiscrete(ids, f.risk.conflicts)))
-		return n
+		feedAlarms(f, d.noPath, t, out)
 	}
 }
