@@ -248,6 +248,19 @@ const ConfigShape = z.strictObject({
 		.optional()
 		.describe('the embedded MQTT broker, used when `mqtt` is absent (loopback by default)'),
 	midi: Midi.optional(),
+	startup: z
+		.strictObject({
+			readyTimeoutMs: z
+				.number()
+				.int()
+				.min(0)
+				.default(20_000)
+				.describe(
+					'systemd READY=1 comes when every router has synced, or after this long; each device not synced by then stands as a device-stale alarm',
+				),
+		})
+		.optional()
+		.describe('start-up'),
 	log: z
 		.strictObject({
 			level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal']).default('info').describe('log level'),

@@ -18,11 +18,13 @@ import type { ResolvedSrtDriver } from '../domain/drivers.ts'
 import { resolveSecrets } from '../domain/secrets.ts'
 import type { UpsReading } from '../rule/power.ts'
 import type { SignalSource, SignalSourceEvents } from './devices.ts'
+import type { Syncable } from './first-sync.ts'
 
 /** An SRT receiver as a signal source: synced once a listener is bound or a caller's first attempt has run. */
 export class SrtSource extends EventEmitter<SignalSourceEvents> implements SignalSource {
 	readonly rx: SrtReceiver
 	private synced = false
+	private lastError: string | undefined
 
 	constructor(
 		readonly deviceId: string,
@@ -39,13 +41,27 @@ export class SrtSource extends EventEmitter<SignalSourceEvents> implements Signa
 	}
 
 	start(): void {
+		// a listener is through its first sync once bound, never before: one that cannot bind (the port taken, an
+		// address not on this host) keeps retrying and stays on /readyz's waiting list with the reason
+		this.rx.on('retrying', ({ error }) => {
+			this.lastError = error.message
+			this.emit('status')
+		})
+		const caller = this.rx.config.mode === 'caller'
+		this.rx.on('state', (s) => {
+			if (s === 'listening' || s === 'connected' || (caller && s === 'connecting')) this.markSynced()
+		})
 		this.rx.start().then(
 			() => this.markSynced(),
 			(err: unknown) => {
+				this.lastError = err instanceof Error ? err.message : String(err)
 				this.ctx.log.error({ err, device: this.deviceId }, 'SRT receiver could not start; retrying')
-				this.markSynced() // it is "through its first sync": not reachable, and says so in its state
 			},
 		)
+	}
+
+	why(): string {
+		return this.lastError !== undefined ? `cannot start: ${this.lastError}` : 'starting'
 	}
 
 	private markSynced(): void {
@@ -185,4 +201,36 @@ export function deviceStateOf(
 		return { connected: p.connected, health: p.health, detail: p.detail }
 	}
 	return d.sources.find((s) => s.deviceId === id)?.status()
+}
+
+/** Every device with a driver, as the first sync sees it: routers first (they gate the first publication). */
+export function syncables(
+	routers: ReadonlyMap<string, Router>,
+	sources: readonly SignalSource[],
+	ups: readonly UpsDevice[],
+): Syncable[] {
+	return [
+		...[...routers.values()].map((r) => ({
+			id: r.deviceId,
+			router: true,
+			synced: () => r.isSynced(),
+			why: () => {
+				const s = r.status()
+				if (!s.connected) return `not connected${s.problem ? `: ${s.problem}` : ''}`
+				return 'connected; its routing not read yet'
+			},
+		})),
+		...sources.map((s) => ({
+			id: s.deviceId,
+			router: false,
+			synced: () => s.isSynced(),
+			why: () => s.why?.() ?? 'no answer yet',
+		})),
+		...ups.map((u) => ({
+			id: u.id,
+			router: false,
+			synced: () => u.synced,
+			why: () => (u.status.commLost ? 'no answer (contact lost)' : 'no answer yet'),
+		})),
+	]
 }

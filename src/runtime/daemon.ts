@@ -28,7 +28,7 @@ import type { Decision, Observation } from '../engine/types.ts'
 import { Journal, readRecords, recoverFeeds, type Entry, type FeedState as Recovered } from '../journal/index.ts'
 import { PowerMonitor } from '../rule/power.ts'
 import { VERSION } from '../version.ts'
-import { createDrivers, deviceStateOf, upsReadings } from './adapters.ts'
+import { createDrivers, deviceStateOf, syncables, upsReadings } from './adapters.ts'
 import { AlarmManager } from './alarms.ts'
 import type { SignalSource } from './devices.ts'
 import { FirstSync } from './first-sync.ts'
@@ -57,7 +57,7 @@ export interface DaemonOptions {
 	 */
 	signalSources?: SignalSource[]
 	upsDevices?: UpsDevice[]
-	/** how long the first publication waits for devices that never sync */
+	/** how long READY=1 waits for routers that never sync (default: the config's startup.readyTimeoutMs) */
 	firstSyncTimeoutMs?: number
 	/** router take timeout (ms) */
 	takeTimeoutMs?: number
@@ -111,6 +111,7 @@ export class Daemon {
 		this.power = new PowerMonitor(o.config)
 		this.publisher = new Publisher({
 			model: this.model,
+			feedStarted: (k) => this.loop.started(k),
 			feedState: (k) => this.feedState(k),
 			deviceState: (id) => this.deviceState(id),
 		})
@@ -178,8 +179,17 @@ export class Daemon {
 		return this.loop.now()
 	}
 
+	/** Started: every router synced (or the ready timeout passed), state published, systemd told READY=1. */
 	isReady(): boolean {
 		return this.publisher.ready
+	}
+
+	/** GET /readyz: every device with a driver through its first sync, or the devices still waiting and why. */
+	readiness(): { ready: boolean; waiting: { device: string; why: string }[] } {
+		const fs = this.firstSync
+		if (!fs) return { ready: false, waiting: [{ device: '(daemon)', why: 'starting' }] }
+		const waiting = fs.waiting()
+		return { ready: waiting.length === 0 && this.publisher.ready, waiting }
 	}
 
 	/** the journal directory (for /audit) */
@@ -253,25 +263,26 @@ export class Daemon {
 		for (const r of this.routers.values()) r.start()
 		for (const s of this.sources) s.start()
 		for (const u of this.ups) u.start()
-		this.firstSync = new FirstSync(
-			[
-				...[...this.routers.values()].map((r) => ({ id: r.deviceId, synced: () => r.isSynced() })),
-				...this.sources.map((s) => ({ id: s.deviceId, synced: () => s.isSynced() })),
-				...this.ups.map((u) => ({ id: u.id, synced: () => u.synced })),
-			],
-			{
-				timeoutMs: this.o.firstSyncTimeoutMs ?? 10_000,
-				log: this.log,
-				running: () => this.phase === 'running',
-				publish: () => {
-					this.publisher.firstSync(
-						this.model.feeds.keys(),
-						this.o.config.devices.map((d) => d.id),
-					)
-					this.log.info('first sync complete: state published')
-				},
+		this.firstSync = new FirstSync(syncables(this.routers, this.sources, this.ups), {
+			readyTimeoutMs: this.o.firstSyncTimeoutMs ?? cfg.startup?.readyTimeoutMs ?? 20_000,
+			log: this.log,
+			running: () => this.phase === 'running',
+			publish: () => {
+				this.publisher.firstSync(
+					this.model.feeds.keys(),
+					this.o.config.devices.map((d) => d.id),
+				)
+				this.log.info('every router synced: state published, ready')
 			},
-		)
+			stale: (device, stale, why) =>
+				this.alarms.hold(
+					`device-stale:${device}`,
+					stale,
+					'device-stale',
+					{ device },
+					`${device} has not completed its first sync: ${why}`,
+				),
+		})
 		this.firstSync.start()
 	}
 

@@ -17,5 +17,7 @@ export interface SignalSource extends EventEmitter<SignalSourceEvents> {
 	start(): void
 	stop(): Promise<void>
 	isSynced(): boolean
+	/** why it has not completed its first sync (for /readyz and device-stale); default: no answer yet */
+	why?(): string
 	status(): { connected: boolean; health: Health; detail: Record<string, unknown> }
 }

@@ -1,43 +1,68 @@
-// The first sync (docs/contract.md §6a): state is published, and the daemon is ready, once every device has been
-// read in full: each router's crosspoints, each signal device's first report, each UPS's first reading. A device that
-// never answers holds the first publication back for at most `timeoutMs`, after which state is published without it,
-// naming it.
+// Readiness (docs/contract.md §6a), told as it is:
+// - **ready** (`/readyz` 200): every device with a driver has completed its first sync (a router its routing read, a
+//   poller one answer, an SRT listener bound). Until then `/readyz` answers 503 with each device still waiting and why.
+// - **started** (systemd READY=1, the first publication): every router has synced, so every feed knows what is on
+//   air; or `readyTimeoutMs` has passed. At that timeout each device not yet synced stands as a `device-stale` alarm,
+//   cleared when it syncs; a daemon never claims a device it has not heard from.
 import type { Logger } from 'pino'
 
 export interface Syncable {
 	id: string
+	/** routers gate the first publication: without their crosspoints no feed knows what is on air */
+	router: boolean
 	synced: () => boolean
+	/** why it has not synced yet, in an operator's words */
+	why: () => string
+}
+
+export interface FirstSyncOptions {
+	readyTimeoutMs: number
+	log: Logger
+	running: () => boolean
+	/** the first publication (READY=1) */
+	publish: () => void
+	/** a device has not synced by the timeout (true), or has synced since (false) */
+	stale: (device: string, stale: boolean, why: string) => void
 }
 
 export class FirstSync {
 	private timer: NodeJS.Timeout | undefined
-	private done = false
+	private published = false
+	private timedOut = false
+	private readonly staleNow = new Set<string>()
 
 	constructor(
 		private readonly devices: readonly Syncable[],
-		private readonly o: { timeoutMs: number; log: Logger; publish: () => void; running: () => boolean },
+		private readonly o: FirstSyncOptions,
 	) {}
 
-	/** Arms the timeout and checks once (a config without devices is in sync at once). */
+	/** Arms the timeout and checks once (a config without routers starts at once). */
 	start(): void {
-		this.timer = setTimeout(() => {
-			this.timer = undefined
-			if (this.done) return
-			this.o.log.warn({ waiting: this.waiting() }, 'first sync incomplete: publishing state without these devices')
-			this.complete()
-		}, this.o.timeoutMs)
+		this.timer = setTimeout(() => this.onTimeout(), this.o.readyTimeoutMs)
 		this.check()
 	}
 
-	/** A device synced: publishes once every device has. */
+	/** A device synced (or its state changed): publishes once every router has; clears a device's stale alarm. */
 	check(): void {
-		if (this.done || !this.o.running()) return
-		if (this.devices.every((d) => d.synced())) this.complete()
+		if (!this.o.running()) return
+		if (!this.published && this.devices.every((d) => !d.router || d.synced())) this.publish()
+		for (const id of [...this.staleNow]) {
+			const d = this.devices.find((x) => x.id === id)
+			if (d?.synced()) {
+				this.staleNow.delete(id)
+				this.o.stale(id, false, 'synced')
+			}
+		}
 	}
 
-	/** The devices not yet read in full. */
-	waiting(): string[] {
-		return this.devices.filter((d) => !d.synced()).map((d) => d.id)
+	/** Every device with a driver has completed its first sync. */
+	get ready(): boolean {
+		return this.devices.every((d) => d.synced())
+	}
+
+	/** The devices not yet through their first sync, with why. */
+	waiting(): { device: string; why: string }[] {
+		return this.devices.filter((d) => !d.synced()).map((d) => ({ device: d.id, why: d.why() }))
 	}
 
 	stop(): void {
@@ -45,9 +70,28 @@ export class FirstSync {
 		this.timer = undefined
 	}
 
-	private complete(): void {
-		this.done = true
-		this.stop()
+	private onTimeout(): void {
+		this.timer = undefined
+		if (!this.o.running()) return
+		this.timedOut = true
+		const waiting = this.waiting()
+		if (!this.published) {
+			this.o.log.warn({ waiting }, 'first sync incomplete: starting without these devices')
+			this.publish()
+		}
+		for (const w of waiting) {
+			this.staleNow.add(w.device)
+			this.o.stale(w.device, true, w.why)
+		}
+	}
+
+	private publish(): void {
+		this.published = true
 		this.o.publish()
+	}
+
+	/** whether the ready timeout has passed (for tests and the log) */
+	get timeoutPassed(): boolean {
+		return this.timedOut
 	}
 }

@@ -35,6 +35,8 @@ export interface StateSink {
 
 export interface PublisherDeps {
 	model: Model
+	/** a feed's router has synced (its crosspoint is known): only then is its state retained on MQTT */
+	feedStarted: (key: FeedKey) => boolean
 	feedState: (key: FeedKey) => FeedState
 	deviceState: (id: string) => DeviceState | undefined
 }
@@ -45,6 +47,8 @@ export class Publisher {
 	readonly takes: TakeTiming[] = []
 	private sink: StateSink | undefined
 	private readonly last = new Map<FeedKey, string>()
+	/** feeds whose state the sink holds: a feed is retained only once its router has synced (docs/contract.md §6a) */
+	private readonly retained = new Set<FeedKey>()
 	private synced = false
 	/** feeds whose paths go through a device, or whose output is on it (a router) */
 	private readonly feedsOfDevice = new Map<string, FeedKey[]>()
@@ -57,6 +61,7 @@ export class Publisher {
 
 	attach(sink: StateSink): void {
 		this.sink = sink
+		this.retained.clear()
 	}
 
 	/** The first full sync is done (or given up on): state is complete from now on. */
@@ -68,9 +73,14 @@ export class Publisher {
 	feed(key: FeedKey): void {
 		const state = this.d.feedState(key)
 		const json = JSON.stringify(state)
-		if (this.last.get(key) === json) return
+		const changed = this.last.get(key) !== json
+		const retain = this.sink !== undefined && this.d.feedStarted(key) && (changed || !this.retained.has(key))
+		if (retain) {
+			this.retained.add(key)
+			this.sink!.publishFeedState(key, state)
+		}
+		if (!changed) return
 		this.last.set(key, json)
-		this.sink?.publishFeedState(key, state)
 		this.events.emit('feed', key, state)
 	}
 

@@ -215,10 +215,12 @@ export class StatusServer {
 				return this.sendRaw(res, 200, this.statusBody(), 'application/json; charset=utf-8')
 			case '/healthz':
 				return this.send(res, 200, { alive: true, uptimeS: Math.floor((Date.now() - this.startedAt) / 1000) })
-			case '/readyz':
-				return this.daemon.isReady()
+			case '/readyz': {
+				const r = this.daemon.readiness()
+				return r.ready
 					? this.send(res, 200, { ready: true })
-					: this.send(res, 503, { ready: false, why: 'waiting for the first full sync of every device' })
+					: this.send(res, 503, { ready: false, waiting: r.waiting })
+			}
 			case '/metrics': {
 				const text = await this.metrics.text()
 				return this.sendRaw(res, 200, text, this.metrics.contentType)

@@ -10,6 +10,7 @@ export type StatusDaemon = Pick<
 	Daemon,
 	| 'status'
 	| 'isReady'
+	| 'readiness'
 	| 'feedState'
 	| 'deviceState'
 	| 'command'

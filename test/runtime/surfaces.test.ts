@@ -67,7 +67,12 @@ describe('control surfaces', () => {
 		let state = onAir('fiber')
 		const commands: string[] = []
 		const make = () => {
-			const publisher = new Publisher({ model, feedState: () => state, deviceState: () => undefined })
+			const publisher = new Publisher({
+				model,
+				feedStarted: () => true,
+				feedState: () => state,
+				deviceState: () => undefined,
+			})
 			const surfaces = new Surfaces({
 				config,
 				feeds: model.feeds.keys(),
