@@ -276,7 +276,7 @@ export class SrtReceiver extends EventEmitter<SrtReceiverEvents> {
 				if (final) this.#applyTotals(final)
 				const c = this.#connections.get(id)
 				if (c) {
-					c.packetsReceived = Math.max(c.packetsReceived, e.packets)
+					c.packetsReceived = Math.max(c.packetsReceived, e.packets, e.arrived)
 					c.bytesReceived = Math.max(c.bytesReceived, e.bytes)
 					c.relayed = Math.max(c.relayed, e.relayed)
 				}

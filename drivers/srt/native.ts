@@ -54,6 +54,8 @@ export type NativeEvent =
 			packets: number
 			bytes: number
 			relayed: number
+			/** libsrt's count of the packets that arrived (some may not have been read when it closed) */
+			arrived: number
 			/** libsrt's final figures, when it still had them */
 			connections?: NativeConnStats[]
 	  }

@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <functional>
 #include <cerrno>
 #include <cstring>
 
@@ -17,6 +18,10 @@ namespace sigpath {
 
 namespace {
 constexpr int kMaxWaitMs = 10;  // the longest epoll wait: how soon the thread sees stop()
+constexpr int kConnWaitMs = 5;  // the longest epoll wait while connected: how soon a first arrival is seen
+constexpr int64_t kSampleNs = 1000000;   // the receive thread reads libsrt's arrival counts at most this often
+constexpr int64_t kLateNs = 2000000;     // a watchdog wake-up later than this: the process was starved
+constexpr int64_t kRecheckNs = 1000000;  // then it looks again after this, on time, before judging
 constexpr int kMaxEvents = 64;
 constexpr int kBufSize = 1500;  // one SRT live payload is at most 1456 bytes
 }  // namespace
@@ -129,40 +134,24 @@ Napi::Value Receiver::Start(const Napi::CallbackInfo& info) {
   eid_ = srt_epoll_create();
   if (eid_ < 0) fail(SrtLastError("srt_epoll_create"));
   srt_epoll_set(eid_, SRT_EPOLL_ENABLE_EMPTY);
-  sock_ = srt_create_socket();
-  if (sock_ == SRT_INVALID_SOCK) fail(SrtLastError("srt_create_socket"));
-  std::string err = ApplySrtOptions(sock_, opt_, !opt_.listener);
-  if (!err.empty()) fail(err);
 
+  // The socket is set up in a helper thread that first asks for SCHED_FIFO priority 1 (root, CAP_SYS_NICE, or
+  // systemd's LimitRTPRIO=1). libsrt starts its receiving and sending threads for the UDP port (the multiplexer) in
+  // srt_bind (listener) or srt_connect (caller), and the TSBPD thread of each connection from its receiving thread;
+  // they are plain pthreads and inherit the creator's policy. So the threads that take packets off the socket, count
+  // them and release them keep the priority of the watchdog that judges them: on a loaded machine (a browser
+  // starting, a busy loop on a core) the watchdog no longer wakes on time to find the work it checks not done.
+  // Without the right, everything runs as normal threads (and the watchdog double-checks a late look, Watchdog()).
   int localPort = 0;
-  sockaddr_storage sa;
-  socklen_t salen = 0;
-  MakeSockaddr(opt_.host, opt_.port, &sa, &salen);
-  if (opt_.listener) {
-    // No SO_REUSEADDR for a listener: libsrt sets it by default, which lets a second process (a `sigpath probe`
-    // beside the daemon) bind the same port and silently take part of a live feed. Here that bind fails instead.
-    bool reuse = false;
-    if (srt_setsockflag(sock_, SRTO_REUSEADDR, &reuse, sizeof reuse) != 0) fail(SrtLastError("SRTO_REUSEADDR"));
-    if (srt_bind(sock_, reinterpret_cast<sockaddr*>(&sa), static_cast<int>(salen)) != 0)
-      fail(SrtLastError(("srt_bind " + opt_.host + ":" + std::to_string(opt_.port)).c_str()));
-    if (srt_listen_callback(sock_, &Receiver::OnListen, this) != 0) fail(SrtLastError("srt_listen_callback"));
-    if (srt_listen(sock_, 16) != 0) fail(SrtLastError("srt_listen"));
-    sockaddr_storage bound;
-    int blen = sizeof bound;
-    if (srt_getsockname(sock_, reinterpret_cast<sockaddr*>(&bound), &blen) == 0)
-      localPort = ntohs(bound.ss_family == AF_INET ? reinterpret_cast<sockaddr_in*>(&bound)->sin_port
-                                                   : reinterpret_cast<sockaddr_in6*>(&bound)->sin6_port);
-    int ev = SRT_EPOLL_IN | SRT_EPOLL_ERR;
-    if (srt_epoll_add_usock(eid_, sock_, &ev) != 0) fail(SrtLastError("srt_epoll_add_usock"));
-  } else {
-    int ev = SRT_EPOLL_OUT | SRT_EPOLL_ERR;
-    if (srt_epoll_add_usock(eid_, sock_, &ev) != 0) fail(SrtLastError("srt_epoll_add_usock"));
-    // Non-blocking connect: the handshake runs in libsrt; the thread sees OUT (connected) or ERR (rejected or timed
-    // out after SRTO_CONNTIMEO) through epoll and can be stopped at any moment.
-    if (srt_connect(sock_, reinterpret_cast<sockaddr*>(&sa), static_cast<int>(salen)) == SRT_ERROR)
-      fail(SrtLastError(("srt_connect " + opt_.host + ":" + std::to_string(opt_.port)).c_str()));
-  }
-
+  std::string err;
+  std::thread setup([&] {
+    sched_param sp{};
+    sp.sched_priority = 1;
+    realtime_ = pthread_setschedparam(pthread_self(), SCHED_FIFO, &sp) == 0;
+    err = SetupSocket(&localPort);
+  });
+  setup.join();
+  if (!err.empty()) fail(err);
   tsfn_ = Napi::ThreadSafeFunction::New(env, onEvent_.Value(), "sigpath-srt-receiver", 0, 1);
   {
     std::lock_guard<std::mutex> lock(cbMutex_);
@@ -174,6 +163,43 @@ Napi::Value Receiver::Start(const Napi::CallbackInfo& info) {
   Napi::Object r = Napi::Object::New(env);
   r.Set("port", localPort);
   return r;
+}
+
+// Creates, binds and listens (listener) or starts connecting (caller); runs in Start's helper thread. Returns an
+// error text, or "" with the bound local port in *localPort.
+std::string Receiver::SetupSocket(int* localPort) {
+  sock_ = srt_create_socket();
+  if (sock_ == SRT_INVALID_SOCK) return SrtLastError("srt_create_socket");
+  std::string err = ApplySrtOptions(sock_, opt_, !opt_.listener);
+  if (!err.empty()) return err;
+  sockaddr_storage sa;
+  socklen_t salen = 0;
+  MakeSockaddr(opt_.host, opt_.port, &sa, &salen);
+  if (opt_.listener) {
+    // No SO_REUSEADDR for a listener: libsrt sets it by default, which lets a second process (a `sigpath probe`
+    // beside the daemon) bind the same port and silently take part of a live feed. Here that bind fails instead.
+    bool reuse = false;
+    if (srt_setsockflag(sock_, SRTO_REUSEADDR, &reuse, sizeof reuse) != 0) return SrtLastError("SRTO_REUSEADDR");
+    if (srt_bind(sock_, reinterpret_cast<sockaddr*>(&sa), static_cast<int>(salen)) != 0)
+      return SrtLastError(("srt_bind " + opt_.host + ":" + std::to_string(opt_.port)).c_str());
+    if (srt_listen_callback(sock_, &Receiver::OnListen, this) != 0) return SrtLastError("srt_listen_callback");
+    if (srt_listen(sock_, 16) != 0) return SrtLastError("srt_listen");
+    sockaddr_storage bound;
+    int blen = sizeof bound;
+    if (srt_getsockname(sock_, reinterpret_cast<sockaddr*>(&bound), &blen) == 0)
+      *localPort = ntohs(bound.ss_family == AF_INET ? reinterpret_cast<sockaddr_in*>(&bound)->sin_port
+                                                    : reinterpret_cast<sockaddr_in6*>(&bound)->sin6_port);
+    int ev = SRT_EPOLL_IN | SRT_EPOLL_ERR;
+    if (srt_epoll_add_usock(eid_, sock_, &ev) != 0) return SrtLastError("srt_epoll_add_usock");
+  } else {
+    int ev = SRT_EPOLL_OUT | SRT_EPOLL_ERR;
+    if (srt_epoll_add_usock(eid_, sock_, &ev) != 0) return SrtLastError("srt_epoll_add_usock");
+    // Non-blocking connect: the handshake runs in libsrt; the thread sees OUT (connected) or ERR (rejected or timed
+    // out after SRTO_CONNTIMEO) through epoll and can be stopped at any moment.
+    if (srt_connect(sock_, reinterpret_cast<sockaddr*>(&sa), static_cast<int>(salen)) == SRT_ERROR)
+      return SrtLastError(("srt_connect " + opt_.host + ":" + std::to_string(opt_.port)).c_str());
+  }
+  return "";
 }
 
 // stop(): ends the thread, closes every socket (connections, listener, relay) and releases the callback.
@@ -214,12 +240,36 @@ int Receiver::OnListen(void* opaque, SRTSOCKET ns, int hsversion, const sockaddr
   return -1;
 }
 
-void Receiver::ArmFirstPacket(int64_t now) {
-  // A new connection with no packet yet: the first packet leaves libsrt one TSBPD latency after it was sent, so
-  // silence is counted from the connection's start plus that latency.
+// Reads libsrt's arrival count of every connection (either thread; libsrt's stats are under its own lock). True when
+// a packet arrived since the last look, which is then dated now: the last arrival, to within the sampling step.
+bool Receiver::SampleArrivals(int64_t now) {
+  std::lock_guard<std::mutex> lock(arrMutex_);
+  bool moved = false;
+  for (auto& kv : arrivals_) {
+    SRT_TRACEBSTATS st;
+    // clear = 0 leaves the stats interval alone (StatsTick clears it); instantaneous = 1 reads the current state.
+    // A socket libsrt already reports broken fails here: its closing is the receive thread's (CloseConn).
+    if (srt_bistats(kv.first, &st, 0, 1) != 0) continue;
+    if (st.pktRecvTotal > kv.second.total) {
+      kv.second.total = st.pktRecvTotal;
+      kv.second.lastNs = now;
+      moved = true;
+    }
+  }
+  if (moved) {
+    lastArrivalNs_.store(now, std::memory_order_relaxed);
+    watchNs_.store(now, std::memory_order_release);
+  }
+  return moved;
+}
+
+// The receive thread's look at the arrival counts: a first packet, or one after a silence, makes the signal up.
+void Receiver::OnArrivals(int64_t now) {
+  lastSampleNs_ = now;
+  if (!SampleArrivals(now)) return;
+  if (signal_.load(std::memory_order_acquire) == Signal::Up) return;
   std::lock_guard<std::mutex> lock(sigMutex_);
-  if (signal_ != Signal::None || armed_) return;
-  watchNs_ = now + static_cast<int64_t>(opt_.latencyMs) * 1000000;
+  if (signal_ != Signal::Up) SignalUp(now, "packets");
   armed_ = true;
   sigCv_.notify_all();
 }
@@ -244,32 +294,49 @@ void Receiver::SignalDown(int64_t at, int64_t now, const char* cause) {
 void Receiver::AcceptAll(int64_t now) {
   // One accept per readiness report: SRT epoll is level-triggered, so another pending connection reports again
   // (a second srt_accept on an empty queue would only make libsrt log an error).
-  {
-    sockaddr_storage sa;
-    int len = sizeof sa;
-    SRTSOCKET ns = srt_accept(sock_, reinterpret_cast<sockaddr*>(&sa), &len);
-    if (ns == SRT_INVALID_SOCK) return;
-    Conn c;
-    c.sock = ns;
-    c.peer = FormatPeer(reinterpret_cast<sockaddr*>(&sa));
-    char sid[513] = {0};
-    int sidlen = sizeof sid - 1;
-    if (srt_getsockflag(ns, SRTO_STREAMID, sid, &sidlen) == 0) c.streamId.assign(sid, static_cast<size_t>(sidlen));
-    c.connectedNs = now;
-    bool no = false;
-    srt_setsockflag(ns, SRTO_RCVSYN, &no, sizeof no);
-    int ev = SRT_EPOLL_IN | SRT_EPOLL_ERR;
-    if (srt_epoll_add_usock(eid_, ns, &ev) != 0) {
-      srt_close(ns);
-      return;
-    }
-    conns_[ns] = c;
+  sockaddr_storage sa;
+  int len = sizeof sa;
+  SRTSOCKET ns = srt_accept(sock_, reinterpret_cast<sockaddr*>(&sa), &len);
+  if (ns == SRT_INVALID_SOCK) {
+    // A queued connection whose caller closed before we took it (libsrt: "pending connection has unexpectedly
+    // closed"); the next one is still accepted.
     auto* e = new Event();
-    e->type = "connected";
-    e->Str("peer", c.peer).Str("streamId", c.streamId).Num("id", ns).Num("at", NsToMs(now));
+    e->type = "error";
+    e->Str("message", SrtLastError("srt_accept"));
     Post(e);
-    ArmFirstPacket(now);
+    return;
   }
+  Conn c;
+  c.sock = ns;
+  c.peer = FormatPeer(reinterpret_cast<sockaddr*>(&sa));
+  char sid[513] = {0};
+  int sidlen = sizeof sid - 1;
+  if (srt_getsockflag(ns, SRTO_STREAMID, sid, &sidlen) == 0) c.streamId.assign(sid, static_cast<size_t>(sidlen));
+  c.connectedNs = now;
+  bool no = false;
+  srt_setsockflag(ns, SRTO_RCVSYN, &no, sizeof no);
+  int ev = SRT_EPOLL_IN | SRT_EPOLL_ERR;
+  if (srt_epoll_add_usock(eid_, ns, &ev) != 0) {
+    auto* e = new Event();
+    e->type = "error";
+    e->Str("message", SrtLastError(("srt_epoll_add_usock for " + c.peer).c_str()));
+    Post(e);
+    srt_close(ns);
+    return;
+  }
+  conns_[ns] = c;
+  {
+    std::lock_guard<std::mutex> lock(arrMutex_);
+    arrivals_[ns] = Arrivals{};
+  }
+  auto* e = new Event();
+  e->type = "connected";
+  e->Str("peer", c.peer).Str("streamId", c.streamId).Num("id", ns).Num("at", NsToMs(now));
+  Post(e);
+  // A connection that broke while it waited in the accept queue (a caller that reconnects at once closes the one
+  // before) gets no epoll event: libsrt raises SRT_EPOLL_ERR only to the epolls the socket was in when it broke, and
+  // CUDT::addEPoll sets nothing on a socket no longer connected. Unseen, it would stay in conns_ for good.
+  if (srt_getsockstate(ns) != SRTS_CONNECTED) CloseConn(ns, "peer", now);
 }
 
 void Receiver::CallerEvent(int events, int64_t now) {
@@ -284,11 +351,14 @@ void Receiver::CallerEvent(int events, int64_t now) {
     int ev = SRT_EPOLL_IN | SRT_EPOLL_ERR;
     srt_epoll_update_usock(eid_, sock_, &ev);
     conns_[sock_] = c;
+    {
+      std::lock_guard<std::mutex> lock(arrMutex_);
+      arrivals_[sock_] = Arrivals{};
+    }
     auto* e = new Event();
     e->type = "connected";
     e->Str("peer", c.peer).Str("streamId", c.streamId).Num("id", sock_).Num("at", NsToMs(now));
     Post(e);
-    ArmFirstPacket(now);
     return;
   }
   if ((events & SRT_EPOLL_ERR) || st == SRTS_BROKEN || st == SRTS_CLOSED || st == SRTS_NONEXIST) {
@@ -318,7 +388,7 @@ bool Receiver::ReadConn(Conn& c) {
     SRT_MSGCTRL mc = srt_msgctrl_default;
     int n = srt_recvmsg2(c.sock, buf, sizeof buf, &mc);
     if (n <= 0) return srt_getlasterror(nullptr) == SRT_EASYNCRCV;  // false: the connection broke
-    int64_t ts = MonotonicNs();  // every packet's own arrival instant
+    int64_t ts = MonotonicNs();  // its delivery: one TSBPD latency after it arrived, later if a thread was starved
     if (relayFd_ >= 0) {
       if (send(relayFd_, buf, static_cast<size_t>(n), MSG_DONTWAIT) == n)
         c.relayed++;
@@ -328,14 +398,6 @@ bool Receiver::ReadConn(Conn& c) {
     c.lastPacketNs = ts;
     c.packets++;
     c.bytes += n;
-    lastPacketNs_.store(ts, std::memory_order_relaxed);
-    watchNs_.store(ts, std::memory_order_release);
-    if (signal_.load(std::memory_order_acquire) != Signal::Up) {
-      std::lock_guard<std::mutex> lock(sigMutex_);
-      if (signal_ != Signal::Up) SignalUp(ts, "packets");
-      armed_ = true;
-      sigCv_.notify_all();
-    }
   }
   return true;
 }
@@ -352,6 +414,16 @@ void Receiver::CloseConn(SRTSOCKET s, const char* cause, int64_t now) {
   st.relayErrors = c.relayErrors;
   // Once the peer has closed, libsrt may have no stats left for the socket: our own counts then stand in.
   bool haveStats = ReadConnStats(s, &st);
+  int64_t lastArrival = 0, arrived = 0;
+  {
+    std::lock_guard<std::mutex> lock(arrMutex_);
+    auto a = arrivals_.find(s);
+    if (a != arrivals_.end()) {
+      lastArrival = a->second.lastNs;
+      arrived = a->second.total;
+    }
+    arrivals_.erase(s);
+  }
   int reason = srt_getrejectreason(s);
   srt_epoll_remove_usock(eid_, s);
   srt_close(s);
@@ -360,9 +432,9 @@ void Receiver::CloseConn(SRTSOCKET s, const char* cause, int64_t now) {
   auto* e = new Event();
   e->type = "disconnected";
   e->Str("peer", c.peer).Str("streamId", c.streamId).Str("cause", cause).Str("reasonText", srt_rejectreason_str(reason));
-  e->Num("id", s).Num("at", NsToMs(now)).Num("lastPacketAt", c.lastPacketNs ? NsToMs(c.lastPacketNs) : -1);
+  e->Num("id", s).Num("at", NsToMs(now)).Num("lastPacketAt", lastArrival ? NsToMs(lastArrival) : -1);
   e->Num("packets", static_cast<double>(c.packets)).Num("bytes", static_cast<double>(c.bytes));
-  e->Num("relayed", static_cast<double>(c.relayed));
+  e->Num("relayed", static_cast<double>(c.relayed)).Num("arrived", static_cast<double>(arrived));
   if (haveStats) {
     e->hasStats = true;
     e->stats.push_back(st);
@@ -371,8 +443,7 @@ void Receiver::CloseConn(SRTSOCKET s, const char* cause, int64_t now) {
   if (conns_.empty()) {
     // The last connection is gone: the stream stopped at its last packet, not when the socket noticed.
     std::lock_guard<std::mutex> lock(sigMutex_);
-    if (signal_ == Signal::Up) SignalDown(lastPacketNs_.load(), now, "disconnected");
-    else if (armed_) SignalDown(std::min(watchNs_.load(), now), now, "disconnected");
+    if (signal_ == Signal::Up) SignalDown(std::min(lastArrivalNs_.load(), now), now, "disconnected");
     armed_ = false;
   }
 }
@@ -409,6 +480,10 @@ void Receiver::CloseAll() {
     if (kv.first == sock_) sock_ = SRT_INVALID_SOCK;
   }
   conns_.clear();
+  {
+    std::lock_guard<std::mutex> lock(arrMutex_);
+    arrivals_.clear();
+  }
   if (sock_ != SRT_INVALID_SOCK) {
     {
       // No listen callback may post once stop() starts releasing the thread-safe function.
@@ -429,9 +504,9 @@ void Receiver::CloseAll() {
 }
 
 void Receiver::Watchdog() {
-  // The watchdog wakes once per silence period and does almost nothing, so it may run SCHED_FIFO (priority 1) where
-  // allowed (root, CAP_SYS_NICE, or systemd's LimitRTPRIO=1): on a loaded machine a failover then waits for the
-  // clock, not for the scheduler. Without the right it runs as a normal thread; JS is told which.
+  // The watchdog wakes once per silence period and does little, so it runs SCHED_FIFO (priority 1) where allowed,
+  // as do libsrt's threads for our sockets (Start): a failover then waits for the clock, not for the scheduler.
+  // Without the right it runs as a normal thread; JS is told which.
   sched_param sp{};
   sp.sched_priority = 1;
   bool realtime = pthread_setschedparam(pthread_self(), SCHED_FIFO, &sp) == 0;
@@ -444,25 +519,50 @@ void Receiver::Watchdog() {
   const int64_t silenceNs = static_cast<int64_t>(silenceMs_) * 1000000;
   const auto epoch = std::chrono::steady_clock::time_point();  // steady_clock is CLOCK_MONOTONIC on Linux
   std::unique_lock<std::mutex> lock(sigMutex_);
+  int64_t target = 0;  // the instant the last timed wait was for (0: woken by a notify, or not waited)
+  auto sleepUntil = [&](int64_t t) {
+    target = t;
+    sigCv_.wait_until(lock, epoch + std::chrono::nanoseconds(t));
+  };
   while (!stopping_) {
     if (!armed_) {
+      target = 0;
       sigCv_.wait(lock);
       continue;
     }
     int64_t deadline = watchNs_.load(std::memory_order_acquire) + silenceNs;
     int64_t now = MonotonicNs();
     if (now < deadline) {
-      // Packets keep moving the deadline on; the watchdog wakes once per silence period while they flow.
-      sigCv_.wait_until(lock, epoch + std::chrono::nanoseconds(deadline));
+      // The receive thread moves the deadline on as it sees arrivals; the watchdog wakes once per silence period.
+      sleepUntil(deadline);
       continue;
     }
-    int64_t at = watchNs_.load(std::memory_order_acquire);
-    if (at + silenceNs > now) continue;  // a packet came as we woke
-    SignalDown(at, now, signal_ == Signal::Up ? "silence" : "no-packets");
+    // The deadline passed with no arrival seen by the receive thread, which may simply not have run. Ask libsrt:
+    // its receiving thread counts the packets it took off the socket whatever our threads did meanwhile.
+    if (SampleArrivals(now)) {
+      if (signal_ != Signal::Up) SignalUp(now, "packets");
+      continue;
+    }
+    // Nothing counted. If this thread woke late it was starved, and so may libsrt's receiving thread have been, with
+    // packets still unread in the kernel's socket buffer: judge only from a look taken on time. (Under SCHED_FIFO
+    // both are on time and this never delays a report.)
+    if (target != 0 && now - target > kLateNs) {
+      sleepUntil(now + kRecheckNs);
+      continue;
+    }
+    if (signal_ == Signal::Up) SignalDown(watchNs_.load(std::memory_order_acquire), now, "silence");
+    armed_ = false;
+    target = 0;
   }
 }
 
 void Receiver::Run() {
+  if (realtime_) {
+    // Same priority as libsrt's threads that feed it (Start): delivery is not starved behind ordinary work.
+    sched_param sp{};
+    sp.sched_priority = 1;
+    pthread_setschedparam(pthread_self(), SCHED_FIFO, &sp);
+  }
   SRT_EPOLL_EVENT evs[kMaxEvents];
   const int64_t statsNs = static_cast<int64_t>(statsIntervalMs_) * 1000000;
   int64_t nextStats = MonotonicNs() + statsNs;
@@ -471,7 +571,8 @@ void Receiver::Run() {
   while (!stopping_) {
     int64_t now = MonotonicNs();
     // The wait ends at the stats tick or after kMaxWaitMs (to see stop()); silence is the watchdog's job.
-    int64_t until = std::min(now + static_cast<int64_t>(kMaxWaitMs) * 1000000, nextStats);
+    int64_t maxWait = static_cast<int64_t>(conns_.empty() ? kMaxWaitMs : kConnWaitMs) * 1000000;
+    int64_t until = std::min(now + maxWait, nextStats);
     if (callerDone) {
       usleep(static_cast<useconds_t>(kMaxWaitMs) * 1000);
       continue;
@@ -511,6 +612,7 @@ void Receiver::Run() {
       }
     }
     now = MonotonicNs();
+    if (!conns_.empty() && now - lastSampleNs_ >= kSampleNs) OnArrivals(now);
     if (now >= nextStats) {
       StatsTick(now);
       nextStats += statsNs;

@@ -24,7 +24,7 @@ class Receiver : public Napi::ObjectWrap<Receiver> {
     std::string peer;
     std::string streamId;
     int64_t connectedNs = 0;
-    int64_t lastPacketNs = 0;
+    int64_t lastPacketNs = 0;  // the last packet read (delivered by TSBPD), not the last one that arrived
     int64_t relayed = 0;
     int64_t relayErrors = 0;
     int64_t packets = 0;  // our own count: libsrt's stats are gone once the peer closed the socket
@@ -35,6 +35,7 @@ class Receiver : public Napi::ObjectWrap<Receiver> {
   Napi::Value Start(const Napi::CallbackInfo& info);
   Napi::Value Stop(const Napi::CallbackInfo& info);
 
+  std::string SetupSocket(int* localPort);
   void Run();
   void StopThreads();
   void Post(Event* e);
@@ -43,7 +44,8 @@ class Receiver : public Napi::ObjectWrap<Receiver> {
   bool ReadConn(Conn& c);
   void CloseConn(SRTSOCKET s, const char* cause, int64_t now);
   void StatsTick(int64_t now);
-  void ArmFirstPacket(int64_t now);
+  bool SampleArrivals(int64_t now);
+  void OnArrivals(int64_t now);
   void SignalUp(int64_t at, const char* cause);
   void SignalDown(int64_t at, int64_t now, const char* cause);
   void CloseAll();
@@ -75,17 +77,29 @@ class Receiver : public Napi::ObjectWrap<Receiver> {
   std::unordered_map<SRTSOCKET, Conn> conns_;
   std::vector<ConnStats> finalStats_;  // written by the thread as it ends, read by stop() after the join
 
-  // Silence is timed by a watchdog thread sleeping to the exact deadline (condition_variable on steady_clock,
-  // i.e. CLOCK_MONOTONIC): libsrt's epoll timeout overshoots by milliseconds, which would add to every failover.
-  // The receive thread only stores the packet's timestamp per packet; transitions take sigMutex_.
+  // Silence is timed on packet arrival as libsrt counts it, not on delivery. TSBPD hands a packet to srt_recvmsg2
+  // one latency after it arrived, and only when libsrt's TSBPD thread and our receive thread get the CPU: a late
+  // delivery is not a silence. libsrt's receiving thread counts every data packet as it takes it off the UDP socket
+  // (SRT_TRACEBSTATS pktRecvTotal, read with srt_bistats(clear 0, instantaneous 1)); a silence is that count
+  // standing still for silenceMs. The receive thread samples the counts as it runs (at most every kSampleMs); the
+  // watchdog, a thread sleeping to the exact deadline (condition_variable on steady_clock, i.e. CLOCK_MONOTONIC:
+  // libsrt's epoll timeout overshoots by milliseconds), samples them again itself before it reports anything.
+  struct Arrivals {
+    int64_t total = 0;   // pktRecvTotal last seen
+    int64_t lastNs = 0;  // when a sample first saw it grow: the last arrival, to within one sampling step
+  };
   void Watchdog();
   std::thread watchdog_;
   std::mutex sigMutex_;
   std::condition_variable sigCv_;
   std::atomic<Signal> signal_{Signal::None};
   bool armed_ = false;                  // silence detection running (under sigMutex_)
-  std::atomic<int64_t> watchNs_{0};     // silence counts from here: the last packet, or a silent connection's start
-  std::atomic<int64_t> lastPacketNs_{0};
+  std::atomic<int64_t> watchNs_{0};     // silence counts from here: the last arrival
+  std::mutex arrMutex_;                 // arrivals_ (both threads sample; the receive thread adds and removes)
+  std::unordered_map<SRTSOCKET, Arrivals> arrivals_;
+  std::atomic<int64_t> lastArrivalNs_{0};
+  int64_t lastSampleNs_ = 0;            // receive thread only
+  bool realtime_ = false;               // libsrt's threads for our sockets and ours run SCHED_FIFO (Start)
 };
 
 }  // namespace sigpath

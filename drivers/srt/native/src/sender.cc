@@ -150,17 +150,17 @@ void Sender::FillDatagram(uint8_t* buf, int packets) {
 }
 
 bool Sender::WaitConnected(SRTSOCKET s) {
-  int ev = SRT_EPOLL_OUT | SRT_EPOLL_ERR;
-  srt_epoll_add_usock(eid_, s, &ev);
+  // The outcome of a non-blocking connect is read from epoll only: SRT_EPOLL_OUT once connected, SRT_EPOLL_ERR
+  // once refused or timed out (srt.h, SRT_EPOLL_CONNECT). Polling srt_getsockstate() is not an answer: libsrt 1.5.1
+  // clears the socket's "connecting" flag before it sets "connected" (CUDT::processConnectResponse), and
+  // srt_getsockstate() reports SRTS_BROKEN in between, so a healthy connection could be taken for a failed one.
+  // The socket was added to the epoll before srt_connect (Run), so neither event can be missed.
   SRT_EPOLL_EVENT evs[2];
+  bool connected = false;
   while (!stopping_) {
     int n = srt_epoll_uwait(eid_, evs, 2, 10);
-    SRT_SOCKSTATUS st = srt_getsockstate(s);
-    if (st == SRTS_CONNECTED) {
-      srt_epoll_remove_usock(eid_, s);
-      return true;
-    }
-    if ((n > 0 && (evs[0].events & SRT_EPOLL_ERR)) || st == SRTS_BROKEN || st == SRTS_CLOSED || st == SRTS_NONEXIST) {
+    if (n <= 0) continue;
+    if (evs[0].events & SRT_EPOLL_ERR) {
       int reason = srt_getrejectreason(s);
       auto* e = new Event();
       e->type = "rejected";
@@ -169,9 +169,13 @@ bool Sender::WaitConnected(SRTSOCKET s) {
       Post(e);
       break;
     }
+    if ((evs[0].events & SRT_EPOLL_OUT) && srt_getsockstate(s) == SRTS_CONNECTED) {
+      connected = true;
+      break;
+    }
   }
   srt_epoll_remove_usock(eid_, s);
-  return false;
+  return connected;
 }
 
 SRTSOCKET Sender::WaitAccept() {
@@ -274,6 +278,8 @@ void Sender::Run() {
     if (s == SRT_INVALID_SOCK) err = SrtLastError("srt_create_socket");
     if (err.empty()) err = ApplySrtOptions(s, opt_, true);
     if (err.empty() && !MakeSockaddr(opt_.host, opt_.port, &sa, &salen)) err = "host must be a numeric address";
+    int ev = SRT_EPOLL_OUT | SRT_EPOLL_ERR;
+    if (err.empty() && srt_epoll_add_usock(eid_, s, &ev) != 0) err = SrtLastError("srt_epoll_add_usock");
     if (err.empty() && srt_connect(s, reinterpret_cast<sockaddr*>(&sa), static_cast<int>(salen)) == SRT_ERROR)
       err = SrtLastError("srt_connect");
     if (!err.empty()) {
@@ -281,7 +287,10 @@ void Sender::Run() {
       e->type = "error";
       e->Str("message", err);
       Post(e);
-      if (s != SRT_INVALID_SOCK) srt_close(s);
+      if (s != SRT_INVALID_SOCK) {
+        srt_epoll_remove_usock(eid_, s);
+        srt_close(s);
+      }
     } else if (WaitConnected(s)) {
       SendLoop(s, opt_.host + ":" + std::to_string(opt_.port));
     } else {
