@@ -12,10 +12,20 @@ export interface DeviceRt {
 	refs: { path: PathRt; slot: number }[]
 }
 
-/** Feeds (those with at least one path), not started yet, and the device index. */
-export function buildRuntime(model: Model, t0: number): { feeds: FeedRt[]; devices: Map<string, DeviceRt> } {
+/** The key of a router input in the input index. */
+export const inputKey = (router: string, input: number): string => `${router}\u0000${input}`
+
+/**
+ * Feeds (those with at least one path), not started yet, the device index, and the router-input index: each path has
+ * one more slot, after its devices', for the report of the router input it lands on.
+ */
+export function buildRuntime(
+	model: Model,
+	t0: number,
+): { feeds: FeedRt[]; devices: Map<string, DeviceRt>; inputs: Map<string, DeviceRt> } {
 	const feeds: FeedRt[] = []
 	const devices = new Map<string, DeviceRt>()
+	const inputs = new Map<string, DeviceRt>()
 	const ctx = new Context(model.config)
 	const policy = model.config.policy
 	for (const ref of model.feeds.values()) {
@@ -63,7 +73,7 @@ export function buildRuntime(model: Model, t0: number): { feeds: FeedRt[]; devic
 				feed,
 				id: path.id,
 				rank,
-				slots: new Array<null>(deps.length + 1).fill(null),
+				slots: new Array<null>(deps.length + 2).fill(null),
 				lastPathReport: -Infinity,
 				signal: null,
 				lastChange: t0,
@@ -86,10 +96,14 @@ export function buildRuntime(model: Model, t0: number): { feeds: FeedRt[]; devic
 				if (!d) devices.set(dev, (d = { lastReport: -Infinity, refs: [] }))
 				d.refs.push({ path: p, slot: i + 1 })
 			})
+			const key = inputKey(path.input.router, path.input.input)
+			let inp = inputs.get(key)
+			if (!inp) inputs.set(key, (inp = { lastReport: -Infinity, refs: [] }))
+			inp.refs.push({ path: p, slot: deps.length + 1 })
 		})
 		if (feed.paths.length === 0) continue // a feed with no path has nothing to switch
 		feed.active = feed.paths[0]!
 		feeds.push(feed)
 	}
-	return { feeds, devices }
+	return { feeds, devices, inputs }
 }

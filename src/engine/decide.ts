@@ -100,6 +100,8 @@ function describeObs(o: Observation): string {
 			return `t=${o.t} device ${o.device} ${o.state}${at}`
 		case 'command':
 			return `t=${o.t} command ${o.command}${o.path !== undefined ? ` ${o.path}` : ''}${o.force ? ' force' : ''}${o.operator !== undefined ? ` by ${o.operator}` : ''}`
+		case 'input':
+			return `t=${o.t} router ${o.router} input ${o.input} ${o.state}${at}`
 		case 'external':
 			return `t=${o.t} router output of ${o.feed} switched outside sigpath to ${o.path ?? 'an input of no path'}${o.input !== undefined ? ` (input ${o.input})` : ''}`
 		case 'ups':

@@ -8,7 +8,7 @@
 //
 // A device report costs O(paths that depend on the device): devices are indexed to (path, slot) once.
 import type { Model, FeedKey } from '../domain/model.ts'
-import { buildRuntime, type DeviceRt } from './build.ts'
+import { buildRuntime, inputKey, type DeviceRt } from './build.ts'
 import { feedAlarms, healthyDiscrete } from './alarms.ts'
 import { command, external } from './commands.ts'
 import { decide, explainTriggers, withCauses } from './decide.ts'
@@ -49,6 +49,7 @@ export class Engine {
 	private readonly feeds: FeedRt[]
 	private readonly feedByKey = new Map<FeedKey, FeedRt>()
 	private readonly devices: Map<string, DeviceRt>
+	private readonly inputs: Map<string, DeviceRt>
 	private readonly heap = new TimerHeap<TimerItem>()
 	private readonly dirty: FeedRt[] = []
 	/** feeds touched since the last drainTouched(): their snapshot may have changed */
@@ -64,6 +65,7 @@ export class Engine {
 		const built = buildRuntime(model, this.t)
 		this.feeds = built.feeds
 		this.devices = built.devices
+		this.inputs = built.inputs
 		for (const feed of this.feeds) {
 			this.feedByKey.set(feed.key, feed)
 			if (!pending.has(feed.key)) this.startFeed(feed, this.t, feed.paths[0]!, feed.configMode, false)
@@ -146,6 +148,17 @@ export class Engine {
 			case 'command':
 				if (command(this.feed(obs.feed), obs, out)) this.touch(this.feed(obs.feed), { obs })
 				break
+			case 'input': {
+				const d = this.inputs.get(inputKey(obs.router, obs.input))
+				if (!d) break // an input no path lands on: nothing to do
+				const at = Math.max(this.at(obs.t, obs.at), d.lastReport)
+				d.lastReport = t
+				for (const r of d.refs) {
+					if (r.path.feed.started) r.path.feed.touched = true
+					this.report(r.path, r.slot, obs.state, at, obs)
+				}
+				break
+			}
 			case 'external': {
 				const feed = this.feed(obs.feed)
 				// a feed that waits for its start learns its crosspoint from the start itself

@@ -31,6 +31,14 @@ export const CommandRecord = z.strictObject({
 	force: z.boolean().optional(),
 	operator: z.string().min(1).max(200).optional(),
 })
+/** the router's report about one of its inputs (§4a): counts for every path landing on it */
+export const InputRecord = z.strictObject({
+	t: T,
+	router: z.string().min(1),
+	input: z.number().int().min(1),
+	state: Report,
+	at: T.optional(),
+})
 /** a crosspoint change on the feed's output that sigpath did not command (§4a); null: off-path */
 export const ExternalRecord = z.strictObject({
 	t: T,
@@ -53,6 +61,7 @@ export type TimelineRecord =
 	| z.infer<typeof CommandRecord>
 	| z.infer<typeof UpsRecord>
 	| z.infer<typeof ExternalRecord>
+	| z.infer<typeof InputRecord>
 
 export class TimelineError extends Error {
 	override name = 'TimelineError'
@@ -80,15 +89,17 @@ export function parseRecord(value: unknown): Observation | string {
 			? UpsRecord
 			: keys.has('external')
 				? ExternalRecord
-				: keys.has('signal') || keys.has('path')
-					? SignalRecord
-					: keys.has('device') || keys.has('state')
-						? DeviceRecord
-						: keys.has('feed') || keys.has('active')
-							? StartRecord
-							: undefined
+				: keys.has('router')
+					? InputRecord
+					: keys.has('signal') || keys.has('path')
+						? SignalRecord
+						: keys.has('device') || keys.has('state')
+							? DeviceRecord
+							: keys.has('feed') || keys.has('active')
+								? StartRecord
+								: undefined
 	if (!schema)
-		return 'not a timeline record: expected a start ("feed","active"), path ("path","signal"), device ("device","state"), command ("feed","command"), external ("feed","external") or UPS ("ups","power") record'
+		return 'not a timeline record: expected a start ("feed","active"), path ("path","signal"), device ("device","state"), router input ("router","input","state"), command ("feed","command"), external ("feed","external") or UPS ("ups","power") record'
 	const r = schema.safeParse(value)
 	if (!r.success) {
 		const issue = r.error.issues[0]!
@@ -104,6 +115,11 @@ export function toObservation(r: TimelineRecord): Observation {
 		if (r.path !== undefined) o.path = r.path
 		if (r.force !== undefined) o.force = r.force
 		if (r.operator !== undefined) o.operator = r.operator
+		return o
+	}
+	if ('router' in r) {
+		const o: Observation = { type: 'input', t: r.t, router: r.router, input: r.input, state: r.state }
+		if (r.at !== undefined) o.at = r.at
 		return o
 	}
 	if ('external' in r) {
@@ -164,6 +180,14 @@ export function toRecord(o: Observation): TimelineRecord {
 				...(o.force !== undefined ? { force: o.force } : {}),
 				...(o.operator !== undefined ? { operator: o.operator } : {}),
 			}
+		case 'input':
+			return {
+				t: o.t,
+				router: o.router,
+				input: o.input,
+				state: o.state,
+				...(o.at !== undefined ? { at: o.at } : {}),
+			}
 		case 'external':
 			return { t: o.t, feed: o.feed, external: o.path, ...(o.input !== undefined ? { input: o.input } : {}) }
 		case 'ups':
@@ -181,6 +205,8 @@ export function toRecord(o: Observation): TimelineRecord {
 export function checkAgainstModel(o: Observation, model: Model): string | undefined {
 	if ('at' in o && o.at !== undefined && o.at > o.t) return `"at" (${o.at}) is after "t" (${o.t})`
 	if (o.type === 'device') return model.devices.has(o.device) ? undefined : `unknown device "${o.device}"`
+	if (o.type === 'input')
+		return model.devices.get(o.router)?.role === 'router' ? undefined : `unknown router "${o.router}"`
 	if (o.type === 'ups')
 		return model.devices.get(o.ups)?.role === 'ups' ? undefined : `unknown UPS "${o.ups}" (no device of role ups)`
 	const feed = model.feeds.get(o.feed)
@@ -236,7 +262,7 @@ export function parseTimeline(text: string, model: Model, file = 'timeline'): Pa
 				)
 			started.add(obs.feed)
 		}
-		if (obs.type !== 'device' && obs.type !== 'ups') seen.add(obs.feed)
+		if (obs.type !== 'device' && obs.type !== 'ups' && obs.type !== 'input') seen.add(obs.feed)
 		out.push({ obs, line })
 	}
 	return out

@@ -22,7 +22,21 @@ export type Observation =
 	| { type: 'device'; t: number; device: string; state: Report; at?: number }
 	| { type: 'command'; t: number; feed: FeedKey; command: Action; path?: string; force?: boolean; operator?: string }
 	| ExternalObservation
+	| InputObservation
 	| UpsObservation
+
+/**
+ * The router's own report about one of its inputs (§4a "router input"), where the protocol has one (a Videohub's
+ * VIDEO INPUT STATUS): it counts for every path landing on that input, beside the path's own and its devices' reports.
+ */
+export interface InputObservation {
+	type: 'input'
+	t: number
+	router: string
+	input: number
+	state: Report
+	at?: number
+}
 
 /**
  * A crosspoint change on the feed's output that sigpath did not command (docs/contract.md §4a): another controller, a

@@ -9,6 +9,7 @@ import {
 	CommandRecord,
 	DeviceRecord,
 	ExternalRecord,
+	InputRecord,
 	SignalRecord,
 	StartRecord,
 	toRecord,
@@ -45,7 +46,7 @@ export const Payloads = {
 	 * a path, device or UPS report, as the engine received it, or a crosspoint change seen on the router that sigpath
 	 * did not command (`external`)
 	 */
-	observation: z.union([SignalRecord, DeviceRecord, UpsRecord, ExternalRecord]),
+	observation: z.union([SignalRecord, DeviceRecord, UpsRecord, ExternalRecord, InputRecord]),
 	/** an operator command and what became of it */
 	command: CommandRecord.extend({
 		/** where it came from: mqtt, http, midi, cli */

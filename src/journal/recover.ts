@@ -128,6 +128,7 @@ export function extractTimeline(records: readonly JournalRecord[], options: Extr
 			return { t: start.t, feed: start.feed, active: start.active, mode: start.mode, locked: start.locked }
 		const o = payloadOf(r, 'observation')
 		if (o && 'external' in o) return o.feed === options.feed ? o : undefined
+		if (o && 'router' in o) return keepDevice(o.router) ? o : undefined
 		if (o && ('path' in o ? feedOfPath(o.path) === options.feed : keepDevice('ups' in o ? o.ups : o.device))) return o
 		const c = payloadOf(r, 'command')
 		if (c?.feed === options.feed) {
@@ -146,6 +147,7 @@ export function extractTimeline(records: readonly JournalRecord[], options: Extr
 		if (!rec) continue
 		if (rec.t < from) {
 			if ('signal' in rec) lastReport.set(`p:${rec.path}`, rec)
+			else if ('router' in rec && 'input' in rec) lastReport.set(`i:${rec.router}:${rec.input}`, rec)
 			else if ('state' in rec) lastReport.set(`d:${rec.device}`, rec)
 			continue
 		}

@@ -31,10 +31,13 @@ export interface TallyDeps {
 export class TallyFollower {
 	private readonly pathByInput = new Map<FeedKey, Map<number, string>>()
 	readonly feedsByRouter = new Map<string, FeedRef[]>()
+	/** `router:input` of every input a path lands on: the only inputs whose status the engine hears */
+	private readonly usedInputs = new Set<string>()
 
 	constructor(private readonly d: TallyDeps) {
 		for (const ref of d.model.feeds.values()) {
 			this.pathByInput.set(ref.key, new Map(ref.feed.paths.map((p) => [p.input.input, p.id])))
+			for (const p of ref.feed.paths) this.usedInputs.add(`${p.input.router}:${p.input.input}`)
 			const list = this.feedsByRouter.get(ref.feed.output.router) ?? []
 			list.push(ref)
 			this.feedsByRouter.set(ref.feed.output.router, list)
@@ -62,6 +65,7 @@ export class TallyFollower {
 		for (const [id, router] of this.d.routers) {
 			router.on('synced', () => this.onSynced(id))
 			router.on('crosspoint', (e) => this.onCrosspoint(id, e))
+			router.on('input-status', (e) => this.onInputStatus(id, e.input, e.status, e.at))
 		}
 		for (const [routerId, refs] of this.feedsByRouter)
 			if (!this.d.routers.has(routerId))
@@ -135,6 +139,28 @@ export class TallyFollower {
 		this.d.moved(ref.key)
 		if (e.ours) return
 		if (path !== this.d.loop.engine.feedSnapshot(ref.key).active) this.externalChange(ref, path, e.input)
+	}
+
+	/**
+	 * The router's own status of an input (a Videohub's VIDEO INPUT STATUS): `None` says no input hardware is there,
+	 * so nothing can arrive on it: a `down` report for every path landing on it. Any other status (BNC, Optical, ...)
+	 * proves no signal either way: the report is withdrawn (`unknown`), and the path's other sources decide.
+	 */
+	private onInputStatus(routerId: string, input: number, status: string, at: number): void {
+		if (!this.d.running() || !this.usedInputs.has(`${routerId}:${input}`)) return
+		const t = this.d.loop.now()
+		const atT = this.d.loop.toEngineT(at, t)
+		this.d.loop.apply(
+			{
+				type: 'input',
+				t,
+				router: routerId,
+				input,
+				state: status.trim().toLowerCase() === 'none' ? 'down' : 'unknown',
+				...(atT < t ? { at: atT } : {}),
+			},
+			'router',
+		)
 	}
 
 	/** Another controller moved the feed's crosspoint: sigpath does not fight it; what the router shows is on air. */

@@ -505,6 +505,21 @@ table('following the router (§4a)', [
 		routerAlarms: true,
 	},
 	{
+		name: "the router's status of an input: None is down for every path landing on it; withdrawn, the path recovers",
+		records: [
+			...up3,
+			{ t: 1000, router: 'rtr-1', input: 1, state: 'down' },
+			{ t: 2000, router: 'rtr-1', input: 1, state: 'unknown' },
+		],
+		until: 13_000,
+		expect: ['1300 pgm fiber>sat failover', '12000 pgm sat>fiber revert'],
+	},
+	{
+		name: 'an input no path lands on changes nothing',
+		records: [...up3, { t: 1000, router: 'rtr-1', input: 7, state: 'down' }],
+		expect: [],
+	},
+	{
 		name: 'a command for a path the feed does not have replays as refused (a journal always replays)',
 		records: [...up3, cmd(1000, 'pgm', 'take', { path: 'nope', operator: 'bco-1' })],
 		expect: ['1000 pgm refused unknown-path'],

@@ -226,6 +226,23 @@ describe('the daemon', () => {
 		expect(commands.map((r) => (r.payload as { command: string }).command)).toEqual(['lock'])
 	})
 
+	it("the router's input status reaches the engine: an input reported None fails the path landing on it over", async () => {
+		const { daemon: d, src } = await startDaemon()
+		for (const s of Object.values(src)) s.report('up')
+		// fiber (input 1) becomes a revert target once clean for clearMs, then goes on air
+		await until(() => sim.routingTable()[0] === 0, 3000)
+		sim.setInputStatus(0, 'None') // the router says input 1 has nothing connected
+		await until(() => sim.routingTable()[0] === 4, 3000) // sat (input 5), though fiber's own receiver says up
+		await until(() => d.takes.at(-1)?.to === 'sat', 3000) // confirmed on the tally
+		expect(d.takes.at(-1)).toMatchObject({ from: 'fiber', to: 'sat', cause: 'failover' })
+		await until(() =>
+			readRecords(dir).some(
+				(r) =>
+					r.kind === 'observation' && JSON.stringify(r.payload).includes('"router":"rtr","input":1,"state":"down"'),
+			),
+		)
+	})
+
 	it('an output switched to an input of no path is off-path: active null, a critical alarm, no automatic switch', async () => {
 		const { daemon: d, src } = await startDaemon()
 		const alarms: { code: string; severity: string }[] = []
