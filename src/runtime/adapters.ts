@@ -11,7 +11,7 @@ import {
 import { SrtReceiver } from '../../drivers/srt/connection.ts'
 import type { Router } from '../../drivers/router/index.ts'
 import { createUpsDevice, upsProbeResult, type UpsDevice } from '../../drivers/ups/index.ts'
-import type { DriverContext, Health } from '../../drivers/types.ts'
+import { DriverUnavailableError, type DriverContext, type Health } from '../../drivers/types.ts'
 import type { DeviceState } from '../control/payloads.ts'
 import type { Config } from '../domain/config.ts'
 import type { ResolvedSrtDriver } from '../domain/drivers.ts'
@@ -23,6 +23,8 @@ import type { SignalSource, SignalSourceEvents } from './devices.ts'
 export class SrtSource extends EventEmitter<SignalSourceEvents> implements SignalSource {
 	readonly rx: SrtReceiver
 	private synced = false
+	/** why this receiver can never run here (the SRT binding missing), shown in its state */
+	private unavailable: string | undefined
 
 	constructor(
 		readonly deviceId: string,
@@ -42,7 +44,12 @@ export class SrtSource extends EventEmitter<SignalSourceEvents> implements Signa
 		this.rx.start().then(
 			() => this.markSynced(),
 			(err: unknown) => {
-				this.ctx.log.error({ err, device: this.deviceId }, 'SRT receiver could not start; retrying')
+				if (err instanceof DriverUnavailableError) {
+					// No binding, no receiver, and no retry will bring one: said once, loudly, with the fix; the device
+					// stays down in its state (never a signal), and its paths keep no report from it.
+					this.unavailable = err.message
+					this.ctx.log.error({ device: this.deviceId }, `SRT device ${this.deviceId} cannot run: ${err.message}`)
+				} else this.ctx.log.error({ err, device: this.deviceId }, 'SRT receiver could not start; retrying')
 				this.markSynced() // it is "through its first sync": not reachable, and says so in its state
 			},
 		)
@@ -68,6 +75,7 @@ export class SrtSource extends EventEmitter<SignalSourceEvents> implements Signa
 			connected: rx.freshness.connected,
 			health: rx.health,
 			detail: {
+				...(this.unavailable !== undefined ? { error: this.unavailable } : {}),
 				state: rx.state,
 				signal: rx.signal?.signal ?? null,
 				connections: rx
