@@ -8,7 +8,7 @@
 # What it does, in order:
 #   1. a system user `sigpath` (group sigpath, member of dialout for serial routers and UPS);
 #   2. the release in /opt/sigpath/releases/<version>-<commit>, built from this checkout as it is: `npm ci` here when
-#      node_modules is missing or does not match package.json (it builds the native SRT binding and installs the
+#      node_modules is missing or older than package-lock.json (it builds the native SRT binding and installs the
 #      Debian packages it needs), then scripts/build.mjs into the release's dist/ (the compiled JavaScript, the
 #      dashboard and the SRT binding), bin/, config/, docs/, systemd/, package.json, and this checkout's
 #      node_modules without the dev dependencies. A checkout with uncommitted changes gives a release named
@@ -85,8 +85,11 @@ mkdir "$release.tmp"
 (
 	cd "$src"
 	export npm_config_nodedir=/usr
-	# npm ls fails when node_modules is missing or does not match package.json: then install it as the README says
-	if [ ! -d node_modules ] || ! npm ls --all >/dev/null 2>&1; then npm ci --no-audit --no-fund; fi
+	# npm ci writes node_modules/.package-lock.json last: missing or older than package-lock.json (a new checkout,
+	# an upgrade that changed the dependencies), node_modules is installed again, as the README says
+	if [ ! -e node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+		npm ci --no-audit --no-fund
+	fi
 	[ -e drivers/srt/native/build/Release/sigpath_srt.node ] || npm run install
 	node scripts/build.mjs --out "$release.tmp/dist" "${build_args[@]}"
 	cp -a bin config docs systemd package.json package-lock.json README.md "$release.tmp/"
