@@ -95,6 +95,9 @@ mkdir "$release.tmp"
 	cp -a bin config docs systemd package.json package-lock.json README.md "$release.tmp/"
 	cp -a node_modules "$release.tmp/"
 )
+# the tools' caches in node_modules (.vite, .cache) are not part of a release: only .bin and npm's own lockfile stay
+find "$release.tmp/node_modules" -mindepth 1 -maxdepth 1 -name '.*' ! -name .bin ! -name .package-lock.json \
+	-exec rm -rf {} +
 # the production dependencies only; no script runs (the native modules are the ones npm ci built above)
 (cd "$release.tmp" && npm prune --omit=dev --ignore-scripts --no-audit --no-fund >/dev/null)
 rm -rf "$release" && mv "$release.tmp" "$release"
