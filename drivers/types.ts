@@ -34,3 +34,12 @@ export interface ProbeOptions {
 	seconds: number
 	ctx: DriverContext
 }
+
+/**
+ * A driver that cannot run on this machine at all (its native part is missing or does not load): no device of its
+ * type can work until an operator fixes the installation, and retrying does not help. The message is one line that
+ * names the fix.
+ */
+export class DriverUnavailableError extends Error {
+	override name = 'DriverUnavailableError'
+}

@@ -1,10 +1,12 @@
-// Loads sigpath's own libsrt binding (drivers/srt/native, built by `npm ci`'s install script) and types it.
+// Loads sigpath's own libsrt binding (drivers/srt/native, built by `npm ci`'s install script, copied into dist/ by
+// `npm run build`) and types it.
 // libsrt's log lines are routed here to our logger, and listener-side rejections that libsrt only logs are
 // picked out of them for the receivers.
 import { existsSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { fileURLToPath } from 'node:url'
 import type { Logger } from 'pino'
+import { DriverUnavailableError } from '../types.ts'
 import { parseRejectionLog, rejectCodeFromLogName } from './codec.ts'
 
 /** srt_bistats figures of one connection (interval fields since the last stats tick, *Total since connect). */
@@ -128,9 +130,22 @@ export interface SrtBinding {
 	srtVersion: string
 }
 
+/**
+ * Where the binding is, one rule for the source tree and the built release: `native/build/Release/sigpath_srt.node`
+ * beside this module. node-gyp builds it there in the source tree (drivers/srt/native/build/Release, `npm ci`'s
+ * install script); scripts/build.mjs copies it to the same place under dist/ (dist/drivers/srt/native/build/Release),
+ * beside the compiled native.js. No other place is searched: a binding found elsewhere could be another build's.
+ */
 export const BINDING_PATH = fileURLToPath(new URL('./native/build/Release/sigpath_srt.node', import.meta.url))
 
-export class SrtBindingError extends Error {
+/** This module runs from the built release (dist/, compiled to .js), not from the sources through tsx. */
+const IN_RELEASE = import.meta.url.endsWith('.js')
+
+/**
+ * A missing or unloadable binding: not a fault of any device, and not healed by retrying. The message is one line
+ * for an operator, naming the path tried and the command that builds it.
+ */
+export class SrtBindingError extends DriverUnavailableError {
 	override name = 'SrtBindingError'
 }
 
@@ -142,16 +157,28 @@ export function loadSrtBinding(): SrtBinding {
 	return binding
 }
 
+/** The command that puts the binding where loadSrtBinding looks, in the sources or in a release. */
+function bindingFix(inRelease: boolean): string {
+	const needs = 'pkg-config and libsrt-openssl-dev: `sudo apt-get install -y pkg-config libsrt-openssl-dev`'
+	// A release gets the binding only from its build: the fix is to install the release again, not to compile in it.
+	if (inRelease)
+		return (
+			'this release was built without it: install it again from a checkout with `systemd/install.sh` (its ' +
+			`\`npm ci\` builds the binding and \`npm run build\` copies it into dist/), which needs ${needs}`
+		)
+	return `build it with \`npm_config_nodedir=/usr npx node-gyp rebuild -C drivers/srt/native\` (or \`npm ci\`), which needs ${needs}`
+}
+
 /** Loads the binding from `path` (loadSrtBinding's work; a path of its own for the tests of the error). */
-export function loadSrtBindingAt(path: string): SrtBinding {
-	const fix =
-		'build it with `npm_config_nodedir=/usr npx node-gyp rebuild -C drivers/srt/native` (or `npm ci`), which needs ' +
-		'pkg-config and libsrt-openssl-dev: `sudo apt-get install -y pkg-config libsrt-openssl-dev`'
+export function loadSrtBindingAt(path: string, inRelease = IN_RELEASE): SrtBinding {
+	const fix = bindingFix(inRelease)
 	if (!existsSync(path)) throw new SrtBindingError(`the SRT binding is not built (${path} is missing): ${fix}`)
 	try {
 		return createRequire(import.meta.url)(path) as SrtBinding
 	} catch (err) {
-		throw new SrtBindingError(`the SRT binding ${path} does not load: ${fix}`, { cause: err })
+		// the loader's own reason (a missing libsrt, a Node ABI mismatch) is the useful part: its first line only
+		const why = (err instanceof Error ? err.message : String(err)).split('\n')[0]
+		throw new SrtBindingError(`the SRT binding ${path} does not load (${why}): ${fix}`, { cause: err })
 	}
 }
 

@@ -5,7 +5,7 @@
 import type { Device } from '../../src/domain/config.ts'
 import type { Resolved } from '../../src/domain/primitives.ts'
 import { driverOf } from '../common/probe.ts'
-import type { ProbeOptions, ProbeResult } from '../types.ts'
+import { DriverUnavailableError, type ProbeOptions, type ProbeResult } from '../types.ts'
 import { monotonicMs } from '../../src/clock.ts'
 import { SrtReceiver, type ConnectionSummary } from './connection.ts'
 
@@ -53,6 +53,11 @@ export async function probe(device: Resolved<Device>, options: ProbeOptions): Pr
 	try {
 		await receiver.start()
 	} catch (err) {
+		// no binding: nothing about this device is known, and the caller says so in one line (not as its state)
+		if (err instanceof DriverUnavailableError) {
+			receiver.stop()
+			throw err
+		}
 		error = (err as Error).message
 	}
 	// A listener that cannot bind is not reachable: no point watching. A caller keeps trying for the whole window.

@@ -10,7 +10,7 @@ import { loadConfigFile } from '../domain/load.ts'
 import type { Resolved } from '../domain/primitives.ts'
 import { resolveSecrets, SecretError } from '../domain/secrets.ts'
 import { silentLogger } from '../log.ts'
-import type { ProbeOptions, ProbeResult } from '../../drivers/types.ts'
+import { DriverUnavailableError, type ProbeOptions, type ProbeResult } from '../../drivers/types.ts'
 import { EXIT, parse, UsageError, type Command } from './io.ts'
 
 const USAGE = 'sigpath probe FILE DEVICE [--seconds N]'
@@ -53,7 +53,15 @@ export const command: Command = async (argv, io) => {
 		return EXIT.config
 	}
 	const mod = (await import(url.href)) as ProbeModule
-	const result = await mod.probe(resolved, { seconds, ctx: { log: silentLogger } })
+	let result: ProbeResult
+	try {
+		result = await mod.probe(resolved, { seconds, ctx: { log: silentLogger } })
+	} catch (err) {
+		if (!(err instanceof DriverUnavailableError)) throw err
+		// the driver cannot run on this machine (the SRT binding missing): one line with the fix, not a device state
+		io.err(`sigpath probe: ${id}: ${err.message}\n`)
+		return EXIT.fail
+	}
 	io.out(`${JSON.stringify(result, null, 2)}\n`)
 	return result.connected ? 0 : 1
 }

@@ -11,7 +11,7 @@ import {
 import { SrtReceiver } from '../../drivers/srt/connection.ts'
 import type { Router } from '../../drivers/router/index.ts'
 import { createUpsDevice, upsProbeResult, type UpsDevice } from '../../drivers/ups/index.ts'
-import type { DriverContext, Health } from '../../drivers/types.ts'
+import { DriverUnavailableError, type DriverContext, type Health } from '../../drivers/types.ts'
 import type { DeviceState } from '../control/payloads.ts'
 import type { Config } from '../domain/config.ts'
 import type { ResolvedSrtDriver } from '../domain/drivers.ts'
@@ -25,6 +25,8 @@ export class SrtSource extends EventEmitter<SignalSourceEvents> implements Signa
 	readonly rx: SrtReceiver
 	private synced = false
 	private lastError: string | undefined
+	/** why this receiver can never run here (the SRT binding missing), shown in its state */
+	private unavailable: string | undefined
 
 	constructor(
 		readonly deviceId: string,
@@ -55,12 +57,19 @@ export class SrtSource extends EventEmitter<SignalSourceEvents> implements Signa
 			() => this.markSynced(),
 			(err: unknown) => {
 				this.lastError = err instanceof Error ? err.message : String(err)
-				this.ctx.log.error({ err, device: this.deviceId }, 'SRT receiver could not start; retrying')
+				if (err instanceof DriverUnavailableError) {
+					// No binding, no receiver, and no retry will bring one: said once, loudly, with the fix; the device
+					// stays down in its state (never a signal), its paths keep no report from it, and it is never
+					// counted as synced: /readyz names it, and at startup.readyTimeoutMs it stands as device-stale
+					this.unavailable = err.message
+					this.ctx.log.error({ device: this.deviceId }, `SRT device ${this.deviceId} cannot run: ${err.message}`)
+				} else this.ctx.log.error({ err, device: this.deviceId }, 'SRT receiver could not start; retrying')
 			},
 		)
 	}
 
 	why(): string {
+		if (this.unavailable !== undefined) return `cannot run: ${this.unavailable}`
 		return this.lastError !== undefined ? `cannot start: ${this.lastError}` : 'starting'
 	}
 
@@ -84,6 +93,7 @@ export class SrtSource extends EventEmitter<SignalSourceEvents> implements Signa
 			connected: rx.freshness.connected,
 			health: rx.health,
 			detail: {
+				...(this.unavailable !== undefined ? { error: this.unavailable } : {}),
 				state: rx.state,
 				signal: rx.signal?.signal ?? null,
 				connections: rx
