@@ -8,7 +8,7 @@
 
 export interface PollLoopOptions {
 	intervalMs: number
-	/** one poll; a rejection is the caller's bug and is left unhandled, as any other */
+	/** one poll; a rejection is the caller's bug and is left unhandled, like any other */
 	poll: () => Promise<void>
 }
 
