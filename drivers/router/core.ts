@@ -63,6 +63,11 @@ export abstract class RouterCore extends EventEmitter<RouterEvents> implements R
 	 * fails after its resends and drops the link, which rejects whatever still waits).
 	 */
 	protected readonly timeoutFromTransmit: boolean = false
+	/**
+	 * The most ports the protocol can address (1-based), where it has a limit: a take past it is refused before
+	 * anything is sent (docs/contract.md §1, `take`), whatever the size. SW-P-08: 65536 (16-bit extended numbers).
+	 */
+	protected readonly protocolLimit: { protocol: string; ports: number } | undefined = undefined
 
 	protected linkState: LinkState = 'idle'
 	#synced = false
@@ -264,8 +269,27 @@ export abstract class RouterCore extends EventEmitter<RouterEvents> implements R
 		const already = this.#alreadyThere({ output, input })
 		if (already) return Promise.resolve(already)
 		const promise = this.#register({ output, input }, options)
-		this.sendTakes([{ output, input }])
+		this.#send([{ output, input }])
 		return promise
+	}
+
+	/**
+	 * Hands takes to the driver. A driver that cannot encode one (a codec's RangeError: #check should have refused it)
+	 * refuses those takes instead of throwing: a registered take must always settle, or its rejection at stop() would
+	 * be unhandled.
+	 */
+	#send(takes: readonly Crosspoint[]): void {
+		try {
+			this.sendTakes(takes)
+		} catch (err) {
+			if (!(err instanceof RangeError)) throw err
+			for (const t of takes)
+				this.#requests.refuse(
+					t.output,
+					(input) =>
+						new RouterError('out-of-range', `output ${t.output} to input ${input}: ${err.message}`, { cause: err }),
+				)
+		}
 	}
 
 	async salvo(takes: readonly Crosspoint[], options?: TakeOptions): Promise<SalvoOutcome[]> {
@@ -291,7 +315,7 @@ export abstract class RouterCore extends EventEmitter<RouterEvents> implements R
 			promises.push(this.#register(t, options))
 			toSend.push(t)
 		}
-		if (toSend.length > 0) this.sendTakes(toSend)
+		if (toSend.length > 0) this.#send(toSend)
 		const settled = await Promise.allSettled(promises)
 		return settled.map((s, i) =>
 			s.status === 'fulfilled'
@@ -378,6 +402,17 @@ export abstract class RouterCore extends EventEmitter<RouterEvents> implements R
 
 	#check(t: Crosspoint): RouterError | null {
 		if (this.#stopped) return new RouterError('stopped', `router ${this.deviceId} stopped`)
+		const limit = this.protocolLimit
+		if (limit)
+			for (const [what, port] of [
+				['output', t.output],
+				['input', t.input],
+			] as const)
+				if (port > limit.ports)
+					return new RouterError(
+						'out-of-range',
+						`${what} ${port} is beyond what ${limit.protocol} can carry (ports 1-${limit.ports}): nothing was sent`,
+					)
 		const size = this.size()
 		if (!portInRange(t.output, size?.outputs))
 			return new RouterError(

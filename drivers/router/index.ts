@@ -57,6 +57,15 @@ export function createRouter(device: Device, ctx: DriverContext, tuning: RouterT
 	}
 }
 
+/**
+ * The most ports (1-based) the device's router protocol can address, where the protocol has a limit: what
+ * `sigpath take` checks before it connects (docs/contract.md §1). Videohub has none of its own (its size is the
+ * one the router reports); SW-P-08 carries 16-bit numbers in its extended form.
+ */
+export function protocolPortLimit(device: Device): { protocol: string; ports: number } | undefined {
+	return device.driver?.type === 'swp08' ? Swp08Router.PORT_LIMIT : undefined
+}
+
 /** true when the device has a router driver */
 export function isRouterDevice(device: Device): boolean {
 	return device.driver?.type === 'videohub' || device.driver?.type === 'swp08'

@@ -35,6 +35,9 @@ export function normalizeOid(oid: string): string {
 	return oid.startsWith('.') ? oid.slice(1) : oid
 }
 
+/** a finite number, else null: NaN or Infinity would read as a value and compare false against every rule */
+const finite = (n: number): number | null => (Number.isFinite(n) ? n : null)
+
 /** One net-snmp varbind to a typed value. Unknown tags come back as `opaque` with no value (never thrown). */
 export function decodeVarbind(vb: { oid: string; type: number; value: unknown }): SnmpValue {
 	const type = TYPE_BY_TAG[vb.type] ?? 'opaque'
@@ -45,7 +48,7 @@ export function decodeVarbind(vb: { oid: string; type: number; value: unknown })
 		case 'counter':
 		case 'gauge':
 		case 'timeticks':
-			return { oid, type, value: typeof v === 'number' ? v : typeof v === 'boolean' ? Number(v) : null }
+			return { oid, type, value: typeof v === 'number' ? finite(v) : typeof v === 'boolean' ? Number(v) : null }
 		case 'counter64':
 			// net-snmp hands Counter64 over as a big-endian Buffer of up to 8 bytes
 			if (Buffer.isBuffer(v)) {
@@ -53,7 +56,7 @@ export function decodeVarbind(vb: { oid: string; type: number; value: unknown })
 				for (const b of v) n = (n << 8n) | BigInt(b)
 				return { oid, type, value: Number(n) }
 			}
-			return { oid, type, value: typeof v === 'number' ? v : typeof v === 'bigint' ? Number(v) : null }
+			return { oid, type, value: typeof v === 'number' ? finite(v) : typeof v === 'bigint' ? finite(Number(v)) : null }
 		case 'string':
 			return { oid, type, value: Buffer.isBuffer(v) ? v.toString('latin1') : typeof v === 'string' ? v : null }
 		case 'oid':
@@ -64,11 +67,14 @@ export function decodeVarbind(vb: { oid: string; type: number; value: unknown })
 	}
 }
 
-/** A number from a value, or null (a string holding a decimal number counts: some agents report "-2.5"). */
+/**
+ * A finite number from a value, or null (a string holding a decimal number counts: some agents report "-2.5"). A
+ * string of hundreds of digits is null, not Infinity: found by the codec fuzz test.
+ */
 export function numeric(v: SnmpValue | undefined): number | null {
 	if (!v || v.value === null) return null
-	if (typeof v.value === 'number') return v.value
-	if (v.type === 'string' && /^\s*-?\d+(\.\d+)?\s*$/.test(v.value)) return Number(v.value)
+	if (typeof v.value === 'number') return finite(v.value)
+	if (v.type === 'string' && /^\s*-?\d+(\.\d+)?\s*$/.test(v.value)) return finite(Number(v.value))
 	return null
 }
 

@@ -54,16 +54,26 @@ export const MAX_DUMP_WORD = 64
 
 const ml = (m: { matrix: number; level: number }): number => ((m.matrix & 0x0f) << 4) | (m.level & 0x0f)
 
+/**
+ * The largest destination/source number each form carries (0-based, on the wire). General form (§3.2): 7 bits in
+ * the number byte plus 3 bits of "DIV 128" in the multiplier byte, 0-1023. Extended form (§4): 16 bits, 0-65535.
+ */
+export const MAX_GENERAL_NUMBER = 1023
+export const MAX_EXTENDED_NUMBER = 0xffff
+
+const isByte = (n: number, max: number): boolean => Number.isInteger(n) && n >= 0 && n <= max
+
 function checkRange(m: Swp08Message): void {
 	if (m.cmd === 'unknown') return
-	const lim = m.extended ? 0xffff : 1023
+	const lim = m.extended ? MAX_EXTENDED_NUMBER : MAX_GENERAL_NUMBER
 	const nums = [
 		...('dest' in m ? [m.dest] : []),
 		...('src' in m ? [m.src] : []),
 		...('firstDest' in m ? [m.firstDest] : []),
 	]
+	// matrix and level: 4 bits each in the general form, a byte each in the extended one
 	const mlLim = m.extended ? 0xff : 0x0f
-	if (nums.some((n) => !Number.isInteger(n) || n < 0 || n > lim) || m.matrix > mlLim || m.level > mlLim)
+	if (nums.some((n) => !isByte(n, lim)) || !isByte(m.matrix, mlLim) || !isByte(m.level, mlLim))
 		throw new RangeError(
 			`SW-P-08 ${m.cmd}: a number is out of range for the ${m.extended ? 'extended' : 'general'} form`,
 		)
@@ -94,11 +104,11 @@ export function messageData(m: Swp08Message): number[] {
 			return head(CMD.tallyDumpRequest)
 		case 'tally-dump-byte':
 			if (m.extended) throw new RangeError('SW-P-08 has no extended byte tally dump')
-			if (m.sources.length > MAX_DUMP_BYTE || m.firstDest > 0xff || m.sources.some((s) => s > 0xff))
+			if (m.sources.length > MAX_DUMP_BYTE || m.firstDest > 0xff || m.sources.some((s) => !isByte(s, 0xff)))
 				throw new RangeError('SW-P-08 byte tally dump: at most 191 tallies, numbers below 256')
 			return [...head(CMD.tallyDumpByte), m.sources.length, m.firstDest, ...m.sources]
 		case 'tally-dump-word':
-			if (m.sources.length > MAX_DUMP_WORD || m.sources.some((s) => s < 0 || s > 0xffff))
+			if (m.sources.length > MAX_DUMP_WORD || m.sources.some((s) => !isByte(s, 0xffff)))
 				throw new RangeError('SW-P-08 word tally dump: at most 64 tallies')
 			return [...head(CMD.tallyDumpWord), m.sources.length, ...hiLo(m.firstDest), ...m.sources.flatMap(hiLo)]
 	}

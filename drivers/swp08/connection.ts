@@ -7,7 +7,15 @@ import { RouterCore } from '../router/core.ts'
 import { Link, serialOpener, tcpOpener, type SerialTarget, type TcpTarget, type WireOpener } from '../router/link.ts'
 import { fromWire, toWire } from '../router/ports.ts'
 import type { Crosspoint, LinkState, RouterSize } from '../router/types.ts'
-import { ACK_BYTES, encodeFrame, NAK_BYTES, Swp08Decoder, type Swp08Message } from './codec.ts'
+import {
+	ACK_BYTES,
+	encodeFrame,
+	MAX_EXTENDED_NUMBER,
+	MAX_GENERAL_NUMBER,
+	NAK_BYTES,
+	Swp08Decoder,
+	type Swp08Message,
+} from './codec.ts'
 
 export interface Swp08Options {
 	deviceId: string
@@ -46,6 +54,9 @@ export class Swp08Router extends RouterCore {
 	readonly driver = 'swp08' as const
 	protected readonly locksReported = false
 	protected override readonly timeoutFromTransmit = true
+	/** the extended form's 16-bit numbers are the most SW-P-08 can carry: a port past them is refused before sending */
+	static readonly PORT_LIMIT = { protocol: 'SW-P-08', ports: fromWire(MAX_EXTENDED_NUMBER) } as const
+	protected override readonly protocolLimit = Swp08Router.PORT_LIMIT
 	readonly #link: Link
 	readonly #matrix: number
 	readonly #level: number
@@ -118,11 +129,12 @@ export class Swp08Router extends RouterCore {
 	/** the extended form is needed past 1024 ports, or for matrix/level numbers past 15 */
 	#extended(...numbers: number[]): boolean {
 		const size = this.size()
+		const general = fromWire(MAX_GENERAL_NUMBER)
 		return (
 			this.#matrix > 15 ||
 			this.#level > 15 ||
-			(size !== null && (size.inputs > 1024 || size.outputs > 1024)) ||
-			numbers.some((n) => n > 1023)
+			(size !== null && (size.inputs > general || size.outputs > general)) ||
+			numbers.some((n) => n > MAX_GENERAL_NUMBER)
 		)
 	}
 

@@ -73,8 +73,11 @@ export const UPS_ALARM = {
 
 /** An alarm OID (a upsAlarmDescr value) to its RFC 1628 name, or the OID itself for a vendor's alarm. */
 export function alarmName(oid: string): string {
-	if (oid.startsWith(`${WELL_KNOWN}.`)) {
-		const n = Number(oid.slice(WELL_KNOWN.length + 1))
+	// the exact OID only: Number() would also read "0x2", "2.0" or " 2" (other OIDs, or none) as alarm 2 (found by
+	// the codec fuzz test)
+	const tail = oid.startsWith(`${WELL_KNOWN}.`) ? oid.slice(WELL_KNOWN.length + 1) : ''
+	if (/^[1-9]\d{0,2}$/.test(tail)) {
+		const n = Number(tail)
 		const name = UPS_ALARM_NAMES[n - 1]
 		if (name !== undefined) return name
 	}

@@ -220,6 +220,13 @@ export function headerOf(block: Exclude<Block, { kind: 'ack' | 'nak' | 'unknown'
 /** A block as text, ended by its blank line. Labels are single-line: a newline in a label is replaced by a space. */
 export function encodeBlock(block: Block): string {
 	const one = (s: string): string => s.replace(/[\r\n]+/g, ' ')
+	// ports are 0-based whole numbers on the wire (manual, "ports are always numbered starting at zero"): anything
+	// else would be a line the router reads as another port, or not at all. The router core refuses such a take
+	// before it gets here (docs/contract.md §1); this is the codec's own guard.
+	const port = (n: number): number => {
+		if (!Number.isSafeInteger(n) || n < 0) throw new RangeError(`Videohub port number ${n} is not a whole number >= 0`)
+		return n
+	}
 	let lines: string[]
 	let header: string
 	switch (block.kind) {
@@ -249,23 +256,23 @@ export function encodeBlock(block: Block): string {
 		}
 		case 'labels':
 			header = headerOf(block)
-			lines = block.entries.map((e) => `${e.port} ${one(e.label)}`)
+			lines = block.entries.map((e) => `${port(e.port)} ${one(e.label)}`)
 			break
 		case 'routing':
 			header = headerOf(block)
-			lines = block.entries.map((e) => `${e.output} ${e.input}`)
+			lines = block.entries.map((e) => `${port(e.output)} ${port(e.input)}`)
 			break
 		case 'locks':
 			header = headerOf(block)
-			lines = block.entries.map((e) => `${e.port} ${e.lock}`)
+			lines = block.entries.map((e) => `${port(e.port)} ${e.lock}`)
 			break
 		case 'status':
 			header = headerOf(block)
-			lines = block.entries.map((e) => `${e.port} ${one(e.status)}`)
+			lines = block.entries.map((e) => `${port(e.port)} ${one(e.status)}`)
 			break
 		case 'serial-directions':
 			header = headerOf(block)
-			lines = block.entries.map((e) => `${e.port} ${e.direction}`)
+			lines = block.entries.map((e) => `${port(e.port)} ${e.direction}`)
 			break
 		case 'configuration':
 			header = headerOf(block)

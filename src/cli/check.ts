@@ -1,7 +1,7 @@
 // `sigpath check FILE [--json]`: 0 every critical feed compliant, 1 violations, 2 invalid config (docs/contract.md §1, §3).
 import { loadConfigFile } from '../domain/load.ts'
 import { unsetSecrets } from '../domain/secrets.ts'
-import { judge, type Report } from '../rule/index.ts'
+import { judge, type FeedReport, type Report } from '../rule/index.ts'
 import { parse, UsageError, type Command } from './io.ts'
 
 const USAGE = 'sigpath check FILE [--json]'
@@ -12,9 +12,13 @@ export const command: Command = async (argv, io) => {
 	const config = loadConfigFile(positionals[0]!)
 	const report = judge(config)
 	// a secret whose variable is not set here is a warning, not a violation: check often runs where the daemon does not
-	const warnings = unsetSecrets(config).map(
-		(u) => `${u.path}: environment variable ${u.variable} is not set (sigpath run would exit 78)`,
-	)
+	// (§6a); so is the power analysis unless policy.discretePower makes it a violation (§3). Neither moves the exit code.
+	const warnings = [
+		...report.warnings,
+		...unsetSecrets(config).map(
+			(u) => `${u.path}: environment variable ${u.variable} is not set (sigpath run would exit 78)`,
+		),
+	]
 	if (values.json) io.out(`${JSON.stringify({ ...report, warnings }, null, 2)}\n`)
 	else {
 		io.out(formatReport(report, config.site.id))
@@ -23,6 +27,10 @@ export const command: Command = async (argv, io) => {
 	return report.ok ? 0 : 1
 }
 
+/** the feed line's note of its warnings, which are printed with the others on stderr */
+const warned = (f: FeedReport): string =>
+	f.warnings.length === 0 ? '' : `, ${f.warnings.length} warning${f.warnings.length === 1 ? '' : 's'}`
+
 export function formatReport(report: Report, site: string): string {
 	const critical = report.feeds.filter((f) => f.critical)
 	const bad = critical.filter((f) => !f.compliant)
@@ -30,9 +38,9 @@ export function formatReport(report: Report, site: string): string {
 	for (const f of report.feeds) {
 		const name = `${f.event}/${f.feed}`
 		if (!f.critical) lines.push(`  -  ${name}: not critical`)
-		else if (f.compliant) lines.push(`  ok ${name}: compliant`)
+		else if (f.compliant) lines.push(`  ok ${name}: compliant${warned(f)}`)
 		else {
-			lines.push(`  !! ${name}: ${f.violations.length} violation${f.violations.length === 1 ? '' : 's'}`)
+			lines.push(`  !! ${name}: ${f.violations.length} violation${f.violations.length === 1 ? '' : 's'}${warned(f)}`)
 			for (const v of f.violations) lines.push(`       ${v.code}: ${v.detail}`)
 		}
 	}

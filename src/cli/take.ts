@@ -1,7 +1,7 @@
 // `sigpath take FILE ROUTER OUTPUT INPUT`: route one crosspoint and wait for the router's own tally (docs/contract.md §1).
 // 0 confirmed; 1 refused or unconfirmed; 2 bad arguments (unknown device, port out of range: nothing is sent).
 // OUTPUT and INPUT are 1-based, as labelled on the router.
-import { createRouter, isRouterDevice } from '../../drivers/router/index.ts'
+import { createRouter, isRouterDevice, protocolPortLimit } from '../../drivers/router/index.ts'
 import { RouterError } from '../../drivers/router/types.ts'
 import { loadConfigFile } from '../domain/load.ts'
 import { silentLogger } from '../log.ts'
@@ -10,7 +10,8 @@ import { parse, UsageError, type Command } from './io.ts'
 const USAGE = 'sigpath take FILE ROUTER OUTPUT INPUT [--timeout SECONDS] [--json]'
 
 function port(text: string, what: string): number {
-	if (!/^\d{1,5}$/.test(text) || Number(text) < 1)
+	// any number of digits: a port past the router or its protocol is refused below, naming the limit
+	if (!/^\d{1,15}$/.test(text) || Number(text) < 1)
 		throw new UsageError(`${what} must be a router port number from 1 (as labelled on the router), got "${text}"`)
 	return Number(text)
 }
@@ -29,6 +30,16 @@ export const command: Command = async (argv, io) => {
 	if (!device) throw new UsageError(`unknown device "${id}" (devices: ${config.devices.map((d) => d.id).join(', ')})`)
 	if (!isRouterDevice(device))
 		throw new UsageError(`device "${id}" is not a router with a driver (videohub or swp08): nothing to take`)
+	// what the protocol cannot carry is refused before connecting: nothing is sent (docs/contract.md §1)
+	const limit = protocolPortLimit(device)
+	for (const [what, n] of [
+		['output', output],
+		['input', input],
+	] as const)
+		if (limit && n > limit.ports)
+			throw new UsageError(
+				`${what} ${n} is beyond what ${limit.protocol} can carry (ports 1-${limit.ports}): nothing was sent`,
+			)
 	if (device.size && output > device.size.outputs)
 		throw new UsageError(
 			`output ${output} is outside router "${id}" (outputs 1-${device.size.outputs}): nothing was sent`,

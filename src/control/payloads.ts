@@ -50,24 +50,50 @@ export interface Alarm {
 	message: string
 }
 
+/** The longest reason parseSetPayload gives: one line an operator reads in a log, an MQTT reply or an HTTP 400. */
+export const MAX_REASON_CHARS = 300
+
 /**
- * Parses a `set` payload. Returns the command or a one-line reason; never throws. Size is checked first, so a
- * 1 MB payload is refused without being decoded.
+ * Text from a payload made safe to show: every control character (C0, C1, U+2028/2029) escaped as JSON writes it, so
+ * a reason stays one line (a newline in it would forge a second log line), and cut to `max` characters with `...`.
+ * Found by the payload fuzz test: JSON.parse quotes the payload in its message, NUL and newlines included.
+ */
+export function printable(text: string, max: number): string {
+	const out: string[] = []
+	for (const c of text) {
+		if (out.length === max) return `${out.join('')}...`
+		const code = c.codePointAt(0)!
+		const control = code <= 0x1f || (code >= 0x7f && code <= 0x9f) || code === 0x2028 || code === 0x2029
+		if (!control) out.push(c)
+		else if (c === '\n') out.push('\\n')
+		else if (c === '\r') out.push('\\r')
+		else if (c === '\t') out.push('\\t')
+		else out.push(`\\u${code.toString(16).padStart(4, '0')}`)
+	}
+	return out.join('')
+}
+
+/**
+ * Parses a `set` payload. Returns the command or a one-line reason (printable, at most MAX_REASON_CHARS); never
+ * throws. Size is checked first, so a 1 MB payload is refused without being decoded.
  */
 export function parseSetPayload(payload: Buffer): { ok: true; command: SetCommand } | { ok: false; error: string } {
 	if (payload.length > MAX_PAYLOAD_BYTES)
 		return { ok: false, error: `payload is ${payload.length} bytes; at most ${MAX_PAYLOAD_BYTES} are read` }
+	const refuse = (reason: string) => ({ ok: false as const, error: printable(reason, MAX_REASON_CHARS) })
 	let data: unknown
 	try {
 		data = JSON.parse(payload.toString('utf8'))
 	} catch (err) {
-		return { ok: false, error: `payload is not JSON: ${(err as Error).message}` }
+		return refuse(`payload is not JSON: ${printable((err as Error).message, 200)}`)
 	}
 	const r = SetCommand.safeParse(data)
 	if (r.success) return { ok: true, command: r.data }
 	const issue = r.error.issues[0]!
-	const where = issue.path.length ? `${issue.path.join('.')}: ` : ''
+	const where = issue.path.length ? `${issue.path.map((k) => printable(String(k), 60)).join('.')}: ` : ''
 	const msg =
-		issue.code === 'unrecognized_keys' ? `unknown key ${issue.keys.map((k) => `"${k}"`).join(', ')}` : issue.message
-	return { ok: false, error: `${where}${msg}` }
+		issue.code === 'unrecognized_keys'
+			? `unknown key ${issue.keys.map((k) => `"${printable(k, 60)}"`).join(', ')}`
+			: issue.message
+	return refuse(`${where}${msg}`)
 }

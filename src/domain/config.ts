@@ -22,9 +22,9 @@ export const Policy = z
 			.describe('approved transmission methods, in preference order (the hierarchy)'),
 		discretePower: z
 			.boolean()
-			.default(true)
+			.default(false)
 			.describe(
-				'paths must not draw on the same power source (shared-power); false where every device is dual-fed from a shared A/B UPS bus',
+				'true: a power source whose loss takes two paths of a feed down (shared-power, shared-upstream) is a violation; false: a warning',
 			),
 		tiers: z
 			.partialRecord(
@@ -212,7 +212,7 @@ const ConfigShape = z.strictObject({
 			name: z.string().max(200).optional().describe('label'),
 		})
 		.describe('this BOC'),
-	policy: Policy.default({ minPaths: 3, approvedMethods: DEFAULT_METHODS, discretePower: true, tiers: {} }),
+	policy: Policy.default({ minPaths: 3, approvedMethods: DEFAULT_METHODS, discretePower: false, tiers: {} }),
 	powerSources: z.array(PowerSource).default([]).describe('power sources'),
 	devices: z.array(Device).default([]).describe('devices'),
 	events: z.array(Event).default([]).describe('live events'),
@@ -361,11 +361,10 @@ function checkReferences(cfg: Config, ctx: Ctx): void {
 	}
 
 	cfg.devices.forEach((d, i) => {
-		const pw = new Set<string>()
+		// a source listed twice is one source (docs/contract.md §3 counts distinct sources): the rule judges it as
+		// single-power, which tells the operator more than an invalid config would
 		d.power.forEach((p, j) => {
 			if (!sources.has(p)) add(['devices', i, 'power', j], `unknown power source "${p}"`)
-			else if (pw.has(p)) add(['devices', i, 'power', j], `power source "${p}" listed twice`)
-			pw.add(p)
 		})
 		const isRouter = d.role === 'router'
 		if (d.driver && ROUTER_DRIVERS.has(d.driver.type) && !isRouter)

@@ -10,7 +10,8 @@ import { readFileSync } from 'node:fs'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import type { Logger } from 'pino'
-import { parseSetPayload, MAX_PAYLOAD_BYTES } from '../control/payloads.ts'
+// printable: what a client sent, percent-decoded, shown in a reason as one line (found by test/status/parsers.test.ts)
+import { parseSetPayload, MAX_PAYLOAD_BYTES, printable } from '../control/payloads.ts'
 import type { FeedKey } from '../domain/model.ts'
 import type { Secret } from '../domain/primitives.ts'
 import { splitListen } from '../domain/primitives.ts'
@@ -251,7 +252,7 @@ export class StatusServer {
 
 	private async audit(url: URL, res: ServerResponse): Promise<void> {
 		for (const k of url.searchParams.keys())
-			if (k !== 'since' && k !== 'limit') throw new HttpError(400, `unknown query parameter "${k.slice(0, 40)}"`)
+			if (k !== 'since' && k !== 'limit') throw new HttpError(400, `unknown query parameter "${printable(k, 40)}"`)
 		const since = intParam(url, 'since', 0, Number.MAX_SAFE_INTEGER)
 		const limit = intParam(url, 'limit', 1, AUDIT_MAX_LIMIT) ?? AUDIT_DEFAULT_LIMIT
 		const abort = new AbortController()
@@ -281,7 +282,7 @@ export class StatusServer {
 		}
 		const body = await readBody(req, MAX_BODY_BYTES)
 		const key: FeedKey = `${event}/${feed}`
-		if (!this.daemon.model.feeds.has(key)) throw new HttpError(404, `unknown feed ${key.slice(0, 200)}`)
+		if (!this.daemon.model.feeds.has(key)) throw new HttpError(404, `unknown feed ${printable(key, 200)}`)
 		const parsed = parseSetPayload(body)
 		if (!parsed.ok) throw new HttpError(400, parsed.error)
 		const { operator, ...cmd } = parsed.command
@@ -331,7 +332,7 @@ function intParam(url: URL, name: string, min: number, max: number): number | un
 	if (all.length === 0) return undefined
 	if (all.length > 1) throw new HttpError(400, `${name} is given more than once`)
 	const v = all[0]!
-	if (!/^\d{1,16}$/.test(v)) throw new HttpError(400, `${name} must be a whole number, not "${v.slice(0, 40)}"`)
+	if (!/^\d{1,16}$/.test(v)) throw new HttpError(400, `${name} must be a whole number, not "${printable(v, 40)}"`)
 	const n = Number(v)
 	if (!Number.isSafeInteger(n) || n < min || n > max) throw new HttpError(400, `${name} must be ${min}-${max}`)
 	return n

@@ -58,15 +58,83 @@ describe('sigpath check', () => {
 		])
 	})
 
+	it('exits 0 where devices of two paths share the usual A/B UPS pair: no violation, no warning (§3)', async () => {
+		const f = file(
+			'ab.yaml',
+			example.replace(
+				'{ id: enc-wbc-2, name: truck encoder 2 (satellite), role: encoder, power: [truck-ups-2a, truck-ups-2b] }',
+				'{ id: enc-wbc-2, name: truck encoder 2 (satellite), role: encoder, power: [truck-ups-1b, truck-ups-1a] }',
+			),
+		)
+		expect(readFileSync(f, 'utf8')).not.toBe(example)
+		const r = await run('check', f, '--json')
+		expect(r.code).toBe(0)
+		const report = JSON.parse(r.out) as { warnings: string[]; feeds: { warnings: unknown[] }[] }
+		expect(report.warnings.filter((w) => !w.includes('environment variable'))).toEqual([])
+		expect(report.feeds.every((x) => x.warnings.length === 0)).toBe(true)
+	})
+
+	it('counts a power source listed twice once: single-power, exit 1, not an invalid config', async () => {
+		const f = file(
+			'twice.yaml',
+			example.replace('power: [truck-ups-4a, truck-ups-4b] }', 'power: [truck-ups-4a, truck-ups-4a] }'),
+		)
+		const r = await run('check', f)
+		expect(r.code).toBe(1)
+		expect(r.out).toContain(
+			'single-power: device enc-wbc-4 in path srt has one power source (truck-ups-4a, listed twice); it needs two',
+		)
+	})
+
+	it('reports the power analysis as a warning (exit 0), and as a violation with policy.discretePower: true', async () => {
+		// every rack UPS on utility feed A, none on the generator: an outage that outlasts the batteries takes the
+		// fiber and internet receivers of the program feed down together
+		const oneFeed = example.replaceAll('upstream: gen-1', 'upstream: util-a')
+		const line =
+			'wbc-final/pgm: shared-upstream: paths dia and fiber both go down if utility source util-a is out for longer than the UPS batteries last (dia: gw-wbc; fiber: fiber-rx-wbc)'
+		const f = file('util.yaml', oneFeed)
+		const r = await run('check', f)
+		expect(r.code).toBe(0)
+		expect(r.out).toContain('  ok wbc-final/pgm: compliant, 1 warning\n')
+		expect(r.err.split('\n')).toContain(`warning: ${line}`)
+		const j = await run('check', f, '--json')
+		expect(j.code).toBe(0)
+		const report = JSON.parse(j.out) as {
+			ok: boolean
+			warnings: string[]
+			feeds: { compliant: boolean; violations: unknown[]; warnings: unknown[] }[]
+		}
+		expect(report.ok).toBe(true)
+		expect(report.warnings[0]).toBe(line)
+		expect(report.feeds[0]).toMatchObject({
+			compliant: true,
+			violations: [],
+			warnings: [
+				{
+					code: 'shared-upstream',
+					paths: ['dia', 'fiber'],
+					detail: line.slice('wbc-final/pgm: shared-upstream: '.length),
+				},
+			],
+		})
+		const strict = await run(
+			'check',
+			file('strict.yaml', oneFeed.replace('  minPaths: 3\n', '  minPaths: 3\n  discretePower: true\n')),
+		)
+		expect(strict.code).toBe(1)
+		expect(strict.out).toContain(`       ${line.slice('wbc-final/pgm: '.length)}\n`)
+		expect(strict.err).not.toContain('shared-upstream')
+	})
+
 	it('prints the --json report of docs/contract.md §3 for a compliant config', async () => {
 		const r = await run('check', 'config/example.yaml', '--json')
 		expect(JSON.parse(r.out)).toMatchObject({
 			ok: true,
 			feeds: [
-				{ event: 'wbc-final', feed: 'pgm', critical: true, compliant: true, violations: [] },
-				{ event: 'wbc-final', feed: 'clean', critical: true, compliant: true, violations: [] },
-				{ event: 'wbc-final', feed: 'tx-back', critical: false, compliant: true, violations: [] },
-				{ event: 'laliga-fleet', feed: 'pgm', critical: true, compliant: true, violations: [] },
+				{ event: 'wbc-final', feed: 'pgm', critical: true, compliant: true, violations: [], warnings: [] },
+				{ event: 'wbc-final', feed: 'clean', critical: true, compliant: true, violations: [], warnings: [] },
+				{ event: 'wbc-final', feed: 'tx-back', critical: false, compliant: true, violations: [], warnings: [] },
+				{ event: 'laliga-fleet', feed: 'pgm', critical: true, compliant: true, violations: [], warnings: [] },
 			],
 		})
 	})

@@ -16,6 +16,9 @@ function violations(cfg: Cfg): Violation[] {
 	const r = judge(valid(cfg))
 	return r.feeds.flatMap((f) => f.violations)
 }
+function warnings(cfg: Cfg): Violation[] {
+	return judge(valid(cfg)).feeds.flatMap((f) => f.warnings)
+}
 function codes(cfg: Cfg): Code[] {
 	return violations(cfg).map((v) => v.code)
 }
@@ -27,6 +30,8 @@ interface Row {
 	change?: (cfg: Cfg) => void
 	/** the feed's exact violations, or only their codes where a row is about how many there are */
 	expect: Violation[] | { codes: Code[] }
+	/** the feed's exact warnings (none unless given) */
+	warnings?: Violation[]
 }
 
 /** a describe of the rows, plus any test that does not fit one (`more`) */
@@ -37,6 +42,7 @@ function table(title: string, rows: Row[], more?: () => void): void {
 			r.change?.(cfg)
 			if (Array.isArray(r.expect)) expect(violations(cfg)).toEqual(r.expect)
 			else expect(codes(cfg)).toEqual(r.expect.codes)
+			expect(warnings(cfg)).toEqual(r.warnings ?? [])
 		})
 		more?.()
 	})
@@ -46,7 +52,10 @@ describe('the contribution rule', () => {
 	it('finds a discrete three-path feed compliant', () => {
 		const r = judge(valid(discreteTopology({ paths: 3 })))
 		expect(r.ok).toBe(true)
-		expect(r.feeds).toEqual([{ event: 'ev', feed: 'pgm', critical: true, compliant: true, violations: [] }])
+		expect(r.feeds).toEqual([
+			{ event: 'ev', feed: 'pgm', critical: true, compliant: true, violations: [], warnings: [] },
+		])
+		expect(r.warnings).toEqual([])
 	})
 
 	table(
@@ -207,27 +216,158 @@ describe('the contribution rule', () => {
 		{ name: 'is not raised for distinct tags', topology: { paths: 4, risksPerPath: 3 }, expect: { codes: [] } },
 	])
 
-	table('shared-power (extension)', [
+	// The power analysis (docs/contract.md §3): which one power source, failing, takes two paths down together. In the
+	// topology every device of path i is fed by ups-<i>a (on utility `util`) and ups-<i>b (on generator `gen`).
+	const singleFed = (cfg: Cfg) => {
+		deviceOf(cfg, 'd0-1').power = ['ups-0a']
+		deviceOf(cfg, 'd2-0').power = ['ups-0a']
+	}
+	const singleFedViolations: Violation[] = [
 		{
-			name: 'is raised when devices of two paths draw on one UPS',
+			code: 'single-power',
+			paths: ['p0'],
+			detail: 'device d0-1 in path p0 has one power source (ups-0a); it needs two',
+		},
+		{
+			code: 'single-power',
+			paths: ['p2'],
+			detail: 'device d2-0 in path p2 has one power source (ups-0a); it needs two',
+		},
+	]
+	const singleFedFindings: Violation[] = [
+		{
+			code: 'shared-power',
+			paths: ['p0', 'p2'],
+			detail: 'paths p0 and p2 both go down if ups source ups-0a fails (p0: d0-1; p2: d2-0)',
+		},
+		{
+			code: 'shared-upstream',
+			paths: ['p0', 'p2'],
+			detail:
+				'paths p0 and p2 both go down if utility source util is out for longer than the UPS batteries last (p0: d0-1; p2: d2-0)',
+		},
+	]
+
+	table('shared-power (power analysis: a warning unless policy.discretePower)', [
+		{
+			name: 'names the one UPS that devices of two paths hang on alone, as a warning',
 			topology: { paths: 3 },
-			change: (cfg) => (deviceOf(cfg, 'd2-0').power = ['ups-2a', 'ups-0b']),
+			change: singleFed,
+			expect: singleFedViolations,
+			warnings: singleFedFindings,
+		},
+		{
+			name: 'is a violation with policy.discretePower: true',
+			topology: { paths: 3 },
+			change: (cfg) => {
+				singleFed(cfg)
+				cfg.policy = { minPaths: 3, discretePower: true }
+			},
+			expect: [...singleFedFindings, ...singleFedViolations],
+		},
+		{
+			name: 'is no finding for devices of two paths dual-fed from one A/B pair, even with discretePower',
+			topology: { paths: 3 },
+			change: (cfg) => {
+				deviceOf(cfg, 'd2-0').power = ['ups-0a', 'ups-0b']
+				deviceOf(cfg, 'd1-1').power = ['ups-0b', 'ups-2a']
+				cfg.policy = { minPaths: 3, discretePower: true }
+			},
+			expect: [],
+		},
+		{
+			name: 'names the utility feed behind two distribution boards (not UPS units: no ride-through)',
+			topology: { paths: 3 },
+			change: (cfg) => {
+				cfg.powerSources.push(
+					{ id: 'board-1', kind: 'utility', upstream: 'util' },
+					{ id: 'board-2', kind: 'utility', upstream: 'util' },
+				)
+				deviceOf(cfg, 'd0-0').power = ['board-1', 'board-2']
+				deviceOf(cfg, 'd1-0').power = ['board-2', 'board-1']
+			},
 			expect: [
 				{
+					code: 'power-not-ups',
+					paths: ['p0'],
+					detail: 'device d0-0 in path p0 is fed by board-1 (utility), board-2 (utility), not a UPS',
+				},
+				{
+					code: 'power-not-ups',
+					paths: ['p1'],
+					detail: 'device d1-0 in path p1 is fed by board-1 (utility), board-2 (utility), not a UPS',
+				},
+			],
+			warnings: [
+				{
 					code: 'shared-power',
-					paths: ['p0', 'p2'],
-					detail: 'paths p0 and p2 draw on the same power source: ups-0b (p0: d0-0, d0-1; p2: d2-0)',
+					paths: ['p0', 'p1'],
+					detail: 'paths p0 and p1 both go down if utility source util fails (p0: d0-0; p1: d1-0)',
 				},
 			],
 		},
 		{
-			name: 'is not judged when the policy allows a shared A/B bus',
+			name: 'leaves out a device in both paths (a shared-device already)',
 			topology: { paths: 3 },
 			change: (cfg) => {
-				deviceOf(cfg, 'd2-0').power = ['ups-0a', 'ups-0b']
-				cfg.policy = { minPaths: 3, discretePower: false }
+				pathOf(cfg, 2).via!.push('d0-0')
+				deviceOf(cfg, 'd0-0').power = ['ups-0a']
 			},
-			expect: { codes: [] },
+			expect: [
+				{ code: 'shared-device', paths: ['p0', 'p2'], detail: 'paths p0 and p2 both go through device d0-0' },
+				{
+					code: 'single-power',
+					paths: ['p0'],
+					detail: 'device d0-0 in path p0 has one power source (ups-0a); it needs two',
+				},
+				{
+					code: 'single-power',
+					paths: ['p2'],
+					detail: 'device d0-0 in path p2 has one power source (ups-0a); it needs two',
+				},
+			],
+		},
+	])
+
+	table('shared-upstream (power analysis: an outage that outlasts the UPS batteries)', [
+		{
+			name: 'is no finding while each path has a UPS on utility and one on the generator',
+			topology: { paths: 3 },
+			change: (cfg) => (cfg.policy = { minPaths: 3, discretePower: true }),
+			expect: [],
+		},
+		{
+			name: 'names the one utility feed behind every UPS unit, once per pair, as a warning (ride-through: no shared-power)',
+			topology: { paths: 3, devicesPerPath: 1 },
+			change: (cfg) => {
+				for (const ps of cfg.powerSources) if (ps.upstream === 'gen') ps.upstream = 'util'
+			},
+			expect: [],
+			warnings: [
+				['p0', 'p1'],
+				['p0', 'p2'],
+				['p1', 'p2'],
+			].map(([x, y]) => ({
+				code: 'shared-upstream' as const,
+				paths: [x!, y!],
+				detail: `paths ${x} and ${y} both go down if utility source util is out for longer than the UPS batteries last (${x}: d${x!.slice(1)}-0; ${y}: d${y!.slice(1)}-0)`,
+			})),
+		},
+		{
+			name: 'is a violation with policy.discretePower: true',
+			topology: { paths: 2, devicesPerPath: 1 },
+			change: (cfg) => {
+				for (const ps of cfg.powerSources) if (ps.upstream === 'gen') ps.upstream = 'util'
+				cfg.policy = { minPaths: 2, discretePower: true }
+			},
+			expect: [
+				{
+					code: 'shared-upstream',
+					paths: ['p0', 'p1'],
+					detail:
+						'paths p0 and p1 both go down if utility source util is out for longer than the UPS batteries last (p0: d0-0; p1: d1-0)',
+				},
+			],
 		},
 	])
 
@@ -249,6 +389,21 @@ describe('the contribution rule', () => {
 					code: 'single-power',
 					paths: ['p1'],
 					detail: 'device d1-1 in path p1 has no power source declared; it needs two',
+				},
+			],
+		},
+		{
+			name: 'counts a source listed twice once (not an invalid config)',
+			topology: { paths: 3 },
+			change: (cfg) => {
+				deviceOf(cfg, 'd1-0').power = ['ups-1a', 'ups-1a']
+				deviceOf(cfg, 'd2-0').power = ['ups-2a', 'ups-2b', 'ups-2a']
+			},
+			expect: [
+				{
+					code: 'single-power',
+					paths: ['p1'],
+					detail: 'device d1-0 in path p1 has one power source (ups-1a, listed twice); it needs two',
 				},
 			],
 		},
@@ -297,12 +452,13 @@ describe('the contribution rule', () => {
 		pathOf(cfg, 0).method = 'carrier-pigeon'
 		expect(judge(valid(cfg))).toEqual({
 			ok: true,
-			feeds: [{ event: 'ev', feed: 'pgm', critical: false, compliant: true, violations: [] }],
+			feeds: [{ event: 'ev', feed: 'pgm', critical: false, compliant: true, violations: [], warnings: [] }],
+			warnings: [],
 		})
 	})
 
 	it('a config with devices alone is compliant', () => {
 		const r = judge(valid({ site: { id: 's' }, powerSources: [], events: [], devices: [{ id: 'x', role: 'other' }] }))
-		expect(r).toEqual({ ok: true, feeds: [] })
+		expect(r).toEqual({ ok: true, feeds: [], warnings: [] })
 	})
 })

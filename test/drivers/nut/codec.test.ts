@@ -125,3 +125,66 @@ describe('ups.status flags (docs/contract.md §1)', () => {
 		expect(powerFromStatus(status).power).toBe(power)
 	})
 })
+
+describe('replies: fuzz', () => {
+	const POWERS = ['online', 'on-battery', 'low-battery', 'bypass', 'off']
+	/** lines as upsd writes them, with random words and values, and raw noise */
+	const line = fc.oneof(
+		fc.string({ unit: 'binary', maxLength: 120 }),
+		fc
+			.tuple(
+				fc.constantFrom('VAR', 'BEGIN', 'END', 'ERR', 'UPS', 'OK', 'LIST', 'X'),
+				fc.array(fc.oneof(fc.string({ maxLength: 12 }), fc.constantFrom('sim', 'LIST', 'VAR', 'ups.status')), {
+					maxLength: 4,
+				}),
+			)
+			.map(([head, words]) => formatRequest([head, ...words]).slice(0, -1)),
+	)
+
+	it('parses any line without throwing, and any list of replies to variables or one error', () => {
+		fc.assert(
+			fc.property(fc.array(line, { maxLength: 12 }), (lines) => {
+				const replies = lines.map(parseReply)
+				for (const r of replies) expect(['begin', 'end', 'ups', 'var', 'err', 'ok', 'other']).toContain(r.kind)
+				const vars = varsFromReplies('sim', replies)
+				if (!(vars instanceof Map)) expect(vars).toBeInstanceOf(Error)
+			}),
+			{ numRuns: 1000 },
+		)
+	})
+
+	it('reads any set of upsd variables to a reading in the §1 mapping or null, numbers finite', () => {
+		const value = fc.oneof(
+			fc.string({ unit: 'binary', maxLength: 20 }),
+			fc.constantFrom(
+				'OL',
+				'OB',
+				'OB LB',
+				'OL BYPASS',
+				'OFF',
+				'WAIT',
+				'',
+				' ',
+				'NaN',
+				'Infinity',
+				'-1e400',
+				'1e400',
+				'80',
+			),
+			fc.double().map(String),
+		)
+		fc.assert(
+			fc.property(
+				fc.dictionary(fc.constantFrom('ups.status', 'battery.runtime', 'battery.charge', 'ups.model'), value),
+				(o) => {
+					const r = readingFromVars(new Map(Object.entries(o)))
+					if (r === null) return
+					expect(POWERS).toContain(r.power)
+					for (const n of [r.minutesRemaining, r.chargePercent]) if (n !== null) expect(Number.isFinite(n)).toBe(true)
+					expect(r.power).toBe(powerFromStatus(o['ups.status']!).power)
+				},
+			),
+			{ numRuns: 2000 },
+		)
+	})
+})

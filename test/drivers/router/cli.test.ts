@@ -7,6 +7,8 @@ import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { main } from '../../../src/cli/main.ts'
+import { silentLogger } from '../../../src/log.ts'
+import { Swp08Router } from '../../../drivers/swp08/connection.ts'
 import { Swp08Sim } from '../../../drivers/swp08/sim.ts'
 import { VideohubSim } from '../../../drivers/videohub/sim.ts'
 import { startPtyPair, type PtyPair } from '../swp08/socat.ts'
@@ -79,6 +81,74 @@ describe('sigpath take', () => {
 		expect(out.code).toBe(2)
 		expect(out.err).toMatch(/input 5 is outside router r \(1-4\): nothing was sent/)
 		expect(sim.routingRequests).toBe(0)
+	})
+
+	it('exits 2 when the Videohub reports fewer ports than the config says: its own size wins, nothing is sent', async () => {
+		const { sim, port } = await videohub({ inputs: 4, outputs: 4 })
+		const file = config(
+			`  - { id: r, role: router, driver: { type: videohub, host: 127.0.0.1, port: ${port} }, size: { inputs: 16, outputs: 16 } }\n`,
+		)
+		const out = await run('take', file, 'r', '6', '1')
+		expect(out).toEqual({
+			code: 2,
+			out: '',
+			err: 'sigpath take: output 6 is outside router r (1-4): nothing was sent\n',
+		})
+		expect(sim.routingRequests).toBe(0)
+	})
+
+	it('exits 2 with one line naming the SW-P-08 limit for a port past 65536, and sends nothing', async () => {
+		const sim = new Swp08Sim({ inputs: 8, outputs: 8 })
+		sims.push(sim)
+		const { port } = await sim.start({})
+		// no size in the config: the protocol's own limit is all there is to check against
+		const file = config(`  - { id: p, role: router, driver: { type: swp08, host: 127.0.0.1, port: ${port} } }\n`)
+		for (const [o, i, line] of [
+			['1', '70000', 'input 70000 is beyond what SW-P-08 can carry (ports 1-65536): nothing was sent'],
+			['65537', '1', 'output 65537 is beyond what SW-P-08 can carry (ports 1-65536): nothing was sent'],
+			['1', '123456789012', 'input 123456789012 is beyond what SW-P-08 can carry (ports 1-65536): nothing was sent'],
+		] as const) {
+			const out = await run('take', file, 'p', o, i, '--json')
+			expect(out).toEqual({ code: 2, out: '', err: `sigpath take: ${line}\n` })
+		}
+		expect(sim.connectRequests).toBe(0)
+	})
+
+	it('refuses a port past the SW-P-08 limit in the driver itself: out-of-range, nothing sent, nothing left waiting', async () => {
+		const sim = new Swp08Sim({ inputs: 8, outputs: 8 })
+		sims.push(sim)
+		const { port } = await sim.start({})
+		const router = new Swp08Router({
+			deviceId: 'p',
+			transport: { tcp: { host: '127.0.0.1', port } },
+			matrix: 0,
+			level: 0,
+			log: silentLogger,
+		})
+		router.start()
+		try {
+			await router.whenSynced(3000)
+			await expect(router.take(1, 65537)).rejects.toMatchObject({ code: 'out-of-range' })
+			const salvo = await router.salvo([
+				{ output: 70000, input: 1 },
+				{ output: 2, input: 3 },
+			])
+			expect(salvo.map((x) => x.ok)).toEqual([false, true])
+			expect(sim.connectRequests).toBe(1)
+		} finally {
+			await router.stop()
+		}
+		expect(router.outstanding).toEqual({ takes: 0, locks: 0, timers: 0 })
+	})
+
+	it('routes past 1024 ports on SW-P-08 in the extended form', async () => {
+		const sim = new Swp08Sim({ inputs: 2048, outputs: 4 })
+		sims.push(sim)
+		const { port } = await sim.start({})
+		const file = config(`  - { id: p, role: router, driver: { type: swp08, host: 127.0.0.1, port: ${port} } }\n`)
+		const out = await run('take', file, 'p', '2', '1500')
+		expect(out).toMatchObject({ code: 0, err: '' })
+		expect(sim.table()[1]).toBe(1499)
 	})
 
 	it('exits 1 with a clear message when the output is locked by another controller', async () => {

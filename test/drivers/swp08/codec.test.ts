@@ -4,7 +4,11 @@ import { describe, expect, it } from 'vitest'
 import {
 	ACK_BYTES,
 	encodeFrame,
+	MAX_EXTENDED_NUMBER,
+	MAX_GENERAL_NUMBER,
+	messageData,
 	NAK_BYTES,
+	parseMessage,
 	Swp08Decoder,
 	type Swp08Event,
 	type Swp08Message,
@@ -137,5 +141,67 @@ describe('SW-P-08 codec: properties', () => {
 				expect(messages(out).at(-1)).toEqual(fixtures[1]!.message)
 			}),
 		)
+	})
+
+	it('encodes every number its form carries and refuses, with a RangeError, every number it cannot', () => {
+		// any number at all, in either form: never a frame that decodes to another message
+		const anyNumber = fc.oneof(
+			fc.integer({ min: -2, max: 70_000 }),
+			fc.constantFrom(1023, 1024, 0xffff, 0x10000, 0.5, -0, Number.NaN, Infinity),
+		)
+		fc.assert(
+			fc.property(
+				fc.boolean(),
+				fc.constantFrom('interrogate' as const, 'connect' as const, 'tally' as const),
+				anyNumber,
+				anyNumber,
+				fc.integer({ min: -1, max: 256 }),
+				(extended, cmd, dest, src, ml) => {
+					const m: Swp08Message =
+						cmd === 'interrogate'
+							? { cmd, matrix: ml, level: 0, extended, dest }
+							: cmd === 'connect'
+								? { cmd, matrix: 0, level: ml, extended, dest, src }
+								: { cmd, matrix: ml, level: ml, extended, dest, src, badSource: false }
+					const lim = extended ? MAX_EXTENDED_NUMBER : MAX_GENERAL_NUMBER
+					const fits = (n: number) => Number.isInteger(n) && n >= 0 && n <= lim
+					const ok = fits(dest) && (cmd === 'interrogate' || fits(src)) && ml >= 0 && ml <= (extended ? 255 : 15)
+					if (!ok) expect(() => messageData(m)).toThrow(RangeError)
+					// -0 is the number 0 on the wire
+					else expect(parseMessage(messageData(m))).toEqual(JSON.parse(JSON.stringify(m)))
+				},
+			),
+			{ numRuns: 500 },
+		)
+	})
+
+	it('carries 0-1023 in the general form (the DIV 128 multiplier) and 0-65535 in the extended form, no further', () => {
+		const connect = (extended: boolean, dest: number, src: number): Swp08Message => ({
+			cmd: 'connect',
+			matrix: 0,
+			level: 0,
+			extended,
+			dest,
+			src,
+		})
+		// 1023 = 7 * 128 + 127: multiplier 0x77, both numbers 0x7f
+		expect(messageData(connect(false, 1023, 1023))).toEqual([0x02, 0x00, 0x77, 0x7f, 0x7f])
+		expect(() => messageData(connect(false, 1024, 0))).toThrow(/out of range for the general form/)
+		expect(() => messageData(connect(false, 0, 1024))).toThrow(RangeError)
+		expect(messageData(connect(true, 0xffff, 0x0400))).toEqual([0x82, 0x00, 0x00, 0xff, 0xff, 0x04, 0x00])
+		expect(() => messageData(connect(true, 0x10000, 0))).toThrow(/out of range for the extended form/)
+		expect(() => messageData(connect(true, 0, -1))).toThrow(RangeError)
+		expect(() => messageData({ cmd: 'interrogate', matrix: -1, level: 0, extended: false, dest: 0 })).toThrow(
+			RangeError,
+		)
+		const dump: Swp08Message = {
+			cmd: 'tally-dump-byte',
+			matrix: 0,
+			level: 0,
+			extended: false,
+			firstDest: 0,
+			sources: [-1],
+		}
+		expect(() => messageData(dump)).toThrow(RangeError)
 	})
 })

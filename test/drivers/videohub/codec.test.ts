@@ -236,4 +236,25 @@ describe('Videohub codec: properties', () => {
 		expect(d.dropped).toBe(1)
 		expect(d.bufferedBytes).toBe(0)
 	})
+
+	it('encodes any whole port number and refuses, with a RangeError, every other (never a line read as another port)', () => {
+		const anyNumber = fc.oneof(
+			fc.nat({ max: 100_000 }),
+			fc.integer({ min: -5, max: -1 }),
+			fc.constantFrom(0.5, Number.NaN, Infinity, -Infinity, 2 ** 53),
+		)
+		fc.assert(
+			fc.property(anyNumber, anyNumber, (output, input) => {
+				const block: Block = { kind: 'routing', target: 'video', entries: [{ output, input }] }
+				const ok = [output, input].every((n) => Number.isSafeInteger(n) && n >= 0)
+				if (!ok) {
+					expect(() => encodeBlock(block)).toThrow(RangeError)
+					return
+				}
+				const d = new VideohubDecoder()
+				expect(d.push(Buffer.from(encodeBlock(block)))).toEqual([block])
+			}),
+			{ numRuns: 500 },
+		)
+	})
 })
