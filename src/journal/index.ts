@@ -1,8 +1,11 @@
 // The tamper-evident audit journal: hash-chained JSON lines, group commit, rotation, recovery and extraction.
 export {
 	Journal,
+	JournalDropped,
 	JournalError,
 	type Appended,
+	type JournalHealth,
+	type JournalRecovered,
 	type JournalClock,
 	type JournalIo,
 	type JournalOptions,

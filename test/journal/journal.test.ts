@@ -15,7 +15,16 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { main } from '../../src/cli/main.ts'
-import { GENESIS, Journal, listFiles, readRecords, scanDir } from '../../src/journal/index.ts'
+import {
+	checkPayload,
+	GENESIS,
+	Journal,
+	JournalDropped,
+	listFiles,
+	type JournalHealth,
+	readRecords,
+	scanDir,
+} from '../../src/journal/index.ts'
 
 const dirs: string[] = []
 const tmp = (): string => {
@@ -43,6 +52,14 @@ async function verifyCli(dir: string): Promise<{ code: number; out: string; err:
 	let err = ''
 	const code = await main(['journal', 'verify', dir], { out: (t) => (out += t), err: (t) => (err += t) })
 	return { code, out, err }
+}
+
+async function until(cond: () => boolean, timeoutMs = 5000): Promise<void> {
+	const deadline = Date.now() + timeoutMs
+	while (!cond()) {
+		if (Date.now() > deadline) throw new Error('timed out waiting for a condition')
+		await new Promise((r) => setTimeout(r, 5))
+	}
 }
 
 const lines = (file: string) => readFileSync(file, 'utf8').split('\n').filter(Boolean)
@@ -258,37 +275,135 @@ describe('fault injection', () => {
 		expect(s.records).toBe(50)
 	})
 
-	it('a failed fdatasync rejects its batch and every later append: nothing unsynced is acknowledged', async () => {
+	const eio = () => Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO' })
+	const enospc = () => Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' })
+	const fast = { retryMinMs: 5, retryMaxMs: 20 }
+
+	it('a failed fdatasync holds its batch unacknowledged; the retry cuts the file back, writes it again, resolves it', async () => {
 		const dir = tmp()
 		let fail = false
 		const j = Journal.open({
 			dir,
-			io: {
-				write: nodeWrite,
-				fdatasync: (fd, cb) =>
-					fail ? cb(Object.assign(new Error('EIO: i/o error'), { code: 'EIO' })) : fdatasync(fd, cb),
-			},
+			...fast,
+			io: { write: nodeWrite, fdatasync: (fd, cb) => (fail ? cb(eio()) : fdatasync(fd, cb)) },
 		})
+		const faults: unknown[] = []
+		const recoveries: unknown[] = []
+		j.on('fault', (h) => faults.push(h))
+		j.on('recovered', (r) => recoveries.push(r))
 		await j.append('k', { ok: 1 })
 		fail = true
-		const batch = Promise.allSettled([j.append('k', { n: 2 }), j.append('k', { n: 3 })])
-		const results = await batch
-		expect(results.map((r) => r.status)).toEqual(['rejected', 'rejected'])
-		const reason = (results[0] as PromiseRejectedResult).reason as Error
-		expect(reason.message).toMatch(/journal write failed/)
-		expect((reason.cause as Error).message).toMatch(/EIO/)
-		await expect(j.append('k', { n: 4 })).rejects.toThrow(/failed earlier/)
+		const settled: number[] = []
+		const two = [j.append('k', { n: 2 }), j.append('k', { n: 3 })].map((p) => p.then((a) => settled.push(a.seq)))
+		await until(() => faults.length === 1)
+		expect(faults[0]).toMatchObject({ ok: false, queued: 2 })
+		expect((faults[0] as JournalHealth).reason).toMatch(/EIO/)
+		expect(j.health).toMatchObject({ ok: false, queued: 2 })
+		// appends go on while faulted, held in order behind the failed batch
+		const four = j.append('k', { n: 4 })
+		await new Promise((r) => setTimeout(r, 60))
+		expect(settled).toEqual([])
+		expect(j.stats.failures).toBeGreaterThan(1) // it retried on its own
+		fail = false
+		await Promise.all([...two, four])
+		expect(settled).toEqual([2, 3])
+		expect(await four).toMatchObject({ seq: 4 })
+		expect(recoveries).toEqual([expect.objectContaining({ written: 3, dropped: 0 })])
+		expect(j.health).toMatchObject({ ok: true, queued: 0 })
 		await j.close()
+		const s = scanDir(dir)
+		expect(s.firstBad).toBeNull()
+		expect(readRecords(dir).map((r) => r.seq)).toEqual([1, 2, 3, 4])
 	})
 
-	it('a failed write rejects too', async () => {
+	it('ENOSPC after a short write: the partial line is cut before the retry, never left mid-chain', async () => {
 		const dir = tmp()
+		let full = false
 		const j = Journal.open({
 			dir,
-			io: { write: (_fd, _b, _o, _l, cb) => cb(new Error('ENOSPC: no space left on device'), 0), fdatasync },
+			...fast,
+			io: {
+				// a full disk takes part of a write, then refuses the rest
+				write: (fd, buf, off, len, cb) => {
+					if (!full) return nodeWrite(fd, buf, off, len, cb)
+					if (off === 0) return nodeWrite(fd, buf, off, Math.max(1, len >> 1), cb)
+					cb(enospc(), 0)
+				},
+				fdatasync,
+			},
 		})
-		await expect(j.append('k', {})).rejects.toThrow(/journal write failed/)
+		await j.append('k', { n: 1 })
+		full = true
+		const later = Array.from({ length: 5 }, (_, i) => j.append('k', { n: i + 2, pad: 'x'.repeat(100) }))
+		await until(() => !j.health.ok)
+		expect(j.health.reason).toMatch(/ENOSPC/)
+		// what is on disk now: record 1 and a partial line
+		expect(scanDir(dir).torn).not.toBeNull()
+		full = false
+		await Promise.all(later)
 		await j.close()
+		const s = scanDir(dir)
+		expect(s.firstBad).toBeNull()
+		expect(s.records).toBe(6)
+		expect((await verifyCli(dir)).code).toBe(0)
+	})
+
+	it('the memory queue is bounded: records past it are dropped unchained, counted in a dropped record', async () => {
+		const dir = tmp()
+		let fail = true
+		const j = Journal.open({
+			dir,
+			...fast,
+			maxQueued: 4,
+			io: { write: (fd, b, o, l, cb) => (fail ? cb(enospc(), 0) : nodeWrite(fd, b, o, l, cb)), fdatasync },
+		})
+		const recovered = new Promise((r) => j.once('recovered', r))
+		const kept = [0, 1, 2, 3].map((i) => j.append('observation', { i }))
+		await until(() => !j.health.ok)
+		const over = await Promise.allSettled([j.append('observation', { i: 4 }), j.append('decision', { i: 5 })])
+		expect(over.map((r) => r.status)).toEqual(['rejected', 'rejected'])
+		expect((over[0] as PromiseRejectedResult).reason).toBeInstanceOf(JournalDropped)
+		expect(j.health).toMatchObject({ ok: false, queued: 4, dropped: 2 })
+		fail = false
+		await Promise.all(kept)
+		expect(await recovered).toMatchObject({ written: 5, dropped: 2 })
+		await j.close()
+		const recs = readRecords(dir)
+		expect(recs.map((r) => r.seq)).toEqual([1, 2, 3, 4, 5])
+		expect(recs[4]).toMatchObject({
+			kind: 'dropped',
+			payload: { dropped: 2, kinds: { observation: 1, decision: 1 } },
+		})
+		expect((recs[4]!.payload as { reason: string }).reason).toMatch(/ENOSPC/)
+		expect(checkPayload('dropped', recs[4]!.payload)).toBeUndefined()
+		expect(scanDir(dir).firstBad).toBeNull()
+	})
+
+	it('close on a disk that still refuses: one last try, then the held records are given up, without hanging', async () => {
+		const dir = tmp()
+		const j = Journal.open({ dir, ...fast, io: { write: (_fd, _b, _o, _l, cb) => cb(enospc(), 0), fdatasync } })
+		const p = j.append('k', {})
+		await until(() => !j.health.ok)
+		await j.close()
+		await expect(p).rejects.toThrow(/closed with 1 records unwritten/)
+	})
+
+	it('writtenOrQueued answers at once when the journal is faulted, and "written" when it is not', async () => {
+		const dir = tmp()
+		let fail = false
+		const j = Journal.open({
+			dir,
+			...fast,
+			io: { write: (fd, b, o, l, cb) => (fail ? cb(enospc(), 0) : nodeWrite(fd, b, o, l, cb)), fdatasync },
+		})
+		expect(await j.writtenOrQueued(j.append('k', {}))).toBe('written')
+		fail = true
+		expect(await j.writtenOrQueued(j.append('k', {}))).toBe('queued')
+		expect(await j.writtenOrQueued(j.append('k', {}))).toBe('queued')
+		fail = false
+		await until(() => j.health.ok)
+		await j.close()
+		expect(scanDir(dir).records).toBe(3)
 	})
 })
 
