@@ -44,7 +44,7 @@ import {
 import { join } from 'node:path'
 import { monotonicMs } from '../clock.ts'
 import { GENESIS, serialize } from './record.ts'
-import { fileName, scanDir, type ScanResult } from './scan.ts'
+import { cuttable, fileName, scanDir, type ScanResult } from './scan.ts'
 
 export interface JournalClock {
 	/** wall clock, for `wall` */
@@ -81,6 +81,8 @@ export interface JournalOptions {
 	retryMinMs?: number
 	/** the longest wait between retries (default 5000 ms) */
 	retryMaxMs?: number
+	/** the key of a keyed chain (HMAC-SHA256, config journal.key): every record is hashed and checked with it */
+	key?: Buffer
 }
 
 export interface Appended {
@@ -104,6 +106,14 @@ export interface JournalHealth {
 	maxQueuedBytes: number
 	/** records dropped (queue full) since the last `dropped` record was written */
 	dropped: number
+}
+
+/** The last record known to be on disk: what a head kept elsewhere holds (`journal verify --head SEQ:HASH`). */
+export interface JournalHead {
+	seq: number
+	hash: string
+	/** wall time when it was known durable (at open: its own `wall`) */
+	at: string
 }
 
 export interface JournalRecovered {
@@ -164,6 +174,7 @@ export class Journal extends EventEmitter<{ fault: [JournalHealth]; recovered: [
 	private uncut: { file: string; offset: number } | null = null
 	private seq: number
 	private prev: string
+	private durable: JournalHead | null
 	/** stamped and chained, not yet durable, in seq order (the batch in flight is not in it) */
 	private queue: Pending[] = []
 	private queuedBytes = 0
@@ -190,6 +201,7 @@ export class Journal extends EventEmitter<{ fault: [JournalHealth]; recovered: [
 	private readonly maxQueuedBytes: number
 	private readonly retryMinMs: number
 	private readonly retryMaxMs: number
+	private readonly key: Buffer | undefined
 
 	private constructor(
 		readonly dir: string,
@@ -206,6 +218,8 @@ export class Journal extends EventEmitter<{ fault: [JournalHealth]; recovered: [
 		this.retryMinMs = options.retryMinMs ?? 250
 		this.retryMaxMs = options.retryMaxMs ?? 5000
 		this.retryMs = this.retryMinMs
+		this.key = options.key
+		this.durable = report.last ? { seq: report.last.seq, hash: report.last.hash, at: report.last.wall } : null
 		this.seq = report.last?.seq ?? 0
 		this.prev = report.last?.hash ?? GENESIS
 		this.file = report.files.at(-1)
@@ -226,10 +240,14 @@ export class Journal extends EventEmitter<{ fault: [JournalHealth]; recovered: [
 				throw new JournalError(`cannot create the journal directory ${options.dir}`, { cause: err })
 			writeFault = err as Error
 		}
-		const report = scanDir(options.dir)
+		const report = scanDir(options.dir, undefined, options.key)
 		const j = new Journal(options.dir, report, options)
 		if (report.torn) {
 			const t = report.torn
+			if (!cuttable(report))
+				throw new JournalError(
+					`${join(options.dir, t.file)} ends with ${t.lines} unreadable line(s) from line ${t.line} (${t.why}): not a torn write; is journal.key right? Not cutting them: check with sigpath journal verify`,
+				)
 			j.uncut = { file: t.file, offset: t.offset }
 		}
 		if (writeFault === null) {
@@ -247,6 +265,11 @@ export class Journal extends EventEmitter<{ fault: [JournalHealth]; recovered: [
 	/** The seq and hash of the last record appended (durable or not yet). */
 	get head(): Appended {
 		return { seq: this.seq, hash: this.prev }
+	}
+
+	/** The last durable record (null for an empty journal); `head` is the last one appended. */
+	get written(): JournalHead | null {
+		return this.durable
 	}
 
 	get health(): JournalHealth {
@@ -269,14 +292,17 @@ export class Journal extends EventEmitter<{ fault: [JournalHealth]; recovered: [
 	append(kind: string, payload: unknown): Promise<Appended> {
 		if (this.closed) return Promise.reject(new JournalDropped('the journal is closed'))
 		const wall = this.clock.wall().toISOString()
-		const { line, hash } = serialize({
-			seq: this.seq + 1,
-			wall,
-			mono: this.clock.mono(),
-			kind,
-			payload,
-			prev: this.prev,
-		})
+		const { line, hash } = serialize(
+			{
+				seq: this.seq + 1,
+				wall,
+				mono: this.clock.mono(),
+				kind,
+				payload,
+				prev: this.prev,
+			},
+			this.key,
+		)
 		const data = `${line}\n`
 		const bytes = Buffer.byteLength(data)
 		const held = this.queue.length + this.inflight
@@ -383,6 +409,8 @@ export class Journal extends EventEmitter<{ fault: [JournalHealth]; recovered: [
 			}
 			this.stats.batches++
 			this.stats.records += batch.length
+			const last = batch.at(-1)!
+			this.durable = { seq: last.seq, hash: last.hash, at: this.clock.wall().toISOString() }
 			for (const p of batch) p.resolve({ seq: p.seq, hash: p.hash })
 			if (this.fault) this.leaveFault(batch.length)
 		}
@@ -392,20 +420,23 @@ export class Journal extends EventEmitter<{ fault: [JournalHealth]; recovered: [
 
 	/** The `dropped` record, stamped now: it follows the last record kept, which is the last one stamped. */
 	private droppedRecord(d: Dropped): Pending {
-		const { line, hash } = serialize({
-			seq: this.seq + 1,
-			wall: this.clock.wall().toISOString(),
-			mono: this.clock.mono(),
-			kind: 'dropped',
-			payload: {
-				dropped: d.count,
-				first: d.first,
-				last: d.last,
-				kinds: d.kinds,
-				reason: this.fault?.reason ?? 'the journal queue was full (the disk was slower than the records)',
+		const { line, hash } = serialize(
+			{
+				seq: this.seq + 1,
+				wall: this.clock.wall().toISOString(),
+				mono: this.clock.mono(),
+				kind: 'dropped',
+				payload: {
+					dropped: d.count,
+					first: d.first,
+					last: d.last,
+					kinds: d.kinds,
+					reason: this.fault?.reason ?? 'the journal queue was full (the disk was slower than the records)',
+				},
+				prev: this.prev,
 			},
-			prev: this.prev,
-		})
+			this.key,
+		)
 		this.seq++
 		this.prev = hash
 		const data = `${line}\n`

@@ -23,6 +23,7 @@ import type { CommandResult, DeviceState, FeedState, SetCommand } from '../contr
 import type { Config } from '../domain/config.ts'
 import { buildModel, type FeedKey, type Model } from '../domain/model.ts'
 import type { PowerReport } from '../domain/power.ts'
+import { resolveSecret } from '../domain/secrets.ts'
 import type { Engine } from '../engine/engine.ts'
 import type { Decision, Observation } from '../engine/types.ts'
 import {
@@ -31,6 +32,7 @@ import {
 	readRecords,
 	recoverFeeds,
 	type Entry,
+	type JournalHead,
 	type JournalHealth,
 	type FeedState as Recovered,
 } from '../journal/index.ts'
@@ -204,17 +206,20 @@ export class Daemon {
 		if (this.phase !== 'created') throw new Error('the daemon starts once')
 		this.phase = 'starting'
 		const cfg = this.o.config
+		// a keyed chain's key: a missing variable is a SecretError before anything starts (run: exit 78)
+		const key = cfg.journal?.key ? Buffer.from(resolveSecret(cfg.journal.key, this.env), 'utf8') : undefined
 		// A directory that can be read but not written (read-only, full) opens faulted: the daemon starts and controls
 		// all the same, with journal-failed raised, and the journal writes once the disk takes writes (§8). One that
 		// cannot be read at all stops the start: without its head the chain cannot go on, nor mode and lock come back.
 		this.journal = Journal.open({
 			dir: this.journalDir,
 			...(cfg.journal?.rotateBytes ? { rotateBytes: cfg.journal.rotateBytes } : {}),
+			...(key ? { key } : {}),
 		})
 		const rep = this.journal.report
 		if (rep.torn) this.log.warn({ torn: rep.torn }, 'journal: a torn tail was found at start (cut before writing)')
 		if (rep.broken.length > 0) this.log.error({ broken: rep.broken.slice(0, 5) }, 'journal: the chain is broken')
-		this.recovered = recoverFeeds(readRecords(this.journalDir))
+		this.recovered = recoverFeeds(readRecords(this.journalDir, key))
 		const mono = this.loop.boot()
 		this.journal.on('fault', (h) => this.journalFault(h))
 		this.journal.on('recovered', (r) => {
@@ -303,6 +308,11 @@ export class Daemon {
 	 */
 	healthy(): boolean {
 		return this.phase === 'running'
+	}
+
+	/** The last record on disk `{ seq, hash, at }`, to be kept elsewhere (MQTT, /status) for `journal verify --head`. */
+	journalHead(): JournalHead | null {
+		return this.journal?.written ?? null
 	}
 
 	/** The journal's state (ok, or why not, and the records held in memory), for the status. */

@@ -81,7 +81,7 @@ function fill(file: string): void {
 	}
 }
 
-function config(journalDir: string) {
+function config(journalDir: string, extra = '') {
 	return parseConfigText(`
 site: { id: lab }
 powerSources: []
@@ -104,7 +104,7 @@ events:
           - { id: sat, method: satellite, via: [ird], input: { router: rtr, input: 5 } }
           - { id: srt, method: srt, via: [srt-rx], input: { router: rtr, input: 9 } }
 mqtt: { url: "${broker.url}", username: sigpath, password: daemon-pw }
-journal: { dir: ${journalDir}, rotateBytes: 65536 }
+journal: { dir: ${journalDir}, rotateBytes: 65536${extra} }
 `)
 }
 
@@ -114,10 +114,10 @@ interface Running {
 	alarms: Alarm[]
 }
 
-async function startDaemon(journalDir: string): Promise<Running> {
+async function startDaemon(journalDir: string, keyEnv?: string): Promise<Running> {
 	const sources = ['rx-fiber', 'ird', 'srt-rx'].map((id) => new FakeSource(id))
 	const d = new Daemon({
-		config: config(journalDir),
+		config: config(journalDir, keyEnv ? `, key: { env: ${keyEnv} }` : ''),
 		log: silentLogger,
 		signalSources: sources,
 		firstSyncTimeoutMs: 3000,
@@ -256,5 +256,32 @@ describe('the daemon on a journal the disk refuses', () => {
 		umount(mounts.pop()!)
 		const recs = await recovered(r, journalDir)
 		expect(decisions(recs)).toEqual(['fiber>sat:failover', 'sat>srt:take'])
+	})
+
+	it('a keyed chain (journal.key) across a fault: verify passes with the key, and only with it', async () => {
+		const KEY = 'SIGPATH_TEST_DAEMON_JOURNAL_KEY'
+		process.env[KEY] = 'a key for the daemon test'
+		const mnt = join(root, 'mnt')
+		mkdirSync(mnt)
+		tmpfs(mnt)
+		const journalDir = join(mnt, 'journal')
+		const r = await startDaemon(journalDir, KEY)
+		fill(join(mnt, 'filler'))
+		await failover(r)
+		for (let i = 0; i < 400 && !journalAlarm(r.alarms, 'critical'); i++) {
+			r.src['srt-rx']!.report('up')
+			await new Promise((res) => setTimeout(res, 5))
+		}
+		await stillControlling(r)
+		rmSync(join(mnt, 'filler'))
+		await until(() => journalAlarm(r.alarms, 'cleared') !== undefined, 10_000)
+		await r.d.stop()
+		const verify = async (...argv: string[]) =>
+			main(['journal', 'verify', journalDir, ...argv], { out: () => {}, err: () => {} })
+		expect(await verify('--key-env', KEY)).toBe(0)
+		expect(await verify()).toBe(1)
+		const head = r.d.journalHead()!
+		expect(head.seq).toBeGreaterThan(10)
+		expect(await verify('--key-env', KEY, '--head', `${head.seq}:${head.hash}`)).toBe(0)
 	})
 })

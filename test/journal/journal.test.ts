@@ -1,6 +1,6 @@
 // The journal: the chain (checked with an independent sha256 of the bytes), group commit, rotation, torn tails cut
 // at open, a broken chain reported and left alone, and `sigpath journal verify`.
-import { createHash } from 'node:crypto'
+import { createHash, createHmac } from 'node:crypto'
 import {
 	appendFileSync,
 	fdatasync,
@@ -24,6 +24,7 @@ import {
 	type JournalHealth,
 	readRecords,
 	scanDir,
+	serialize,
 } from '../../src/journal/index.ts'
 
 const dirs: string[] = []
@@ -404,6 +405,106 @@ describe('fault injection', () => {
 		await until(() => j.health.ok)
 		await j.close()
 		expect(scanDir(dir).records).toBe(3)
+	})
+})
+
+describe('keyed chain (journal.key) and the head', () => {
+	const KEY = 'SIGPATH_TEST_JOURNAL_KEY'
+	const OTHER = 'SIGPATH_TEST_JOURNAL_OTHER'
+	process.env[KEY] = 'correct horse battery staple'
+	process.env[OTHER] = 'another key'
+	const key = Buffer.from(process.env[KEY])
+
+	async function keyed(dir: string, n: number): Promise<void> {
+		const j = Journal.open({ dir, clock: clock(), key })
+		await Promise.all(Array.from({ length: n }, (_, i) => j.append('observation', { t: i, device: 'd', state: 'up' })))
+		await j.close()
+	}
+	async function cli(...argv: string[]): Promise<{ code: number; out: string }> {
+		let out = ''
+		const code = await main(['journal', 'verify', ...argv], { out: (t) => (out += t), err: (t) => (out += t) })
+		return { code, out }
+	}
+
+	it('hashes with HMAC-SHA256: verify needs the key; another key, or none, fails at the first record', async () => {
+		const dir = tmp()
+		await keyed(dir, 5)
+		const first = lines(join(dir, listFiles(dir)[0]!))[0]!
+		const body = `${first.slice(0, -75)}}`
+		expect(JSON.parse(first)).toMatchObject({
+			hash: createHmac('sha256', key).update(body).digest('hex'),
+			prev: GENESIS,
+		})
+		expect(await cli(dir, '--key-env', KEY)).toMatchObject({
+			code: 0,
+			out: expect.stringMatching(/ok: 5 records.*\(keyed\)/) as unknown,
+		})
+		const none = await cli(dir)
+		expect(none.code).toBe(1)
+		expect(none.out).toMatch(/line 1: .*a keyed journal: verify with its key/)
+		expect(none.out).toMatch(/5 whole records whose hashes do not match: not a torn write, opening the journal refuses/)
+		expect((await cli(dir, '--key-env', OTHER)).out).toMatch(/line 1: .*another key/)
+		expect((await cli(dir, '--key-env', 'SIGPATH_TEST_UNSET_VAR')).code).toBe(2)
+	})
+
+	it('an edit re-chained with plain sha256 (what a keyless forger can do) fails with the key', async () => {
+		const dir = tmp()
+		await keyed(dir, 3)
+		const file = join(dir, listFiles(dir)[0]!)
+		let prev = GENESIS
+		const forged = readRecords(dir, key).map((r) => {
+			const { line, hash } = serialize({ ...r, payload: { ...(r.payload as object), state: 'down' }, prev })
+			prev = hash
+			return line
+		})
+		writeFileSync(file, `${forged.join('\n')}\n`)
+		expect(scanDir(dir).firstBad).toBeNull() // it is a valid plain chain...
+		expect((await cli(dir, '--key-env', KEY)).code).toBe(1) // ...but not the keyed one
+	})
+
+	it('open with a wrong or missing key refuses to cut the records as a torn tail, and changes nothing', async () => {
+		const dir = tmp()
+		await keyed(dir, 4)
+		const file = join(dir, listFiles(dir)[0]!)
+		const before = readFileSync(file)
+		expect(() => Journal.open({ dir })).toThrow(/not a torn write; is journal.key right/)
+		expect(() => Journal.open({ dir, key: Buffer.from('wrong') })).toThrow(/not a torn write/)
+		expect(readFileSync(file).equals(before)).toBe(true)
+		const j = Journal.open({ dir, key })
+		expect(j.report.torn).toBeNull()
+		expect(j.written).toMatchObject({ seq: 4 })
+		await j.append('k', {})
+		expect(j.written).toMatchObject({ seq: 5 })
+		await j.close()
+	})
+
+	it('--head SEQ:HASH: a journal cut short, or rewritten, fails naming the problem; the same head passes', async () => {
+		const dir = tmp()
+		await fill(dir, 6)
+		const recs = readRecords(dir)
+		const head = `${recs[5]!.seq}:${recs[5]!.hash}`
+		expect(await cli(dir, '--head', head)).toMatchObject({
+			code: 0,
+			out: expect.stringMatching(/holds the head, seq 6/) as unknown,
+		})
+		expect((await cli(dir, '--head', `3:${recs[2]!.hash}`)).code).toBe(0) // an older head is held too
+		// the tail cut at a record boundary: the chain alone still verifies
+		const file = join(dir, listFiles(dir)[0]!)
+		writeFileSync(file, `${lines(file).slice(0, 4).join('\n')}\n`)
+		expect((await verifyCli(dir)).code).toBe(0)
+		const cut = await cli(dir, '--head', head)
+		expect(cut.code).toBe(1)
+		expect(cut.out).toMatch(/BAD: truncated: the head is seq 6 but the journal ends at seq 4: 2 records missing/)
+		const json = await cli(dir, '--head', head, '--json')
+		expect(JSON.parse(json.out)).toMatchObject({ ok: false, headCheck: { seq: 6, ok: false } })
+		// rewritten from seq 3 on: same length, other hashes
+		const other = tmp()
+		await fill(other, 2)
+		const j = Journal.open({ dir: other, clock: clock() })
+		await Promise.all([1, 2, 3, 4].map((i) => j.append('observation', { t: i, device: 'x', state: 'down' })))
+		await j.close()
+		expect((await cli(other, '--head', head)).out).toMatch(/record 6 has hash .* the journal was rewritten/)
+		expect((await cli(dir, '--head', '6:zz')).code).toBe(2)
 	})
 })
 
