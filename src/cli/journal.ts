@@ -1,14 +1,16 @@
-// `sigpath journal verify DIR [--json]`: check the hash chain, name the first bad record; exit 0 good, 1 bad, 2 usage.
+// `sigpath journal verify DIR [--json] [--key-env NAME] [--head SEQ:HASH]`: check the hash chain (keyed: with the key
+// in $NAME), name the first bad record; with --head, check that the journal still holds that record with that hash
+// (a head kept elsewhere catches a journal cut short, which no chain can show by itself); exit 0 good, 1 bad, 2 usage.
 // `sigpath journal timeline DIR --feed E/F [--from T] [--to T] [--run N] [--config FILE]`: a replay timeline of one
 // feed, from one daemon run (default the last), with the engine's t and `at` unchanged.
 import { existsSync, statSync } from 'node:fs'
 import { loadConfigFile } from '../domain/load.ts'
 import { buildModel, type FeedKey } from '../domain/model.ts'
-import { describeProblem, extractTimeline, readRecords, scanDir } from '../journal/index.ts'
+import { cuttable, describeProblem, extractTimeline, readRecords, scanDir, type ScanResult } from '../journal/index.ts'
 import { parse, UsageError, type CliIo, type Command } from './io.ts'
 
 const USAGE =
-	'sigpath journal verify DIR [--json] | sigpath journal timeline DIR --feed E/F [--from T] [--to T] [--run N] [--config FILE]'
+	'sigpath journal verify DIR [--json] [--key-env NAME] [--head SEQ:HASH] | sigpath journal timeline DIR --feed E/F [--from T] [--to T] [--run N] [--config FILE] [--key-env NAME]'
 
 export const command: Command = async (argv, io) => {
 	const [sub, ...rest] = argv
@@ -24,11 +26,68 @@ function dirArg(positionals: string[]): string {
 	return dir
 }
 
+/** The key of a keyed chain from the variable --key-env names; a name that is not set is a usage error. */
+function keyArg(name: string | undefined): Buffer | undefined {
+	if (name === undefined) return undefined
+	const v = process.env[name]
+	if (v === undefined || v === '')
+		throw new UsageError(`--key-env ${name}: the environment variable ${name} is not set`)
+	return Buffer.from(v, 'utf8')
+}
+
+interface HeadCheck {
+	seq: number
+	hash: string
+	ok: boolean
+	why?: string
+}
+
+function headArg(v: string | undefined): { seq: number; hash: string } | undefined {
+	if (v === undefined) return undefined
+	const m = /^(\d+):([0-9a-f]{64})$/.exec(v)
+	if (!m || Number(m[1]) < 1) throw new UsageError(`--head must be SEQ:HASH (a seq and 64 hex digits)\nusage: ${USAGE}`)
+	return { seq: Number(m[1]), hash: m[2]! }
+}
+
+/** The head is a record the journal held once: it must still be there, with the same hash. */
+function checkHead(head: { seq: number; hash: string }, r: ScanResult, found: string | undefined): HeadCheck {
+	const last = r.last?.seq ?? 0
+	if (last < head.seq)
+		return {
+			...head,
+			ok: false,
+			why: `truncated: the head is seq ${head.seq} but the journal ends at seq ${last}: ${head.seq - last} record${head.seq - last === 1 ? '' : 's'} missing from its end`,
+		}
+	if (found === undefined)
+		return { ...head, ok: false, why: `record ${head.seq} of the head is not in the journal (removed)` }
+	if (found !== head.hash)
+		return {
+			...head,
+			ok: false,
+			why: `record ${head.seq} has hash ${found}, not the head's ${head.hash}: the journal was rewritten from there on`,
+		}
+	return { ...head, ok: true }
+}
+
 function verify(argv: string[], io: CliIo): number {
-	const { values, positionals } = parse(argv, { json: { type: 'boolean' } }, USAGE)
+	const { values, positionals } = parse(
+		argv,
+		{ json: { type: 'boolean' }, 'key-env': { type: 'string' }, head: { type: 'string' } },
+		USAGE,
+	)
 	const dir = dirArg(positionals)
-	const r = scanDir(dir)
-	const ok = r.firstBad === null
+	const key = keyArg(values['key-env'])
+	const head = headArg(values.head)
+	let found: string | undefined
+	const r = scanDir(
+		dir,
+		(rec) => {
+			if (head && rec.seq === head.seq && found === undefined) found = rec.hash
+		},
+		key,
+	)
+	const headCheck = head ? checkHead(head, r, found) : undefined
+	const ok = r.firstBad === null && headCheck?.ok !== false
 	if (values.json) {
 		io.out(
 			`${JSON.stringify({
@@ -40,23 +99,34 @@ function verify(argv: string[], io: CliIo): number {
 				firstBad: r.firstBad,
 				torn: r.torn,
 				broken: r.broken,
+				...(headCheck ? { headCheck } : {}),
 			})}\n`,
 		)
 		return ok ? 0 : 1
 	}
 	const summary = `${r.records} record${r.records === 1 ? '' : 's'} in ${r.files.length} file${r.files.length === 1 ? '' : 's'}`
+	const keyed = key ? ' (keyed)' : ''
+	const headOk = headCheck ? `; it holds the head, seq ${headCheck.seq}` : ''
 	if (ok) {
 		io.out(
 			r.last
-				? `${dir}: ok: ${summary}, seq ${r.last.seq}, the chain verifies (head ${r.last.hash})\n`
+				? `${dir}: ok: ${summary}, seq ${r.last.seq}, the chain verifies${keyed} (head ${r.last.hash})${headOk}\n`
 				: `${dir}: ok: no records\n`,
 		)
 		return 0
 	}
-	const lines = [`${dir}: BAD: first bad record: ${describeProblem(r.firstBad!)}`]
+	if (r.firstBad === null) {
+		io.out(`${dir}: BAD: ${headCheck!.why!}\n${summary}, the chain verifies${keyed} up to seq ${r.last?.seq ?? 0}\n`)
+		return 1
+	}
+	const lines = [`${dir}: BAD: first bad record: ${describeProblem(r.firstBad)}`]
+	if (headCheck && !headCheck.ok) lines.push(`and the head: ${headCheck.why!}`)
+	const opening = cuttable(r)
+		? 'opening the journal cuts it'
+		: `${r.torn?.mismatched} whole records whose hashes do not match: not a torn write, opening the journal refuses it (is the key right?)`
 	if (r.torn && r.firstBad !== r.torn)
-		lines.push(`also a torn tail: ${describeProblem(r.torn)} (${r.torn.bytes} bytes; opening the journal cuts it)`)
-	else if (r.torn) lines.push(`it is a torn tail of ${r.torn.bytes} bytes: opening the journal cuts it`)
+		lines.push(`also a torn tail: ${describeProblem(r.torn)} (${r.torn.bytes} bytes; ${opening})`)
+	else if (r.torn) lines.push(`it is a torn tail of ${r.torn.bytes} bytes: ${opening}`)
 	if (r.broken.length > 1) lines.push(`${r.broken.length - 1} more problem${r.broken.length > 2 ? 's' : ''} after it`)
 	lines.push(summary)
 	io.out(`${lines.join('\n')}\n`)
@@ -78,10 +148,12 @@ function timeline(argv: string[], io: CliIo): number {
 			to: { type: 'string' },
 			run: { type: 'string' },
 			config: { type: 'string' },
+			'key-env': { type: 'string' },
 		},
 		USAGE,
 	)
 	const dir = dirArg(positionals)
+	const key = keyArg(values['key-env'])
 	const feed = values.feed
 	if (feed === undefined || !/^[^/]+\/[^/]+$/.test(feed))
 		throw new UsageError(`--feed E/F is required\nusage: ${USAGE}`)
@@ -101,11 +173,11 @@ function timeline(argv: string[], io: CliIo): number {
 				if (ups !== undefined) devices.add(ups)
 			}
 	}
-	const scan = scanDir(dir)
+	const scan = scanDir(dir, undefined, key)
 	if (scan.firstBad) io.err(`warning: ${describeProblem(scan.firstBad)} (run \`sigpath journal verify ${dir}\`)\n`)
 	let x
 	try {
-		x = extractTimeline(readRecords(dir), {
+		x = extractTimeline(readRecords(dir, key), {
 			feed,
 			...(from !== undefined ? { from } : {}),
 			...(to !== undefined ? { to } : {}),

@@ -233,6 +233,17 @@ const ConfigShape = z.strictObject({
 				.min(65_536)
 				.default(64 * 1024 * 1024)
 				.describe('rotate a journal file past this size'),
+			key: z
+				.strictObject({
+					env: z
+						.string()
+						.regex(/^[A-Za-z_][A-Za-z0-9_]*$/)
+						.describe('environment variable holding the key (its text, UTF-8)'),
+				})
+				.optional()
+				.describe(
+					'key of a keyed chain: each record hashed with HMAC-SHA256 (docs/contract.md §8); only from the environment, never in the file',
+				),
 		})
 		.optional()
 		.describe('audit journal'),

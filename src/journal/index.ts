@@ -1,14 +1,18 @@
 // The tamper-evident audit journal: hash-chained JSON lines, group commit, rotation, recovery and extraction.
 export {
 	Journal,
+	JournalDropped,
 	JournalError,
 	type Appended,
+	type JournalHead,
+	type JournalHealth,
+	type JournalRecovered,
 	type JournalClock,
 	type JournalIo,
 	type JournalOptions,
 } from './journal.ts'
-export { GENESIS, parseLine, serialize, sha256, type JournalRecord } from './record.ts'
-export { describeProblem, fileName, listFiles, scanDir, type Problem, type ScanResult } from './scan.ts'
+export { chainHash, GENESIS, parseLine, serialize, sha256, type JournalRecord } from './record.ts'
+export { cuttable, describeProblem, fileName, listFiles, scanDir, type Problem, type ScanResult } from './scan.ts'
 export {
 	checkPayload,
 	entriesFor,
@@ -24,9 +28,9 @@ export { extractTimeline, recoverFeeds, runs, type Extracted, type ExtractOption
 import type { JournalRecord } from './record.ts'
 import { scanDir } from './scan.ts'
 
-/** Every record of DIR that reads, in chain order (see scanDir for the problems). */
-export function readRecords(dir: string): JournalRecord[] {
+/** Every record of DIR that reads, in chain order (see scanDir for the problems; `key` for a keyed chain). */
+export function readRecords(dir: string, key?: Buffer): JournalRecord[] {
 	const out: JournalRecord[] = []
-	scanDir(dir, (r) => out.push(r))
+	scanDir(dir, (r) => out.push(r), key)
 	return out
 }

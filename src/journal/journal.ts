@@ -12,11 +12,39 @@
 // cut: a partial line, bad JSON, a hash that does not match) are cut, and reported in `report.torn`; nothing that
 // was acknowledged can be among them, since an append resolves only after its bytes are synced. A broken chain
 // elsewhere is reported in `report.broken` and left as it is: an audit log is never silently repaired.
-import { closeSync, fdatasync, fsyncSync, mkdirSync, openSync, statSync, truncateSync, write } from 'node:fs'
+//
+// Faults (docs/contract.md §8): a disk that refuses a write (ENOSPC, EIO, EROFS, EACCES...) never stops the journal
+// from taking records, because the daemon must go on controlling. The records are already stamped and chained, so
+// they wait in memory in order (the queue), and the journal retries on a timer with backoff. Before every retry the
+// file is cut back to `size`, the bytes known to be synced: a partial line left by the failed write (ENOSPC after a
+// short write) or a batch whose fdatasync failed is never left in front of the records that follow, so the chain
+// on disk is the chain in memory, with no gap. After a failed fdatasync the page cache may no longer say what the
+// disk holds; cutting the file and writing the batch again dirties those pages anew, so the next fdatasync that
+// succeeds does cover them. A record is acknowledged (its promise resolves) only once a write and fdatasync of it
+// have both succeeded, as always.
+//
+// The queue is bounded (`maxQueued` records, `maxQueuedBytes` bytes). A record that does not fit is dropped
+// before it is stamped: it takes no seq and the chain does not see it, so what is written stays a valid chain. Its
+// promise rejects with JournalDropped; the drops are counted, and the first batch written afterwards ends with a
+// `dropped` record (count, kinds, first and last wall time, reason), chained like any other, so the gap is itself
+// on the record.
+import { EventEmitter } from 'node:events'
+import {
+	close,
+	closeSync,
+	fdatasync,
+	fstatSync,
+	fsyncSync,
+	ftruncate,
+	mkdirSync,
+	openSync,
+	truncateSync,
+	write,
+} from 'node:fs'
 import { join } from 'node:path'
 import { monotonicMs } from '../clock.ts'
 import { GENESIS, serialize } from './record.ts'
-import { fileName, scanDir, type ScanResult } from './scan.ts'
+import { cuttable, fileName, scanDir, type ScanResult } from './scan.ts'
 
 export interface JournalClock {
 	/** wall clock, for `wall` */
@@ -25,15 +53,18 @@ export interface JournalClock {
 	mono: () => number
 }
 
-/** The two calls on the hot path, injectable so that tests can make them fail or write short. */
+/** The calls on the hot path, injectable so that tests can make them fail or write short. */
 export interface JournalIo {
 	write: (fd: number, buf: Buffer, off: number, len: number, cb: (err: Error | null, written: number) => void) => void
 	fdatasync: (fd: number, cb: (err: Error | null) => void) => void
+	/** cuts the file back to its synced bytes before a retry (default: fs.ftruncate) */
+	ftruncate?: (fd: number, len: number, cb: (err: Error | null) => void) => void
 }
 
-const nodeIo: JournalIo = {
+const nodeIo: Required<JournalIo> = {
 	write: (fd, buf, off, len, cb) => write(fd, buf, off, len, null, cb),
 	fdatasync: (fd, cb) => fdatasync(fd, cb),
+	ftruncate: (fd, len, cb) => ftruncate(fd, len, cb),
 }
 
 export interface JournalOptions {
@@ -42,6 +73,16 @@ export interface JournalOptions {
 	/** start a new file once the current one reaches this size (config journal.rotateBytes; default 64 MiB) */
 	rotateBytes?: number
 	clock?: JournalClock
+	/** records held in memory while the disk refuses writes (default 10,000); beyond it they are dropped and counted */
+	maxQueued?: number
+	/** bytes held in memory likewise (default 16 MiB) */
+	maxQueuedBytes?: number
+	/** the first retry after a failed write (default 250 ms); each failed retry doubles it, up to `retryMaxMs` */
+	retryMinMs?: number
+	/** the longest wait between retries (default 5000 ms) */
+	retryMaxMs?: number
+	/** the key of a keyed chain (HMAC-SHA256, config journal.key): every record is hashed and checked with it */
+	key?: Buffer
 }
 
 export interface Appended {
@@ -49,12 +90,55 @@ export interface Appended {
 	hash: string
 }
 
+/** What the journal is going through, for the alarm and the status. */
+export interface JournalHealth {
+	/** false while the disk refuses writes (records are held in memory) */
+	ok: boolean
+	/** the last failure, `ENOSPC: no space left on device, write` */
+	reason?: string
+	/** wall time of the first failure of this episode */
+	since?: string
+	/** records stamped and not yet on disk */
+	queued: number
+	queuedBytes: number
+	/** the bounds of the memory queue (records, bytes) */
+	maxQueued: number
+	maxQueuedBytes: number
+	/** records dropped (queue full) since the last `dropped` record was written */
+	dropped: number
+}
+
+/** The last record known to be on disk: what a head kept elsewhere holds (`journal verify --head SEQ:HASH`). */
+export interface JournalHead {
+	seq: number
+	hash: string
+	/** wall time when it was known durable (at open: its own `wall`) */
+	at: string
+}
+
+export interface JournalRecovered {
+	/** records that waited in memory and were written by the retry that succeeded */
+	written: number
+	/** records dropped during the fault (counted in the `dropped` record just written) */
+	dropped: number
+	/** how long the fault lasted */
+	downMs: number
+}
+
 interface Pending {
 	seq: number
 	hash: string
 	data: string
+	bytes: number
 	resolve: (a: Appended) => void
 	reject: (e: Error) => void
+}
+
+interface Dropped {
+	count: number
+	first: string
+	last: string
+	kinds: Record<string, number>
 }
 
 const defaultClock: JournalClock = {
@@ -62,72 +146,120 @@ const defaultClock: JournalClock = {
 	mono: () => Math.floor(monotonicMs()),
 }
 
+/** errno codes that mean "the disk will not take this now", tolerated at open (anything else there is a setup error) */
+const WRITE_FAULTS = new Set(['ENOSPC', 'EDQUOT', 'EIO', 'EROFS', 'EACCES', 'EPERM'])
+
 export class JournalError extends Error {
 	override name = 'JournalError'
 }
 
-export class Journal {
+/** A record refused because the memory queue was full (or the journal closed before it could be written). */
+export class JournalDropped extends JournalError {
+	override name = 'JournalDropped'
+}
+
+export class Journal extends EventEmitter<{ fault: [JournalHealth]; recovered: [JournalRecovered] }> {
 	/** what open found: the torn tail it cut, and any broken chain it left in place */
 	readonly report: ScanResult
 	private fd: number | null = null
+	/** bytes of the current file known to be synced: the file is cut back to this before a retry */
 	private size = 0
+	/** the file may hold bytes past `size` (a write or fdatasync failed, or is in flight) */
+	private dirty = false
+	/** the file being appended to (the last one); after a fault it is opened again by this name */
+	private file: string | undefined
+	/** `size` is the synced size of `file` (false until it is first opened at start: then its size on disk is) */
+	private sizeKnown = false
+	/** a torn tail found at open that could not be cut then: cut before anything is written */
+	private uncut: { file: string; offset: number } | null = null
 	private seq: number
 	private prev: string
+	private durable: JournalHead | null
+	/** stamped and chained, not yet durable, in seq order (the batch in flight is not in it) */
 	private queue: Pending[] = []
+	private queuedBytes = 0
+	private inflight = 0
+	private inflightBytes = 0
 	private flushing = false
 	private scheduled = false
-	private failed: Error | null = null
+	private fault: { reason: string; since: string; sinceMono: number } | null = null
+	private dropped: Dropped | null = null
+	/** the drop count carried into the next `recovered` event */
+	private droppedInEpisode = 0
+	private retryTimer: NodeJS.Timeout | undefined
+	private retryMs: number
 	private closed = false
 	private idle: (() => void)[] = []
+	/** callers of heldOrWritten waiting for a fault */
+	private faultWaiters = new Set<() => void>()
 	/** group commit at work: batches written (one write + one fdatasync each) and the records in them */
-	readonly stats = { batches: 0, records: 0, files: 0 }
+	readonly stats = { batches: 0, records: 0, files: 0, failures: 0, dropped: 0, closeErrors: 0 }
 	private readonly rotateBytes: number
 	private readonly clock: JournalClock
-	private readonly io: JournalIo
+	private readonly io: Required<JournalIo>
+	private readonly maxQueued: number
+	private readonly maxQueuedBytes: number
+	private readonly retryMinMs: number
+	private readonly retryMaxMs: number
+	private readonly key: Buffer | undefined
 
 	private constructor(
 		readonly dir: string,
 		report: ScanResult,
 		options: JournalOptions,
 	) {
+		super()
 		this.report = report
 		this.rotateBytes = options.rotateBytes ?? 64 * 1024 * 1024
 		this.clock = options.clock ?? defaultClock
-		this.io = options.io ?? nodeIo
+		this.io = { ...nodeIo, ...options.io }
+		this.maxQueued = options.maxQueued ?? 10_000
+		this.maxQueuedBytes = options.maxQueuedBytes ?? 16 * 1024 * 1024
+		this.retryMinMs = options.retryMinMs ?? 250
+		this.retryMaxMs = options.retryMaxMs ?? 5000
+		this.retryMs = this.retryMinMs
+		this.key = options.key
+		this.durable = report.last ? { seq: report.last.seq, hash: report.last.hash, at: report.last.wall } : null
 		this.seq = report.last?.seq ?? 0
 		this.prev = report.last?.hash ?? GENESIS
-		const lastFile = report.files.at(-1)
-		if (lastFile !== undefined) {
-			const path = join(dir, lastFile)
-			this.fd = openSync(path, 'a')
-			this.size = statSync(path).size
-		}
+		this.file = report.files.at(-1)
 	}
 
-	/** Opens (creating the directory when missing), cutting a torn tail. Synchronous: it runs once, at start. */
+	/**
+	 * Opens (creating the directory when missing), cutting a torn tail. Synchronous: it runs once, at start. A
+	 * directory that cannot be read throws (the chain cannot be continued without its head); one that can be read
+	 * but not written (read-only, full, EACCES) opens faulted: `health.ok` is false and appends wait in memory until
+	 * the disk takes them.
+	 */
 	static open(options: JournalOptions): Journal {
+		let writeFault: Error | null = null
 		try {
 			mkdirSync(options.dir, { recursive: true })
 		} catch (err) {
-			throw new JournalError(`cannot create the journal directory ${options.dir}`, { cause: err })
+			if (!isWriteFault(err))
+				throw new JournalError(`cannot create the journal directory ${options.dir}`, { cause: err })
+			writeFault = err as Error
 		}
-		const report = scanDir(options.dir)
+		const report = scanDir(options.dir, undefined, options.key)
+		const j = new Journal(options.dir, report, options)
 		if (report.torn) {
 			const t = report.torn
-			const path = join(options.dir, t.file)
+			if (!cuttable(report))
+				throw new JournalError(
+					`${join(options.dir, t.file)} ends with ${t.lines} unreadable line(s) from line ${t.line} (${t.why}): not a torn write; is journal.key right? Not cutting them: check with sigpath journal verify`,
+				)
+			j.uncut = { file: t.file, offset: t.offset }
+		}
+		if (writeFault === null) {
 			try {
-				truncateSync(path, t.offset)
-				const fd = openSync(path, 'r+')
-				try {
-					fsyncSync(fd)
-				} finally {
-					closeSync(fd)
-				}
+				j.openCurrent()
 			} catch (err) {
-				throw new JournalError(`cannot cut the torn tail of ${path} at byte ${t.offset}`, { cause: err })
+				if (!isWriteFault(err)) throw err
+				writeFault = err as Error
 			}
 		}
-		return new Journal(options.dir, report, options)
+		if (writeFault) j.enterFault(writeFault)
+		return j
 	}
 
 	/** The seq and hash of the last record appended (durable or not yet). */
@@ -135,39 +267,109 @@ export class Journal {
 		return { seq: this.seq, hash: this.prev }
 	}
 
-	/** Appends a record; resolves once it is durable (written and fdatasynced), rejects if that fails. */
+	/** The last durable record (null for an empty journal); `head` is the last one appended. */
+	get written(): JournalHead | null {
+		return this.durable
+	}
+
+	get health(): JournalHealth {
+		return {
+			ok: this.fault === null,
+			...(this.fault ? { reason: this.fault.reason, since: this.fault.since } : {}),
+			queued: this.queue.length + this.inflight,
+			queuedBytes: this.queuedBytes + this.inflightBytes,
+			maxQueued: this.maxQueued,
+			maxQueuedBytes: this.maxQueuedBytes,
+			dropped: this.dropped?.count ?? 0,
+		}
+	}
+
+	/**
+	 * Appends a record; resolves once it is durable (written and fdatasynced). While the disk refuses writes the
+	 * promise waits (the record is held in memory and written when the disk takes it); it rejects with JournalDropped
+	 * when the memory queue is full or the journal closes with the record unwritten.
+	 */
 	append(kind: string, payload: unknown): Promise<Appended> {
-		if (this.closed) return Promise.reject(new JournalError('the journal is closed'))
-		if (this.failed) return Promise.reject(new JournalError('the journal failed earlier', { cause: this.failed }))
-		const seq = this.seq + 1
-		const { line, hash } = serialize({
-			seq,
-			wall: this.clock.wall().toISOString(),
-			mono: this.clock.mono(),
-			kind,
-			payload,
-			prev: this.prev,
-		})
-		this.seq = seq
+		if (this.closed) return Promise.reject(new JournalDropped('the journal is closed'))
+		const wall = this.clock.wall().toISOString()
+		const { line, hash } = serialize(
+			{
+				seq: this.seq + 1,
+				wall,
+				mono: this.clock.mono(),
+				kind,
+				payload,
+				prev: this.prev,
+			},
+			this.key,
+		)
+		const data = `${line}\n`
+		const bytes = Buffer.byteLength(data)
+		const held = this.queue.length + this.inflight
+		if (held >= this.maxQueued || this.queuedBytes + this.inflightBytes + bytes > this.maxQueuedBytes) {
+			// not stamped: the chain goes on from the last record kept, and the `dropped` record says what is missing
+			this.drop(kind, wall)
+			return Promise.reject(
+				new JournalDropped(
+					`journal queue full (${held} records, ${this.queuedBytes + this.inflightBytes} bytes held): ${kind} record dropped`,
+				),
+			)
+		}
+		this.seq++
 		this.prev = hash
 		return new Promise<Appended>((resolve, reject) => {
-			this.queue.push({ seq, hash, data: `${line}\n`, resolve, reject })
+			this.queue.push({ seq: this.seq, hash, data, bytes, resolve, reject })
+			this.queuedBytes += bytes
 			this.schedule()
 		})
 	}
 
-	/** Waits for every pending append, then closes the file. */
+	/**
+	 * Resolves with 'written' once `p` (an append's promise, or several) has resolved, 'queued' as soon as the
+	 * journal is faulted (the records wait in memory; nobody should wait for a failing disk), 'dropped' if it rejected.
+	 */
+	writtenOrQueued(p: Promise<unknown>): Promise<'written' | 'queued' | 'dropped'> {
+		if (this.fault) return Promise.resolve('queued')
+		return new Promise((resolve) => {
+			const onFault = (): void => resolve('queued')
+			this.faultWaiters.add(onFault)
+			p.then(
+				() => resolve('written'),
+				() => resolve('dropped'),
+			).finally(() => this.faultWaiters.delete(onFault))
+		})
+	}
+
+	/** Waits for every pending append, then closes the file. A faulted journal gets one last try, then gives up. */
 	async close(): Promise<void> {
 		this.closed = true
-		if (this.flushing || this.queue.length > 0) await new Promise<void>((r) => this.idle.push(r))
+		clearTimeout(this.retryTimer)
+		this.retryTimer = undefined
+		if (this.flushing) await new Promise<void>((r) => this.idle.push(r))
+		if (this.queue.length > 0 || this.dropped) await this.flush()
+		if (this.queue.length > 0) {
+			const e = new JournalDropped(`the journal closed with ${this.queue.length} records unwritten`)
+			for (const p of this.queue.splice(0)) p.reject(e)
+			this.queuedBytes = 0
+		}
 		if (this.fd !== null) {
 			closeSync(this.fd)
 			this.fd = null
 		}
 	}
 
+	private drop(kind: string, wall: string): void {
+		this.stats.dropped++
+		this.droppedInEpisode++
+		const d = (this.dropped ??= { count: 0, first: wall, last: wall, kinds: {} })
+		d.count++
+		d.last = wall
+		d.kinds[kind] = (d.kinds[kind] ?? 0) + 1
+	}
+
 	private schedule(): void {
-		if (this.flushing || this.scheduled) return
+		// while faulted the retry timer drives the writes: a new append must not hammer a failing disk
+		if (this.flushing || this.scheduled || this.fault || this.closed) return
 		this.scheduled = true
 		// a microtask lets the appends of one synchronous burst share the first write
 		queueMicrotask(() => {
@@ -176,48 +378,197 @@ export class Journal {
 		})
 	}
 
+	/** Writes batches until the queue is empty or a write fails (then the retry timer takes over). Never rejects. */
 	private async flush(): Promise<void> {
 		if (this.flushing) return
 		this.flushing = true
-		while (this.queue.length > 0) {
+		while (this.queue.length > 0 || this.dropped) {
 			const batch = this.queue
 			this.queue = []
+			this.queuedBytes = 0
+			if (this.dropped) batch.push(this.droppedRecord(this.dropped))
+			this.dropped = null
+			const bytes = batch.reduce((n, p) => n + p.bytes, 0)
+			this.inflight = batch.length
+			this.inflightBytes = bytes
+			let err: unknown = null
 			try {
-				if (this.fd === null || this.size >= this.rotateBytes) this.rotate(batch[0]!.seq)
-				const buf = Buffer.from(batch.map((p) => p.data).join(''))
-				await writeAll(this.io, this.fd!, buf)
-				this.size += buf.length
-				await new Promise<void>((res, rej) => this.io.fdatasync(this.fd!, (e) => (e ? rej(e) : res())))
-			} catch (err) {
-				// After a failed write or fdatasync, nothing later may be acknowledged: the file may hold a torn batch,
-				// and after a failed fsync the page cache may no longer say what the disk holds.
-				this.failed = err as Error
-				const e = new JournalError(`journal write failed in ${this.dir}`, { cause: err })
-				for (const p of [...batch, ...this.queue]) p.reject(e)
-				this.queue = []
+				await this.writeBatch(batch, bytes)
+			} catch (e) {
+				err = e
+			}
+			this.inflight = 0
+			this.inflightBytes = 0
+			if (err !== null) {
+				// back to the front of the queue, in order: the retry writes them first
+				this.queue = [...batch, ...this.queue]
+				this.queuedBytes += bytes
+				this.stats.failures++
+				this.enterFault(err as Error)
 				break
 			}
 			this.stats.batches++
 			this.stats.records += batch.length
+			const last = batch.at(-1)!
+			this.durable = { seq: last.seq, hash: last.hash, at: this.clock.wall().toISOString() }
 			for (const p of batch) p.resolve({ seq: p.seq, hash: p.hash })
+			if (this.fault) this.leaveFault(batch.length)
 		}
 		this.flushing = false
 		for (const r of this.idle.splice(0)) r()
 	}
 
-	private rotate(firstSeq: number): void {
-		if (this.fd !== null) closeSync(this.fd)
-		this.fd = openSync(join(this.dir, fileName(firstSeq)), 'a')
-		this.size = 0
-		this.stats.files++
-		// the new file's name must be durable too, or a crash could lose the whole file
-		const dfd = openSync(this.dir, 'r')
-		try {
-			fsyncSync(dfd)
-		} finally {
-			closeSync(dfd)
-		}
+	/** The `dropped` record, stamped now: it follows the last record kept, which is the last one stamped. */
+	private droppedRecord(d: Dropped): Pending {
+		const { line, hash } = serialize(
+			{
+				seq: this.seq + 1,
+				wall: this.clock.wall().toISOString(),
+				mono: this.clock.mono(),
+				kind: 'dropped',
+				payload: {
+					dropped: d.count,
+					first: d.first,
+					last: d.last,
+					kinds: d.kinds,
+					reason: this.fault?.reason ?? 'the journal queue was full (the disk was slower than the records)',
+				},
+				prev: this.prev,
+			},
+			this.key,
+		)
+		this.seq++
+		this.prev = hash
+		const data = `${line}\n`
+		return { seq: this.seq, hash, data, bytes: Buffer.byteLength(data), resolve: noop, reject: noop }
 	}
+
+	private async writeBatch(batch: Pending[], bytes: number): Promise<void> {
+		if (this.fd === null) {
+			mkdirSync(this.dir, { recursive: true })
+			this.openCurrent()
+		}
+		if (this.fd === null || this.size >= this.rotateBytes) this.rotate(batch[0]!.seq)
+		const fd = this.fd!
+		if (this.dirty) {
+			// whatever a failed write or sync left past the synced bytes goes, or the next record would follow a
+			// partial line
+			await new Promise<void>((res, rej) => this.io.ftruncate(fd, this.size, (e) => (e ? rej(e) : res())))
+			this.dirty = false
+		}
+		const buf = Buffer.from(batch.map((p) => p.data).join(''))
+		this.dirty = true
+		await writeAll(this.io, fd, buf)
+		await new Promise<void>((res, rej) => this.io.fdatasync(fd, (e) => (e ? rej(e) : res())))
+		this.dirty = false
+		this.size += bytes
+	}
+
+	/** Opens the current file for append (at start: cutting its torn tail first; after a fault: again, by name). */
+	private openCurrent(): void {
+		if (this.uncut) {
+			const path = join(this.dir, this.uncut.file)
+			try {
+				truncateSync(path, this.uncut.offset)
+				const fd = openSync(path, 'r+')
+				try {
+					fsyncSync(fd)
+				} finally {
+					closeSync(fd)
+				}
+			} catch (err) {
+				if (isWriteFault(err)) throw err
+				throw new JournalError(`cannot cut the torn tail of ${path} at byte ${this.uncut.offset}`, { cause: err })
+			}
+			this.uncut = null
+		}
+		if (this.file === undefined) return
+		const fd = openSync(join(this.dir, this.file), 'a')
+		const onDisk = fstatSync(fd).size
+		if (!this.sizeKnown) {
+			this.size = onDisk
+			this.sizeKnown = true
+		} else if (onDisk !== this.size) this.dirty = true // a failed write left bytes past the synced ones
+		this.fd = fd
+	}
+
+	private rotate(firstSeq: number): void {
+		// the new file is opened before the old one is closed, so that a failure leaves the journal as it was
+		const fd = openSync(join(this.dir, fileName(firstSeq)), 'a')
+		try {
+			// the new file's name must be durable too, or a crash could lose the whole file
+			const dfd = openSync(this.dir, 'r')
+			try {
+				fsyncSync(dfd)
+			} finally {
+				closeSync(dfd)
+			}
+		} catch (err) {
+			closeSync(fd)
+			throw err
+		}
+		if (this.fd !== null) closeSync(this.fd)
+		this.fd = fd
+		this.file = fileName(firstSeq)
+		this.size = 0
+		this.sizeKnown = true
+		// a file named after a record not yet written can hold only bytes of an earlier failed try: cut them
+		this.dirty = fstatSync(fd).size > 0
+		this.stats.files++
+	}
+
+	private enterFault(err: Error): void {
+		const reason = describe(err)
+		const first = this.fault === null
+		// the file is opened again by name for the retry: a descriptor that saw EIO (or a stale NFS handle) may never
+		// work again, and a remounted filesystem is only reached through a new one
+		if (this.fd !== null) {
+			const fd = this.fd
+			this.fd = null
+			close(fd, (e) => {
+				if (e) this.stats.closeErrors++
+			})
+		}
+		if (first) {
+			this.fault = { reason, since: this.clock.wall().toISOString(), sinceMono: monotonicMs() }
+			this.retryMs = this.retryMinMs
+			for (const w of [...this.faultWaiters]) w()
+			this.faultWaiters.clear()
+		} else {
+			this.fault!.reason = reason
+			this.retryMs = Math.min(this.retryMaxMs, this.retryMs * 2)
+		}
+		if (this.closed) return
+		clearTimeout(this.retryTimer)
+		this.retryTimer = setTimeout(() => {
+			this.retryTimer = undefined
+			void this.flush()
+		}, this.retryMs)
+		// the retry must not keep a stopping process alive; the daemon's own handles do that while it runs
+		this.retryTimer.unref()
+		if (first) this.emit('fault', this.health)
+	}
+
+	private leaveFault(written: number): void {
+		const f = this.fault!
+		this.fault = null
+		this.retryMs = this.retryMinMs
+		const dropped = this.droppedInEpisode
+		this.droppedInEpisode = 0
+		this.emit('recovered', { written, dropped, downMs: Math.round(monotonicMs() - f.sinceMono) })
+	}
+}
+
+const noop = (): void => {}
+
+function isWriteFault(err: unknown): boolean {
+	const code = (err as NodeJS.ErrnoException | undefined)?.code
+	return code !== undefined && WRITE_FAULTS.has(code)
+}
+
+function describe(err: Error): string {
+	const code = (err as NodeJS.ErrnoException).code
+	return code !== undefined && !err.message.startsWith(code) ? `${code}: ${err.message}` : err.message
 }
 
 function writeAll(io: JournalIo, fd: number, buf: Buffer): Promise<void> {

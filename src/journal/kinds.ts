@@ -32,6 +32,22 @@ export const Payloads = {
 	}),
 	/** a clean stop (SIGTERM, a reload, the lab's quit): the last record of a run that did not crash */
 	shutdown: z.strictObject({ reason: z.string() }),
+	/**
+	 * records the journal could not keep: while the disk refused writes its memory queue filled up, and these were
+	 * dropped before they were chained (docs/contract.md §8). Written by the journal itself, right after the records
+	 * it did keep, as soon as the disk takes writes again.
+	 */
+	dropped: z.strictObject({
+		/** how many records */
+		dropped: z.number().int().min(1),
+		/** wall time of the first and the last of them */
+		first: z.string(),
+		last: z.string(),
+		/** how many of each kind */
+		kinds: z.record(z.string(), z.number().int().min(1)),
+		/** why the disk refused them (the last error) */
+		reason: z.string(),
+	}),
 	/** a feed's start: the crosspoint read from the router, mode and lock restored from the journal */
 	start: StartRecord.extend({
 		mode: z.enum(['auto', 'manual']),

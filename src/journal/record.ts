@@ -9,7 +9,11 @@
 //   the record serialized without its hash. It covers `prev`, so each record seals the whole history before it.
 // Verification works on the bytes as written (no re-serialization), so a verifier in any language can check it:
 // strip the last 75 characters (`,"hash":"` + 64 hex + `"}`), append `}`, sha256, compare.
-import { createHash } from 'node:crypto'
+//
+// Keyed chain (config `journal.key`): the hash is HMAC-SHA256 with the key instead of SHA-256, over the same bytes.
+// Without the key, nobody can re-make the chain after editing a record (re-chaining everything after an edit is
+// what a plain hash chain cannot prevent); verifying needs the key too. The line format is the same.
+import { createHash, createHmac } from 'node:crypto'
 
 export const GENESIS = '0'.repeat(64)
 const HASH_TAIL = /,"hash":"([0-9a-f]{64})"\}$/
@@ -29,15 +33,23 @@ export function sha256(text: string): string {
 	return createHash('sha256').update(text).digest('hex')
 }
 
+/** The chain's hash of a record's body: SHA-256, or HMAC-SHA256 with `key` for a keyed chain. */
+export function chainHash(body: string, key?: Buffer): string {
+	return key ? createHmac('sha256', key).update(body).digest('hex') : sha256(body)
+}
+
 /** The line (without its newline) and hash of a record. */
-export function serialize(r: Omit<JournalRecord, 'hash'>): { line: string; hash: string } {
+export function serialize(r: Omit<JournalRecord, 'hash'>, key?: Buffer): { line: string; hash: string } {
 	const body = `{"seq":${r.seq},"wall":${JSON.stringify(r.wall)},"mono":${r.mono},"kind":${JSON.stringify(r.kind)},"payload":${JSON.stringify(r.payload) ?? 'null'},"prev":"${r.prev}"}`
-	const hash = sha256(body)
+	const hash = chainHash(body, key)
 	return { line: `${body.slice(0, -1)},"hash":"${hash}"}`, hash }
 }
 
-/** Parses and checks one line on its own (its JSON, its fields, its own hash). Returns the record or why not. */
-export function parseLine(line: string): JournalRecord | string {
+/**
+ * Parses and checks one line on its own (its JSON, its fields, its own hash; with `key`, the HMAC). Returns the
+ * record or why not.
+ */
+export function parseLine(line: string, key?: Buffer): JournalRecord | string {
 	const m = HASH_TAIL.exec(line)
 	if (!m) return 'no hash at the end of the line (torn or not a journal record)'
 	let v: unknown
@@ -55,7 +67,10 @@ export function parseLine(line: string): JournalRecord | string {
 	if (!('payload' in r)) return 'no payload'
 	if (typeof r.prev !== 'string' || !/^[0-9a-f]{64}$/.test(r.prev)) return 'prev is not a sha256 hex'
 	const body = `${line.slice(0, -TAIL_LEN)}}`
-	if (sha256(body) !== m[1]) return 'hash does not match the record (altered)'
+	if (chainHash(body, key) !== m[1])
+		return key
+			? 'hash does not match the record (altered, or another key)'
+			: 'hash does not match the record (altered, or a keyed journal: verify with its key)'
 	return {
 		seq: r.seq as number,
 		wall: r.wall,

@@ -27,7 +27,7 @@ export interface ScanResult {
 	/** the last record that reads, in the last file that has one */
 	last: JournalRecord | null
 	/** unreadable lines at the end of the last file, with nothing readable after them: a write cut by a crash */
-	torn: (Problem & { bytes: number; lines: number }) | null
+	torn: (Problem & { bytes: number; lines: number; mismatched: number }) | null
 	/** every other problem, in order: unreadable lines followed by records, and breaks of the chain */
 	broken: Problem[]
 	/** the first problem anywhere (broken or torn), in file order */
@@ -53,7 +53,7 @@ interface LineResult {
 }
 
 /** Splits a file into lines with their byte offsets; a last line without its newline is reported as such. */
-function readLines(buf: Buffer): LineResult[] {
+function readLines(buf: Buffer, key?: Buffer): LineResult[] {
 	const out: LineResult[] = []
 	let start = 0
 	let n = 0
@@ -65,7 +65,7 @@ function readLines(buf: Buffer): LineResult[] {
 			break
 		}
 		const text = buf.toString('utf8', start, nl)
-		const r = parseLine(text)
+		const r = parseLine(text, key)
 		out.push(
 			typeof r === 'string'
 				? { offset: start, line: n, rec: null, why: r }
@@ -78,9 +78,13 @@ function readLines(buf: Buffer): LineResult[] {
 
 /**
  * Scans DIR. `onRecord` sees every record that reads, in chain order (including those after a break: a reader of an
- * audit log wants to see them, flagged by the scan's problems).
+ * audit log wants to see them, flagged by the scan's problems). `key`: the key of a keyed chain (record.ts).
  */
-export function scanDir(dir: string, onRecord?: (r: JournalRecord, file: string, line: number) => void): ScanResult {
+export function scanDir(
+	dir: string,
+	onRecord?: (r: JournalRecord, file: string, line: number) => void,
+	key?: Buffer,
+): ScanResult {
 	const files = listFiles(dir)
 	const res: ScanResult = { dir, files, records: 0, last: null, torn: null, broken: [], firstBad: null }
 	let prev: JournalRecord | null = null
@@ -92,7 +96,7 @@ export function scanDir(dir: string, onRecord?: (r: JournalRecord, file: string,
 		} catch (err) {
 			throw new Error(`cannot read the journal file ${join(dir, file)}`, { cause: err })
 		}
-		const lines = readLines(buf)
+		const lines = readLines(buf, key)
 		let lastGood = -1
 		lines.forEach((l, i) => {
 			if (l.rec) lastGood = i
@@ -109,7 +113,10 @@ export function scanDir(dir: string, onRecord?: (r: JournalRecord, file: string,
 							why: l.why ?? 'unreadable',
 							bytes: buf.length - l.offset,
 							lines: lines.length - i,
+							mismatched: 0,
 						}
+					// whole records whose hash alone is wrong: a crash does not make those (see Journal.open)
+					if (l.why?.startsWith('hash does not match')) res.torn.mismatched++
 				} else res.broken.push({ file, line: l.line, offset: l.offset, why: l.why ?? 'unreadable' })
 				afterUnreadable = true
 				return
@@ -149,6 +156,18 @@ export function scanDir(dir: string, onRecord?: (r: JournalRecord, file: string,
 	// the torn tail is at the end of the last file: after every other problem
 	res.firstBad = res.broken[0] ?? res.torn
 	return res
+}
+
+/**
+ * Whether the torn tail is one that opening cuts. A crash or a power cut leaves partial lines and garbage; the whole
+ * lines of a batch it cut are records. Whole records whose hashes alone do not match, several of them, or with no
+ * record of the directory verifying, are not a torn write: a wrong or missing journal.key, or an edit. Cutting them
+ * would destroy the audit trail, so Journal.open refuses them (one altered last record is still cut, as a torn write
+ * would be).
+ */
+export function cuttable(r: ScanResult): boolean {
+	const t = r.torn
+	return t !== null && !(t.mismatched > 1 || (t.mismatched > 0 && r.records === 0))
 }
 
 export function describeProblem(p: Problem): string {

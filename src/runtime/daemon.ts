@@ -23,9 +23,19 @@ import type { CommandResult, DeviceState, FeedState, SetCommand } from '../contr
 import type { Config } from '../domain/config.ts'
 import { buildModel, type FeedKey, type Model } from '../domain/model.ts'
 import type { PowerReport } from '../domain/power.ts'
+import { resolveSecret } from '../domain/secrets.ts'
 import type { Engine } from '../engine/engine.ts'
 import type { Decision, Observation } from '../engine/types.ts'
-import { Journal, readRecords, recoverFeeds, type Entry, type FeedState as Recovered } from '../journal/index.ts'
+import {
+	Journal,
+	JournalDropped,
+	readRecords,
+	recoverFeeds,
+	type Entry,
+	type JournalHead,
+	type JournalHealth,
+	type FeedState as Recovered,
+} from '../journal/index.ts'
 import { PowerMonitor } from '../rule/power.ts'
 import { VERSION } from '../version.ts'
 import { createDrivers, deviceStateOf, syncables, upsReadings } from './adapters.ts'
@@ -85,7 +95,8 @@ export class Daemon {
 	private recovered = new Map<string, Recovered>()
 	private firstSync: FirstSync | undefined
 	private phase: Phase = 'created'
-	private journalFailed = false
+	/** a record was dropped (the journal's memory queue was full) and said so in the log, in this fault */
+	private dropLogged = false
 	private readonly startedAt: number
 
 	constructor(private readonly o: DaemonOptions) {
@@ -205,19 +216,34 @@ export class Daemon {
 		if (this.phase !== 'created') throw new Error('the daemon starts once')
 		this.phase = 'starting'
 		const cfg = this.o.config
+		// a keyed chain's key: a missing variable is a SecretError before anything starts (run: exit 78)
+		const key = cfg.journal?.key ? Buffer.from(resolveSecret(cfg.journal.key, this.env), 'utf8') : undefined
+		// A directory that can be read but not written (read-only, full) opens faulted: the daemon starts and controls
+		// all the same, with journal-failed raised, and the journal writes once the disk takes writes (§8). One that
+		// cannot be read at all stops the start: without its head the chain cannot go on, nor mode and lock come back.
 		this.journal = Journal.open({
 			dir: this.journalDir,
 			...(cfg.journal?.rotateBytes ? { rotateBytes: cfg.journal.rotateBytes } : {}),
+			...(key ? { key } : {}),
 		})
 		const rep = this.journal.report
-		if (rep.torn) this.log.warn({ torn: rep.torn }, 'journal: a torn tail was cut at start')
+		if (rep.torn) this.log.warn({ torn: rep.torn }, 'journal: a torn tail was found at start (cut before writing)')
 		if (rep.broken.length > 0) this.log.error({ broken: rep.broken.slice(0, 5) }, 'journal: the chain is broken')
-		this.recovered = recoverFeeds(readRecords(this.journalDir))
+		this.recovered = recoverFeeds(readRecords(this.journalDir, key))
 		const mono = this.loop.boot()
+		this.journal.on('fault', (h) => this.journalFault(h))
+		this.journal.on('recovered', (r) => {
+			this.dropLogged = false
+			const message = `journal: writing again to ${this.journalDir}: ${r.written} held records written after ${r.downMs} ms${r.dropped > 0 ? `, ${r.dropped} dropped (counted in a dropped record)` : ''}`
+			this.log[r.dropped > 0 ? 'warn' : 'info']({ ...r }, message)
+			this.alarms.hold('journal-failed', false, 'journal-failed', {}, message)
+		})
 		const config = this.o.configText !== undefined ? createHash('sha256').update(this.o.configText).digest('hex') : null
 		void this.write([
 			{ kind: 'boot', payload: { version: VERSION, pid: process.pid, mono, ...(config ? { config } : {}) } },
 		])
+		// after the boot record: a run begins at its boot record (§8 Timeline), even one held in memory
+		if (!this.journal.health.ok) this.journalFault(this.journal.health)
 
 		await this.surfaces.start()
 
@@ -286,9 +312,23 @@ export class Daemon {
 		this.firstSync.start()
 	}
 
-	/** Alive and able to act: running, and the journal takes records (a daemon that cannot journal must not act). */
+	/**
+	 * Alive and able to act: running. A failing journal does not make the daemon unhealthy: it goes on controlling,
+	 * with its records held in memory, and says so with the journal-failed alarm (§8); a restart by the watchdog
+	 * would only lose those records and leave the feeds uncontrolled while it starts.
+	 */
 	healthy(): boolean {
-		return this.phase === 'running' && !this.journalFailed
+		return this.phase === 'running'
+	}
+
+	/** The last record on disk `{ seq, hash, at }`, to be kept elsewhere (MQTT, /status) for `journal verify --head`. */
+	journalHead(): JournalHead | null {
+		return this.journal?.written ?? null
+	}
+
+	/** The journal's state (ok, or why not, and the records held in memory), for the status. */
+	journalHealth(): JournalHealth | undefined {
+		return this.journal?.health
 	}
 
 	/** `keepOnline` (a reload): the MQTT client leaves without publishing online=false; the next one takes over. */
@@ -306,13 +346,21 @@ export class Daemon {
 		await Promise.allSettled(this.ups.map((u) => u.stop()))
 		await this.traps?.stop()
 		if (this.journal) {
-			await this.write([{ kind: 'shutdown', payload: { reason } }])
+			// not awaited before close: on a failing disk it would wait for ever; close makes one last try and gives
+			// up what it cannot write
+			const last = this.write([{ kind: 'shutdown', payload: { reason } }])
 			await this.journal.close()
+			await last
 		}
 		this.phase = 'stopped'
 	}
 
-	/** An operator command: journaled with its operator and result; a take resolves once the router confirms. */
+	/**
+	 * An operator command: journaled with its operator and result; a take resolves once the router confirms. The reply
+	 * waits for the command's records to be durable while the journal is healthy; while it is failing (or as soon as
+	 * it fails) it waits no longer: the command is applied and acted on all the same, and its records are held in
+	 * memory with the rest (§8). The reply never turns into an error because of the disk.
+	 */
 	async command(
 		feed: FeedKey,
 		cmd: SetCommand,
@@ -333,7 +381,7 @@ export class Daemon {
 		}
 		const { outputs, durable } = this.loop.apply(obs, operator.via)
 		const refusal = outputs.find((o) => o.kind === 'refusal' && o.feed === feed)
-		await durable
+		if (this.journal) await this.journal.writtenOrQueued(durable)
 		if (refusal?.kind === 'refusal') return { ok: false, error: refusal.message }
 		const decision = outputs.find((o): o is Decision => o.kind === 'decision' && o.feed === feed)
 		if (decision && !(await this.takesRunner.latest(feed)))
@@ -378,18 +426,42 @@ export class Daemon {
 		return this.power.report
 	}
 
-	private write(entries: readonly Entry[]): Promise<unknown> {
+	/**
+	 * Journals records; resolves once they are durable. Never rejects: it is called without waiting (`void`) from
+	 * every part of the daemon, and a disk fault must neither kill the process nor hold up a decision. While the disk
+	 * refuses writes the journal holds the records (journal-failed is raised); a record it cannot hold is dropped and
+	 * counted, and said here once per fault.
+	 */
+	private write(entries: readonly Entry[]): Promise<void> {
 		const j = this.journal
 		if (!j || entries.length === 0) return Promise.resolve()
 		return Promise.all(
 			entries.map((e) =>
-				j.append(e.kind, e.payload).catch((err: unknown) => {
-					this.journalFailed = true
-					this.log.fatal({ err, kind: e.kind }, 'journal append failed')
-					throw err
-				}),
+				j.append(e.kind, e.payload).then(
+					() => undefined,
+					(err: unknown) => this.lost(err, e.kind),
+				),
 			),
+		).then(() => undefined)
+	}
+
+	private lost(err: unknown, kind: string): void {
+		if (!(err instanceof JournalDropped)) {
+			this.log.error({ err, kind }, 'journal: a record could not be written')
+			return
+		}
+		if (this.dropLogged) return
+		this.dropLogged = true
+		this.log.error(
+			{ err: err.message, kind, health: this.journal?.health },
+			'journal: records are being dropped (the memory queue is full or the journal closed); they are counted in a dropped record',
 		)
+	}
+
+	private journalFault(h: JournalHealth): void {
+		const message = `journal: cannot write to ${this.journalDir} (${h.reason ?? 'unknown'}); the daemon goes on controlling, its records are held in memory (${h.queued} now, up to ${h.maxQueued}) and written when the disk takes them`
+		this.log.error({ health: h }, message)
+		this.alarms.hold('journal-failed', true, 'journal-failed', {}, message)
 	}
 
 	private onDeviceSignal(device: string, state: 'up' | 'down' | 'degraded' | 'unknown', at: number, reason?: string) {

@@ -48,6 +48,7 @@ const SEVERITY: Record<string, MqttAlarm['severity']> = {
 	'device-stale': 'minor',
 	'power-on-battery': 'major',
 	'power-low-battery': 'critical',
+	'journal-failed': 'critical',
 }
 
 export function severityOf(code: string, active = true): MqttAlarm['severity'] {

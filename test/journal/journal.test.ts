@@ -1,6 +1,6 @@
 // The journal: the chain (checked with an independent sha256 of the bytes), group commit, rotation, torn tails cut
 // at open, a broken chain reported and left alone, and `sigpath journal verify`.
-import { createHash } from 'node:crypto'
+import { createHash, createHmac } from 'node:crypto'
 import {
 	appendFileSync,
 	fdatasync,
@@ -15,7 +15,17 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { main } from '../../src/cli/main.ts'
-import { GENESIS, Journal, listFiles, readRecords, scanDir } from '../../src/journal/index.ts'
+import {
+	checkPayload,
+	GENESIS,
+	Journal,
+	JournalDropped,
+	listFiles,
+	type JournalHealth,
+	readRecords,
+	scanDir,
+	serialize,
+} from '../../src/journal/index.ts'
 
 const dirs: string[] = []
 const tmp = (): string => {
@@ -43,6 +53,14 @@ async function verifyCli(dir: string): Promise<{ code: number; out: string; err:
 	let err = ''
 	const code = await main(['journal', 'verify', dir], { out: (t) => (out += t), err: (t) => (err += t) })
 	return { code, out, err }
+}
+
+async function until(cond: () => boolean, timeoutMs = 5000): Promise<void> {
+	const deadline = Date.now() + timeoutMs
+	while (!cond()) {
+		if (Date.now() > deadline) throw new Error('timed out waiting for a condition')
+		await new Promise((r) => setTimeout(r, 5))
+	}
 }
 
 const lines = (file: string) => readFileSync(file, 'utf8').split('\n').filter(Boolean)
@@ -258,37 +276,235 @@ describe('fault injection', () => {
 		expect(s.records).toBe(50)
 	})
 
-	it('a failed fdatasync rejects its batch and every later append: nothing unsynced is acknowledged', async () => {
+	const eio = () => Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO' })
+	const enospc = () => Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' })
+	const fast = { retryMinMs: 5, retryMaxMs: 20 }
+
+	it('a failed fdatasync holds its batch unacknowledged; the retry cuts the file back, writes it again, resolves it', async () => {
 		const dir = tmp()
 		let fail = false
 		const j = Journal.open({
 			dir,
-			io: {
-				write: nodeWrite,
-				fdatasync: (fd, cb) =>
-					fail ? cb(Object.assign(new Error('EIO: i/o error'), { code: 'EIO' })) : fdatasync(fd, cb),
-			},
+			...fast,
+			io: { write: nodeWrite, fdatasync: (fd, cb) => (fail ? cb(eio()) : fdatasync(fd, cb)) },
 		})
+		const faults: unknown[] = []
+		const recoveries: unknown[] = []
+		j.on('fault', (h) => faults.push(h))
+		j.on('recovered', (r) => recoveries.push(r))
 		await j.append('k', { ok: 1 })
 		fail = true
-		const batch = Promise.allSettled([j.append('k', { n: 2 }), j.append('k', { n: 3 })])
-		const results = await batch
-		expect(results.map((r) => r.status)).toEqual(['rejected', 'rejected'])
-		const reason = (results[0] as PromiseRejectedResult).reason as Error
-		expect(reason.message).toMatch(/journal write failed/)
-		expect((reason.cause as Error).message).toMatch(/EIO/)
-		await expect(j.append('k', { n: 4 })).rejects.toThrow(/failed earlier/)
+		const settled: number[] = []
+		const two = [j.append('k', { n: 2 }), j.append('k', { n: 3 })].map((p) => p.then((a) => settled.push(a.seq)))
+		await until(() => faults.length === 1)
+		expect(faults[0]).toMatchObject({ ok: false, queued: 2 })
+		expect((faults[0] as JournalHealth).reason).toMatch(/EIO/)
+		expect(j.health).toMatchObject({ ok: false, queued: 2 })
+		// appends go on while faulted, held in order behind the failed batch
+		const four = j.append('k', { n: 4 })
+		await new Promise((r) => setTimeout(r, 60))
+		expect(settled).toEqual([])
+		expect(j.stats.failures).toBeGreaterThan(1) // it retried on its own
+		fail = false
+		await Promise.all([...two, four])
+		expect(settled).toEqual([2, 3])
+		expect(await four).toMatchObject({ seq: 4 })
+		expect(recoveries).toEqual([expect.objectContaining({ written: 3, dropped: 0 })])
+		expect(j.health).toMatchObject({ ok: true, queued: 0 })
+		await j.close()
+		const s = scanDir(dir)
+		expect(s.firstBad).toBeNull()
+		expect(readRecords(dir).map((r) => r.seq)).toEqual([1, 2, 3, 4])
+	})
+
+	it('ENOSPC after a short write: the partial line is cut before the retry, never left mid-chain', async () => {
+		const dir = tmp()
+		let full = false
+		const j = Journal.open({
+			dir,
+			...fast,
+			io: {
+				// a full disk takes part of a write, then refuses the rest
+				write: (fd, buf, off, len, cb) => {
+					if (!full) return nodeWrite(fd, buf, off, len, cb)
+					if (off === 0) return nodeWrite(fd, buf, off, Math.max(1, len >> 1), cb)
+					cb(enospc(), 0)
+				},
+				fdatasync,
+			},
+		})
+		await j.append('k', { n: 1 })
+		full = true
+		const later = Array.from({ length: 5 }, (_, i) => j.append('k', { n: i + 2, pad: 'x'.repeat(100) }))
+		await until(() => !j.health.ok)
+		expect(j.health.reason).toMatch(/ENOSPC/)
+		// what is on disk now: record 1 and a partial line
+		expect(scanDir(dir).torn).not.toBeNull()
+		full = false
+		await Promise.all(later)
+		await j.close()
+		const s = scanDir(dir)
+		expect(s.firstBad).toBeNull()
+		expect(s.records).toBe(6)
+		expect((await verifyCli(dir)).code).toBe(0)
+	})
+
+	it('the memory queue is bounded: records past it are dropped unchained, counted in a dropped record', async () => {
+		const dir = tmp()
+		let fail = true
+		const j = Journal.open({
+			dir,
+			...fast,
+			maxQueued: 4,
+			io: { write: (fd, b, o, l, cb) => (fail ? cb(enospc(), 0) : nodeWrite(fd, b, o, l, cb)), fdatasync },
+		})
+		const recovered = new Promise((r) => j.once('recovered', r))
+		const kept = [0, 1, 2, 3].map((i) => j.append('observation', { i }))
+		await until(() => !j.health.ok)
+		const over = await Promise.allSettled([j.append('observation', { i: 4 }), j.append('decision', { i: 5 })])
+		expect(over.map((r) => r.status)).toEqual(['rejected', 'rejected'])
+		expect((over[0] as PromiseRejectedResult).reason).toBeInstanceOf(JournalDropped)
+		expect(j.health).toMatchObject({ ok: false, queued: 4, dropped: 2 })
+		fail = false
+		await Promise.all(kept)
+		expect(await recovered).toMatchObject({ written: 5, dropped: 2 })
+		await j.close()
+		const recs = readRecords(dir)
+		expect(recs.map((r) => r.seq)).toEqual([1, 2, 3, 4, 5])
+		expect(recs[4]).toMatchObject({
+			kind: 'dropped',
+			payload: { dropped: 2, kinds: { observation: 1, decision: 1 } },
+		})
+		expect((recs[4]!.payload as { reason: string }).reason).toMatch(/ENOSPC/)
+		expect(checkPayload('dropped', recs[4]!.payload)).toBeUndefined()
+		expect(scanDir(dir).firstBad).toBeNull()
+	})
+
+	it('close on a disk that still refuses: one last try, then the held records are given up, without hanging', async () => {
+		const dir = tmp()
+		const j = Journal.open({ dir, ...fast, io: { write: (_fd, _b, _o, _l, cb) => cb(enospc(), 0), fdatasync } })
+		const p = j.append('k', {})
+		await until(() => !j.health.ok)
+		await j.close()
+		await expect(p).rejects.toThrow(/closed with 1 records unwritten/)
+	})
+
+	it('writtenOrQueued answers at once when the journal is faulted, and "written" when it is not', async () => {
+		const dir = tmp()
+		let fail = false
+		const j = Journal.open({
+			dir,
+			...fast,
+			io: { write: (fd, b, o, l, cb) => (fail ? cb(enospc(), 0) : nodeWrite(fd, b, o, l, cb)), fdatasync },
+		})
+		expect(await j.writtenOrQueued(j.append('k', {}))).toBe('written')
+		fail = true
+		expect(await j.writtenOrQueued(j.append('k', {}))).toBe('queued')
+		expect(await j.writtenOrQueued(j.append('k', {}))).toBe('queued')
+		fail = false
+		await until(() => j.health.ok)
+		await j.close()
+		expect(scanDir(dir).records).toBe(3)
+	})
+})
+
+describe('keyed chain (journal.key) and the head', () => {
+	const KEY = 'SIGPATH_TEST_JOURNAL_KEY'
+	const OTHER = 'SIGPATH_TEST_JOURNAL_OTHER'
+	process.env[KEY] = 'correct horse battery staple'
+	process.env[OTHER] = 'another key'
+	const key = Buffer.from(process.env[KEY])
+
+	async function keyed(dir: string, n: number): Promise<void> {
+		const j = Journal.open({ dir, clock: clock(), key })
+		await Promise.all(Array.from({ length: n }, (_, i) => j.append('observation', { t: i, device: 'd', state: 'up' })))
+		await j.close()
+	}
+	async function cli(...argv: string[]): Promise<{ code: number; out: string }> {
+		let out = ''
+		const code = await main(['journal', 'verify', ...argv], { out: (t) => (out += t), err: (t) => (out += t) })
+		return { code, out }
+	}
+
+	it('hashes with HMAC-SHA256: verify needs the key; another key, or none, fails at the first record', async () => {
+		const dir = tmp()
+		await keyed(dir, 5)
+		const first = lines(join(dir, listFiles(dir)[0]!))[0]!
+		const body = `${first.slice(0, -75)}}`
+		expect(JSON.parse(first)).toMatchObject({
+			hash: createHmac('sha256', key).update(body).digest('hex'),
+			prev: GENESIS,
+		})
+		expect(await cli(dir, '--key-env', KEY)).toMatchObject({
+			code: 0,
+			out: expect.stringMatching(/ok: 5 records.*\(keyed\)/) as unknown,
+		})
+		const none = await cli(dir)
+		expect(none.code).toBe(1)
+		expect(none.out).toMatch(/line 1: .*a keyed journal: verify with its key/)
+		expect(none.out).toMatch(/5 whole records whose hashes do not match: not a torn write, opening the journal refuses/)
+		expect((await cli(dir, '--key-env', OTHER)).out).toMatch(/line 1: .*another key/)
+		expect((await cli(dir, '--key-env', 'SIGPATH_TEST_UNSET_VAR')).code).toBe(2)
+	})
+
+	it('an edit re-chained with plain sha256 (what a keyless forger can do) fails with the key', async () => {
+		const dir = tmp()
+		await keyed(dir, 3)
+		const file = join(dir, listFiles(dir)[0]!)
+		let prev = GENESIS
+		const forged = readRecords(dir, key).map((r) => {
+			const { line, hash } = serialize({ ...r, payload: { ...(r.payload as object), state: 'down' }, prev })
+			prev = hash
+			return line
+		})
+		writeFileSync(file, `${forged.join('\n')}\n`)
+		expect(scanDir(dir).firstBad).toBeNull() // it is a valid plain chain...
+		expect((await cli(dir, '--key-env', KEY)).code).toBe(1) // ...but not the keyed one
+	})
+
+	it('open with a wrong or missing key refuses to cut the records as a torn tail, and changes nothing', async () => {
+		const dir = tmp()
+		await keyed(dir, 4)
+		const file = join(dir, listFiles(dir)[0]!)
+		const before = readFileSync(file)
+		expect(() => Journal.open({ dir })).toThrow(/not a torn write; is journal.key right/)
+		expect(() => Journal.open({ dir, key: Buffer.from('wrong') })).toThrow(/not a torn write/)
+		expect(readFileSync(file).equals(before)).toBe(true)
+		const j = Journal.open({ dir, key })
+		expect(j.report.torn).toBeNull()
+		expect(j.written).toMatchObject({ seq: 4 })
+		await j.append('k', {})
+		expect(j.written).toMatchObject({ seq: 5 })
 		await j.close()
 	})
 
-	it('a failed write rejects too', async () => {
+	it('--head SEQ:HASH: a journal cut short, or rewritten, fails naming the problem; the same head passes', async () => {
 		const dir = tmp()
-		const j = Journal.open({
-			dir,
-			io: { write: (_fd, _b, _o, _l, cb) => cb(new Error('ENOSPC: no space left on device'), 0), fdatasync },
+		await fill(dir, 6)
+		const recs = readRecords(dir)
+		const head = `${recs[5]!.seq}:${recs[5]!.hash}`
+		expect(await cli(dir, '--head', head)).toMatchObject({
+			code: 0,
+			out: expect.stringMatching(/holds the head, seq 6/) as unknown,
 		})
-		await expect(j.append('k', {})).rejects.toThrow(/journal write failed/)
+		expect((await cli(dir, '--head', `3:${recs[2]!.hash}`)).code).toBe(0) // an older head is held too
+		// the tail cut at a record boundary: the chain alone still verifies
+		const file = join(dir, listFiles(dir)[0]!)
+		writeFileSync(file, `${lines(file).slice(0, 4).join('\n')}\n`)
+		expect((await verifyCli(dir)).code).toBe(0)
+		const cut = await cli(dir, '--head', head)
+		expect(cut.code).toBe(1)
+		expect(cut.out).toMatch(/BAD: truncated: the head is seq 6 but the journal ends at seq 4: 2 records missing/)
+		const json = await cli(dir, '--head', head, '--json')
+		expect(JSON.parse(json.out)).toMatchObject({ ok: false, headCheck: { seq: 6, ok: false } })
+		// rewritten from seq 3 on: same length, other hashes
+		const other = tmp()
+		await fill(other, 2)
+		const j = Journal.open({ dir: other, clock: clock() })
+		await Promise.all([1, 2, 3, 4].map((i) => j.append('observation', { t: i, device: 'x', state: 'down' })))
 		await j.close()
+		expect((await cli(other, '--head', head)).out).toMatch(/record 6 has hash .* the journal was rewritten/)
+		expect((await cli(dir, '--head', '6:zz')).code).toBe(2)
 	})
 })
 
