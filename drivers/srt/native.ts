@@ -104,6 +104,8 @@ export interface NativeReceiverOptions extends NativeSrtOptions {
 export interface NativeSenderOptions extends NativeSrtOptions {
 	bitrate?: number
 	pid?: number
+	/** send a PAT and a PMT (every 16th datagram) besides the payload PID */
+	psi?: boolean
 }
 
 export interface NativeReceiver {
@@ -127,6 +129,8 @@ export interface NativeSender {
 	stop(): void
 	setPaused(paused: boolean): void
 	setBitrate(bps: number): void
+	/** skip one continuity_counter value of the payload PID every n of its packets (0: none) */
+	setCcErrors(n: number): void
 	counters(): NativeSenderCounters
 }
 
