@@ -119,6 +119,47 @@ export function intervalLossRate(conns: readonly IntervalCounts[]): number {
 	return total === 0 ? 0 : bad / total
 }
 
+/** The receive path's TS figures of one interval (native.ts NativeConnStats ts* fields). */
+export interface TsIntervalCounts {
+	tsPackets: number
+	tsSyncErrors: number
+	tsCcErrors: number
+	tsPatErrors: number
+	tsPmtErrors: number
+}
+
+/** The TS figures of all connections over one interval, summed. */
+export function sumTsCounts(conns: readonly TsIntervalCounts[]): TsIntervalCounts {
+	const t: TsIntervalCounts = { tsPackets: 0, tsSyncErrors: 0, tsCcErrors: 0, tsPatErrors: 0, tsPmtErrors: 0 }
+	for (const c of conns) {
+		t.tsPackets += c.tsPackets
+		t.tsSyncErrors += c.tsSyncErrors
+		t.tsCcErrors += c.tsCcErrors
+		t.tsPatErrors += c.tsPatErrors
+		t.tsPmtErrors += c.tsPmtErrors
+	}
+	return t
+}
+
+/**
+ * Why an interval's transport stream is degraded (ETSI TR 101 290 priority 1), or null when it is not: PAT or PMT
+ * missing, or (sync + continuity errors) / packets above `rate`. E.g. `ts-errors: 12 continuity errors in 3360
+ * packets`, `ts-errors: PAT missing`.
+ */
+export function tsErrorCause(t: TsIntervalCounts, rate: number): string | null {
+	const parts: string[] = []
+	if (t.tsPatErrors > 0) parts.push('PAT missing')
+	if (t.tsPmtErrors > 0) parts.push('PMT missing')
+	const bad = t.tsSyncErrors + t.tsCcErrors
+	if (t.tsPackets > 0 && bad / t.tsPackets > rate) {
+		const errs: string[] = []
+		if (t.tsSyncErrors > 0) errs.push(`${t.tsSyncErrors} sync errors`)
+		if (t.tsCcErrors > 0) errs.push(`${t.tsCcErrors} continuity errors`)
+		parts.push(`${errs.join(', ')} in ${t.tsPackets} packets`)
+	}
+	return parts.length === 0 ? null : `ts-errors: ${parts.join(', ')}`
+}
+
 /**
  * Fills `out` with synthetic TS packets numbered first, first+1, ...: sync byte, no error/start/priority bits,
  * the PID, adaptation_field_control '01' (payload only) and continuity_counter = index mod 16 (§2.4.3.3); the

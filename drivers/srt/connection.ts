@@ -8,7 +8,14 @@ import type { ResolvedSrtDriver } from '../../src/domain/drivers.ts'
 import type { DriverContext, Freshness, Health, SignalReport } from '../types.ts'
 import { monotonicMs } from '../../src/clock.ts'
 import { Backoff } from '../common/backoff.ts'
-import { intervalLossRate, parseUdpUrl, rejectReasonName } from './codec.ts'
+import {
+	intervalLossRate,
+	parseUdpUrl,
+	rejectReasonName,
+	sumTsCounts,
+	tsErrorCause,
+	type TsIntervalCounts,
+} from './codec.ts'
 import {
 	loadSrtBinding,
 	routeSrtLogs,
@@ -61,6 +68,10 @@ export interface StatsReport {
 	at: number
 	intervalMs: number
 	lossRate: number
+	/** the transport stream check of the interval, all connections summed (ETSI TR 101 290 priority 1) */
+	ts: TsIntervalCounts
+	/** why the interval's TS is degraded (`ts-errors: ...`), when content.tsErrors is configured and it is */
+	tsCause: string | null
 	connections: NativeConnStats[]
 }
 
@@ -100,6 +111,9 @@ export class SrtReceiver extends EventEmitter<SrtReceiverEvents> {
 	#nativeAt = 0
 	#degraded = false
 	#degradedAt = 0
+	/** why the last stats interval was degraded (loss, ts-errors), or null */
+	#degradedCause: string | null = null
+	#lastTs: { at: number; counts: TsIntervalCounts; cause: string | null } | null = null
 	#reported: SignalObservation | null = null
 	#lastStatsAt: number | null = null
 	#lastOkAt: number | null = null
@@ -139,6 +153,16 @@ export class SrtReceiver extends EventEmitter<SrtReceiverEvents> {
 
 	get signal(): SignalObservation | null {
 		return this.#reported
+	}
+
+	/** the last stats interval's TS check (counts summed over connections) and its cause when degraded */
+	get tsCheck(): { at: number; counts: TsIntervalCounts; cause: string | null } | null {
+		return this.#lastTs
+	}
+
+	/** why the signal is degraded now (the last interval's loss or ts-errors), null when it is not */
+	get degradedCause(): string | null {
+		return this.#degraded ? this.#degradedCause : null
 	}
 
 	get freshness(): Freshness {
@@ -377,17 +401,27 @@ export class SrtReceiver extends EventEmitter<SrtReceiverEvents> {
 		this.#lastStatsAt = at
 		const lossRate = intervalLossRate(conns)
 		if (conns.some((c) => c.pktRecv > 0)) this.#lastOkAt = at
-		const degraded = lossRate > this.config.lossRate
+		const ts = sumTsCounts(conns)
+		const tsRule = this.config.content?.tsErrors
+		const tsCause = tsRule ? tsErrorCause(ts, tsRule.rate) : null
+		if (conns.length > 0) this.#lastTs = { at, counts: ts, cause: tsCause }
+		const causes: string[] = []
+		if (lossRate > this.config.lossRate) causes.push(`loss ${(lossRate * 100).toFixed(2)}%`)
+		if (tsCause !== null) causes.push(tsCause)
+		const degraded = causes.length > 0
+		const was = this.#degradedCause
+		this.#degradedCause = degraded ? causes.join('; ') : null
 		if (degraded !== this.#degraded) {
 			this.#degraded = degraded
-			// The interval's loss could have begun at its start: that is when degradation is dated (and when a
-			// clean interval began, for the return to up).
+			// The interval's loss or TS errors could have begun at its start: that is when degradation is dated (and
+			// when a clean interval began, for the return to up).
 			this.#degradedAt = start
-			this.#evaluate(at, degraded ? `loss ${(lossRate * 100).toFixed(2)}%` : 'loss cleared')
+			const cleared = `${was?.startsWith('ts-errors') ? 'ts-errors' : 'loss'} cleared`
+			this.#evaluate(at, degraded ? causes.join('; ') : cleared)
 		}
 		const now = monotonicMs()
 		for (const [id, h] of this.#handshakes) if (now - h.at > PENDING_HANDSHAKE_MS) this.#handshakes.delete(id)
-		this.emit('stats', { at, intervalMs, lossRate, connections: conns })
+		this.emit('stats', { at, intervalMs, lossRate, ts, tsCause, connections: conns })
 	}
 
 	#evaluate(detectedAt: number, cause: string): void {

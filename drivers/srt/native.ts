@@ -38,6 +38,16 @@ export interface NativeConnStats {
 	msRcvTsbPdDelay: number
 	relayed: number
 	relayErrors: number
+	/** the receive path's transport stream check over the interval (ETSI TR 101 290 priority 1; tscheck.h) */
+	tsPackets: number
+	/** packets without the 0x47 sync byte, and datagrams that are not whole 188-byte packets */
+	tsSyncErrors: number
+	/** continuity_counter errors (per PID; null packets and packets without payload aside, one duplicate allowed) */
+	tsCcErrors: number
+	/** PID 0 not seen for more than 0.5 s (counted once per interval while it lasts), or not a PAT on it */
+	tsPatErrors: number
+	/** a PMT PID of the PAT not seen for more than 0.5 s */
+	tsPmtErrors: number
 }
 
 /** Events of the native receiver and sender; every `at` is monotonic ms (CLOCK_MONOTONIC, as monotonicMs()). */
@@ -94,6 +104,8 @@ export interface NativeReceiverOptions extends NativeSrtOptions {
 export interface NativeSenderOptions extends NativeSrtOptions {
 	bitrate?: number
 	pid?: number
+	/** send a PAT and a PMT (every 16th datagram) besides the payload PID */
+	psi?: boolean
 }
 
 export interface NativeReceiver {
@@ -117,6 +129,8 @@ export interface NativeSender {
 	stop(): void
 	setPaused(paused: boolean): void
 	setBitrate(bps: number): void
+	/** skip one continuity_counter value of the payload PID every n of its packets (0: none) */
+	setCcErrors(n: number): void
 	counters(): NativeSenderCounters
 }
 

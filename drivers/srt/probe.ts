@@ -65,6 +65,7 @@ export async function probe(device: Resolved<Device>, options: ProbeOptions): Pr
 	// The stats tick may not have run since the last packets: the totals come from the final stats at stop.
 	const health = receiver.health
 	const signal = receiver.signal
+	const ts = receiver.tsCheck
 	receiver.stop()
 	const now = monotonicMs()
 	const detail: Record<string, unknown> = {
@@ -72,7 +73,10 @@ export async function probe(device: Resolved<Device>, options: ProbeOptions): Pr
 		connections: receiver.connections().map((c) => summarize(c, now)),
 		rejected: receiver.rejections().map((r) => ({ peer: r.peer, reason: r.reason, streamId: r.streamId })),
 		signal: signal?.signal ?? null,
+		// why (a degraded signal's `loss ...` or `ts-errors: ...`), and the last interval's transport stream check
+		cause: signal?.cause ?? null,
 	}
+	if (ts) detail['ts'] = { ...ts.counts, cause: ts.cause }
 	if (error !== undefined && !reachable) detail['error'] = error
 	return { device: device.id, connected: reachable, health: reachable ? health : 'down', detail }
 }

@@ -27,6 +27,8 @@ export interface SrtSimOptions {
 	payloadSize?: number
 	connectTimeoutMs?: number
 	pid?: number
+	/** send a PAT and a PMT besides the payload PID (without, a receiver checking TS content finds the PAT missing) */
+	psi?: boolean
 	/** put an impairment relay in the path with this initial loss rate, so setLossRate() works later */
 	lossRate?: number
 	log?: Logger
@@ -89,6 +91,7 @@ export class SrtSim extends EventEmitter<SrtSimEvents> {
 				connectTimeoutMs: o.connectTimeoutMs ?? 3000,
 				bitrate: o.bitrate ?? 5_000_000,
 				...(o.pid !== undefined ? { pid: o.pid } : {}),
+				...(o.psi !== undefined ? { psi: o.psi } : {}),
 			},
 			(e) => this.#onNative(e),
 		)
@@ -168,6 +171,11 @@ export class SrtSim extends EventEmitter<SrtSimEvents> {
 
 	setBitrate(bps: number): void {
 		this.#native?.setBitrate(bps)
+	}
+
+	/** Skips one continuity_counter value every `n` payload packets from now on (0: a clean stream again). */
+	setCcErrors(n: number): void {
+		this.#native?.setCcErrors(n)
 	}
 
 	/** what was sent (datagrams, TS packets, lastSentAt on the monotonic clock) and libsrt's sender totals */

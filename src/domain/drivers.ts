@@ -195,6 +195,26 @@ export const SrtDriver = z
 			.default(50)
 			.describe('no packet for this long is a stopped stream (reported as of its last packet)'),
 		statsIntervalMs: z.number().int().min(100).max(60_000).default(1000).describe('stats interval'),
+		content: z
+			.strictObject({
+				tsErrors: z
+					.strictObject({
+						rate: z
+							.number()
+							.min(0)
+							.max(1)
+							.default(0.001)
+							.describe(
+								'above this rate of (sync + continuity errors) / TS packets over one stats interval the signal is degraded',
+							),
+					})
+					.optional()
+					.describe(
+						'judge the transport stream as received (ETSI TR 101 290 priority 1): sync and continuity errors above `rate`, or PAT or PMT missing for 0.5 s, make the signal degraded for that stats interval',
+					),
+			})
+			.optional()
+			.describe('content checks of the received stream'),
 	})
 	.refine((d) => d.mode !== 'caller' || d.host !== undefined, { message: 'a caller needs host', path: ['host'] })
 	.refine(

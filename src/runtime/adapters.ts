@@ -96,6 +96,10 @@ export class SrtSource extends EventEmitter<SignalSourceEvents> implements Signa
 				...(this.unavailable !== undefined ? { error: this.unavailable } : {}),
 				state: rx.state,
 				signal: rx.signal?.signal ?? null,
+				// the signal's cause, and why it is degraded now (loss, `ts-errors: ...`) while it is
+				cause: rx.signal?.cause ?? null,
+				...(rx.degradedCause !== null ? { degraded: rx.degradedCause } : {}),
+				...(rx.tsCheck ? { ts: { ...rx.tsCheck.counts, cause: rx.tsCheck.cause } } : {}),
 				connections: rx
 					.connections()
 					.filter((c) => c.disconnectedAt === null)

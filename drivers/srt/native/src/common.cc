@@ -189,6 +189,11 @@ Napi::Object StatsObject(Napi::Env env, const ConnStats& c) {
   o.Set("msRcvTsbPdDelay", c.msRcvTsbPdDelay);
   n("relayed", c.relayed);
   n("relayErrors", c.relayErrors);
+  n("tsPackets", c.ts.packets);
+  n("tsSyncErrors", c.ts.syncErrors);
+  n("tsCcErrors", c.ts.ccErrors);
+  n("tsPatErrors", c.ts.patErrors);
+  n("tsPmtErrors", c.ts.pmtErrors);
   return o;
 }
 

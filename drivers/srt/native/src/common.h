@@ -13,6 +13,8 @@
 #include <utility>
 #include <vector>
 
+#include "tscheck.h"
+
 namespace sigpath {
 
 // CLOCK_MONOTONIC in nanoseconds: the clock of monotonicMs() in drivers/types.ts (libuv's hrtime reads the same
@@ -61,6 +63,7 @@ struct ConnStats {
   int64_t pktSentTotal = 0, pktSndLossTotal = 0, pktRetransTotal = 0, pktSndDropTotal = 0;
   double msRcvBuf = 0, msRcvTsbPdDelay = 0;
   int64_t relayed = 0, relayErrors = 0;
+  TsCounts ts;  // the receive path's transport stream check over the interval (tscheck.h)
 };
 
 bool ReadConnStats(SRTSOCKET s, ConnStats* out, bool clear = true);

@@ -396,6 +396,8 @@ bool Receiver::ReadConn(Conn& c) {
         c.relayErrors++;  // nobody listening yet (ECONNREFUSED) or a full buffer: the packet is gone either way
     }
     c.lastPacketNs = ts;
+    // After the relay send: the check never delays the output (a few integer operations per TS packet).
+    c.ts.Push(reinterpret_cast<const uint8_t*>(buf), n, ts);
     c.packets++;
     c.bytes += n;
   }
@@ -412,6 +414,7 @@ void Receiver::CloseConn(SRTSOCKET s, const char* cause, int64_t now) {
   st.streamId = c.streamId;
   st.relayed = c.relayed;
   st.relayErrors = c.relayErrors;
+  st.ts = c.ts.TakeInterval(now);
   // Once the peer has closed, libsrt may have no stats left for the socket: our own counts then stand in.
   bool haveStats = ReadConnStats(s, &st);
   int64_t lastArrival = 0, arrived = 0;
@@ -459,6 +462,8 @@ void Receiver::StatsTick(int64_t now) {
     st.streamId = kv.second.streamId;
     st.relayed = kv.second.relayed;
     st.relayErrors = kv.second.relayErrors;
+    // The interval's TS figures, judged now (PAT/PMT overdue), beside libsrt's figures of the same interval.
+    st.ts = kv.second.ts.TakeInterval(now);
     if (ReadConnStats(kv.first, &st)) e->stats.push_back(st);
   }
   e->Num("at", NsToMs(now)).Num("intervalMs", statsIntervalMs_);
@@ -474,6 +479,7 @@ void Receiver::CloseAll() {
     st.streamId = kv.second.streamId;
     st.relayed = kv.second.relayed;
     st.relayErrors = kv.second.relayErrors;
+    st.ts = kv.second.ts.TakeInterval(MonotonicNs());
     if (ReadConnStats(kv.first, &st)) finalStats_.push_back(st);
     srt_epoll_remove_usock(eid_, kv.first);
     srt_close(kv.first);

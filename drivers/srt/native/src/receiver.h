@@ -29,6 +29,7 @@ class Receiver : public Napi::ObjectWrap<Receiver> {
     int64_t relayErrors = 0;
     int64_t packets = 0;  // our own count: libsrt's stats are gone once the peer closed the socket
     int64_t bytes = 0;
+    TsCheck ts;  // TR 101 290 priority 1 over each stats interval (tscheck.h)
   };
   enum class Signal { None, Up, Down };
 

@@ -17,6 +17,7 @@ Napi::Function Sender::Init(Napi::Env env) {
   return DefineClass(env, "Sender",
                      {InstanceMethod("start", &Sender::Start), InstanceMethod("stop", &Sender::Stop),
                       InstanceMethod("setPaused", &Sender::SetPaused), InstanceMethod("setBitrate", &Sender::SetBitrate),
+                      InstanceMethod("setCcErrors", &Sender::SetCcErrors),
                       InstanceMethod("counters", &Sender::Counters)});
 }
 
@@ -42,6 +43,9 @@ Sender::Sender(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Sender>(info) 
     if (!(d >= 0x10 && d <= 0x1FFE)) throw Napi::RangeError::New(env, "pid must be 0x10 to 0x1FFE");
     pid_ = static_cast<int>(d);
   }
+  psi_ = o.Get("psi").ToBoolean().Value();
+  if (pid_ == pmtPid_) pmtPid_ = 0x1001;
+  if (psi_) BuildPsi();
   onEvent_ = Napi::Persistent(info[1].As<Napi::Function>());
 }
 
@@ -115,6 +119,52 @@ Napi::Value Sender::SetBitrate(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// setCcErrors(n): from now on one continuity_counter value of the payload PID is skipped every n packets (0: none),
+// a continuity_count_error for the receiver (ETSI TR 101 290 §5.2.1 1.4) while the stream goes on.
+Napi::Value Sender::SetCcErrors(const Napi::CallbackInfo& info) {
+  double d = info.Length() > 0 ? info[0].ToNumber().DoubleValue() : 0;
+  if (!(d >= 0 && d <= 1e9)) throw Napi::RangeError::New(info.Env(), "setCcErrors(n): n must be 0 or more");
+  ccSkipEvery_ = static_cast<int>(d);
+  return info.Env().Undefined();
+}
+
+namespace {
+// CRC_32 of ISO/IEC 13818-1 Annex A (polynomial 0x04C11DB7, initial value all ones, no reflection, no final xor).
+uint32_t Crc32Mpeg(const uint8_t* d, int n) {
+  uint32_t crc = 0xFFFFFFFF;
+  for (int i = 0; i < n; i++) {
+    crc ^= static_cast<uint32_t>(d[i]) << 24;
+    for (int b = 0; b < 8; b++) crc = (crc & 0x80000000) ? (crc << 1) ^ 0x04C11DB7 : crc << 1;
+  }
+  return crc;
+}
+
+// One PSI packet: header for pid (payload_unit_start_indicator set, payload only), pointer_field 0, the section
+// (without its CRC), its CRC_32, stuffing 0xFF (§2.4.4.1).
+void PsiPacket(uint8_t* t, int pid, const uint8_t* section, int len) {
+  for (int i = 0; i < 188; i++) t[i] = 0xFF;
+  t[0] = 0x47;
+  t[1] = static_cast<uint8_t>(0x40 | ((pid >> 8) & 0x1F));
+  t[2] = static_cast<uint8_t>(pid & 0xFF);
+  t[3] = 0x10;
+  t[4] = 0;
+  for (int i = 0; i < len; i++) t[5 + i] = section[i];
+  uint32_t crc = Crc32Mpeg(section, len);
+  for (int i = 0; i < 4; i++) t[5 + len + i] = static_cast<uint8_t>(crc >> (24 - 8 * i));
+}
+}  // namespace
+
+// The PAT (§2.4.4.3: one program, number 1, its PMT on pmtPid_) and the PMT (§2.4.4.8: PCR and one stream, type
+// 0x06 private data, on pid_), built once; FillDatagram stamps their continuity counters.
+void Sender::BuildPsi() {
+  const uint8_t pat[] = {0x00, 0xB0, 0x0D, 0x00, 0x01, 0xC1, 0x00, 0x00, 0x00, 0x01,
+                         static_cast<uint8_t>(0xE0 | (pmtPid_ >> 8)), static_cast<uint8_t>(pmtPid_ & 0xFF)};
+  PsiPacket(pat_, 0, pat, sizeof pat);
+  const uint8_t hi = static_cast<uint8_t>(0xE0 | (pid_ >> 8)), lo = static_cast<uint8_t>(pid_ & 0xFF);
+  const uint8_t pmt[] = {0x02, 0xB0, 0x12, 0x00, 0x01, 0xC1, 0x00, 0x00, hi, lo, 0xF0, 0x00, 0x06, hi, lo, 0xF0, 0x00};
+  PsiPacket(pmt_, pmtPid_, pmt, sizeof pmt);
+}
+
 // counters(): what was sent, and libsrt's own totals for the current connection (when there is one).
 Napi::Value Sender::Counters(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -134,15 +184,32 @@ Napi::Value Sender::Counters(const Napi::CallbackInfo& info) {
 // The synthetic transport stream (ISO/IEC 13818-1 §2.4.3.2): sync byte 0x47, no error/start/priority bits,
 // the PID, adaptation_field_control '01' (payload only) and a continuity counter that counts every packet of the PID
 // modulo 16. The payload carries the packet's index (64-bit big-endian) then bytes that derive from it, so a
-// receiver can check order and content (test/drivers/srt uses the same generator from codec.ts).
+// receiver can check order and content (test/drivers/srt uses the same generator from codec.ts). With psi, the
+// first two packets of every kPsiEvery-th datagram are the PAT and the PMT instead (the payload PID's counter then
+// counts only its own packets, as it must); setCcErrors makes that counter skip a value now and then.
 void Sender::FillDatagram(uint8_t* buf, int packets) {
-  for (int p = 0; p < packets; p++) {
+  constexpr int64_t kPsiEvery = 16;  // 34 ms at 5 Mbit/s: well within the 0.5 s of ETSI TR 101 290 1.3 and 1.5
+  int p0 = 0;
+  if (psi_ && packets >= 2 && filled_ % kPsiEvery == 0) {
+    for (int i = 0; i < kTsPacket; i++) buf[i] = pat_[i], buf[kTsPacket + i] = pmt_[i];
+    buf[3] = static_cast<uint8_t>(0x10 | patCc_);
+    buf[kTsPacket + 3] = static_cast<uint8_t>(0x10 | pmtCc_);
+    patCc_ = (patCc_ + 1) & 0x0F;
+    pmtCc_ = (pmtCc_ + 1) & 0x0F;
+    tsPackets_.fetch_add(2, std::memory_order_relaxed);
+    p0 = 2;
+  }
+  filled_++;
+  const int skipEvery = ccSkipEvery_.load(std::memory_order_relaxed);
+  for (int p = p0; p < packets; p++) {
     uint64_t k = static_cast<uint64_t>(tsPackets_.load(std::memory_order_relaxed));
     uint8_t* t = buf + p * kTsPacket;
+    if (skipEvery > 0 && ++esPackets_ % skipEvery == 0) esCc_ = (esCc_ + 1) & 0x0F;
     t[0] = 0x47;
     t[1] = static_cast<uint8_t>((pid_ >> 8) & 0x1F);
     t[2] = static_cast<uint8_t>(pid_ & 0xFF);
-    t[3] = static_cast<uint8_t>(0x10 | (k & 0x0F));
+    t[3] = static_cast<uint8_t>(0x10 | esCc_);
+    esCc_ = (esCc_ + 1) & 0x0F;
     for (int i = 0; i < 8; i++) t[4 + i] = static_cast<uint8_t>(k >> (56 - 8 * i));
     for (int j = 12; j < kTsPacket; j++) t[j] = static_cast<uint8_t>((k + static_cast<uint64_t>(j)) & 0xFF);
     tsPackets_.fetch_add(1, std::memory_order_relaxed);

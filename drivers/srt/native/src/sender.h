@@ -21,6 +21,7 @@ class Sender : public Napi::ObjectWrap<Sender> {
   Napi::Value Stop(const Napi::CallbackInfo& info);
   Napi::Value SetPaused(const Napi::CallbackInfo& info);
   Napi::Value SetBitrate(const Napi::CallbackInfo& info);
+  Napi::Value SetCcErrors(const Napi::CallbackInfo& info);
   Napi::Value Counters(const Napi::CallbackInfo& info);
 
   void Run();
@@ -29,9 +30,19 @@ class Sender : public Napi::ObjectWrap<Sender> {
   SRTSOCKET WaitAccept();
   void SendLoop(SRTSOCKET s, const std::string& peer);
   void FillDatagram(uint8_t* buf, int packets);
+  void BuildPsi();
 
   SrtOptions opt_;
   int pid_ = 0x100;
+  // With psi: a PAT (PID 0) naming one program whose PMT is on pmtPid_, and that PMT, in every kPsiEvery-th datagram.
+  bool psi_ = false;
+  int pmtPid_ = 0x1000;
+  uint8_t pat_[188] = {};
+  uint8_t pmt_[188] = {};
+  // Continuity counters (send thread only): the payload PID's, the PAT's and the PMT's; ISO/IEC 13818-1 §2.4.3.3.
+  uint8_t esCc_ = 0, patCc_ = 0, pmtCc_ = 0;
+  int64_t esPackets_ = 0, filled_ = 0;
+  std::atomic<int> ccSkipEvery_{0};  // skip one continuity_counter value every this many payload packets (0: never)
   std::atomic<int64_t> bitrate_{5000000};
   std::atomic<bool> paused_{false};
   std::atomic<bool> stopping_{false};
