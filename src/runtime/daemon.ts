@@ -232,10 +232,11 @@ export class Daemon {
 		void this.write([
 			{ kind: 'boot', payload: { version: VERSION, pid: process.pid, mono, ...(config ? { config } : {}) } },
 		])
-		// after the boot record: a run begins at its boot record (§8 Timeline), even one held in memory
-		if (!this.journal.health.ok) this.journalFault(this.journal.health)
 
 		await this.surfaces.start()
+		// after the boot record (a run begins at its boot record, §8 Timeline, even one held in memory), and once MQTT
+		// is connected, so that the alarm is published as well as logged and journaled
+		if (!this.journal.health.ok) this.journalFault(this.journal.health)
 
 		for (const d of cfg.devices) {
 			if (d.role !== 'router' || !d.driver) continue
