@@ -336,11 +336,10 @@ export class Daemon {
 		await Promise.allSettled(this.ups.map((u) => u.stop()))
 		await this.traps?.stop()
 		if (this.journal) {
-			// not awaited before close: on a failing disk it would wait for ever; close makes one last try and gives
-			// up what it cannot write
-			const last = this.write([{ kind: 'shutdown', payload: { reason } }])
+			// not awaited: on a failing disk it would wait for ever; close makes one last try and gives up what it
+			// cannot write (write() never rejects), and does not wait on a hung write past the journal's stall limit
+			void this.write([{ kind: 'shutdown', payload: { reason } }])
 			await this.journal.close()
-			await last
 		}
 		this.phase = 'stopped'
 	}
