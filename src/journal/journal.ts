@@ -106,7 +106,7 @@ export interface JournalHealth {
 	/** the bounds of the memory queue (records, bytes) */
 	maxQueued: number
 	maxQueuedBytes: number
-	/** records dropped (queue full) since the last `dropped` record was written */
+	/** records dropped (queue full) not yet counted in a `dropped` record (which is made with the next batch) */
 	dropped: number
 }
 
