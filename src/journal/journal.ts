@@ -81,6 +81,8 @@ export interface JournalOptions {
 	retryMinMs?: number
 	/** the longest wait between retries (default 5000 ms) */
 	retryMaxMs?: number
+	/** a write + fdatasync still in flight after this long is a fault too (a hung disk; default 5000 ms) */
+	stallMs?: number
 	/** the key of a keyed chain (HMAC-SHA256, config journal.key): every record is hashed and checked with it */
 	key?: Buffer
 }
@@ -104,7 +106,7 @@ export interface JournalHealth {
 	/** the bounds of the memory queue (records, bytes) */
 	maxQueued: number
 	maxQueuedBytes: number
-	/** records dropped (queue full) since the last `dropped` record was written */
+	/** records dropped (queue full) not yet counted in a `dropped` record (which is made with the next batch) */
 	dropped: number
 }
 
@@ -201,6 +203,7 @@ export class Journal extends EventEmitter<{ fault: [JournalHealth]; recovered: [
 	private readonly maxQueuedBytes: number
 	private readonly retryMinMs: number
 	private readonly retryMaxMs: number
+	private readonly stallMs: number
 	private readonly key: Buffer | undefined
 
 	private constructor(
@@ -217,6 +220,7 @@ export class Journal extends EventEmitter<{ fault: [JournalHealth]; recovered: [
 		this.maxQueuedBytes = options.maxQueuedBytes ?? 16 * 1024 * 1024
 		this.retryMinMs = options.retryMinMs ?? 250
 		this.retryMaxMs = options.retryMaxMs ?? 5000
+		this.stallMs = options.stallMs ?? 5000
 		this.retryMs = this.retryMinMs
 		this.key = options.key
 		this.durable = report.last ? { seq: report.last.seq, hash: report.last.hash, at: report.last.wall } : null
@@ -340,12 +344,28 @@ export class Journal extends EventEmitter<{ fault: [JournalHealth]; recovered: [
 		})
 	}
 
-	/** Waits for every pending append, then closes the file. A faulted journal gets one last try, then gives up. */
+	/**
+	 * Waits for every pending append, then closes the file. A faulted journal gets one last try, then gives up; a
+	 * write still hung after `stallMs` is left to itself (a stop must not hang on the disk either).
+	 */
 	async close(): Promise<void> {
 		this.closed = true
 		clearTimeout(this.retryTimer)
 		this.retryTimer = undefined
-		if (this.flushing) await new Promise<void>((r) => this.idle.push(r))
+		if (this.flushing) {
+			let timer: NodeJS.Timeout | undefined
+			const idle = await Promise.race([
+				new Promise<boolean>((r) => this.idle.push(() => r(true))),
+				new Promise<boolean>((r) => (timer = setTimeout(() => r(false), this.stallMs))),
+			])
+			clearTimeout(timer)
+			if (!idle) {
+				const e = new JournalDropped(`the journal closed with a write hung and ${this.queue.length} records unwritten`)
+				for (const p of this.queue.splice(0)) p.reject(e)
+				this.queuedBytes = 0
+				return
+			}
+		}
 		if (this.queue.length > 0 || this.dropped) await this.flush()
 		if (this.queue.length > 0) {
 			const e = new JournalDropped(`the journal closed with ${this.queue.length} records unwritten`)
@@ -392,10 +412,19 @@ export class Journal extends EventEmitter<{ fault: [JournalHealth]; recovered: [
 			this.inflight = batch.length
 			this.inflightBytes = bytes
 			let err: unknown = null
+			// A write that neither completes nor fails (a hung disk, a hard NFS mount) is a fault as well: nothing can
+			// abort it, but the alarm is raised and commands stop waiting; it ends when the write does.
+			const stall = setTimeout(
+				() => this.enterFault(new Error(`a write to ${this.dir} has not completed in ${this.stallMs} ms`), true),
+				this.stallMs,
+			)
+			stall.unref()
 			try {
 				await this.writeBatch(batch, bytes)
 			} catch (e) {
 				err = e
+			} finally {
+				clearTimeout(stall)
 			}
 			this.inflight = 0
 			this.inflightBytes = 0
@@ -517,12 +546,13 @@ export class Journal extends EventEmitter<{ fault: [JournalHealth]; recovered: [
 		this.stats.files++
 	}
 
-	private enterFault(err: Error): void {
+	/** `stalled`: the write is still in flight; it ends the fault or fails in its own time (no retry timer). */
+	private enterFault(err: Error, stalled = false): void {
 		const reason = describe(err)
 		const first = this.fault === null
 		// the file is opened again by name for the retry: a descriptor that saw EIO (or a stale NFS handle) may never
 		// work again, and a remounted filesystem is only reached through a new one
-		if (this.fd !== null) {
+		if (this.fd !== null && !stalled) {
 			const fd = this.fd
 			this.fd = null
 			close(fd, (e) => {
@@ -536,7 +566,11 @@ export class Journal extends EventEmitter<{ fault: [JournalHealth]; recovered: [
 			this.faultWaiters.clear()
 		} else {
 			this.fault!.reason = reason
-			this.retryMs = Math.min(this.retryMaxMs, this.retryMs * 2)
+			if (!stalled) this.retryMs = Math.min(this.retryMaxMs, this.retryMs * 2)
+		}
+		if (stalled) {
+			if (first) this.emit('fault', this.health)
+			return
 		}
 		if (this.closed) return
 		clearTimeout(this.retryTimer)

@@ -242,10 +242,11 @@ export class Daemon {
 		void this.write([
 			{ kind: 'boot', payload: { version: VERSION, pid: process.pid, mono, ...(config ? { config } : {}) } },
 		])
-		// after the boot record: a run begins at its boot record (§8 Timeline), even one held in memory
-		if (!this.journal.health.ok) this.journalFault(this.journal.health)
 
 		await this.surfaces.start()
+		// after the boot record (a run begins at its boot record, §8 Timeline, even one held in memory), and once MQTT
+		// is connected, so that the alarm is published as well as logged and journaled
+		if (!this.journal.health.ok) this.journalFault(this.journal.health)
 
 		for (const d of cfg.devices) {
 			if (d.role !== 'router' || !d.driver) continue
@@ -346,11 +347,10 @@ export class Daemon {
 		await Promise.allSettled(this.ups.map((u) => u.stop()))
 		await this.traps?.stop()
 		if (this.journal) {
-			// not awaited before close: on a failing disk it would wait for ever; close makes one last try and gives
-			// up what it cannot write
-			const last = this.write([{ kind: 'shutdown', payload: { reason } }])
+			// not awaited: on a failing disk it would wait for ever; close makes one last try and gives up what it
+			// cannot write (write() never rejects), and does not wait on a hung write past the journal's stall limit
+			void this.write([{ kind: 'shutdown', payload: { reason } }])
 			await this.journal.close()
-			await last
 		}
 		this.phase = 'stopped'
 	}

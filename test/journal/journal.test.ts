@@ -389,6 +389,45 @@ describe('fault injection', () => {
 		await expect(p).rejects.toThrow(/closed with 1 records unwritten/)
 	})
 
+	it('a write that hangs is a fault after stallMs: commands stop waiting; it ends when the write does', async () => {
+		const dir = tmp()
+		let hang = false
+		const hung: (() => void)[] = []
+		const j = Journal.open({
+			dir,
+			...fast,
+			stallMs: 50,
+			io: {
+				write: nodeWrite,
+				fdatasync: (fd, cb) => (hang ? hung.push(() => fdatasync(fd, cb)) : fdatasync(fd, cb)),
+			},
+		})
+		await j.append('k', { n: 1 })
+		hang = true
+		const two = j.append('k', { n: 2 })
+		expect(await j.writtenOrQueued(two)).toBe('queued')
+		expect(j.health.reason).toMatch(/has not completed in 50 ms/)
+		const recovered = new Promise((r) => j.once('recovered', r))
+		hang = false
+		for (const go of hung.splice(0)) go()
+		expect(await two).toMatchObject({ seq: 2 })
+		await recovered
+		expect(j.health.ok).toBe(true)
+		await j.close()
+	})
+
+	it('close does not hang on a hung write', async () => {
+		const dir = tmp()
+		const j = Journal.open({ dir, ...fast, stallMs: 50, io: { write: nodeWrite, fdatasync: () => {} } })
+		const first = j.append('k', {})
+		await until(() => !j.health.ok)
+		const later = j.append('k', { queued: true })
+		await j.close()
+		await expect(later).rejects.toThrow(/closed with a write hung and 1 records unwritten/)
+		// the hung one is neither acknowledged nor given up: nobody knows what the disk will do with it
+		expect(await Promise.race([first.then(() => 'settled'), Promise.resolve('pending')])).toBe('pending')
+	})
+
 	it('writtenOrQueued answers at once when the journal is faulted, and "written" when it is not', async () => {
 		const dir = tmp()
 		let fail = false
