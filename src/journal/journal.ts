@@ -29,135 +29,43 @@
 // `dropped` record (count, kinds, first and last wall time, reason), chained like any other, so the gap is itself
 // on the record.
 import { EventEmitter } from 'node:events'
-import {
-	close,
-	closeSync,
-	fdatasync,
-	fstatSync,
-	fsyncSync,
-	ftruncate,
-	mkdirSync,
-	openSync,
-	truncateSync,
-	write,
-} from 'node:fs'
+import { close, closeSync, fstatSync, fsyncSync, mkdirSync, openSync, truncateSync } from 'node:fs'
 import { join } from 'node:path'
 import { monotonicMs } from '../clock.ts'
+import {
+	describe,
+	isWriteFault,
+	JournalDropped,
+	JournalError,
+	nodeIo,
+	writeAll,
+	type Appended,
+	type Dropped,
+	type JournalClock,
+	type JournalHead,
+	type JournalHealth,
+	type JournalIo,
+	type JournalOptions,
+	type JournalRecovered,
+	type Pending,
+} from './journal-types.ts'
 import { GENESIS, serialize } from './record.ts'
+
+export { JournalDropped, JournalError } from './journal-types.ts'
+export type {
+	Appended,
+	JournalClock,
+	JournalHead,
+	JournalHealth,
+	JournalIo,
+	JournalOptions,
+	JournalRecovered,
+} from './journal-types.ts'
 import { cuttable, fileName, scanDir, type ScanResult } from './scan.ts'
-
-export interface JournalClock {
-	/** wall clock, for `wall` */
-	wall: () => Date
-	/** CLOCK_MONOTONIC ms, for `mono` */
-	mono: () => number
-}
-
-/** The calls on the hot path, injectable so that tests can make them fail or write short. */
-export interface JournalIo {
-	write: (fd: number, buf: Buffer, off: number, len: number, cb: (err: Error | null, written: number) => void) => void
-	fdatasync: (fd: number, cb: (err: Error | null) => void) => void
-	/** cuts the file back to its synced bytes before a retry (default: fs.ftruncate) */
-	ftruncate?: (fd: number, len: number, cb: (err: Error | null) => void) => void
-}
-
-const nodeIo: Required<JournalIo> = {
-	write: (fd, buf, off, len, cb) => write(fd, buf, off, len, null, cb),
-	fdatasync: (fd, cb) => fdatasync(fd, cb),
-	ftruncate: (fd, len, cb) => ftruncate(fd, len, cb),
-}
-
-export interface JournalOptions {
-	dir: string
-	io?: JournalIo
-	/** start a new file once the current one reaches this size (config journal.rotateBytes; default 64 MiB) */
-	rotateBytes?: number
-	clock?: JournalClock
-	/** records held in memory while the disk refuses writes (default 10,000); beyond it they are dropped and counted */
-	maxQueued?: number
-	/** bytes held in memory likewise (default 16 MiB) */
-	maxQueuedBytes?: number
-	/** the first retry after a failed write (default 250 ms); each failed retry doubles it, up to `retryMaxMs` */
-	retryMinMs?: number
-	/** the longest wait between retries (default 5000 ms) */
-	retryMaxMs?: number
-	/** a write + fdatasync still in flight after this long is a fault too (a hung disk; default 5000 ms) */
-	stallMs?: number
-	/** the key of a keyed chain (HMAC-SHA256, config journal.key): every record is hashed and checked with it */
-	key?: Buffer
-}
-
-export interface Appended {
-	seq: number
-	hash: string
-}
-
-/** What the journal is going through, for the alarm and the status. */
-export interface JournalHealth {
-	/** false while the disk refuses writes (records are held in memory) */
-	ok: boolean
-	/** the last failure, `ENOSPC: no space left on device, write` */
-	reason?: string
-	/** wall time of the first failure of this episode */
-	since?: string
-	/** records stamped and not yet on disk */
-	queued: number
-	queuedBytes: number
-	/** the bounds of the memory queue (records, bytes) */
-	maxQueued: number
-	maxQueuedBytes: number
-	/** records dropped (queue full) not yet counted in a `dropped` record (which is made with the next batch) */
-	dropped: number
-}
-
-/** The last record known to be on disk: what a head kept elsewhere holds (`journal verify --head SEQ:HASH`). */
-export interface JournalHead {
-	seq: number
-	hash: string
-	/** wall time when it was known durable (at open: its own `wall`) */
-	at: string
-}
-
-export interface JournalRecovered {
-	/** records that waited in memory and were written by the retry that succeeded */
-	written: number
-	/** records dropped during the fault (counted in the `dropped` record just written) */
-	dropped: number
-	/** how long the fault lasted */
-	downMs: number
-}
-
-interface Pending {
-	seq: number
-	hash: string
-	data: string
-	bytes: number
-	resolve: (a: Appended) => void
-	reject: (e: Error) => void
-}
-
-interface Dropped {
-	count: number
-	first: string
-	last: string
-	kinds: Record<string, number>
-}
 
 const defaultClock: JournalClock = {
 	wall: () => new Date(),
 	mono: () => Math.floor(monotonicMs()),
-}
-
-/** errno codes that mean "the disk will not take this now", tolerated at open (anything else there is a setup error) */
-const WRITE_FAULTS = new Set(['ENOSPC', 'EDQUOT', 'EIO', 'EROFS', 'EACCES', 'EPERM'])
-
-export class JournalError extends Error {
-	override name = 'JournalError'
-}
-
-/** A record refused because the memory queue was full (or the journal closed before it could be written). */
-export class JournalDropped extends JournalError {
-	override name = 'JournalDropped'
 }
 
 export class Journal extends EventEmitter<{ fault: [JournalHealth]; recovered: [JournalRecovered] }> {
@@ -295,20 +203,7 @@ export class Journal extends EventEmitter<{ fault: [JournalHealth]; recovered: [
 	 */
 	append(kind: string, payload: unknown): Promise<Appended> {
 		if (this.closed) return Promise.reject(new JournalDropped('the journal is closed'))
-		const wall = this.clock.wall().toISOString()
-		const { line, hash } = serialize(
-			{
-				seq: this.seq + 1,
-				wall,
-				mono: this.clock.mono(),
-				kind,
-				payload,
-				prev: this.prev,
-			},
-			this.key,
-		)
-		const data = `${line}\n`
-		const bytes = Buffer.byteLength(data)
+		const { wall, hash, data, bytes } = this.next(kind, payload)
 		const held = this.queue.length + this.inflight
 		if (held >= this.maxQueued || this.queuedBytes + this.inflightBytes + bytes > this.maxQueuedBytes) {
 			// not stamped: the chain goes on from the last record kept, and the `dropped` record says what is missing
@@ -448,28 +343,27 @@ export class Journal extends EventEmitter<{ fault: [JournalHealth]; recovered: [
 	}
 
 	/** The `dropped` record, stamped now: it follows the last record kept, which is the last one stamped. */
+	/** The next record, serialized and hashed on the chain as it stands (not yet taken: seq and prev unchanged). */
+	private next(kind: string, payload: unknown): { wall: string; hash: string; data: string; bytes: number } {
+		const wall = this.clock.wall().toISOString()
+		const rec = { seq: this.seq + 1, wall, mono: this.clock.mono(), kind, payload, prev: this.prev }
+		const { line, hash } = serialize(rec, this.key)
+		const data = `${line}\n`
+		return { wall, hash, data, bytes: Buffer.byteLength(data) }
+	}
+
 	private droppedRecord(d: Dropped): Pending {
-		const { line, hash } = serialize(
-			{
-				seq: this.seq + 1,
-				wall: this.clock.wall().toISOString(),
-				mono: this.clock.mono(),
-				kind: 'dropped',
-				payload: {
-					dropped: d.count,
-					first: d.first,
-					last: d.last,
-					kinds: d.kinds,
-					reason: this.fault?.reason ?? 'the journal queue was full (the disk was slower than the records)',
-				},
-				prev: this.prev,
-			},
-			this.key,
-		)
+		const reason = this.fault?.reason ?? 'the journal queue was full (the disk was slower than the records)'
+		const { hash, data, bytes } = this.next('dropped', {
+			dropped: d.count,
+			first: d.first,
+			last: d.last,
+			kinds: d.kinds,
+			reason,
+		})
 		this.seq++
 		this.prev = hash
-		const data = `${line}\n`
-		return { seq: this.seq, hash, data, bytes: Buffer.byteLength(data), resolve: noop, reject: noop }
+		return { seq: this.seq, hash, data, bytes, resolve: noop, reject: noop }
 	}
 
 	private async writeBatch(batch: Pending[], bytes: number): Promise<void> {
@@ -594,25 +488,3 @@ export class Journal extends EventEmitter<{ fault: [JournalHealth]; recovered: [
 }
 
 const noop = (): void => {}
-
-function isWriteFault(err: unknown): boolean {
-	const code = (err as NodeJS.ErrnoException | undefined)?.code
-	return code !== undefined && WRITE_FAULTS.has(code)
-}
-
-function describe(err: Error): string {
-	const code = (err as NodeJS.ErrnoException).code
-	return code !== undefined && !err.message.startsWith(code) ? `${code}: ${err.message}` : err.message
-}
-
-function writeAll(io: JournalIo, fd: number, buf: Buffer): Promise<void> {
-	return new Promise((resolve, reject) => {
-		const step = (off: number) =>
-			io.write(fd, buf, off, buf.length - off, (err, n) => {
-				if (err) return reject(err)
-				if (off + n < buf.length) step(off + n)
-				else resolve()
-			})
-		step(0)
-	})
-}

@@ -17,7 +17,7 @@ export interface EngineLoopDeps {
 	model: Model
 	clock: Clock
 	log: Logger
-	/** journals records; the promise settles once they are durable (it rejects when the journal fails) */
+	/** journals records; the promise settles once they are durable, or at once while the journal is failing (never rejects) */
 	journal: (entries: readonly Entry[]) => Promise<unknown>
 	alarms: AlarmManager
 	decide: (d: Decision) => void

@@ -72,7 +72,8 @@ export class SystemdNotifier {
 
 	/**
 	 * Sends WATCHDOG=1 at half the watchdog period, from the event loop (a stuck loop sends nothing), and only while
-	 * `healthy()` says so: a daemon that cannot journal or decide must be restarted rather than kept alive.
+	 * `healthy()` says so: a daemon that cannot decide must be restarted rather than kept alive (a failing journal is not
+	 * that: the daemon goes on controlling and raises `journal-failed`).
 	 */
 	startWatchdog(healthy: () => boolean): void {
 		if (!this.enabled || this.watchdogMs === undefined || this.watchdog) return

@@ -129,6 +129,8 @@ describe('the daemon', () => {
 		await new Promise((r) => setTimeout(r, 500))
 		expect(sim.routingTable()[0]).toBe(4) // recovering, not yet cleared
 		await until(() => sim.routingTable()[0] === 0, 3000)
+		// the third decision's record is written (group commit, fdatasync) beside the take: wait for it, do not assume it
+		await until(() => readRecords(dir).filter((r) => r.kind === 'decision').length >= 3, 3000)
 		const decisions = readRecords(dir)
 			.filter((r) => r.kind === 'decision')
 			.map((r) => r.payload as { from: string; to: string; cause: string })
