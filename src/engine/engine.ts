@@ -137,12 +137,7 @@ export class Engine {
 					if (!this.model.devices.has(obs.device)) throw new EngineError(`unknown device "${obs.device}"`)
 					break // a device no path depends on (a UPS, an encoder outside every path): nothing to do
 				}
-				const at = Math.max(this.at(obs.t, obs.at), d.lastReport)
-				d.lastReport = t
-				for (const r of d.refs) {
-					if (r.path.feed.started) r.path.feed.touched = true
-					this.report(r.path, r.slot, obs.state, at, obs)
-				}
+				this.reportAll(d, obs)
 				break
 			}
 			case 'command':
@@ -150,13 +145,7 @@ export class Engine {
 				break
 			case 'input': {
 				const d = this.inputs.get(inputKey(obs.router, obs.input))
-				if (!d) break // an input no path lands on: nothing to do
-				const at = Math.max(this.at(obs.t, obs.at), d.lastReport)
-				d.lastReport = t
-				for (const r of d.refs) {
-					if (r.path.feed.started) r.path.feed.touched = true
-					this.report(r.path, r.slot, obs.state, at, obs)
-				}
+				if (d) this.reportAll(d, obs) // else an input no path lands on: nothing to do
 				break
 			}
 			case 'external': {
@@ -270,6 +259,16 @@ export class Engine {
 			this.recompute(p, t)
 		}
 		this.touch(feed, obs ? { obs } : undefined)
+	}
+
+	/** A source's report (a device, a router input) to every path slot that depends on it. */
+	private reportAll(d: DeviceRt, obs: Observation & { state: Report; at?: number }): void {
+		const at = Math.max(this.at(obs.t, obs.at), d.lastReport)
+		d.lastReport = obs.t
+		for (const r of d.refs) {
+			if (r.path.feed.started) r.path.feed.touched = true
+			this.report(r.path, r.slot, obs.state, at, obs)
+		}
 	}
 
 	private report(p: PathRt, slot: number, r: Report, from: number, obs: Observation): void {
