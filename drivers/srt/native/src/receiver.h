@@ -40,6 +40,7 @@ class Receiver : public Napi::ObjectWrap<Receiver> {
   void Run();
   void StopThreads();
   void Post(Event* e);
+  void AddConn(SRTSOCKET s, const Conn& c, int64_t now);
   void AcceptAll(int64_t now);
   void CallerEvent(int events, int64_t now);
   bool ReadConn(Conn& c);

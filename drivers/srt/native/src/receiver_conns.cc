@@ -18,6 +18,19 @@ namespace {
 constexpr int kBufSize = 1500;  // one SRT live payload is at most 1456 bytes
 }  // namespace
 
+// A connection the thread now reads: its arrival counts start from zero, and JS hears it is connected.
+void Receiver::AddConn(SRTSOCKET s, const Conn& c, int64_t now) {
+  conns_[s] = c;
+  {
+    std::lock_guard<std::mutex> lock(arrMutex_);
+    arrivals_[s] = Arrivals{};
+  }
+  auto* e = new Event();
+  e->type = "connected";
+  e->Str("peer", c.peer).Str("streamId", c.streamId).Num("id", s).Num("at", NsToMs(now));
+  Post(e);
+}
+
 void Receiver::AcceptAll(int64_t now) {
   // One accept per readiness report: SRT epoll is level-triggered, so another pending connection reports again
   // (a second srt_accept on an empty queue would only make libsrt log an error).
@@ -51,15 +64,7 @@ void Receiver::AcceptAll(int64_t now) {
     srt_close(ns);
     return;
   }
-  conns_[ns] = c;
-  {
-    std::lock_guard<std::mutex> lock(arrMutex_);
-    arrivals_[ns] = Arrivals{};
-  }
-  auto* e = new Event();
-  e->type = "connected";
-  e->Str("peer", c.peer).Str("streamId", c.streamId).Num("id", ns).Num("at", NsToMs(now));
-  Post(e);
+  AddConn(ns, c, now);
   // A connection that broke while it waited in the accept queue (a caller that reconnects at once closes the one
   // before) gets no epoll event: libsrt raises SRT_EPOLL_ERR only to the epolls the socket was in when it broke, and
   // CUDT::addEPoll sets nothing on a socket no longer connected. Unseen, it would stay in conns_ for good.
@@ -77,15 +82,7 @@ void Receiver::CallerEvent(int events, int64_t now) {
     c.connectedNs = now;
     int ev = SRT_EPOLL_IN | SRT_EPOLL_ERR;
     srt_epoll_update_usock(eid_, sock_, &ev);
-    conns_[sock_] = c;
-    {
-      std::lock_guard<std::mutex> lock(arrMutex_);
-      arrivals_[sock_] = Arrivals{};
-    }
-    auto* e = new Event();
-    e->type = "connected";
-    e->Str("peer", c.peer).Str("streamId", c.streamId).Num("id", sock_).Num("at", NsToMs(now));
-    Post(e);
+    AddConn(sock_, c, now);
     return;
   }
   if ((events & SRT_EPOLL_ERR) || st == SRTS_BROKEN || st == SRTS_CLOSED || st == SRTS_NONEXIST) {
