@@ -189,6 +189,7 @@ journal: { dir: ${join(dir, 'journal')} }
 			}
 		}
 		const restartAt = performance.now()
+		const restartMono = monotonicMs()
 		for (const i of which) await startSender(i)
 		for (const i of which) {
 			try {
@@ -200,7 +201,7 @@ journal: { dir: ${join(dir, 'journal')} }
 					// what a root cause needs: the path as the engine sees it, the receiver, the venue's own words
 					const path = daemon.feedState(`ev/f${i}`).paths['srt']
 					const rx = drivers.sources.find((x) => x.deviceId === `srt-${i}`)?.status()
-					const since = reports.filter((x) => x.device === `srt-${i}` && x.seen >= restartAt)
+					const since = reports.filter((x) => x.device === `srt-${i}` && x.at >= restartMono)
 					console.log(`cycle ${c}: f${i} srt path ${JSON.stringify(path)}; receiver ${JSON.stringify(rx)}`)
 					console.log(`  reports since the restart: ${JSON.stringify(since.map((x) => [x.state, x.reason]))}`)
 					console.log(
