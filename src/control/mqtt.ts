@@ -349,10 +349,11 @@ export class MqttControl {
 		return { name: 'unknown', source: 'unknown', via: 'mqtt', panel: null }
 	}
 
+	/** a v5 user property `operator`: a claim like the payload's, held to the payload's one printable line of 64 */
 	private userProperty(packet: IPublishPacket): string | undefined {
 		const up = packet.properties?.userProperties?.['operator']
 		const v = Array.isArray(up) ? up[0] : up
-		return v ? v : undefined
+		return v ? printable(v, 64) : undefined
 	}
 
 	private finish(

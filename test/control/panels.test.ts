@@ -4,7 +4,7 @@
 import { randomBytes } from 'node:crypto'
 import mqtt, { type IPublishPacket, type MqttClient } from 'mqtt'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
-import { MqttControl, type AlarmAckHandler, type Operator } from '../../src/control/mqtt.ts'
+import { MqttControl, replyTarget, type AlarmAckHandler, type Operator } from '../../src/control/mqtt.ts'
 import type { CommandResult, SetCommand } from '../../src/control/payloads.ts'
 import { silentLogger } from '../../src/log.ts'
 import { PANEL_ACL, startMosquitto, type Mosquitto } from '../support/mosquitto.ts'
@@ -247,5 +247,33 @@ describe('alarm acknowledgement (sigpath/<site>/panels/<panel>/alarms/ack)', () 
 			['journal-failed', 'panel1', null],
 			['no-such', 'panel1', null],
 		])
+	})
+})
+
+describe('replyTarget: where a reply may go', () => {
+	const set = `${BASE}/panels/panel1/feeds/wbc/pgm/set`
+	it('honours only the panel own replies, or its own set/result; anything else falls back, saying why', () => {
+		expect(replyTarget(BASE, set, 'panel1', undefined)).toEqual({ topic: `${set}/result` })
+		expect(replyTarget(BASE, set, 'panel1', `${BASE}/replies/panel1`)).toEqual({ topic: `${BASE}/replies/panel1` })
+		expect(replyTarget(BASE, set, 'panel1', `${BASE}/replies/panel1/a/b`)).toEqual({
+			topic: `${BASE}/replies/panel1/a/b`,
+		})
+		for (const foreign of [
+			`${BASE}/replies/panel1/+`,
+			`${BASE}/replies/panel1/#`,
+			`${BASE}/replies/panel1x/a`,
+			`${BASE}/replies`,
+			`${BASE}/panels/panel1/feeds/wbc/clean/set/result`,
+			`sigpath/other/replies/panel1/a`,
+		])
+			expect(replyTarget(BASE, set, 'panel1', foreign)).toEqual({
+				topic: `${set}/result`,
+				ignored: `outside panel panel1's space (${BASE}/replies/panel1/...)`,
+			})
+		const v1 = `${BASE}/feeds/wbc/pgm/set`
+		expect(replyTarget(BASE, v1, null, `${BASE}/replies/panel1/a`)).toEqual({
+			topic: `${v1}/result`,
+			ignored: 'a command on the v1 topic gets its reply on set/result',
+		})
 	})
 })
