@@ -8,6 +8,8 @@ import mqtt, { type MqttClient } from 'mqtt'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { VideohubSim } from '../../drivers/videohub/sim.ts'
 import { parseConfigText } from '../../src/domain/load.ts'
+import { parseRecord } from '../../src/engine/timeline.ts'
+import { extractTimeline, readRecords } from '../../src/journal/index.ts'
 import { silentLogger } from '../../src/log.ts'
 import { Daemon } from '../../src/runtime/daemon.ts'
 import { StatusServer } from '../../src/status/server.ts'
@@ -117,6 +119,16 @@ describe('panel and operator, journaled apart', () => {
 			{ command: 'unlock', via: 'mqtt', panel: null, operator: 'bco-2', result: 'accepted' },
 			{ command: 'take', via: 'http', panel: 'desk-1', operator: 'anna', result: 'accepted' },
 		])
+		// a replay timeline keeps the operator and leaves the panel with the journal: every command still parses
+		const { timeline } = extractTimeline(readRecords(dir), { feed: 'ev/pgm' })
+		const commands = timeline.filter((r) => 'command' in r)
+		expect(commands.map((r) => ('operator' in r ? r.operator : undefined))).toEqual([
+			'bco-1',
+			'panel1',
+			'bco-2',
+			'anna',
+		])
+		for (const r of commands) expect(typeof parseRecord(r)).toBe('object')
 	})
 })
 
