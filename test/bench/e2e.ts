@@ -243,7 +243,7 @@ journal: { dir: ${dir} }
 		sent.set(id, sentAt)
 		expectActive = path
 		await withTimeout(
-			panel.publishAsync('sigpath/bench/feeds/ev/pgm/set', JSON.stringify({ action: 'take', path }), {
+			panel.publishAsync('sigpath/bench/panels/panel1/feeds/ev/pgm/set', JSON.stringify({ action: 'take', path }), {
 				qos: 1,
 				properties: { responseTopic: replyTopic, correlationData: Buffer.from(id) },
 			}),
