@@ -115,6 +115,7 @@ journal: { dir: ${join(dir, 'journal')} }
 	// daemon can be starved, and a silence it reports is its own error, never the venue's. Without that right the
 	// senders run as usual and a starved sender really stops: the run says which it was.
 	const rt = realtimeAllowed()
+	console.log(`SRT listener ports: ${ports.map((p, i) => `srt-${i} ${p}`).join(', ')}`)
 	console.log(
 		`senders: multicat + srt-live-transmit, ${rt ? 'SCHED_FIFO 2 (chrt)' : 'normal priority (no real-time rights here)'}`,
 	)
