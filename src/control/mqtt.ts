@@ -12,8 +12,12 @@ import mqtt, { type IClientOptions, type IPublishPacket, type MqttClient } from 
 import type { Logger } from 'pino'
 import type { FeedKey } from '../domain/model.ts'
 import {
+	parseAckPayload,
 	parseSetPayload,
+	type AckCommand,
+	type AckResult,
 	type Alarm,
+	type AlarmRecord,
 	type CommandResult,
 	type DeviceState,
 	type FeedState,
@@ -30,6 +34,9 @@ export interface Operator {
 
 export type CommandHandler = (feed: FeedKey, command: SetCommand, operator: Operator) => Promise<CommandResult>
 
+/** An alarm acknowledgement (docs/contract.md §7); `panel`: the panel it came from, null on the shared topic. */
+export type AckHandler = (command: AckCommand, operator: Operator, panel: string | null) => AckResult
+
 export interface MqttControlOptions {
 	site: string
 	url: string
@@ -41,6 +48,8 @@ export interface MqttControlOptions {
 	/** feeds that exist: a command for any other gets an error reply */
 	feeds: ReadonlySet<string>
 	handler: CommandHandler
+	/** acknowledgements on `sigpath/<site>/alarms/ack`; absent, the topic is not subscribed */
+	ack?: AckHandler
 	log: Logger
 	/** MQTT protocol version: 5 (default, request/response) or 4 (3.1.1) */
 	protocolVersion?: 4 | 5
@@ -99,7 +108,8 @@ export class MqttControl {
 			// Nagle's algorithm holds small writes back ~40 ms behind delayed ACKs: a reply to a panel must not wait
 			if (client.stream instanceof Socket) client.stream.setNoDelay(true)
 			o.log.info({ url: o.url, sessionPresent: ack.sessionPresent }, 'mqtt connected')
-			client.subscribe(`${this.base}/feeds/+/+/set`, { qos: 1 }, (err) => {
+			const topics = [`${this.base}/feeds/+/+/set`, ...(o.ack ? [`${this.base}/alarms/ack`] : [])]
+			client.subscribe(topics, { qos: 1 }, (err) => {
 				if (err) o.log.error({ err }, 'mqtt subscribe failed')
 				settleSubscribe?.(err ?? undefined)
 				settleSubscribe = undefined
@@ -158,6 +168,11 @@ export class MqttControl {
 		})
 	}
 
+	/** The active alarms, retained on `alarms/active` (a JSON array, newest first). */
+	publishActiveAlarms(alarms: readonly AlarmRecord[]): void {
+		this.retain(`${this.base}/alarms/active`, JSON.stringify(alarms))
+	}
+
 	/**
 	 * Publishes online=false (retained), waits for the broker to take it, and disconnects. `offline: false` (a reload,
 	 * where a new client takes over at once) disconnects cleanly without saying offline.
@@ -198,6 +213,7 @@ export class MqttControl {
 	}
 
 	private onMessage(topic: string, payload: Buffer, packet: IPublishPacket): void {
+		if (topic === `${this.base}/alarms/ack`) return this.onAck(topic, payload, packet)
 		// sigpath/<site>/feeds/<event>/<feed>/set
 		const parts = topic.split('/')
 		if (parts.length !== 6 || parts[5] !== 'set') return
@@ -233,7 +249,30 @@ export class MqttControl {
 		this.feedQueues.set(feed, next)
 	}
 
-	private operatorOf(command: SetCommand, packet: IPublishPacket, responseTopic: string | undefined): Operator {
+	/** An acknowledgement: answered at once (it waits for nothing); a repeated one changes nothing. */
+	private onAck(topic: string, payload: Buffer, packet: IPublishPacket): void {
+		const props = packet.properties
+		const replyTo = props?.responseTopic ?? `${topic}/result`
+		const parsed = parseAckPayload(payload)
+		let result: AckResult
+		if (!parsed.ok) result = parsed
+		else {
+			try {
+				result = this.o.ack!(parsed.command, this.operatorOf(parsed.command, packet, props?.responseTopic), null)
+			} catch (err) {
+				this.o.log.error({ err }, 'alarm acknowledgement failed')
+				result = { ok: false, error: `internal error: ${(err as Error).message}` }
+			}
+		}
+		if (!result.ok) this.o.log.warn({ error: result.error }, 'alarm acknowledgement refused')
+		this.reply(replyTo, props?.correlationData, result)
+	}
+
+	private operatorOf(
+		command: { operator?: string | undefined },
+		packet: IPublishPacket,
+		responseTopic: string | undefined,
+	): Operator {
 		if (command.operator) return { name: command.operator, source: 'payload', via: 'mqtt' }
 		const up = packet.properties?.userProperties?.['operator']
 		const fromProp = Array.isArray(up) ? up[0] : up
@@ -256,7 +295,7 @@ export class MqttControl {
 		this.reply(replyTo, correlation, result)
 	}
 
-	private reply(topic: string, correlation: Buffer | undefined, result: CommandResult): void {
+	private reply(topic: string, correlation: Buffer | undefined, result: CommandResult | AckResult): void {
 		const client = this.client
 		if (!client?.connected) return
 		client.publish(

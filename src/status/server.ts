@@ -1,5 +1,6 @@
-// The status endpoint (docs/contract.md §6): /status, /healthz, /readyz, /metrics, /audit, the live push channel at
-// /events, the dashboard at /, and (only with http.token) operator commands at POST /feeds/<event>/<feed>/set.
+// The status endpoint (docs/contract.md §6): /status, /healthz, /readyz, /metrics, /audit, /alarms, the live push
+// channel at /events, the dashboard at /, and (only with http.token) operator commands at POST
+// /feeds/<event>/<feed>/set and alarm acknowledgements at POST /alarms/<id>/ack.
 //
 // node:http rather than fastify: about ten fixed routes, a streaming response (/audit) and a long-lived one (SSE)
 // that want the raw response object anyway, and a daemon that runs for years on an edge server that cannot reach a
@@ -11,7 +12,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net'
 import type { Logger } from 'pino'
 // printable: what a client sent, percent-decoded, shown in a reason as one line (found by test/status/parsers.test.ts)
-import { parseSetPayload, MAX_PAYLOAD_BYTES, printable } from '../control/payloads.ts'
+import { AckBody, parsePayload, parseSetPayload, MAX_PAYLOAD_BYTES, printable } from '../control/payloads.ts'
 import type { FeedKey } from '../domain/model.ts'
 import type { Secret } from '../domain/primitives.ts'
 import { splitListen } from '../domain/primitives.ts'
@@ -74,11 +75,14 @@ const ROUTES: Record<string, string[]> = {
 	'/readyz': GET,
 	'/metrics': GET,
 	'/audit': GET,
+	'/alarms': GET,
 	// not HEAD: a stream whose body is never sent would only hold a connection open
 	'/events': ['GET'],
 	...Object.fromEntries(Object.keys(DASHBOARD).map((p) => [p, GET])),
 }
 const SET_ROUTE = /^\/feeds\/([^/]+)\/([^/]+)\/set$/
+/** an alarm's id holds `:` and `/` (at-risk:ev/pgm:paths): percent-encoded or not, all before the last /ack */
+const ACK_ROUTE = /^\/alarms\/(.+)\/ack$/
 
 class HttpError extends Error {
 	constructor(
@@ -206,6 +210,12 @@ export class StatusServer {
 			if (method !== 'POST') throw new HttpError(405, `${method} is not allowed here`, { allow: 'POST' })
 			return this.set(req, res, decode(set[1]!), decode(set[2]!))
 		}
+		const ack = ACK_ROUTE.exec(url.pathname)
+		if (ack) {
+			setRoute('/alarms/ack')
+			if (method !== 'POST') throw new HttpError(405, `${method} is not allowed here`, { allow: 'POST' })
+			return this.ack(req, res, decode(ack[1]!))
+		}
 		const allowed = ROUTES[url.pathname]
 		if (!allowed) throw new HttpError(404, `no such resource: ${url.pathname.slice(0, 100)}`)
 		setRoute(url.pathname)
@@ -228,6 +238,8 @@ export class StatusServer {
 			}
 			case '/audit':
 				return this.audit(url, res)
+			case '/alarms':
+				return this.send(res, 200, this.daemon.alarmList(allParam(url)))
 			case '/events':
 				if (!this.push.accept(req, res, this.headers()))
 					throw new HttpError(503, 'too many clients on /events', { 'retry-after': '5' })
@@ -269,7 +281,11 @@ export class StatusServer {
 
 	// ---- commands ----------------------------------------------------------------------------------------------------
 
-	private async set(req: IncomingMessage, res: ServerResponse, event: string, feed: string): Promise<void> {
+	/**
+	 * The caller of a command or an acknowledgement, by its bearer token: its name (`http`, the single http.token's),
+	 * or an HttpError (403 read-only or wrong token, 401 none). `what` names the request in the log.
+	 */
+	private authorize(req: IncomingMessage, what: Record<string, string>): string {
 		if (!this.tokenDigest)
 			throw new HttpError(403, 'the status endpoint is read-only: commands need http.token in the config')
 		const auth = req.headers.authorization
@@ -277,9 +293,14 @@ export class StatusServer {
 		if (!m) throw new HttpError(401, 'a bearer token is required', { 'www-authenticate': 'Bearer realm="sigpath"' })
 		const given = createHash('sha256').update(m[1]!).digest()
 		if (!timingSafeEqual(given, this.tokenDigest)) {
-			this.log.warn({ remote: req.socket.remoteAddress, feed: `${event}/${feed}` }, 'command refused: wrong token')
+			this.log.warn({ remote: req.socket.remoteAddress, ...what }, 'command refused: wrong token')
 			throw new HttpError(403, 'wrong token')
 		}
+		return 'http'
+	}
+
+	private async set(req: IncomingMessage, res: ServerResponse, event: string, feed: string): Promise<void> {
+		this.authorize(req, { feed: `${event}/${feed}` })
 		const body = await readBody(req, MAX_BODY_BYTES)
 		const key: FeedKey = `${event}/${feed}`
 		if (!this.daemon.model.feeds.has(key)) throw new HttpError(404, `unknown feed ${printable(key, 200)}`)
@@ -290,6 +311,21 @@ export class StatusServer {
 		this.log.info({ feed: key, action: cmd.action, path: cmd.path, operator: name }, 'command over http')
 		const result = await this.daemon.command(key, parsed.command, { name, via: 'http' })
 		this.send(res, result.ok ? 200 : 409, result)
+	}
+
+	/** POST /alarms/<id>/ack: the body empty or `{ "operator" }`; 404 for an alarm not active (nothing changes). */
+	private async ack(req: IncomingMessage, res: ServerResponse, id: string): Promise<void> {
+		const panel = this.authorize(req, { alarm: printable(id, 200) })
+		const body = await readBody(req, MAX_BODY_BYTES)
+		let operator: string | undefined
+		if (body.length > 0) {
+			const parsed = parsePayload(AckBody, body)
+			if (!parsed.ok) throw new HttpError(400, parsed.error)
+			operator = parsed.command.operator
+		}
+		const result = this.daemon.ackAlarm(id, { operator: operator ?? panel, panel, via: 'http' })
+		if (!result.ok) this.log.warn({ alarm: printable(id, 200), error: result.error }, 'acknowledgement refused')
+		this.send(res, result.ok ? 200 : 404, result)
 	}
 
 	// ---- responses ---------------------------------------------------------------------------------------------------
@@ -336,6 +372,17 @@ function intParam(url: URL, name: string, min: number, max: number): number | un
 	const n = Number(v)
 	if (!Number.isSafeInteger(n) || n < min || n > max) throw new HttpError(400, `${name} must be ${min}-${max}`)
 	return n
+}
+
+/** `?all=1`: GET /alarms adds those cleared in the last hour; any other parameter or value is a 400. */
+function allParam(url: URL): boolean {
+	for (const k of url.searchParams.keys())
+		if (k !== 'all') throw new HttpError(400, `unknown query parameter "${printable(k, 40)}"`)
+	const all = url.searchParams.getAll('all')
+	if (all.length === 0) return false
+	if (all.length > 1 || (all[0] !== '1' && all[0] !== '0'))
+		throw new HttpError(400, 'all must be given once, as 1 (with the alarms cleared in the last hour) or 0')
+	return all[0] === '1'
 }
 
 /** Reads a request body up to `max` bytes; a larger one is refused with 413 (by its Content-Length unread). */
