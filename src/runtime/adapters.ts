@@ -9,7 +9,7 @@ import {
 	type TrapReceiver,
 } from '../../drivers/snmp/index.ts'
 import { SrtReceiver } from '../../drivers/srt/connection.ts'
-import type { Router } from '../../drivers/router/index.ts'
+import { createRouter, type Router } from '../../drivers/router/index.ts'
 import { createUpsDevice, upsProbeResult, type UpsDevice } from '../../drivers/ups/index.ts'
 import { DriverUnavailableError, type DriverContext, type Freshness, type Health } from '../../drivers/types.ts'
 import type { DeviceState } from '../control/payloads.ts'
@@ -183,6 +183,26 @@ export function createDrivers(unresolved: Config, env: DriverContext & { env: No
 		}
 	}
 	return { sources, ups, traps }
+}
+
+/** Every router of the config (a router driver), not started, each with its staleMs and the take timeout. */
+export function createRouters(config: Config, log: DriverContext['log'], takeTimeoutMs?: number): Router[] {
+	const routers: Router[] = []
+	for (const d of config.devices) {
+		if (d.role !== 'router' || !d.driver) continue
+		const staleAfterMs = staleMsOf(d.driver, config.drivers?.staleMs)
+		routers.push(
+			createRouter(
+				d,
+				{ log },
+				{
+					...(takeTimeoutMs ? { takeTimeoutMs } : {}),
+					...(staleAfterMs !== undefined ? { staleAfterMs } : {}),
+				},
+			),
+		)
+	}
+	return routers
 }
 
 /** Each UPS's latest reading, as the power monitor reads it (a UPS that never answered is `power: null`). */

@@ -14,7 +14,7 @@
 // operator's take) and always confirmed on the router's own tally.
 import { createHash } from 'node:crypto'
 import type { Logger } from 'pino'
-import { createRouter, type Router } from '../../drivers/router/index.ts'
+import type { Router } from '../../drivers/router/index.ts'
 import type { TrapReceiver } from '../../drivers/snmp/index.ts'
 import type { UpsDevice } from '../../drivers/ups/index.ts'
 import { systemClock, type Clock } from '../clock.ts'
@@ -38,7 +38,7 @@ import {
 } from '../journal/index.ts'
 import { PowerMonitor } from '../rule/power.ts'
 import { VERSION } from '../version.ts'
-import { createDrivers, deviceStateOf, syncables, upsReadings } from './adapters.ts'
+import { createDrivers, createRouters, deviceStateOf, syncables, upsReadings } from './adapters.ts'
 import { AlarmManager, type AckBy } from './alarms.ts'
 import { DeviceStale } from './device-stale.ts'
 import type { SignalSource } from './devices.ts'
@@ -253,15 +253,7 @@ export class Daemon {
 		// is connected, so that the alarm is published as well as logged and journaled
 		if (!this.journal.health.ok) this.journalFault(this.journal.health)
 
-		for (const d of cfg.devices) {
-			if (d.role !== 'router' || !d.driver) continue
-			const router = createRouter(
-				d,
-				{ log: this.log },
-				{ ...(this.o.takeTimeoutMs ? { takeTimeoutMs: this.o.takeTimeoutMs } : {}) },
-			)
-			this.routers.set(d.id, router)
-		}
+		for (const r of createRouters(cfg, this.log, this.o.takeTimeoutMs)) this.routers.set(r.deviceId, r)
 		this.tally.follow()
 		this.deviceStale.watch(this.routers, this.sources, this.ups)
 		for (const [id, router] of this.routers) {

@@ -66,7 +66,10 @@ export async function startMosquitto(users: Record<string, string>, acl: string)
 	}
 }
 
-/** The ACL of a BOC: the daemon owns sigpath/#; a panel may send `set` and read state and its own replies. */
+/**
+ * The ACL of a BOC: the daemon owns sigpath/#; a panel may send `set` and acknowledge alarms, and read state, the
+ * alarms and its own replies.
+ */
 export const PANEL_ACL = `user sigpath
 topic readwrite sigpath/#
 
@@ -76,5 +79,8 @@ pattern read sigpath/+/feeds/+/+/set/result
 pattern read sigpath/+/devices/+/state
 pattern read sigpath/+/online
 pattern read sigpath/+/alarms
+pattern read sigpath/+/alarms/active
+pattern write sigpath/+/alarms/ack
+pattern read sigpath/+/alarms/ack/result
 pattern read sigpath/+/replies/%u/#
 `
