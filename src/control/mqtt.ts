@@ -1,5 +1,6 @@
-// MQTT control of docs/contract.md §5: hardware panels send `set` commands; sigpath publishes retained feed and device
-// state, its `online` flag (with a last will) and alarms. MQTT.js does the protocol; this file owns the topics, the
+// MQTT control of docs/contract.md §5: hardware panels send `set` commands and acknowledge alarms (`alarms/ack`);
+// sigpath publishes retained feed and device state, its `online` flag (with a last will), each alarm's lifecycle and
+// the active alarms (retained, §7). MQTT.js does the protocol; this file owns the topics, the
 // validation, the replies and the rules that keep a panel from moving a crosspoint by accident:
 //   - every payload is validated (size first, then JSON, then zod); a bad one changes nothing and gets a reply;
 //   - commands of one feed run one at a time, in arrival order;
