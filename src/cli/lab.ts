@@ -96,7 +96,7 @@ function narrate(daemon: Daemon, io: CliIo): void {
 	)
 	daemon.events.on('alarm', (a) =>
 		io.out(
-			`${time()} ALARM ${a.severity.toUpperCase()} ${a.code}${a.feed ? ` ${a.feed}` : ''}${a.device ? ` ${a.device}` : ''}: ${a.message}\n`,
+			`${time()} ALARM ${a.state === 'acknowledged' ? `ACKNOWLEDGED by ${a.ack?.by ?? '?'}` : a.severity.toUpperCase()} ${a.code}${a.feed ? ` ${a.feed}` : ''}${a.device ? ` ${a.device}` : ''}: ${a.message}\n`,
 		),
 	)
 }

@@ -103,8 +103,8 @@ class Runner {
 		const s = d.status()
 		const critical = s.feeds.filter((f) => f.critical)
 		const ok = critical.filter((f) => f.compliance.compliant).length
-		const alarms = s.feeds.reduce((n, f) => n + f.alarms.length, 0)
-		return `${s.feeds.length} feeds, ${ok}/${critical.length} critical compliant, ${alarms} alarms`
+		// every active alarm, a device's and the journal's too, not only the feeds'
+		return `${s.feeds.length} feeds, ${ok}/${critical.length} critical compliant, ${s.alarms.length} alarms`
 	}
 
 	reload(file: string): Promise<void> {

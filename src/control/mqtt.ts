@@ -1,5 +1,6 @@
-// MQTT control of docs/contract.md §5: hardware panels send `set` commands; sigpath publishes retained feed and device
-// state, its `online` flag (with a last will) and alarms. MQTT.js does the protocol; this file owns the topics, the
+// MQTT control of docs/contract.md §5: hardware panels send `set` commands and acknowledge alarms (`alarms/ack`);
+// sigpath publishes retained feed and device state, its `online` flag (with a last will), each alarm's lifecycle and
+// the active alarms (retained, §7). MQTT.js does the protocol; this file owns the topics, the
 // validation, the replies and the rules that keep a panel from moving a crosspoint by accident:
 //   - every payload is validated (size first, then JSON, then zod); a bad one changes nothing and gets a reply;
 //   - commands of one feed run one at a time, in arrival order;
@@ -18,7 +19,10 @@ import {
 	parseAckPayload,
 	parseSetPayload,
 	printable,
+	type AckCommand,
+	type AckResult,
 	type Alarm,
+	type AlarmRecord,
 	type CommandResult,
 	type DeviceState,
 	type FeedState,
@@ -38,13 +42,14 @@ export interface Operator {
 export type CommandHandler = (feed: FeedKey, command: SetCommand, operator: Operator) => Promise<CommandResult>
 
 /**
- * An alarm acknowledged from a panel (`sigpath/<site>/panels/<panel>/alarms/ack`, docs/contract.md §7): `panel` is
- * proven by the topic, `operator` is the payload's (or a v5 user property's) claim, null when none.
+ * An alarm acknowledgement (docs/contract.md §7): from a panel's `panels/<panel>/alarms/ack` (`panel` proven by the
+ * topic), or from the shared `alarms/ack` (panel null, like a v1 command); `operator` the claim of the payload or of
+ * a v5 user property.
  */
-export type AlarmAckHandler = (id: string, panel: string, operator: string | null) => Promise<CommandResult>
+export type AckHandler = (command: AckCommand, operator: Operator, panel: string | null) => AckResult
 
 /** A message on one of the topics the daemon subscribes to, as its topic says. */
-export type Route = { kind: 'set'; feed: FeedKey; panel: string | null } | { kind: 'ack'; panel: string }
+export type Route = { kind: 'set'; feed: FeedKey; panel: string | null } | { kind: 'ack'; panel: string | null }
 
 /** A panel name goes into the journal and the logs as it is: one printable line of bounded length. */
 const MAX_PANEL_CHARS = 128
@@ -58,6 +63,7 @@ export function routeOf(base: string, topic: string): Route | undefined {
 	const p = topic.slice(base.length + 1).split('/')
 	if (p.length === 4 && p[0] === 'feeds' && p[3] === 'set')
 		return { kind: 'set', feed: `${p[1]}/${p[2]}` as FeedKey, panel: null }
+	if (p.length === 2 && p[0] === 'alarms' && p[1] === 'ack') return { kind: 'ack', panel: null }
 	if (p[0] !== 'panels' || !p[1]) return undefined
 	if (p.length === 6 && p[2] === 'feeds' && p[5] === 'set')
 		return { kind: 'set', feed: `${p[3]}/${p[4]}` as FeedKey, panel: p[1] }
@@ -106,8 +112,8 @@ export interface MqttControlOptions {
 	/** feeds that exist: a command for any other gets an error reply */
 	feeds: ReadonlySet<string>
 	handler: CommandHandler
-	/** a panel's alarm acknowledgement; absent: the panel is told acknowledgement is not available */
-	onAlarmAck?: AlarmAckHandler | undefined
+	/** alarm acknowledgements; absent: the panel is told acknowledgement is not available */
+	ack?: AckHandler | undefined
 	log: Logger
 	/** MQTT protocol version: 5 (default, request/response) or 4 (3.1.1) */
 	protocolVersion?: 4 | 5
@@ -123,7 +129,7 @@ export class MqttControl {
 	private synced = false
 	private readonly retained = new Map<string, string>()
 	private readonly feedQueues = new Map<string, Promise<void>>()
-	private readonly handled = new Map<string, { at: number; reply: CommandResult }>()
+	private readonly handled = new Map<string, { at: number; reply: CommandResult | AckResult }>()
 	private stopping = false
 
 	constructor(private readonly o: MqttControlOptions) {
@@ -173,6 +179,7 @@ export class MqttControl {
 				`${this.base}/feeds/+/+/set`,
 				`${this.base}/panels/+/feeds/+/+/set`,
 				`${this.base}/panels/+/alarms/ack`,
+				`${this.base}/alarms/ack`,
 			]
 			client.subscribe(topics, { qos: 1 }, (err) => {
 				if (err) o.log.error({ err }, 'mqtt subscribe failed')
@@ -272,6 +279,11 @@ export class MqttControl {
 		})
 	}
 
+	/** The active alarms, retained on `alarms/active` (a JSON array, newest first). */
+	publishActiveAlarms(alarms: readonly AlarmRecord[]): void {
+		this.retain(`${this.base}/alarms/active`, JSON.stringify(alarms))
+	}
+
 	private onMessage(topic: string, payload: Buffer, packet: IPublishPacket): void {
 		const route = routeOf(this.base, topic)
 		if (!route) return
@@ -299,7 +311,7 @@ export class MqttControl {
 			this.reply(replyTo, correlation, previous.reply)
 			return
 		}
-		const where = route.kind === 'set' ? route.feed : `${route.panel} ack`
+		const where = route.kind === 'set' ? route.feed : `${route.panel ?? 'shared'} ack`
 		const refuse = (error: string) => this.finish(dedupeKey, replyTo, correlation, { ok: false, error }, where)
 		if (route.panel !== null && printable(route.panel, MAX_PANEL_CHARS) !== route.panel)
 			return refuse(`the panel name (the MQTT user) must be printable and at most ${MAX_PANEL_CHARS} characters`)
@@ -324,16 +336,23 @@ export class MqttControl {
 		this.feedQueues.set(feed, next)
 	}
 
-	private onAck(panel: string, payload: Buffer, packet: IPublishPacket, done: (r: CommandResult) => void): void {
+	/** An acknowledgement: answered at once (it waits for nothing); a repeated one changes nothing. */
+	private onAck(
+		panel: string | null,
+		payload: Buffer,
+		packet: IPublishPacket,
+		done: (r: CommandResult | AckResult) => void,
+	): void {
 		const parsed = parseAckPayload(payload)
 		if (!parsed.ok) return done({ ok: false, error: parsed.error })
-		const handler = this.o.onAlarmAck
+		const handler = this.o.ack
 		if (!handler) return done({ ok: false, error: 'alarm acknowledgement not available' })
-		const claim = parsed.command.operator ?? this.userProperty(packet) ?? null
-		handler(parsed.command.id, panel, claim).then(done, (err: unknown) => {
+		try {
+			done(handler(parsed.command, this.operatorOf(parsed.command.operator, packet, panel), panel))
+		} catch (err) {
 			this.o.log.error({ err, panel, id: parsed.command.id }, 'alarm acknowledgement failed')
 			done({ ok: false, error: `internal error: ${(err as Error).message}` })
-		})
+		}
 	}
 
 	private operatorOf(claim: string | undefined, packet: IPublishPacket, panel: string | null): Operator {
@@ -360,7 +379,7 @@ export class MqttControl {
 		key: string,
 		replyTo: string,
 		correlation: Buffer | undefined,
-		result: CommandResult,
+		result: CommandResult | AckResult,
 		feed: string,
 	): void {
 		this.handled.set(key, { at: Date.now(), reply: result })
@@ -368,7 +387,7 @@ export class MqttControl {
 		this.reply(replyTo, correlation, result)
 	}
 
-	private reply(topic: string, correlation: Buffer | undefined, result: CommandResult): void {
+	private reply(topic: string, correlation: Buffer | undefined, result: CommandResult | AckResult): void {
 		const client = this.client
 		if (!client?.connected) return
 		client.publish(

@@ -281,6 +281,20 @@ const ConfigShape = z.strictObject({
 		.optional()
 		.describe('the embedded MQTT broker, used when `mqtt` is absent (loopback by default)'),
 	midi: Midi.optional(),
+	drivers: z
+		.strictObject({
+			staleMs: z
+				.number()
+				.int()
+				.min(500)
+				.max(3_600_000)
+				.default(5000)
+				.describe(
+					"no answer from a device for this long (ms) is a device-stale alarm, cleared on its next answer; a driver's own staleMs wins, and a poller gets at least 3 polls",
+				),
+		})
+		.optional()
+		.describe('defaults for every device driver'),
 	startup: z
 		.strictObject({
 			readyTimeoutMs: z

@@ -86,6 +86,11 @@ export const Payloads = {
 		operator: z.string().optional(),
 		explain: z.unknown().optional(),
 	}),
+	/**
+	 * an alarm raised (`active`) or cleared (docs/contract.md §7). `feed` is empty for an alarm about a device or the
+	 * daemon. The engine's records carry no `id`: theirs is `<alarm>:<feed>` (at-risk: `at-risk:<feed>:paths`); the
+	 * alarm manager's carry theirs, with the device and severity.
+	 */
 	alarm: z.strictObject({
 		t: T,
 		feed: z.string(),
@@ -93,6 +98,25 @@ export const Payloads = {
 		active: z.boolean(),
 		path: z.string().optional(),
 		message: z.string(),
+		id: z.string().optional(),
+		device: z.string().optional(),
+		severity: z.enum(['critical', 'major', 'minor', 'warning']).optional(),
+	}),
+	/**
+	 * an alarm acknowledged by an operator (docs/contract.md §7): it stays active until its condition clears. `by` is
+	 * what the alarm shows; `operator` the person as the payload claims it, `panel` the panel or token that sent it
+	 * (null: the shared v1 topic), `via` mqtt or http.
+	 */
+	ack: z.strictObject({
+		t: T,
+		id: z.string(),
+		alarm: z.string(),
+		feed: z.string().optional(),
+		device: z.string().optional(),
+		by: z.string(),
+		operator: z.string().optional(),
+		panel: z.string().nullable(),
+		via: z.string(),
 	}),
 	refusal: z.strictObject({
 		t: T,

@@ -134,7 +134,7 @@ export async function rehearse(scenario: Scenario, lab: Lab): Promise<StepResult
 							x.code === a.code &&
 							(a.feed === undefined || x.feed === a.feed) &&
 							(a.device === undefined || x.device === a.device) &&
-							(x.severity === 'cleared') === a.cleared,
+							x.state === (a.cleared ? 'cleared' : 'raised'),
 					)
 				if (!seen)
 					return `no ${a.cleared ? 'cleared ' : ''}${a.code} alarm${a.feed ? ` for ${a.feed}` : ''}${a.device ? ` for ${a.device}` : ''}`

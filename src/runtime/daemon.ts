@@ -4,7 +4,7 @@
 // - takes.ts      decisions made real on the router: salvos, one retry, unroutable paths
 // - tally.ts      the routers' crosspoints: feeds start from them; changes by another controller are followed
 // - rule/power.ts the power monitor (pure): UPS readings in, power alarms and live compliance out
-// - alarms.ts     every alarm goes through the alarm manager
+// - alarms.ts     every alarm goes through the alarm manager (device-stale.ts judges the devices' links)
 // - publisher.ts  every change leaves through the publisher: MQTT retained state, the status endpoint, MIDI LEDs
 // - surfaces.ts   MQTT and MIDI control surfaces
 //
@@ -14,12 +14,12 @@
 // operator's take) and always confirmed on the router's own tally.
 import { createHash } from 'node:crypto'
 import type { Logger } from 'pino'
-import { createRouter, type Router } from '../../drivers/router/index.ts'
+import type { Router } from '../../drivers/router/index.ts'
 import type { TrapReceiver } from '../../drivers/snmp/index.ts'
 import type { UpsDevice } from '../../drivers/ups/index.ts'
 import { systemClock, type Clock } from '../clock.ts'
 import type { Operator } from '../control/mqtt.ts'
-import type { CommandResult, DeviceState, FeedState, SetCommand } from '../control/payloads.ts'
+import type { AckResult, AlarmRecord, CommandResult, DeviceState, FeedState, SetCommand } from '../control/payloads.ts'
 import type { Config } from '../domain/config.ts'
 import { buildModel, type FeedKey, type Model } from '../domain/model.ts'
 import type { PowerReport } from '../domain/power.ts'
@@ -38,8 +38,9 @@ import {
 } from '../journal/index.ts'
 import { PowerMonitor } from '../rule/power.ts'
 import { VERSION } from '../version.ts'
-import { createDrivers, deviceStateOf, syncables, upsReadings } from './adapters.ts'
-import { AlarmManager } from './alarms.ts'
+import { createDrivers, createRouters, deviceStateOf, syncables, upsReadings } from './adapters.ts'
+import { AlarmManager, type AckBy } from './alarms.ts'
+import { DeviceStale } from './device-stale.ts'
 import type { SignalSource } from './devices.ts'
 import { FirstSync } from './first-sync.ts'
 import { EngineLoop } from './loop.ts'
@@ -86,6 +87,7 @@ export class Daemon {
 	private readonly traps: TrapReceiver | null
 	private readonly publisher: Publisher
 	private readonly alarms: AlarmManager
+	private readonly deviceStale: DeviceStale
 	private readonly loop: EngineLoop
 	private readonly takesRunner: Takes
 	private readonly tally: TallyFollower
@@ -128,6 +130,8 @@ export class Daemon {
 		})
 		this.alarms = new AlarmManager({ log: this.log, journal, now, wallMs: () => this.clock.wallMs() })
 		this.alarms.on('alarm', (a) => this.publisher.alarm(a))
+		this.alarms.on('active', (list) => this.publisher.alarmList(list))
+		this.deviceStale = new DeviceStale({ config: o.config, hold: (c) => this.alarms.hold(c), running })
 		this.loop = new EngineLoop({
 			model: this.model,
 			clock: this.clock,
@@ -167,6 +171,7 @@ export class Daemon {
 			env: this.env,
 			publisher: this.publisher,
 			mqttCommand: (feed, cmd, operator: Operator) => this.command(feed, cmd, operator),
+			mqttAck: (cmd, operator, panel) => this.ackAlarm(cmd.id, { operator: operator.name, panel, via: 'mqtt' }),
 			command: (feed, cmd, operator) => this.command(feed, cmd, operator),
 		})
 	}
@@ -236,7 +241,7 @@ export class Daemon {
 			this.dropLogged = false
 			const message = `journal: writing again to ${this.journalDir}: ${r.written} held records written after ${r.downMs} ms${r.dropped > 0 ? `, ${r.dropped} dropped (counted in a dropped record)` : ''}`
 			this.log[r.dropped > 0 ? 'warn' : 'info']({ ...r }, message)
-			this.alarms.hold('journal-failed', false, 'journal-failed', {}, message)
+			this.alarms.hold({ id: 'journal-failed', code: 'journal-failed', active: false, message, cleared: message })
 		})
 		const config = this.o.configText !== undefined ? createHash('sha256').update(this.o.configText).digest('hex') : null
 		void this.write([
@@ -248,16 +253,9 @@ export class Daemon {
 		// is connected, so that the alarm is published as well as logged and journaled
 		if (!this.journal.health.ok) this.journalFault(this.journal.health)
 
-		for (const d of cfg.devices) {
-			if (d.role !== 'router' || !d.driver) continue
-			const router = createRouter(
-				d,
-				{ log: this.log },
-				{ ...(this.o.takeTimeoutMs ? { takeTimeoutMs: this.o.takeTimeoutMs } : {}) },
-			)
-			this.routers.set(d.id, router)
-		}
+		for (const r of createRouters(cfg, this.log, this.o.takeTimeoutMs)) this.routers.set(r.deviceId, r)
 		this.tally.follow()
+		this.deviceStale.watch(this.routers, this.sources, this.ups)
 		for (const [id, router] of this.routers) {
 			router.on('synced', () => {
 				if (this.phase !== 'running') return
@@ -295,20 +293,11 @@ export class Daemon {
 			log: this.log,
 			running: () => this.phase === 'running',
 			publish: () => {
-				this.publisher.firstSync(
-					this.model.feeds.keys(),
-					this.o.config.devices.map((d) => d.id),
-				)
+				const devices = cfg.devices.map((d) => d.id)
+				this.publisher.firstSync(this.model.feeds.keys(), devices)
 				this.log.info('every router synced: state published, ready')
 			},
-			stale: (device, stale, why) =>
-				this.alarms.hold(
-					`device-stale:${device}`,
-					stale,
-					'device-stale',
-					{ device },
-					`${device} has not completed its first sync: ${why}`,
-				),
+			stale: (device, stale, why) => this.deviceStale.firstSync(device, stale, why),
 		})
 		this.firstSync.start()
 	}
@@ -399,6 +388,7 @@ export class Daemon {
 			devices: this.o.config.devices,
 			feedState: (k) => this.feedState(k),
 			feedAlarms: (k) => this.feedAlarms(k),
+			alarms: () => this.alarms.list(),
 			violations: (k) => this.power.feedCompliance(k)?.violations ?? [],
 			deviceState: (id) => this.deviceState(id),
 		})
@@ -414,11 +404,19 @@ export class Daemon {
 		return deviceStateOf(id, { routers: this.routers, ups: this.ups, sources: this.sources })
 	}
 
-	/** A feed's active alarms: the engine's, and the power monitor's at-risk (a UPS on battery or lost). */
+	/** A feed's active alarm codes: the engine's and the others' (power's at-risk, take-unconfirmed), as raised. */
 	feedAlarms(key: FeedKey): string[] {
-		const alarms: string[] = [...this.engine.feedSnapshot(key).alarms]
-		for (const code of this.alarms.heldCodes(key)) if (!alarms.includes(code)) alarms.push(code)
-		return alarms
+		return this.alarms.codes(key)
+	}
+
+	/** GET /alarms, /status `alarms`: the active alarms, newest first; `all`: and those cleared in the last hour. */
+	alarmList(all = false): AlarmRecord[] {
+		return this.alarms.list(all)
+	}
+
+	/** Acknowledges an alarm (HTTP, MQTT; `panel` the panel or token it came from); it stays active until it clears. */
+	ackAlarm(id: string, by: AckBy): AckResult {
+		return this.alarms.ack(id, by)
 	}
 
 	/** The power model now (undefined before any UPS reported). */
@@ -461,7 +459,7 @@ export class Daemon {
 	private journalFault(h: JournalHealth): void {
 		const message = `journal: cannot write to ${this.journalDir} (${h.reason ?? 'unknown'}); the daemon goes on controlling, its records are held in memory (${h.queued} now, up to ${h.maxQueued}) and written when the disk takes them`
 		this.log.error({ health: h }, message)
-		this.alarms.hold('journal-failed', true, 'journal-failed', {}, message)
+		this.alarms.hold({ id: 'journal-failed', code: 'journal-failed', active: true, message, cleared: '' })
 	}
 
 	private onDeviceSignal(device: string, state: 'up' | 'down' | 'degraded' | 'unknown', at: number, reason?: string) {
@@ -487,7 +485,6 @@ export class Daemon {
 		const step = this.power.update(readings)
 		for (const u of this.ups) this.publisher.device(u.id)
 		this.publisher.feeds(step.changed)
-		for (const a of step.alarms)
-			this.alarms.hold(a.id, a.active, a.code, a.feed ? { feed: a.feed } : { device: a.device! }, a.message, t)
+		for (const a of step.alarms) this.alarms.hold(a, t)
 	}
 }

@@ -1,14 +1,14 @@
 // The publisher: the one place where what changed in the daemon leaves it (docs/contract.md §5 and §6). Feed and
 // device states go out as MQTT retained state and as events on the daemon's emitter, which the status endpoint's
-// push channel (SSE), its /status cache and metrics, and the MIDI LEDs listen to. Alarms and confirmed takes go out
-// the same way.
+// push channel (SSE), its /status cache and metrics, and the MIDI LEDs listen to. Alarms (each lifecycle event, and
+// the whole active list, retained) and confirmed takes go out the same way.
 //
 // A feed is published only when its state differs from what was last published (one JSON.stringify per look), so a
 // producer may ask for a feed whenever it might have changed: the engine loop asks for every feed the engine
 // touched (reports, commands and the timers that move a class, such as recovering -> healthy after clearMs), the
 // tally follower for a feed whose crosspoint moved, the power monitor for a feed whose live compliance changed.
 import { EventEmitter } from 'node:events'
-import type { Alarm, DeviceState, FeedState } from '../control/payloads.ts'
+import type { Alarm, AlarmRecord, DeviceState, FeedState } from '../control/payloads.ts'
 import type { FeedKey, Model } from '../domain/model.ts'
 import type { TakeTiming } from './takes.ts'
 
@@ -29,6 +29,8 @@ export interface StateSink {
 	publishFeedState(feed: FeedKey, state: FeedState): void
 	publishDeviceState(device: string, state: DeviceState): void
 	publishAlarm(alarm: Alarm): void
+	/** the active alarms, newest first (retained; sent as it stands once retained state may be published) */
+	publishActiveAlarms(alarms: readonly AlarmRecord[]): void
 	/** the first full sync is done: retained state may be published from now on */
 	markSynced(): void
 }
@@ -50,6 +52,8 @@ export class Publisher {
 	/** feeds whose state the sink holds: a feed is retained only once its router has synced (docs/contract.md §6a) */
 	private readonly retained = new Set<FeedKey>()
 	private synced = false
+	/** the active alarms as last published: a sink attached later (a reconnect, a new broker) starts from it */
+	private activeAlarms: readonly AlarmRecord[] = []
 	/** feeds whose paths go through a device, or whose output is on it (a router) */
 	private readonly feedsOfDevice = new Map<string, FeedKey[]>()
 
@@ -62,6 +66,8 @@ export class Publisher {
 	attach(sink: StateSink): void {
 		this.sink = sink
 		this.retained.clear()
+		// an empty list too: a broker may still hold the list of a previous run
+		sink.publishActiveAlarms(this.activeAlarms)
 	}
 
 	/** The first full sync is done (or given up on): state is complete from now on. */
@@ -100,6 +106,12 @@ export class Publisher {
 	alarm(a: Alarm): void {
 		this.sink?.publishAlarm(a)
 		this.events.emit('alarm', a)
+	}
+
+	/** The active list changed (a raise, a clear, an acknowledgement, a standing alarm's text). */
+	alarmList(alarms: readonly AlarmRecord[]): void {
+		this.activeAlarms = alarms
+		this.sink?.publishActiveAlarms(alarms)
 	}
 
 	switched(t: TakeTiming): void {

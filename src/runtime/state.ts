@@ -1,5 +1,5 @@
 // What the daemon publishes (MQTT state, HTTP status) built from the engine's snapshot and the router's tally.
-import type { Alarm as MqttAlarm, DeviceState, FeedState } from '../control/payloads.ts'
+import type { AlarmRecord, DeviceState, FeedState } from '../control/payloads.ts'
 import type { Config } from '../domain/config.ts'
 import type { FeedKey, Model } from '../domain/model.ts'
 import type { FeedSnapshot } from '../engine/types.ts'
@@ -37,24 +37,6 @@ export function feedState(
 	}
 }
 
-const SEVERITY: Record<string, MqttAlarm['severity']> = {
-	'no-path': 'critical',
-	'no-signal': 'major',
-	'at-risk': 'major',
-	'take-unconfirmed': 'critical',
-	'external-take': 'major',
-	'off-path': 'critical',
-	'on-air-failed': 'critical',
-	'device-stale': 'minor',
-	'power-on-battery': 'major',
-	'power-low-battery': 'critical',
-	'journal-failed': 'critical',
-}
-
-export function severityOf(code: string, active = true): MqttAlarm['severity'] {
-	return active ? (SEVERITY[code] ?? 'warning') : 'cleared'
-}
-
 export interface StatusReport {
 	site: string
 	version: string
@@ -74,6 +56,8 @@ export interface StatusReport {
 		compliance: FeedState['compliance'] & { violations: { code: string; paths: string[]; detail: string }[] }
 	}[]
 	devices: { id: string; role: string; connected: boolean | null; health: DeviceState['health'] }[]
+	/** the active alarms, newest first (docs/contract.md §7) */
+	alarms: AlarmRecord[]
 }
 
 export interface StatusInputs {
@@ -84,6 +68,7 @@ export interface StatusInputs {
 	devices: Config['devices']
 	feedState: (key: FeedKey) => FeedState
 	feedAlarms: (key: FeedKey) => string[]
+	alarms: () => AlarmRecord[]
 	violations: (key: FeedKey) => readonly Violation[]
 	deviceState: (id: string) => DeviceState | undefined
 }
@@ -120,5 +105,6 @@ export function statusReport(i: StatusInputs): StatusReport {
 			const s = i.deviceState(d.id)
 			return { id: d.id, role: d.role, connected: s?.connected ?? null, health: s?.health ?? 'unknown' }
 		}),
+		alarms: i.alarms(),
 	}
 }

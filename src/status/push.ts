@@ -4,10 +4,10 @@
 // and port, EventSource reconnects by itself, and it needs no dependency or upgrade handshake. Commands go the other
 // way as ordinary POSTs.
 //
-// Each client first gets a `snapshot` (the whole picture), then `feed`, `device`, `alarm` and `switch` events as
-// the daemon's publisher emits them (it emits every change of a feed, including those a timer makes, so nothing
-// here compares or sweeps): one JSON.stringify per event, written to every client at once, with Nagle off so a change
-// leaves in the same tick. A comment line every heartbeatMs keeps proxies and idle timeouts from closing the
+// Each client first gets a `snapshot` (the whole picture, the active alarms with it), then `feed`, `device`, `alarm`
+// (each raise, clear and acknowledgement, with its `state`) and `switch` events as the daemon's publisher emits them
+// (it emits every change of a feed, including those a timer makes, so nothing here compares or sweeps): one
+// JSON.stringify per event, written to every client at once, with Nagle off so a change leaves in the same tick. A comment line every heartbeatMs keeps proxies and idle timeouts from closing the
 // stream and lets a client notice a dead server. A client that stops reading is dropped (it reconnects and gets a
 // fresh snapshot) rather than buffered without bound.
 import type { IncomingMessage, ServerResponse } from 'node:http'
@@ -50,7 +50,14 @@ export class PushChannel {
 			minutesRemaining: typeof minutes === 'number' ? minutes : null,
 		})
 	}
-	private readonly onAlarm = (a: Alarm): void => this.broadcast('alarm', a)
+	private readonly onAlarm = (a: Alarm): void => {
+		this.broadcast('alarm', a)
+		// a feed's badges come with its state, which an alarm's raise or clear does not always change (power's
+		// at-risk): the feed goes out again with its alarms as they stand now
+		const key = a.feed as FeedKey | undefined
+		if (key !== undefined && this.daemon.model.feeds.has(key))
+			this.broadcast('feed', feedPush(this.daemon, key, this.daemon.feedState(key)))
+	}
 	private readonly onSwitch = (t: TakeTiming): void => this.broadcast('switch', switchView(t))
 
 	constructor(

@@ -1,12 +1,14 @@
-// The status endpoint (docs/contract.md §6): /status, /healthz, /readyz, /metrics, /audit, the live push channel at
-// /events, the dashboard at /, and (only with a token of role operator) commands at POST /feeds/<event>/<feed>/set.
+// The status endpoint (docs/contract.md §6): /status, /healthz, /readyz, /metrics, /audit, /alarms, the live push
+// channel at /events, the dashboard at /, and (only with a token of role operator) commands at POST
+// /feeds/<event>/<feed>/set and alarm acknowledgements at POST /alarms/<id>/ack.
 //
-// Callers (§6a): `http.tokens` names each bearer token and gives it a role (operator: may command; viewer: may only
-// read); v1's single `http.token` is the operator `http`. A caller is known by its token's name, which the journal
-// records as the command's `panel`. With any token configured, /audit (the journal: who did what, and when) needs
-// one. /status, /healthz, /readyz, /metrics, /events and the dashboard stay open: they are what monitoring,
-// Prometheus and wall screens poll without credentials (the contract asks a token only of /audit), and they show
-// state, not who acted; keep the endpoint on loopback or behind a firewall when that state is itself sensitive.
+// Callers (§6a): `http.tokens` names each bearer token and gives it a role (operator: may command and acknowledge;
+// viewer: may only read); v1's single `http.token` is the operator `http`. A caller is known by its token's name,
+// which the journal records as the command's `panel`. With any token configured, /audit (the journal: who did what,
+// and when) needs one. /status, /alarms, /healthz, /readyz, /metrics, /events and the dashboard stay open: they are
+// what monitoring, Prometheus and wall screens poll without credentials (the contract asks a token only of /audit),
+// and they show state, not who acted; keep the endpoint on loopback or behind a firewall when that state is itself
+// sensitive.
 //
 // node:http rather than fastify: about ten fixed routes, a streaming response (/audit) and a long-lived one (SSE)
 // that want the raw response object anyway, and a daemon that runs for years on an edge server that cannot reach a
@@ -18,7 +20,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net'
 import type { Logger } from 'pino'
 // printable: what a client sent, percent-decoded, shown in a reason as one line (found by test/status/parsers.test.ts)
-import { parseSetPayload, MAX_PAYLOAD_BYTES, printable } from '../control/payloads.ts'
+import { AckBody, parsePayload, parseSetPayload, MAX_PAYLOAD_BYTES, printable } from '../control/payloads.ts'
 import type { HttpToken } from '../domain/config.ts'
 import type { FeedKey } from '../domain/model.ts'
 import type { Secret } from '../domain/primitives.ts'
@@ -84,11 +86,14 @@ const ROUTES: Record<string, string[]> = {
 	'/readyz': GET,
 	'/metrics': GET,
 	'/audit': GET,
+	'/alarms': GET,
 	// not HEAD: a stream whose body is never sent would only hold a connection open
 	'/events': ['GET'],
 	...Object.fromEntries(Object.keys(DASHBOARD).map((p) => [p, GET])),
 }
 const SET_ROUTE = /^\/feeds\/([^/]+)\/([^/]+)\/set$/
+/** an alarm's id holds `:` and `/` (at-risk:ev/pgm:paths): percent-encoded or not, all before the last /ack */
+const ACK_ROUTE = /^\/alarms\/(.+)\/ack$/
 
 /** A caller known by its bearer token (docs/contract.md §6a). */
 export interface Caller {
@@ -224,6 +229,12 @@ export class StatusServer {
 			if (method !== 'POST') throw new HttpError(405, `${method} is not allowed here`, { allow: 'POST' })
 			return this.set(req, res, decode(set[1]!), decode(set[2]!))
 		}
+		const ack = ACK_ROUTE.exec(url.pathname)
+		if (ack) {
+			setRoute('/alarms/ack')
+			if (method !== 'POST') throw new HttpError(405, `${method} is not allowed here`, { allow: 'POST' })
+			return this.ack(req, res, decode(ack[1]!))
+		}
 		const allowed = ROUTES[url.pathname]
 		if (!allowed) throw new HttpError(404, `no such resource: ${url.pathname.slice(0, 100)}`)
 		setRoute(url.pathname)
@@ -247,6 +258,8 @@ export class StatusServer {
 			case '/audit':
 				if (this.callers.length > 0) this.caller(req, 'viewer', '/audit')
 				return this.audit(url, res)
+			case '/alarms':
+				return this.send(res, 200, this.daemon.alarmList(allParam(url)))
 			case '/events':
 				if (!this.push.accept(req, res, this.headers()))
 					throw new HttpError(503, 'too many clients on /events', { 'retry-after': '5' })
@@ -331,6 +344,23 @@ export class StatusServer {
 		return found
 	}
 
+	/** POST /alarms/<id>/ack: the body empty or `{ "operator" }`; 404 for an alarm not active (nothing changes). */
+	private async ack(req: IncomingMessage, res: ServerResponse, id: string): Promise<void> {
+		if (this.callers.length === 0)
+			throw new HttpError(403, 'the status endpoint is read-only: acknowledging needs http.tokens in the config')
+		const caller = this.caller(req, 'operator', `/alarms/${printable(id, 200)}/ack`)
+		const body = await readBody(req, MAX_BODY_BYTES)
+		let operator: string | undefined
+		if (body.length > 0) {
+			const parsed = parsePayload(AckBody, body)
+			if (!parsed.ok) throw new HttpError(400, parsed.error)
+			operator = parsed.command.operator
+		}
+		const result = this.daemon.ackAlarm(id, { operator: operator ?? caller.name, panel: caller.name, via: 'http' })
+		if (!result.ok) this.log.warn({ alarm: printable(id, 200), error: result.error }, 'acknowledgement refused')
+		this.send(res, result.ok ? 200 : 404, result)
+	}
+
 	// ---- responses ---------------------------------------------------------------------------------------------------
 
 	private headers(extra: Record<string, string> = {}): Record<string, string> {
@@ -392,6 +422,17 @@ function intParam(url: URL, name: string, min: number, max: number): number | un
 	const n = Number(v)
 	if (!Number.isSafeInteger(n) || n < min || n > max) throw new HttpError(400, `${name} must be ${min}-${max}`)
 	return n
+}
+
+/** `?all=1`: GET /alarms adds those cleared in the last hour; any other parameter or value is a 400. */
+function allParam(url: URL): boolean {
+	for (const k of url.searchParams.keys())
+		if (k !== 'all') throw new HttpError(400, `unknown query parameter "${printable(k, 40)}"`)
+	const all = url.searchParams.getAll('all')
+	if (all.length === 0) return false
+	if (all.length > 1 || (all[0] !== '1' && all[0] !== '0'))
+		throw new HttpError(400, 'all must be given once, as 1 (with the alarms cleared in the last hour) or 0')
+	return all[0] === '1'
 }
 
 /** Reads a request body up to `max` bytes; a larger one is refused with 413 (by its Content-Length unread). */

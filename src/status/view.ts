@@ -1,7 +1,7 @@
 // What the dashboard's push channel carries: the /status report plus what a TCO needs beside it (the event's Big
 // Bet flag, device detail such as UPS power, recent switches with their wall time and take latency).
 import { monotonicMs } from '../clock.ts'
-import type { FeedState } from '../control/payloads.ts'
+import type { AlarmRecord, FeedState } from '../control/payloads.ts'
 import type { FeedKey } from '../domain/model.ts'
 import type { Daemon, StatusReport, TakeTiming } from '../runtime/daemon.ts'
 
@@ -20,6 +20,8 @@ export type StatusDaemon = Pick<
 	| 'model'
 	| 'engine'
 	| 'feedAlarms'
+	| 'alarmList'
+	| 'ackAlarm'
 >
 
 export interface SwitchView {
@@ -52,6 +54,8 @@ export interface Snapshot {
 	feeds: StatusReport['feeds']
 	devices: DeviceView[]
 	switches: SwitchView[]
+	/** the active alarms, newest first: a page opened during an alarm shows it at once */
+	alarms: AlarmRecord[]
 }
 
 export const RECENT_SWITCHES = 50
@@ -106,6 +110,7 @@ export function snapshot(daemon: StatusDaemon): Snapshot {
 		feeds: status.feeds,
 		devices: [...roles].map(([id, role]) => deviceView({ id, role }, daemon.deviceState(id))),
 		switches: daemon.takes.slice(-RECENT_SWITCHES).map((t) => switchView(t, nowWall, nowMono)),
+		alarms: status.alarms,
 	}
 }
 

@@ -4,8 +4,8 @@
 import { randomBytes } from 'node:crypto'
 import mqtt, { type IPublishPacket, type MqttClient } from 'mqtt'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
-import { MqttControl, replyTarget, type AlarmAckHandler, type Operator } from '../../src/control/mqtt.ts'
-import type { CommandResult, SetCommand } from '../../src/control/payloads.ts'
+import { MqttControl, replyTarget, type AckHandler, type Operator } from '../../src/control/mqtt.ts'
+import type { AlarmRecord, CommandResult, SetCommand } from '../../src/control/payloads.ts'
 import { silentLogger } from '../../src/log.ts'
 import { PANEL_ACL, startMosquitto, type Mosquitto } from '../support/mosquitto.ts'
 import { until } from '../support/status-lab.ts'
@@ -31,7 +31,7 @@ afterEach(async () => {
 	calls.length = 0
 })
 
-async function startControl(onAlarmAck?: AlarmAckHandler): Promise<MqttControl> {
+async function startControl(ack?: AckHandler): Promise<MqttControl> {
 	control = new MqttControl({
 		site: SITE,
 		url: broker.url,
@@ -45,7 +45,7 @@ async function startControl(onAlarmAck?: AlarmAckHandler): Promise<MqttControl> 
 			calls.push({ feed, command, operator })
 			return { ok: true }
 		},
-		...(onAlarmAck ? { onAlarmAck } : {}),
+		...(ack ? { ack } : {}),
 	})
 	await control.start()
 	return control
@@ -220,10 +220,19 @@ describe('alarm acknowledgement (sigpath/<site>/panels/<panel>/alarms/ack)', () 
 	})
 
 	it('gives the handler the id, the panel proven by the topic and the operator claimed; refuses bad payloads', async () => {
-		const acks: [string, string, string | null][] = []
-		await startControl(async (id, panel, operator) => {
-			acks.push([id, panel, operator])
-			return id === 'no-such' ? { ok: false, error: 'no active alarm no-such' } : { ok: true }
+		const acks: [string, string | null, string][] = []
+		const alarm = (id: string): AlarmRecord => ({
+			id,
+			code: id.split(':')[0]!,
+			severity: 'minor',
+			message: 'm',
+			raisedAt: '2026-12-02T00:00:00.000Z',
+		})
+		await startControl((command, operator, panel) => {
+			acks.push([command.id, panel, operator.name])
+			return command.id === 'no-such'
+				? { ok: false, error: 'no active alarm no-such' }
+				: { ok: true, alarm: alarm(command.id) }
 		})
 		const m = await monitor()
 		const p = await connect('panel1')
@@ -236,16 +245,20 @@ describe('alarm acknowledgement (sigpath/<site>/panels/<panel>/alarms/ack)', () 
 			return JSON.parse((await m.next(replies, c)).payload) as CommandResult
 		}
 		const reason = (r: CommandResult) => (r.ok ? 'ok' : r.error)
-		expect(await send('{"id":"device-stale:rtr-1","operator":"bco-1"}', 'a')).toEqual({ ok: true })
-		expect(await send('{"id":"journal-failed"}', 'b')).toEqual({ ok: true })
+		expect(await send('{"id":"device-stale:rtr-1","operator":"bco-1"}', 'a')).toEqual({
+			ok: true,
+			alarm: alarm('device-stale:rtr-1'),
+		})
+		expect(await send('{"id":"journal-failed"}', 'b')).toEqual({ ok: true, alarm: alarm('journal-failed') })
 		expect(await send('{"id":"no-such"}', 'c')).toEqual({ ok: false, error: 'no active alarm no-such' })
 		expect(reason(await send('{"id":""}', 'd'))).toMatch(/^id: /)
 		expect(await send('{"id":"x","by":"me"}', 'e')).toEqual({ ok: false, error: 'unknown key "by"' })
 		expect(reason(await send('not json', 'f'))).toMatch(/^payload is not JSON/)
 		expect(acks).toEqual([
 			['device-stale:rtr-1', 'panel1', 'bco-1'],
-			['journal-failed', 'panel1', null],
-			['no-such', 'panel1', null],
+			// no operator named: the panel itself is who pressed the button
+			['journal-failed', 'panel1', 'panel1'],
+			['no-such', 'panel1', 'panel1'],
 		])
 	})
 })

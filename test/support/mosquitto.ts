@@ -83,4 +83,6 @@ pattern read sigpath/+/alarms
 pattern read sigpath/+/alarms/active
 pattern write sigpath/+/feeds/+/+/set
 pattern read sigpath/+/feeds/+/+/set/result
+pattern write sigpath/+/alarms/ack
+pattern read sigpath/+/alarms/ack/result
 `

@@ -1,17 +1,15 @@
 /* global document, window, EventSource, requestAnimationFrame */
-// The TCO dashboard: one EventSource on /events. The first message is a snapshot of everything; then feed, device,
-// alarm and switch events are merged into it and the page is redrawn on the next animation frame. No framework, no
+// The TCO dashboard: one EventSource on /events. The first message is a snapshot of everything (the active alarms
+// with it); then feed, device, alarm and switch events are merged into it and the page is redrawn on the next
+// animation frame. An alarm event is a lifecycle step of one alarm, by id: raised, acknowledged or cleared. No framework, no
 // build step, nothing fetched from outside this server. Text goes in with textContent only (names come from a config
 // and a device; they are never markup).
 'use strict'
 
 const MAX_SWITCHES_PER_FEED = 4
-const MAX_ALARMS = 12
 
 /** @type {any} */
 let model = null
-/** @type {any[]} */
-let alarms = []
 let drawPending = false
 
 function el(tag, cls, text) {
@@ -54,6 +52,8 @@ function drawSummary() {
 	const noPath = model.feeds.filter((f) => f.alarms.includes('no-path') || f.active === null).length
 	const nonCompliant = model.feeds.filter((f) => f.critical && !f.compliance.compliant).length
 	const badDevices = model.devices.filter((d) => deviceClass(d).bad).length
+	const loud = model.alarms.filter((a) => a.severity === 'critical' || a.severity === 'major').length
+	if (loud) parts.push(el('span', 'bad', `${loud} active alarm${loud > 1 ? 's' : ''}`))
 	if (noPath) parts.push(el('span', 'bad', `${noPath} feed${noPath > 1 ? 's' : ''} without a path`))
 	if (nonCompliant) parts.push(el('span', 'bad', `${nonCompliant} not compliant`))
 	if (badDevices) parts.push(el('span', 'bad', `${badDevices} device${badDevices > 1 ? 's' : ''} in trouble`))
@@ -195,19 +195,33 @@ function drawDevices() {
 	root.replaceChildren(...rows, tiles)
 }
 
+function age(iso) {
+	const s = Math.max(0, Math.floor((Date.now() - new Date(iso).getTime()) / 1000))
+	if (Number.isNaN(s)) return ''
+	return s < 60
+		? `${s}s`
+		: s < 3600
+			? `${Math.floor(s / 60)}m`
+			: `${Math.floor(s / 3600)}h${Math.floor((s % 3600) / 60)}m`
+}
+
+/** The active alarms, newest first, each with its age; an acknowledged one says by whom. */
 function drawAlarms() {
 	const root = document.getElementById('alarms')
-	if (alarms.length === 0) return root.replaceChildren(el('li', 'empty', 'none since this page opened'))
+	if (model.alarms.length === 0) return root.replaceChildren(el('li', 'empty', 'no active alarm'))
 	root.replaceChildren(
-		...alarms.map((a) => {
+		...model.alarms.map((a) => {
 			const li = el('li')
+			li.dataset.alarm = a.id
 			li.append(
-				el('span', 'when', hhmmss(a.t)),
+				el('span', 'when', hhmmss(a.raisedAt)),
+				el('span', 'when age', age(a.raisedAt)),
 				el('span', `sev sev-${a.severity}`, a.severity),
 				document.createTextNode(
 					a.message.includes(a.feed ?? a.device ?? '\u0000') ? a.message : `${a.feed ?? a.device ?? ''} ${a.message}`,
 				),
 			)
+			if (a.ack) li.append(el('span', 'when acked', ` ACK ${a.ack.by}`))
 			return li
 		}),
 	)
@@ -265,14 +279,27 @@ function connect() {
 		schedule()
 	})
 	es.addEventListener('alarm', (e) => {
-		alarms.unshift(JSON.parse(e.data))
-		alarms = alarms.slice(0, MAX_ALARMS)
+		if (!model) return
+		const a = JSON.parse(e.data)
+		const rest = model.alarms.filter((x) => x.id !== a.id)
+		if (a.state === 'cleared') model.alarms = rest
+		else {
+			const alarm = { ...a }
+			delete alarm.t
+			delete alarm.state
+			// an acknowledgement keeps the alarm where it stands; a raise is the newest
+			const at = model.alarms.findIndex((x) => x.id === a.id)
+			if (at >= 0) rest.splice(at, 0, alarm)
+			else rest.unshift(alarm)
+			model.alarms = rest
+		}
 		schedule()
 	})
 }
 
 function tick() {
 	document.getElementById('clock').textContent = `${new Date().toISOString().slice(11, 19)} UTC`
+	if (model && model.alarms.length > 0) drawAlarms() // their ages
 }
 
 window.addEventListener('DOMContentLoaded', () => {
