@@ -110,7 +110,7 @@ describe('alarms on MQTT through mosquitto', () => {
 		})
 		expect(acks[0]).toEqual({
 			command: { id: ALARM.id, operator: 'tco-anna' },
-			operator: { name: 'tco-anna', source: 'payload', via: 'mqtt' },
+			operator: { name: 'tco-anna', source: 'payload', via: 'mqtt', panel: null },
 			panel: null,
 		})
 		expect(await ack('{"id":"nope"}')).toEqual({ ok: false, error: 'no active alarm "nope"' })
@@ -162,7 +162,7 @@ describe('alarms through the embedded broker', () => {
 		const deadline = Date.now() + 5000
 		while (replies.length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20))
 		expect(replies).toEqual([expect.objectContaining({ ok: true })])
-		expect(acks[0]?.operator).toEqual({ name: 'unknown', source: 'unknown', via: 'mqtt' })
+		expect(acks[0]?.operator).toEqual({ name: 'unknown', source: 'unknown', via: 'mqtt', panel: null })
 		// 3.1.1 has no refusal code: the broker drops the publish (and the client), the list stays as published
 		const forger = await client(embedded.url, { protocolVersion: 4 })
 		forger.publish(`sigpath/${SITE}/alarms/active`, '[]', { qos: 0, retain: true })

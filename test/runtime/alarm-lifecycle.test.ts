@@ -158,7 +158,7 @@ async function panel(): Promise<MqttClient> {
 	return c
 }
 
-/** An acknowledgement from a v5 panel with a response topic and correlation data; resolves with the reply. */
+/** An acknowledgement from a v5 panel on its own topic (contract §5a), with a response topic in its replies space. */
 async function mqttAck(c: MqttClient, payload: string): Promise<AckResult> {
 	const correlation = randomBytes(8)
 	const replyTopic = `sigpath/${SITE}/replies/panel1/${correlation.toString('hex')}`
@@ -171,7 +171,7 @@ async function mqttAck(c: MqttClient, payload: string): Promise<AckResult> {
 		}
 		c.on('message', onMessage)
 	})
-	await c.publishAsync(`sigpath/${SITE}/alarms/ack`, payload, {
+	await c.publishAsync(`sigpath/${SITE}/panels/panel1/alarms/ack`, payload, {
 		qos: 1,
 		properties: { responseTopic: replyTopic, correlationData: correlation },
 	})
@@ -377,7 +377,8 @@ describe('alarms with a lifecycle', () => {
 				panel: 'http',
 				via: 'http',
 			}),
-			expect.objectContaining({ id: unconfirmed, by: 'panel-op', operator: 'panel-op', panel: null, via: 'mqtt' }),
+			// the panel proven by its topic (§5a), the operator as the payload claims
+			expect.objectContaining({ id: unconfirmed, by: 'panel-op', operator: 'panel-op', panel: 'panel1', via: 'mqtt' }),
 		])
 		await until(
 			() => records().filter((r) => r.kind === 'alarm' && r.payload['id'] === unconfirmed).length === 2,
