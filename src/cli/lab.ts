@@ -3,6 +3,7 @@
 // its status endpoint, a fault console on stdin and over HTTP, and a scripted failover so that a newcomer sees one
 // in the first minute.
 import { mkdirSync, rmSync } from 'node:fs'
+import { resolve, sep } from 'node:path'
 import { createServer, type Server } from 'node:http'
 import { createInterface, type Interface } from 'node:readline'
 import { pino } from 'pino'
@@ -29,7 +30,9 @@ export const command: Command = async (argv, io) => {
 	const config = loadConfigFile(file)
 	mkdirSync('.lab', { recursive: true })
 	// the lab starts from a clean slate: its journal is its own, under .lab/
-	if (config.journal?.dir === '.lab/journal') rmSync('.lab/journal', { recursive: true, force: true })
+	const journal = config.journal?.dir
+	if (journal !== undefined && resolve(journal).startsWith(`${resolve('.lab')}${sep}`))
+		rmSync(journal, { recursive: true, force: true })
 	// the console belongs to the operator: the daemon's JSON log goes to a file
 	const daemonLog = pino(
 		{ level: config.log?.level ?? 'info' },
@@ -70,7 +73,8 @@ export const command: Command = async (argv, io) => {
 	if (statusUrl) io.out(`status: ${statusUrl}/status\ndashboard: ${statusUrl}/\n`)
 	printMqtt(config, lab.broker, lab.mqttUrl, io)
 	io.out(`daemon log: .lab/daemon.log\n`)
-	io.out(`faults over HTTP: curl -X POST ${faultApi.url}/faults -d '{"action":"cut","device":"srt-wbc"}'\n`)
+	const example = lab.sims.srt.keys().next().value ?? lab.simulated()[0] ?? 'DEVICE'
+	io.out(`faults over HTTP: curl -X POST ${faultApi.url}/faults -d '{"action":"cut","device":"${example}"}'\n`)
 	io.out(`${HELP}\n`)
 	printState(daemon, io)
 

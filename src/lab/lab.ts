@@ -4,6 +4,7 @@
 import { join } from 'node:path'
 import type { Logger } from 'pino'
 import type { Config } from '../domain/config.ts'
+import { splitListen } from '../domain/primitives.ts'
 import { Daemon } from '../runtime/daemon.ts'
 import { ruleObjects } from '../../drivers/snmp/sim.ts'
 import { startLabBroker, type LabBroker } from './broker.ts'
@@ -66,10 +67,9 @@ export class Lab {
 		let config = this.o.config
 		const env = { ...(this.o.env ?? process.env) }
 		if (!config.mqtt) {
-			this.broker = await startLabBroker({
-				listen: config.broker?.listen ?? '127.0.0.1:1883',
-				dir: join(this.o.dir, 'mosquitto'),
-			})
+			const listen = config.broker?.listen ?? '127.0.0.1:1883'
+			// by port: two labs (each on its own ports) never share or remove each other's broker files
+			this.broker = await startLabBroker({ listen, dir: join(this.o.dir, `mosquitto-${splitListen(listen).port}`) })
 			env[PASSWORD_ENV] = this.broker.daemon.password
 			config = {
 				...config,

@@ -15,6 +15,7 @@ import type { Logger } from 'pino'
 import type { Alarm, FeedState } from '../control/payloads.ts'
 import type { FeedKey } from '../domain/model.ts'
 import type { TakeTiming } from '../runtime/daemon.ts'
+import type { FeedExtras } from '../runtime/publisher.ts'
 import { feedPush, snapshot, switchView, type StatusDaemon } from './view.ts'
 
 export const MAX_SSE_CLIENTS = 64
@@ -30,8 +31,8 @@ export class PushChannel {
 
 	private ready = false
 
-	private readonly onFeed = (key: FeedKey, state: FeedState): void =>
-		this.broadcast('feed', feedPush(this.daemon, key, state))
+	private readonly onFeed = (key: FeedKey, state: FeedState, extras: FeedExtras): void =>
+		this.broadcast('feed', feedPush(key, state, extras))
 
 	/** the first full sync is done: a dashboard opened before it learns so */
 	private readonly onReady = (): void => {
