@@ -90,12 +90,16 @@ export class Lab {
 		await this.sims.startSenders()
 	}
 
-	/** The daemon first (it says offline on the broker), then the devices, then the broker. */
-	async stop(): Promise<void> {
-		await this.daemon?.stop('lab stop')
-		await this.sims.stop()
-		await this.broker?.stop()
+	/** The daemon first (it says offline on the broker), then the devices, then the broker. Once, however often asked. */
+	stop(): Promise<void> {
+		this.stopped ??= (async () => {
+			await this.daemon?.stop('lab stop')
+			await this.sims.stop()
+			await this.broker?.stop()
+		})()
+		return this.stopped
 	}
+	private stopped: Promise<void> | undefined
 
 	get mqttUrl(): string {
 		return this.broker?.url ?? this.o.config.mqtt?.url ?? ''
