@@ -1,5 +1,7 @@
-// The embedded MQTT broker (docs/contract.md §2: no `mqtt` in the config). aedes is a real MQTT 3.1.1 broker; it does not
-// speak MQTT 5, so over it panels get their replies on `.../set/result`. In production the broker is mosquitto.
+// The embedded MQTT broker: a fallback, for a config without `mqtt` (docs/contract.md §2), and it says so when it
+// starts. aedes is a real MQTT 3.1.1 broker; it does not speak MQTT 5, so over it panels get their replies on
+// `.../set/result` and have no users of their own. A BOC runs mosquitto with config/mosquitto.acl, and so does the
+// lab (src/lab/broker.ts).
 //
 // Even on loopback it keeps the ACL of a BOC: only the daemon (authenticated with a per-process secret) may publish
 // outside the feeds' `set` topics and `alarms/ack`; anyone may subscribe under sigpath/<site>/.
@@ -64,7 +66,10 @@ export async function startEmbeddedBroker(
 	})
 	const addr = server.address()
 	const bound = typeof addr === 'object' && addr ? addr.port : port
-	log.info({ listen: `${host}:${bound}` }, 'embedded MQTT broker up (MQTT 3.1.1)')
+	log.warn(
+		{ listen: `${host}:${bound}` },
+		'embedded MQTT broker up: a fallback because the config names no broker (`mqtt`); MQTT 3.1.1 only (no v5 response topics, no panel users): a BOC runs mosquitto with config/mosquitto.acl',
+	)
 	return {
 		host,
 		port: bound,

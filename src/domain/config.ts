@@ -277,9 +277,15 @@ const ConfigShape = z.strictObject({
 		.optional()
 		.describe('SNMP trap and inform receiver'),
 	broker: z
-		.strictObject({ listen: Listen.default('127.0.0.1:1883').describe('address of the embedded broker') })
+		.strictObject({
+			listen: Listen.default('127.0.0.1:1883').describe(
+				"address of the embedded broker; in `sigpath lab`, of the lab's mosquitto",
+			),
+		})
 		.optional()
-		.describe('the embedded MQTT broker, used when `mqtt` is absent (loopback by default)'),
+		.describe(
+			'the embedded MQTT broker, a fallback used when `mqtt` is absent (MQTT 3.1.1, loopback by default); `sigpath lab` runs mosquitto here instead',
+		),
 	midi: Midi.optional(),
 	drivers: z
 		.strictObject({

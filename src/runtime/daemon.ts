@@ -126,6 +126,7 @@ export class Daemon {
 			model: this.model,
 			feedStarted: (k) => this.loop.started(k),
 			feedState: (k) => this.feedState(k),
+			feedExtras: (k) => ({ alarms: this.feedAlarms(k), violations: this.power.feedCompliance(k)?.violations ?? [] }),
 			deviceState: (id) => this.deviceState(id),
 		})
 		this.alarms = new AlarmManager({ log: this.log, journal, now, wallMs: () => this.clock.wallMs() })

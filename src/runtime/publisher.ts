@@ -3,18 +3,29 @@
 // push channel (SSE), its /status cache and metrics, and the MIDI LEDs listen to. Alarms (each lifecycle event, and
 // the whole active list, retained) and confirmed takes go out the same way.
 //
-// A feed is published only when its state differs from what was last published (one JSON.stringify per look), so a
-// producer may ask for a feed whenever it might have changed: the engine loop asks for every feed the engine
-// touched (reports, commands and the timers that move a class, such as recovering -> healthy after clearMs), the
-// tally follower for a feed whose crosspoint moved, the power monitor for a feed whose live compliance changed.
+// A feed is published only when what is shown of it differs from what was last published (one JSON.stringify per
+// look), so a producer may ask for a feed whenever it might have changed: the engine loop asks for every feed the
+// engine touched (reports, commands and the timers that move a class, such as recovering -> healthy after clearMs),
+// the tally follower for a feed whose crosspoint moved, the power monitor for a feed whose live compliance changed,
+// and every alarm about a feed asks for it here. What is shown is the MQTT state plus the feed's active alarms and
+// its live violations (the screens show them); MQTT retains the state alone, republished only when it changed. A
+// UPS on battery changes a feed's alarms (at-risk) without changing its state: an open dashboard once missed it
+// until reloaded, and kept it after the UPS came back.
 import { EventEmitter } from 'node:events'
 import type { Alarm, AlarmRecord, DeviceState, FeedState } from '../control/payloads.ts'
 import type { FeedKey, Model } from '../domain/model.ts'
+import type { Violation } from '../rule/index.ts'
 import type { TakeTiming } from './takes.ts'
 
+/** What the screens show of a feed beside its state: its active alarm codes and live compliance violations. */
+export interface FeedExtras {
+	alarms: string[]
+	violations: Violation[]
+}
+
 export interface DaemonEvents {
-	/** a feed's published state changed */
-	feed: [FeedKey, FeedState]
+	/** a feed's published state, or what the screens show beside it, changed */
+	feed: [FeedKey, FeedState, FeedExtras]
 	/** a device's state changed */
 	device: [string, DeviceState]
 	alarm: [Alarm]
@@ -40,6 +51,7 @@ export interface PublisherDeps {
 	/** a feed's router has synced (its crosspoint is known): only then is its state retained on MQTT */
 	feedStarted: (key: FeedKey) => boolean
 	feedState: (key: FeedKey) => FeedState
+	feedExtras: (key: FeedKey) => FeedExtras
 	deviceState: (id: string) => DeviceState | undefined
 }
 
@@ -48,7 +60,8 @@ export class Publisher {
 	/** completed takes, newest last (for the status endpoint and benchmarks), at most MAX_TAKES */
 	readonly takes: TakeTiming[] = []
 	private sink: StateSink | undefined
-	private readonly last = new Map<FeedKey, string>()
+	/** per feed, the state last retained on MQTT and what was last shown */
+	private readonly last = new Map<FeedKey, { state: string; shown: string }>()
 	/** feeds whose state the sink holds: a feed is retained only once its router has synced (docs/contract.md §6a) */
 	private readonly retained = new Set<FeedKey>()
 	private synced = false
@@ -75,19 +88,22 @@ export class Publisher {
 		return this.synced
 	}
 
-	/** Publishes the feed if its state changed since it was last published. */
+	/** Publishes the feed if its state, or what is shown beside it, changed since it was last published. */
 	feed(key: FeedKey): void {
 		const state = this.d.feedState(key)
+		const extras = this.d.feedExtras(key)
 		const json = JSON.stringify(state)
-		const changed = this.last.get(key) !== json
+		const shown = JSON.stringify(extras)
+		const last = this.last.get(key)
+		const changed = last?.state !== json
 		const retain = this.sink !== undefined && this.d.feedStarted(key) && (changed || !this.retained.has(key))
 		if (retain) {
 			this.retained.add(key)
 			this.sink!.publishFeedState(key, state)
 		}
-		if (!changed) return
-		this.last.set(key, json)
-		this.events.emit('feed', key, state)
+		if (!changed && last?.shown === shown) return
+		this.last.set(key, { state: json, shown })
+		this.events.emit('feed', key, state, extras)
 	}
 
 	feeds(keys: Iterable<FeedKey>): void {
@@ -103,9 +119,11 @@ export class Publisher {
 		this.events.emit('device', id, s)
 	}
 
+	/** An alarm, then its feed: a raise or clear changes what the feed shows (its alarm badges). */
 	alarm(a: Alarm): void {
 		this.sink?.publishAlarm(a)
 		this.events.emit('alarm', a)
+		if (a.feed !== undefined && this.d.model.feeds.has(a.feed as FeedKey)) this.feed(a.feed as FeedKey)
 	}
 
 	/** The active list changed (a raise, a clear, an acknowledgement, a standing alarm's text). */

@@ -15,6 +15,7 @@ import type { Logger } from 'pino'
 import type { Alarm, FeedState } from '../control/payloads.ts'
 import type { FeedKey } from '../domain/model.ts'
 import type { TakeTiming } from '../runtime/daemon.ts'
+import type { FeedExtras } from '../runtime/publisher.ts'
 import { feedPush, snapshot, switchView, type StatusDaemon } from './view.ts'
 
 export const MAX_SSE_CLIENTS = 64
@@ -30,8 +31,8 @@ export class PushChannel {
 
 	private ready = false
 
-	private readonly onFeed = (key: FeedKey, state: FeedState): void =>
-		this.broadcast('feed', feedPush(this.daemon, key, state))
+	private readonly onFeed = (key: FeedKey, state: FeedState, extras: FeedExtras): void =>
+		this.broadcast('feed', feedPush(key, state, extras))
 
 	/** the first full sync is done: a dashboard opened before it learns so */
 	private readonly onReady = (): void => {
@@ -50,14 +51,8 @@ export class PushChannel {
 			minutesRemaining: typeof minutes === 'number' ? minutes : null,
 		})
 	}
-	private readonly onAlarm = (a: Alarm): void => {
-		this.broadcast('alarm', a)
-		// a feed's badges come with its state, which an alarm's raise or clear does not always change (power's
-		// at-risk): the feed goes out again with its alarms as they stand now
-		const key = a.feed as FeedKey | undefined
-		if (key !== undefined && this.daemon.model.feeds.has(key))
-			this.broadcast('feed', feedPush(this.daemon, key, this.daemon.feedState(key)))
-	}
+	// a feed's badges come with it: the publisher sends the feed again on every alarm about it (publisher.ts)
+	private readonly onAlarm = (a: Alarm): void => this.broadcast('alarm', a)
 	private readonly onSwitch = (t: TakeTiming): void => this.broadcast('switch', switchView(t))
 
 	constructor(

@@ -77,6 +77,7 @@ const DASHBOARD: Record<string, { file: string; type: string }> = {
 	'/': { file: 'index.html', type: 'text/html; charset=utf-8' },
 	'/app.js': { file: 'app.js', type: 'text/javascript; charset=utf-8' },
 	'/style.css': { file: 'style.css', type: 'text/css; charset=utf-8' },
+	'/feeds.css': { file: 'feeds.css', type: 'text/css; charset=utf-8' },
 }
 
 const GET = ['GET', 'HEAD']

@@ -4,6 +4,7 @@ import { monotonicMs } from '../clock.ts'
 import type { AlarmRecord, FeedState } from '../control/payloads.ts'
 import type { FeedKey } from '../domain/model.ts'
 import type { Daemon, StatusReport, TakeTiming } from '../runtime/daemon.ts'
+import type { FeedExtras } from '../runtime/publisher.ts'
 
 /** The part of the daemon the status server reads: consumed as is, nothing added to the daemon for it. */
 export type StatusDaemon = Pick<
@@ -114,7 +115,15 @@ export function snapshot(daemon: StatusDaemon): Snapshot {
 	}
 }
 
-/** A feed's change as pushed: its state plus the engine's active alarms (the dashboard merges it by key). */
-export function feedPush(daemon: StatusDaemon, key: FeedKey, state: FeedState): Record<string, unknown> {
-	return { key, ...state, alarms: daemon.feedAlarms(key) }
+/**
+ * A feed's change as pushed (the dashboard merges it by key): its state, its active alarms (the engine's and the
+ * power monitor's) and its live compliance with the violations, as the publisher saw them when it published.
+ */
+export function feedPush(key: FeedKey, state: FeedState, extras: FeedExtras): Record<string, unknown> {
+	return {
+		key,
+		...state,
+		alarms: extras.alarms,
+		compliance: { ...state.compliance, violations: extras.violations },
+	}
 }

@@ -94,7 +94,7 @@ describe('the dashboard in chromium', () => {
 
 		expect(await ack(lab, AT_RISK, 'tco-1')).toBe(200)
 		await item.locator('.acked').waitFor({ timeout: 3000 })
-		expect(await item.locator('.acked').textContent()).toBe(' ACK tco-1')
+		expect(await item.locator('.acked').textContent()).toBe('ACK tco-1')
 
 		lab.sources['rx-0-srt']!.report('up')
 		await item.waitFor({ state: 'detached', timeout: 5000 })
