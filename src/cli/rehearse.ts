@@ -29,7 +29,10 @@ export const command: Command = async (argv, io) => {
 	const base = loadConfigFile(scenario.config)
 	// a rehearsal keeps its own journal: it must not mix with the lab's or a daemon's
 	const journal = mkdtempSync(join(tmpdir(), 'sigpath-rehearsal-'))
-	const config = { ...base, journal: { dir: journal, rotateBytes: base.journal?.rotateBytes ?? 64 * 1024 * 1024 } }
+	const config = {
+		...base,
+		journal: { dir: journal, rotateBytes: base.journal?.rotateBytes ?? 64 * 1024 * 1024, retainDays: 90 },
+	}
 	const quiet = pino({ level: 'silent' })
 	const lab = new Lab({ config, log: quiet })
 	const t0 = Date.now()

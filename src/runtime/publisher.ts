@@ -1,14 +1,14 @@
 // The publisher: the one place where what changed in the daemon leaves it (docs/contract.md §5 and §6). Feed and
 // device states go out as MQTT retained state and as events on the daemon's emitter, which the status endpoint's
 // push channel (SSE), its /status cache and metrics, and the MIDI LEDs listen to. Alarms and confirmed takes go out
-// the same way.
+// the same way; the journal's head (§8) as retained state only (/status reads it from the daemon).
 //
 // A feed is published only when its state differs from what was last published (one JSON.stringify per look), so a
 // producer may ask for a feed whenever it might have changed: the engine loop asks for every feed the engine
 // touched (reports, commands and the timers that move a class, such as recovering -> healthy after clearMs), the
 // tally follower for a feed whose crosspoint moved, the power monitor for a feed whose live compliance changed.
 import { EventEmitter } from 'node:events'
-import type { Alarm, DeviceState, FeedState } from '../control/payloads.ts'
+import type { Alarm, DeviceState, FeedState, JournalHeadState } from '../control/payloads.ts'
 import type { FeedKey, Model } from '../domain/model.ts'
 import type { TakeTiming } from './takes.ts'
 
@@ -29,6 +29,8 @@ export interface StateSink {
 	publishFeedState(feed: FeedKey, state: FeedState): void
 	publishDeviceState(device: string, state: DeviceState): void
 	publishAlarm(alarm: Alarm): void
+	/** the journal's head (§8), retained, sent each time even when unchanged */
+	publishJournalHead(head: JournalHeadState): void
 	/** the first full sync is done: retained state may be published from now on */
 	markSynced(): void
 }
@@ -100,6 +102,11 @@ export class Publisher {
 	alarm(a: Alarm): void {
 		this.sink?.publishAlarm(a)
 		this.events.emit('alarm', a)
+	}
+
+	/** The journal's head: after every decision and at least every 10 s (the daemon's journal part calls it). */
+	journalHead(head: JournalHeadState): void {
+		this.sink?.publishJournalHead(head)
 	}
 
 	switched(t: TakeTiming): void {

@@ -4,6 +4,7 @@ import type { Config } from '../domain/config.ts'
 import type { FeedKey, Model } from '../domain/model.ts'
 import type { FeedSnapshot } from '../engine/types.ts'
 import type { Violation } from '../rule/index.ts'
+import type { JournalStatus } from './journaling.ts'
 
 /**
  * A feed's published state. `active` is the path the router's own tally shows when it is known (the truth on air),
@@ -74,6 +75,8 @@ export interface StatusReport {
 		compliance: FeedState['compliance'] & { violations: { code: string; paths: string[]; detail: string }[] }
 	}[]
 	devices: { id: string; role: string; connected: boolean | null; health: DeviceState['health'] }[]
+	/** the journal's head `{ seq, hash, at }` and its health (§8); null before it is open */
+	journal: JournalStatus | null
 }
 
 export interface StatusInputs {
@@ -86,6 +89,7 @@ export interface StatusInputs {
 	feedAlarms: (key: FeedKey) => string[]
 	violations: (key: FeedKey) => readonly Violation[]
 	deviceState: (id: string) => DeviceState | undefined
+	journal: () => JournalStatus | null
 }
 
 /** GET /status (docs/contract.md §6): every feed with its paths, alarms and compliance, and every device. */
@@ -120,5 +124,6 @@ export function statusReport(i: StatusInputs): StatusReport {
 			const s = i.deviceState(d.id)
 			return { id: d.id, role: d.role, connected: s?.connected ?? null, health: s?.health ?? 'unknown' }
 		}),
+		journal: i.journal(),
 	}
 }
