@@ -9,7 +9,7 @@
 // - `mac` is SHA-256 of the JSON without `mac` (HMAC-SHA256 with journal.key on a keyed chain): a torn or altered
 //   checkpoint does not check, and without the key nobody can make one a keyed daemon accepts.
 // It is written atomically (a temporary file, fsync, rename, fsync of the directory), off the event loop: after
-// every `everyBytes` of records made durable (4 MiB), at least every `everyMs` while records are written (10 min),
+// every `everyBytes` of records made durable (1 MiB), at least every `everyMs` while records are written (10 min),
 // after a start that had to scan, and at a clean stop. A failed write changes nothing: the previous checkpoint still
 // holds, only further back.
 //
@@ -166,7 +166,9 @@ export interface CheckpointerOptions {
 	feeds: Map<string, FeedState>
 	/** what open read: where the journal ends, and where its last record is */
 	report: ScanResult
-	/** a checkpoint once this many bytes of records have been made durable since the last one (default 4 MiB) */
+	/** the seq of the checkpoint open restored from: not written again until there is more */
+	written?: number
+	/** a checkpoint once this many bytes of records have been made durable since the last one (default 1 MiB) */
 	everyBytes?: number
 	/** and at least this often while records are written (default 10 min) */
 	everyMs?: number
@@ -198,8 +200,9 @@ export class Checkpointer {
 		journal: Journal,
 		private readonly o: CheckpointerOptions,
 	) {
-		this.everyBytes = o.everyBytes ?? 4 * 1024 * 1024
+		this.everyBytes = o.everyBytes ?? 1024 * 1024
 		this.everyMs = o.everyMs ?? 10 * 60_000
+		this.writtenSeq = o.written ?? 0
 		const r = o.report
 		this.end = r.end
 		// the last record is a position only if it is where the journal goes on (the end of the last file)

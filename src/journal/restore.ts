@@ -54,6 +54,7 @@ export function openJournal(o: RestoreOptions): Restored {
 		...(o.key ? { key: o.key } : {}),
 		feeds,
 		report,
+		...(cp.ok ? { written: cp.checkpoint.seq } : {}),
 		...(o.checkpointEveryBytes !== undefined ? { everyBytes: o.checkpointEveryBytes } : {}),
 		...(o.checkpointEveryMs !== undefined ? { everyMs: o.checkpointEveryMs } : {}),
 		...(o.clock ? { wall: o.clock.wall } : {}),

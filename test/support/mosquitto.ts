@@ -76,5 +76,6 @@ pattern read sigpath/+/feeds/+/+/set/result
 pattern read sigpath/+/devices/+/state
 pattern read sigpath/+/online
 pattern read sigpath/+/alarms
+pattern read sigpath/+/journal/head
 pattern read sigpath/+/replies/%u/#
 `
