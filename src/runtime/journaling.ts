@@ -158,8 +158,13 @@ export class Journaling {
 		if (h) this.d.publishHead(h)
 	}
 
+	/** Called inside the journal's write loop: it must not throw there. */
 	private durable(b: JournalDurable): void {
-		if (b.records.some((r) => HEAD_KINDS.has(r.kind))) this.publishHead()
+		try {
+			if (b.records.some((r) => HEAD_KINDS.has(r.kind))) this.publishHead()
+		} catch (err) {
+			this.d.log.error({ err }, 'journal: the head could not be published')
+		}
 	}
 
 	private async retain(): Promise<void> {

@@ -53,6 +53,8 @@ async function daily(days: number, key?: Buffer): Promise<{ dir: string; r: Rest
 describe('journal.retainDays', () => {
 	it('removes the files older than retainDays after a retention record; verify accepts the journal from there', async () => {
 		const { dir, r, c } = await daily(120)
+		// a head kept elsewhere long ago: its record is among those retention removes
+		const old = readRecords(dir)[30]!
 		const before = listFiles(dir)
 		expect(before.length).toBeGreaterThan(100)
 		const now = T0 + 125 * DAY
@@ -81,6 +83,15 @@ describe('journal.retainDays', () => {
 		const v = await verify(dir)
 		expect(v.out).toMatch(/: ok: /)
 		expect(v.code).toBe(0)
+		// a head older than the journal's start: what came after it is all there, which is what it can still show
+		const h = await verify(dir, '--head', `${old.seq}:${old.hash}`)
+		expect(h.out).toContain(
+			`record ${old.seq} of the head was removed by retention (the journal starts at seq ${res.from})`,
+		)
+		expect(h.code).toBe(0)
+		// and a head past the journal's end still catches a cut tail
+		const last = recs.at(-1)!
+		expect((await verify(dir, '--head', `${last.seq + 5}:${last.hash}`)).out).toContain('BAD: truncated')
 
 		// a second run later removes more, and says so again; the journal still verifies from its new start
 		c.set(now + 10 * DAY)
