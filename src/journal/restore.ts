@@ -44,7 +44,8 @@ export function openJournal(o: RestoreOptions): Restored {
 	const report = journal.report
 	const warnings: string[] = []
 	const from = cp.ok ? 'checkpoint' : report.files.length > 0 ? 'scan' : 'empty'
-	if (!cp.ok && report.files.length > 0)
+	// a journal of files with no record in them (a crash right after a rotation) has nothing a checkpoint would save
+	if (!cp.ok && report.files.length > 0 && (!cp.missing || report.records > 0))
 		warnings.push(
 			`journal: ${cp.missing ? 'no checkpoint' : `the checkpoint ${CHECKPOINT_FILE} is not used: ${cp.why}`}; mode and lock restored from a full scan of the journal (${report.records} records, ${(report.bytes / 2 ** 20).toFixed(1)} MiB)`,
 		)
