@@ -19,6 +19,7 @@ const TEST = [
 	...RUNTIME,
 	'srt-tools',
 	'ffmpeg',
+	'multicat',
 	'snmpsim',
 	'snmp',
 	'snmpd',

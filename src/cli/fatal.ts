@@ -1,8 +1,8 @@
 // What `sigpath run` does with a fault nothing handled: a promise rejected with nobody to take it, an exception thrown
-// from a callback. Node would print a stack trace on stderr (and, for a rejection, might not even exit); an operator
-// gets one fatal line in the log instead, with pino's structured error (message, type, stack) in it for whoever
-// debugs it, then a clean stop bounded in time (in-flight takes settle, the journal is flushed, MQTT says offline)
-// and exit 70, so that systemd restarts the daemon. A second fault during that stop exits at once.
+// from a callback. Node would print its stack trace on stderr and exit 1 mid-flight; an operator gets one fatal line in
+// the log instead, with pino's structured error (message, type, stack) in it for whoever debugs it, then a clean stop
+// bounded in time (in-flight takes settle, the journal is flushed, MQTT says offline), the log flushed, and exit 70,
+// so that systemd restarts the daemon. A second fault during that stop exits at once (after the flush).
 import type { Logger } from 'pino'
 import { EXIT } from './io.ts'
 
@@ -11,12 +11,28 @@ export interface FatalOptions {
 	/** the clean stop (bounded by `stopTimeoutMs`) */
 	stop: (reason: string) => Promise<void>
 	stopTimeoutMs?: number
-	exit?: (code: number) => never
+	exit?: (code: number) => void
 }
 
 /** Installs the handlers; returns a function that removes them. */
 export function onFatal(o: FatalOptions): () => void {
 	const exit = o.exit ?? ((code: number) => process.exit(code))
+	// pino writes stdout asynchronously: what is buffered is flushed before the exit, or the fatal line itself could be
+	// lost with it (bounded: a log that cannot be flushed must not keep the process)
+	const end = (): void => {
+		let gone = false
+		const go = (): void => {
+			if (gone) return
+			gone = true
+			exit(EXIT.internal)
+		}
+		setTimeout(go, 1000)
+		try {
+			o.log.flush(() => go())
+		} catch {
+			go()
+		}
+	}
 	let fatal = false
 	const handle = (what: string) => (err: unknown) => {
 		const first = !fatal
@@ -25,12 +41,12 @@ export function onFatal(o: FatalOptions): () => void {
 			{ err },
 			`${what}: ${err instanceof Error ? err.message : String(err)}; stopping (exit ${EXIT.internal})`,
 		)
-		if (!first) return exit(EXIT.internal)
+		if (!first) return end()
 		let timer: NodeJS.Timeout | undefined
 		const bound = new Promise<void>((r) => (timer = setTimeout(r, o.stopTimeoutMs ?? 5000)))
 		void Promise.race([o.stop(what).catch(() => undefined), bound]).finally(() => {
 			clearTimeout(timer)
-			exit(EXIT.internal)
+			end()
 		})
 	}
 	const onException = handle('uncaught exception')

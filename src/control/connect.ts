@@ -8,7 +8,7 @@ import type { FeedKey } from '../domain/model.ts'
 import { splitListen } from '../domain/primitives.ts'
 import { resolveSecret } from '../domain/secrets.ts'
 import { startEmbeddedBroker, type EmbeddedBroker } from './broker.ts'
-import { MqttControl, type CommandHandler } from './mqtt.ts'
+import { MqttControl, type AlarmAckHandler, type CommandHandler } from './mqtt.ts'
 
 export interface ControlConnection {
 	control: MqttControl
@@ -19,7 +19,13 @@ export interface ControlConnection {
 /** Starts the broker if it is ours, then the control client; resolves once its `set` topics are subscribed. */
 export async function connectControl(
 	cfg: Config,
-	o: { feeds: Iterable<FeedKey>; handler: CommandHandler; log: Logger; env: NodeJS.ProcessEnv },
+	o: {
+		feeds: Iterable<FeedKey>
+		handler: CommandHandler
+		onAlarmAck?: AlarmAckHandler | undefined
+		log: Logger
+		env: NodeJS.ProcessEnv
+	},
 ): Promise<ControlConnection> {
 	let broker: EmbeddedBroker | undefined
 	let url: string
@@ -56,6 +62,7 @@ export async function connectControl(
 			: {}),
 		feeds: new Set(o.feeds),
 		handler: o.handler,
+		onAlarmAck: o.onAlarmAck,
 		log: o.log.child({ part: 'mqtt' }),
 		protocolVersion,
 	})

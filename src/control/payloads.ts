@@ -22,6 +22,13 @@ export const SetCommand = z
 	})
 export type SetCommand = z.infer<typeof SetCommand>
 
+/** `sigpath/<site>/panels/<panel>/alarms/ack` (docs/contract.md §5a, §7): the alarm's id, and who pressed the button. */
+export const AckCommand = z.strictObject({
+	id: z.string().min(1).max(256).describe('the alarm id'),
+	operator: z.string().min(1).max(64).optional().describe('who acknowledges, as the panel claims it'),
+})
+export type AckCommand = z.infer<typeof AckCommand>
+
 export type CommandResult = { ok: true } | { ok: false; error: string }
 
 export type PathClass = 'healthy' | 'recovering' | 'degraded' | 'ineligible' | 'failed'
@@ -89,6 +96,18 @@ export function printable(text: string, max: number): string {
  * throws. Size is checked first, so a 1 MB payload is refused without being decoded.
  */
 export function parseSetPayload(payload: Buffer): { ok: true; command: SetCommand } | { ok: false; error: string } {
+	return parsePayload(payload, SetCommand)
+}
+
+/** Parses an alarm `ack` payload, with the same limits and reasons as parseSetPayload. */
+export function parseAckPayload(payload: Buffer): { ok: true; command: AckCommand } | { ok: false; error: string } {
+	return parsePayload(payload, AckCommand)
+}
+
+function parsePayload<T>(
+	payload: Buffer,
+	schema: z.ZodType<T>,
+): { ok: true; command: T } | { ok: false; error: string } {
 	if (payload.length > MAX_PAYLOAD_BYTES)
 		return { ok: false, error: `payload is ${payload.length} bytes; at most ${MAX_PAYLOAD_BYTES} are read` }
 	const refuse = (reason: string) => ({ ok: false as const, error: printable(reason, MAX_REASON_CHARS) })
@@ -98,7 +117,7 @@ export function parseSetPayload(payload: Buffer): { ok: true; command: SetComman
 	} catch (err) {
 		return refuse(`payload is not JSON: ${printable((err as Error).message, 200)}`)
 	}
-	const r = SetCommand.safeParse(data)
+	const r = schema.safeParse(data)
 	if (r.success) return { ok: true, command: r.data }
 	const issue = r.error.issues[0]!
 	const where = issue.path.length ? `${issue.path.map((k) => printable(String(k), 60)).join('.')}: ` : ''

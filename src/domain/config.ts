@@ -157,6 +157,34 @@ export const Mqtt = z
 	})
 	.describe('MQTT broker; absent: an embedded broker on 127.0.0.1:1883')
 
+/** A caller of the status endpoint (docs/contract.md §6a): its name is who it is, in the log and the journal. */
+export const HttpToken = z
+	.strictObject({
+		name: Id.describe('who the caller is: recorded as the panel of its commands in the journal'),
+		token: Secret.describe('its bearer token (prefer { env: NAME })'),
+		role: z.enum(['operator', 'viewer']).describe('operator: may command and read /audit; viewer: may read /audit'),
+	})
+	.describe('an HTTP caller')
+export type HttpToken = z.infer<typeof HttpToken>
+
+export const Http = z
+	.strictObject({
+		listen: Listen.default('127.0.0.1:8080').describe('status endpoint address'),
+		token: Secret.optional().describe('v1: one bearer token, as a tokens entry named http with role operator'),
+		tokens: z.array(HttpToken).optional().describe('named bearer tokens; with any token, /audit needs one too'),
+	})
+	.superRefine((h, ctx) => {
+		const names = new Map<string, number>(h.token !== undefined ? [['http', -1]] : [])
+		h.tokens?.forEach((t, i) => {
+			const at = names.get(t.name)
+			const first = at === -1 ? 'http.token' : `http.tokens[${at}]`
+			if (at !== undefined)
+				ctx.addIssue({ code: 'custom', path: ['tokens', i, 'name'], message: `"${t.name}" is taken by ${first}` })
+			else names.set(t.name, i)
+		})
+	})
+	.describe('status endpoint; without a token it is read-only')
+
 const MidiChannel = z.number().int().min(1).max(16).default(1).describe('MIDI channel, 1-16')
 const MidiNumber = z.number().int().min(0).max(127)
 
@@ -217,13 +245,7 @@ const ConfigShape = z.strictObject({
 	devices: z.array(Device).default([]).describe('devices'),
 	events: z.array(Event).default([]).describe('live events'),
 	mqtt: Mqtt.optional(),
-	http: z
-		.strictObject({
-			listen: Listen.default('127.0.0.1:8080').describe('status endpoint address'),
-			token: Secret.optional().describe('bearer token that allows take/lock/auto over HTTP; absent: read-only'),
-		})
-		.optional()
-		.describe('status endpoint'),
+	http: Http.optional(),
 	journal: z
 		.strictObject({
 			dir: z.string().min(1).default('/var/lib/sigpath').describe('journal directory (created when missing)'),

@@ -80,6 +80,12 @@ export const Payloads = {
 	command: CommandRecord.extend({
 		/** where it came from: mqtt, http, midi, cli */
 		via: z.string().optional(),
+		/**
+		 * who sent it, as proven (docs/contract.md §5a, §6a): the MQTT user of a panel's topic, or the name of the HTTP
+		 * token; null when nothing proves it (the v1 MQTT topic, MIDI). `operator` is the claim of the person at it.
+		 * Absent in records written before v2.
+		 */
+		panel: z.string().nullable().optional(),
 		result: z.enum(['accepted', 'refused']),
 		reason: z.string().optional(),
 	}),
@@ -159,7 +165,7 @@ export function checkPayload(kind: string, payload: unknown): string | undefined
  * The records the daemon writes for one observation it gave the engine, and the engine's outputs: the observation
  * (or the command with its result) first, then decisions, alarms and refusals in the engine's order.
  */
-export function entriesFor(obs: Observation, outputs: readonly Output[], via?: string): Entry[] {
+export function entriesFor(obs: Observation, outputs: readonly Output[], via?: string, panel?: string | null): Entry[] {
 	const out: Entry[] = []
 	const rec = toRecord(obs)
 	if (obs.type === 'start') {
@@ -176,6 +182,7 @@ export function entriesFor(obs: Observation, outputs: readonly Output[], via?: s
 			payload: {
 				...(rec as Payload<'command'>),
 				...(via !== undefined ? { via } : {}),
+				...(panel !== undefined ? { panel } : {}),
 				result: refusal ? 'refused' : 'accepted',
 				...(refusal?.kind === 'refusal' ? { reason: refusal.refused } : {}),
 			},

@@ -145,7 +145,7 @@ export function extractTimeline(records: readonly JournalRecord[], options: Extr
 		if (o && ('path' in o ? feedOfPath(o.path) === options.feed : keepDevice('ups' in o ? o.ups : o.device))) return o
 		const c = payloadOf(r, 'command')
 		if (c?.feed === options.feed) {
-			const { via: _via, result: _result, reason: _reason, ...rec } = c
+			const { via: _via, panel: _panel, result: _result, reason: _reason, ...rec } = c
 			return rec
 		}
 		return undefined

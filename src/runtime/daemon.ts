@@ -335,7 +335,7 @@ export class Daemon {
 	}
 
 	/**
-	 * An operator command: journaled with its operator and result; a take resolves once the router confirms. The reply
+	 * An operator command: journaled with its operator, its proven panel (null: none) and result; a take resolves once the router confirms. The reply
 	 * waits for the command's records to be durable while the journal is healthy; while it is failing (or as soon as
 	 * it fails) it waits no longer: the command is applied and acted on all the same, and its records are held in
 	 * memory with the rest (§8). The reply never turns into an error because of the disk.
@@ -343,7 +343,7 @@ export class Daemon {
 	async command(
 		feed: FeedKey,
 		cmd: SetCommand,
-		operator: Operator | { name: string; via: string },
+		operator: Operator | { name: string; via: string; panel?: string | null },
 	): Promise<CommandResult> {
 		if (this.phase !== 'running') return { ok: false, error: 'the daemon is not running' }
 		if (!this.model.feeds.has(feed)) return { ok: false, error: `unknown feed ${feed}` }
@@ -358,7 +358,7 @@ export class Daemon {
 			...(cmd.force ? { force: true } : {}),
 			operator: operator.name,
 		}
-		const { outputs, durable } = this.loop.apply(obs, operator.via)
+		const { outputs, durable } = this.loop.apply(obs, operator.via, operator.panel ?? null)
 		const refusal = outputs.find((o) => o.kind === 'refusal' && o.feed === feed)
 		await this.journal.writtenOrQueued(durable)
 		if (refusal?.kind === 'refusal') return { ok: false, error: refusal.message }
