@@ -38,7 +38,11 @@ export const command: Command = async (argv, io) => {
 		const moved = await onFreePorts(base, dir)
 		const config = {
 			...moved,
-			journal: { dir: join(dir, 'journal'), rotateBytes: base.journal?.rotateBytes ?? 64 * 1024 * 1024 },
+			journal: {
+				dir: join(dir, 'journal'),
+				rotateBytes: base.journal?.rotateBytes ?? 64 * 1024 * 1024,
+				retainDays: base.journal?.retainDays ?? 90,
+			},
 		}
 		const quiet = pino({ level: 'silent' })
 		const lab = new Lab({ config, log: quiet, dir })

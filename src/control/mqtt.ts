@@ -26,6 +26,7 @@ import {
 	type CommandResult,
 	type DeviceState,
 	type FeedState,
+	type JournalHeadState,
 	type SetCommand,
 } from './payloads.ts'
 
@@ -228,6 +229,17 @@ export class MqttControl {
 
 	publishDeviceState(device: string, state: DeviceState): void {
 		this.retain(`${this.base}/devices/${device}/state`, JSON.stringify(state))
+	}
+
+	/**
+	 * The journal's head, retained. Sent every time, even unchanged: "at least every 10 s" (§8) is what lets a keeper
+	 * of the head tell a quiet journal from a daemon that stopped publishing.
+	 */
+	publishJournalHead(head: JournalHeadState): void {
+		const topic = `${this.base}/journal/head`
+		const payload = JSON.stringify(head)
+		this.retained.set(topic, payload)
+		if (this.synced) this.send(topic, payload)
 	}
 
 	publishAlarm(alarm: Alarm): void {

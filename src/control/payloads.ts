@@ -87,6 +87,17 @@ export const AckBody = AckCommand.omit({ id: true })
 
 export type AckResult = { ok: true; alarm: AlarmRecord } | { ok: false; error: string }
 
+/**
+ * The journal's head, retained on `sigpath/<site>/journal/head` (docs/contract.md §8): the last record on disk, to be
+ * kept elsewhere and given to `sigpath journal verify --head SEQ:HASH`.
+ */
+export interface JournalHeadState {
+	seq: number
+	hash: string
+	/** wall time when it was known durable, ISO 8601 */
+	at: string
+}
+
 /** The longest reason parseSetPayload gives: one line an operator reads in a log, an MQTT reply or an HTTP 400. */
 export const MAX_REASON_CHARS = 300
 

@@ -255,6 +255,14 @@ const ConfigShape = z.strictObject({
 				.min(65_536)
 				.default(64 * 1024 * 1024)
 				.describe('rotate a journal file past this size'),
+			retainDays: z
+				.number()
+				.int()
+				.min(1)
+				.default(90)
+				.describe(
+					'journal files whose records are all older than this many days are removed, after a retention record that lets `journal verify` accept the journal starting there',
+				),
 			key: z
 				.strictObject({
 					env: z

@@ -48,6 +48,19 @@ export const Payloads = {
 		/** why the disk refused them (the last error) */
 		reason: z.string(),
 	}),
+	/**
+	 * the oldest journal files are about to be removed (journal.retainDays, retention.ts): written, and durable, before
+	 * they go, so that `verify` accepts a journal that starts at `from` and no earlier cut
+	 */
+	retention: z.strictObject({
+		/** the seq the journal starts at once they are gone: the first record of the oldest file kept */
+		from: z.number().int().min(2),
+		/** the files removed, oldest first */
+		files: z.array(z.string()),
+		/** every record in them is older than this (wall time, ISO 8601) */
+		before: z.string(),
+		retainDays: z.number().int().min(1),
+	}),
 	/** a feed's start: the crosspoint read from the router, mode and lock restored from the journal */
 	start: StartRecord.extend({
 		mode: z.enum(['auto', 'manual']),

@@ -23,19 +23,9 @@ import type { AckResult, AlarmRecord, CommandResult, DeviceState, FeedState, Set
 import type { Config } from '../domain/config.ts'
 import { buildModel, type FeedKey, type Model } from '../domain/model.ts'
 import type { PowerReport } from '../domain/power.ts'
-import { resolveSecret } from '../domain/secrets.ts'
 import type { Engine } from '../engine/engine.ts'
 import type { Decision, Observation } from '../engine/types.ts'
-import {
-	Journal,
-	JournalDropped,
-	readRecords,
-	recoverFeeds,
-	type Entry,
-	type JournalHead,
-	type JournalHealth,
-	type FeedState as Recovered,
-} from '../journal/index.ts'
+import type { Entry, JournalHead, JournalHealth, FeedState as Recovered } from '../journal/index.ts'
 import { PowerMonitor } from '../rule/power.ts'
 import { VERSION } from '../version.ts'
 import { createDrivers, createRouters, deviceStateOf, syncables, upsReadings } from './adapters.ts'
@@ -43,6 +33,7 @@ import { AlarmManager, type AckBy } from './alarms.ts'
 import { DeviceStale } from './device-stale.ts'
 import type { SignalSource } from './devices.ts'
 import { FirstSync } from './first-sync.ts'
+import { Journaling } from './journaling.ts'
 import { EngineLoop } from './loop.ts'
 import { Publisher } from './publisher.ts'
 import { feedState, statusReport, type StatusReport } from './state.ts'
@@ -72,6 +63,8 @@ export interface DaemonOptions {
 	firstSyncTimeoutMs?: number
 	/** router take timeout (ms) */
 	takeTimeoutMs?: number
+	/** the journal's head is published at least this often (default 10 s) */
+	journalHeadEveryMs?: number
 }
 
 type Phase = 'created' | 'starting' | 'running' | 'stopping' | 'stopped'
@@ -93,12 +86,10 @@ export class Daemon {
 	private readonly tally: TallyFollower
 	private readonly power: PowerMonitor
 	private readonly surfaces: Surfaces
-	private journal: Journal | undefined
+	private readonly journal: Journaling
 	private recovered = new Map<string, Recovered>()
 	private firstSync: FirstSync | undefined
 	private phase: Phase = 'created'
-	/** a record was dropped (the journal's memory queue was full) and said so in the log, in this fault */
-	private dropLogged = false
 	private readonly startedAt: number
 
 	constructor(private readonly o: DaemonOptions) {
@@ -130,6 +121,17 @@ export class Daemon {
 			deviceState: (id) => this.deviceState(id),
 		})
 		this.alarms = new AlarmManager({ log: this.log, journal, now, wallMs: () => this.clock.wallMs() })
+		this.journal = new Journaling({
+			config: o.config.journal,
+			dir: this.journalDir,
+			env: this.env,
+			log: this.log,
+			clock: this.clock,
+			failed: (active, message) =>
+				this.alarms.hold({ id: 'journal-failed', code: 'journal-failed', active, message, cleared: message }),
+			publishHead: (h) => this.publisher.journalHead(h),
+			...(o.journalHeadEveryMs ? { headEveryMs: o.journalHeadEveryMs } : {}),
+		})
 		this.alarms.on('alarm', (a) => this.publisher.alarm(a))
 		this.alarms.on('active', (list) => this.publisher.alarmList(list))
 		this.deviceStale = new DeviceStale({ config: o.config, hold: (c) => this.alarms.hold(c), running })
@@ -222,28 +224,11 @@ export class Daemon {
 		if (this.phase !== 'created') throw new Error('the daemon starts once')
 		this.phase = 'starting'
 		const cfg = this.o.config
-		// a keyed chain's key: a missing variable is a SecretError before anything starts (run: exit 78)
-		const key = cfg.journal?.key ? Buffer.from(resolveSecret(cfg.journal.key, this.env), 'utf8') : undefined
-		// A directory that can be read but not written (read-only, full) opens faulted: the daemon starts and controls
-		// all the same, with journal-failed raised, and the journal writes once the disk takes writes (§8). One that
-		// cannot be read at all stops the start: without its head the chain cannot go on, nor mode and lock come back.
-		this.journal = Journal.open({
-			dir: this.journalDir,
-			...(cfg.journal?.rotateBytes ? { rotateBytes: cfg.journal.rotateBytes } : {}),
-			...(key ? { key } : {}),
-		})
-		const rep = this.journal.report
-		if (rep.torn) this.log.warn({ torn: rep.torn }, 'journal: a torn tail was found at start (cut before writing)')
-		if (rep.broken.length > 0) this.log.error({ broken: rep.broken.slice(0, 5) }, 'journal: the chain is broken')
-		this.recovered = recoverFeeds(readRecords(this.journalDir, key))
+		// A key whose variable is not set is a SecretError before anything starts (run: exit 78); a directory that
+		// cannot be read stops the start. One that can be read but not written opens faulted (§8). Mode and lock come
+		// from the checkpoint and the records after it.
+		this.recovered = this.journal.open()
 		const mono = this.loop.boot()
-		this.journal.on('fault', (h) => this.journalFault(h))
-		this.journal.on('recovered', (r) => {
-			this.dropLogged = false
-			const message = `journal: writing again to ${this.journalDir}: ${r.written} held records written after ${r.downMs} ms${r.dropped > 0 ? `, ${r.dropped} dropped (counted in a dropped record)` : ''}`
-			this.log[r.dropped > 0 ? 'warn' : 'info']({ ...r }, message)
-			this.alarms.hold({ id: 'journal-failed', code: 'journal-failed', active: false, message, cleared: message })
-		})
 		const config = this.o.configText !== undefined ? createHash('sha256').update(this.o.configText).digest('hex') : null
 		void this.write([
 			{ kind: 'boot', payload: { version: VERSION, pid: process.pid, mono, ...(config ? { config } : {}) } },
@@ -251,8 +236,8 @@ export class Daemon {
 
 		await this.surfaces.start()
 		// after the boot record (a run begins at its boot record, §8 Timeline, even one held in memory), and once MQTT
-		// is connected, so that the alarm is published as well as logged and journaled
-		if (!this.journal.health.ok) this.journalFault(this.journal.health)
+		// is connected, so that journal-failed is published as well as logged and journaled; the head from now on
+		this.journal.start()
 
 		for (const r of createRouters(cfg, this.log, this.o.takeTimeoutMs)) this.routers.set(r.deviceId, r)
 		this.tally.follow()
@@ -314,12 +299,12 @@ export class Daemon {
 
 	/** The last record on disk `{ seq, hash, at }`, to be kept elsewhere (MQTT, /status) for `journal verify --head`. */
 	journalHead(): JournalHead | null {
-		return this.journal?.written ?? null
+		return this.journal.head()
 	}
 
 	/** The journal's state (ok, or why not, and the records held in memory), for the status. */
 	journalHealth(): JournalHealth | undefined {
-		return this.journal?.health
+		return this.journal.health()
 	}
 
 	/** `keepOnline` (a reload): the MQTT client leaves without publishing online=false; the next one takes over. */
@@ -336,12 +321,7 @@ export class Daemon {
 		await Promise.allSettled(this.sources.map((s) => s.stop()))
 		await Promise.allSettled(this.ups.map((u) => u.stop()))
 		await this.traps?.stop()
-		if (this.journal) {
-			// not awaited: on a failing disk it would wait for ever; close makes one last try and gives up what it
-			// cannot write (write() never rejects), and does not wait on a hung write past the journal's stall limit
-			void this.write([{ kind: 'shutdown', payload: { reason } }])
-			await this.journal.close()
-		}
+		await this.journal.close(reason)
 		this.phase = 'stopped'
 	}
 
@@ -371,7 +351,7 @@ export class Daemon {
 		}
 		const { outputs, durable } = this.loop.apply(obs, operator.via, operator.panel ?? null)
 		const refusal = outputs.find((o) => o.kind === 'refusal' && o.feed === feed)
-		if (this.journal) await this.journal.writtenOrQueued(durable)
+		await this.journal.writtenOrQueued(durable)
 		if (refusal?.kind === 'refusal') return { ok: false, error: refusal.message }
 		const decision = outputs.find((o): o is Decision => o.kind === 'decision' && o.feed === feed)
 		if (decision && !(await this.takesRunner.latest(feed)))
@@ -392,6 +372,7 @@ export class Daemon {
 			alarms: () => this.alarms.list(),
 			violations: (k) => this.power.feedCompliance(k)?.violations ?? [],
 			deviceState: (id) => this.deviceState(id),
+			journal: () => this.journal.status(),
 		})
 	}
 
@@ -425,42 +406,8 @@ export class Daemon {
 		return this.power.report
 	}
 
-	/**
-	 * Journals records; resolves once they are durable. Never rejects: it is called without waiting (`void`) from
-	 * every part of the daemon, and a disk fault must neither kill the process nor hold up a decision. While the disk
-	 * refuses writes the journal holds the records (journal-failed is raised); a record it cannot hold is dropped and
-	 * counted, and said here once per fault.
-	 */
 	private write(entries: readonly Entry[]): Promise<void> {
-		const j = this.journal
-		if (!j || entries.length === 0) return Promise.resolve()
-		return Promise.all(
-			entries.map((e) =>
-				j.append(e.kind, e.payload).then(
-					() => undefined,
-					(err: unknown) => this.lost(err, e.kind),
-				),
-			),
-		).then(() => undefined)
-	}
-
-	private lost(err: unknown, kind: string): void {
-		if (!(err instanceof JournalDropped)) {
-			this.log.error({ err, kind }, 'journal: a record could not be written')
-			return
-		}
-		if (this.dropLogged) return
-		this.dropLogged = true
-		this.log.error(
-			{ err: err.message, kind, health: this.journal?.health },
-			'journal: records are being dropped (the memory queue is full or the journal closed); they are counted in a dropped record',
-		)
-	}
-
-	private journalFault(h: JournalHealth): void {
-		const message = `journal: cannot write to ${this.journalDir} (${h.reason ?? 'unknown'}); the daemon goes on controlling, its records are held in memory (${h.queued} now, up to ${h.maxQueued}) and written when the disk takes them`
-		this.log.error({ health: h }, message)
-		this.alarms.hold({ id: 'journal-failed', code: 'journal-failed', active: true, message, cleared: '' })
+		return this.journal.write(entries)
 	}
 
 	private onDeviceSignal(device: string, state: 'up' | 'down' | 'degraded' | 'unknown', at: number, reason?: string) {

@@ -1,7 +1,8 @@
 // The publisher: the one place where what changed in the daemon leaves it (docs/contract.md §5 and §6). Feed and
 // device states go out as MQTT retained state and as events on the daemon's emitter, which the status endpoint's
 // push channel (SSE), its /status cache and metrics, and the MIDI LEDs listen to. Alarms (each lifecycle event, and
-// the whole active list, retained) and confirmed takes go out the same way.
+// the whole active list, retained) and confirmed takes go out the same way; the journal's head (§8) as retained state
+// only (/status reads it from the daemon).
 //
 // A feed is published only when what is shown of it differs from what was last published (one JSON.stringify per
 // look), so a producer may ask for a feed whenever it might have changed: the engine loop asks for every feed the
@@ -12,7 +13,7 @@
 // UPS on battery changes a feed's alarms (at-risk) without changing its state: an open dashboard once missed it
 // until reloaded, and kept it after the UPS came back.
 import { EventEmitter } from 'node:events'
-import type { Alarm, AlarmRecord, DeviceState, FeedState } from '../control/payloads.ts'
+import type { Alarm, AlarmRecord, DeviceState, FeedState, JournalHeadState } from '../control/payloads.ts'
 import type { FeedKey, Model } from '../domain/model.ts'
 import type { Violation } from '../rule/index.ts'
 import type { TakeTiming } from './takes.ts'
@@ -42,6 +43,8 @@ export interface StateSink {
 	publishAlarm(alarm: Alarm): void
 	/** the active alarms, newest first (retained; sent as it stands once retained state may be published) */
 	publishActiveAlarms(alarms: readonly AlarmRecord[]): void
+	/** the journal's head (§8), retained, sent each time even when unchanged */
+	publishJournalHead(head: JournalHeadState): void
 	/** the first full sync is done: retained state may be published from now on */
 	markSynced(): void
 }
@@ -130,6 +133,11 @@ export class Publisher {
 	alarmList(alarms: readonly AlarmRecord[]): void {
 		this.activeAlarms = alarms
 		this.sink?.publishActiveAlarms(alarms)
+	}
+
+	/** The journal's head: after every decision and at least every 10 s (the daemon's journal part calls it). */
+	journalHead(head: JournalHeadState): void {
+		this.sink?.publishJournalHead(head)
 	}
 
 	switched(t: TakeTiming): void {

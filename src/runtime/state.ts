@@ -4,6 +4,7 @@ import type { Config } from '../domain/config.ts'
 import type { FeedKey, Model } from '../domain/model.ts'
 import type { FeedSnapshot } from '../engine/types.ts'
 import type { Violation } from '../rule/index.ts'
+import type { JournalStatus } from './journaling.ts'
 
 /**
  * A feed's published state. `active` is the path the router's own tally shows when it is known (the truth on air),
@@ -58,6 +59,8 @@ export interface StatusReport {
 	devices: { id: string; role: string; connected: boolean | null; health: DeviceState['health'] }[]
 	/** the active alarms, newest first (docs/contract.md §7) */
 	alarms: AlarmRecord[]
+	/** the journal's head `{ seq, hash, at }` and its health (§8); null before it is open */
+	journal: JournalStatus | null
 }
 
 export interface StatusInputs {
@@ -71,6 +74,7 @@ export interface StatusInputs {
 	alarms: () => AlarmRecord[]
 	violations: (key: FeedKey) => readonly Violation[]
 	deviceState: (id: string) => DeviceState | undefined
+	journal: () => JournalStatus | null
 }
 
 /** GET /status (docs/contract.md §6): every feed with its paths, alarms and compliance, and every device. */
@@ -106,5 +110,6 @@ export function statusReport(i: StatusInputs): StatusReport {
 			return { id: d.id, role: d.role, connected: s?.connected ?? null, health: s?.health ?? 'unknown' }
 		}),
 		alarms: i.alarms(),
+		journal: i.journal(),
 	}
 }

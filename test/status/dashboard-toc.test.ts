@@ -44,7 +44,7 @@ beforeAll(async () => {
 	if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: apt-get install -y chromium`)
 	dir = mkdtempSync(join(tmpdir(), 'sigpath-toc-'))
 	const moved = await onFreePorts(loadConfigFile('config/lab-toc.yaml'), dir)
-	const config = { ...moved, journal: { dir: join(dir, 'journal'), rotateBytes: 64 * 1024 * 1024 } }
+	const config = { ...moved, journal: { dir: join(dir, 'journal'), rotateBytes: 64 * 1024 * 1024, retainDays: 90 } }
 	const quiet = pino({ level: 'silent' })
 	lab = new Lab({
 		config,

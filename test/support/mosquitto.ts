@@ -85,4 +85,5 @@ pattern write sigpath/+/feeds/+/+/set
 pattern read sigpath/+/feeds/+/+/set/result
 pattern write sigpath/+/alarms/ack
 pattern read sigpath/+/alarms/ack/result
+pattern read sigpath/+/journal/head
 `
