@@ -3,7 +3,7 @@
 // the log instead, with pino's structured error (message, type, stack) in it for whoever debugs it, then a clean stop
 // bounded in time (in-flight takes settle, the journal is flushed, MQTT says offline), the log flushed, and exit 70,
 // so that systemd restarts the daemon. A second fault during that stop exits at once (after the flush).
-import type { Logger } from 'pino'
+import { symbols, type Logger } from 'pino'
 import { EXIT } from './io.ts'
 
 export interface FatalOptions {
@@ -21,16 +21,19 @@ export function onFatal(o: FatalOptions): () => void {
 	// lost with it (bounded: a log that cannot be flushed must not keep the process)
 	const end = (): void => {
 		let gone = false
-		const go = (): void => {
+		const go = (late: boolean): void => {
 			if (gone) return
 			gone = true
+			// a flush that did not finish in time (a loaded machine): what is still buffered is written synchronously,
+			// else the clean stop's last lines would go with the process
+			if (late) writeOutNow(o.log)
 			exit(EXIT.internal)
 		}
-		setTimeout(go, 1000)
+		setTimeout(() => go(true), 2000)
 		try {
-			o.log.flush(() => go())
+			o.log.flush(() => go(false))
 		} catch {
-			go()
+			go(true)
 		}
 	}
 	let fatal = false
@@ -56,5 +59,16 @@ export function onFatal(o: FatalOptions): () => void {
 	return () => {
 		process.off('uncaughtException', onException)
 		process.off('unhandledRejection', onRejection)
+	}
+}
+
+/** Writes what pino's destination still buffers, synchronously (sonic-boom's flushSync), when it has one. */
+function writeOutNow(log: Logger): void {
+	const stream = (log as unknown as Record<symbol, { flushSync?: () => void } | undefined>)[symbols.streamSym]
+	try {
+		stream?.flushSync?.()
+	} catch (err) {
+		// the process is exiting and the log is what failed: stderr is the one place left to say so
+		process.stderr.write(`sigpath: the log could not be flushed on exit: ${(err as Error).message}\n`)
 	}
 }
