@@ -3,6 +3,7 @@
 // checked, ids unique in their scope.
 import { z } from 'zod'
 import { Driver, ROUTER_DRIVERS, UPS_DRIVERS } from './drivers.ts'
+import { checkHa, Ha } from './ha.ts'
 import { Id, Listen, Millis, Port1, Secret } from './primitives.ts'
 
 export const TIERS = ['red', 'orange', 'yellow', 'grey'] as const
@@ -259,6 +260,7 @@ const ConfigShape = z.strictObject({
 		.optional()
 		.describe('the embedded MQTT broker, used when `mqtt` is absent (loopback by default)'),
 	midi: Midi.optional(),
+	ha: Ha.optional(),
 	startup: z
 		.strictObject({
 			readyTimeoutMs: z
@@ -280,7 +282,7 @@ const ConfigShape = z.strictObject({
 		.describe('logging'),
 })
 
-export const Config = ConfigShape.superRefine(checkReferences).describe('sigpath configuration')
+export const Config = ConfigShape.superRefine(checkReferences).superRefine(checkHa).describe('sigpath configuration')
 export type Config = z.infer<typeof ConfigShape>
 export type ConfigInput = z.input<typeof Config>
 

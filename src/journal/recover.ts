@@ -64,6 +64,14 @@ export function recoverFeeds(records: Iterable<JournalRecord>): Map<string, Feed
 			Object.assign(get(o.feed, r.seq), { active: o.external, mode: 'manual' })
 			continue
 		}
+		if (o && 'follow' in o) {
+			// §9: the active node's state, as a standby followed it or a new active took it over
+			const s = get(o.feed, r.seq)
+			s.active = o.follow
+			if (o.mode !== undefined) s.mode = o.mode
+			if (o.locked !== undefined) s.locked = o.locked
+			continue
+		}
 		const tally = payloadOf(r, 'tally')
 		// the router's own tally is the truth about the crosspoint
 		if (tally?.feed !== undefined && tally.path !== undefined) get(tally.feed, r.seq).active = tally.path
@@ -127,7 +135,7 @@ export function extractTimeline(records: readonly JournalRecord[], options: Extr
 		if (start?.feed === options.feed)
 			return { t: start.t, feed: start.feed, active: start.active, mode: start.mode, locked: start.locked }
 		const o = payloadOf(r, 'observation')
-		if (o && 'external' in o) return o.feed === options.feed ? o : undefined
+		if (o && ('external' in o || 'follow' in o)) return o.feed === options.feed ? o : undefined
 		if (o && 'router' in o) return keepDevice(o.router) ? o : undefined
 		if (o && ('path' in o ? feedOfPath(o.path) === options.feed : keepDevice('ups' in o ? o.ups : o.device))) return o
 		const c = payloadOf(r, 'command')

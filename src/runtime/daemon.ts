@@ -41,7 +41,9 @@ import { VERSION } from '../version.ts'
 import { createDrivers, deviceStateOf, syncables, upsReadings } from './adapters.ts'
 import { AlarmManager } from './alarms.ts'
 import type { SignalSource } from './devices.ts'
+import { listenToDevices } from './device-events.ts'
 import { FirstSync } from './first-sync.ts'
+import { HaNode } from './ha/node.ts'
 import { EngineLoop } from './loop.ts'
 import { Publisher } from './publisher.ts'
 import { feedState, statusReport, type StatusReport } from './state.ts'
@@ -71,6 +73,8 @@ export interface DaemonOptions {
 	firstSyncTimeoutMs?: number
 	/** router take timeout (ms) */
 	takeTimeoutMs?: number
+	/** this node's name in a pair (docs/contract.md §9: `--node`, SIGPATH_NODE) */
+	node?: string | undefined
 }
 
 type Phase = 'created' | 'starting' | 'running' | 'stopping' | 'stopped'
@@ -91,6 +95,7 @@ export class Daemon {
 	private readonly tally: TallyFollower
 	private readonly power: PowerMonitor
 	private readonly surfaces: Surfaces
+	private readonly ha: HaNode
 	private journal: Journal | undefined
 	private recovered = new Map<string, Recovered>()
 	private firstSync: FirstSync | undefined
@@ -148,6 +153,7 @@ export class Daemon {
 			running,
 			report: (feed, path, signal) => this.loop.apply({ type: 'signal', t: now(), feed, path, signal }, 'runtime'),
 			confirmed: (t) => this.publisher.switched(t),
+			fence: () => this.ha.mayRoute(),
 		})
 		this.tally = new TallyFollower({
 			model: this.model,
@@ -155,11 +161,14 @@ export class Daemon {
 			loop: this.loop,
 			log: this.log,
 			journal,
-			recovered: () => this.recovered,
+			recovered: () => this.ha.recovered(this.recovered),
 			running,
 			resynced: (feed) => this.takesRunner.retryUnroutable(feed),
 			moved: (feed) => this.publisher.feed(feed),
+			follow: (ref, path) => this.ha.follow(ref, path),
 		})
+		const parts = { loop: this.loop, tally: this.tally, alarms: this.alarms, publisher: this.publisher }
+		this.ha = new HaNode(o, this.env, this.model, { ...parts, republish: () => this.surfaces.republish() })
 		this.surfaces = new Surfaces({
 			config: o.config,
 			feeds: this.model.feeds.keys(),
@@ -168,6 +177,7 @@ export class Daemon {
 			publisher: this.publisher,
 			mqttCommand: (feed, cmd, operator: Operator) => this.command(feed, cmd, operator),
 			command: (feed, cmd, operator) => this.command(feed, cmd, operator),
+			pair: this.ha.pair(),
 		})
 	}
 
@@ -244,6 +254,7 @@ export class Daemon {
 		])
 
 		await this.surfaces.start()
+		await this.ha.start()
 		// after the boot record (a run begins at its boot record, §8 Timeline, even one held in memory), and once MQTT
 		// is connected, so that the alarm is published as well as logged and journaled
 		if (!this.journal.health.ok) this.journalFault(this.journal.health)
@@ -258,33 +269,14 @@ export class Daemon {
 			this.routers.set(d.id, router)
 		}
 		this.tally.follow()
-		for (const [id, router] of this.routers) {
-			router.on('synced', () => {
-				if (this.phase !== 'running') return
-				this.publisher.device(id)
-				this.firstSync?.check()
-			})
-			router.on('connection', (e) => {
-				this.publisher.device(id)
-				if (!e.connected) this.log.warn({ router: id, state: e.state, reason: e.reason }, 'router link down')
-			})
-			router.on('freshness', () => this.publisher.device(id))
-			router.on('lock', () => this.publisher.device(id))
-		}
-		for (const src of this.sources) {
-			src.on('signal', (e) => this.onDeviceSignal(src.deviceId, e.state, e.at, e.reason))
-			src.on('synced', () => this.firstSync?.check())
-			src.on('status', () => this.publisher.device(src.deviceId))
-		}
-		for (const u of this.ups) {
-			u.on('power', () => this.onPower(u))
-			u.on('reading', () => this.publisher.device(u.id))
-			u.on('freshness', () => this.publisher.device(u.id))
-			u.on('synced', () => {
-				this.onPower(u)
-				this.firstSync?.check()
-			})
-		}
+		listenToDevices(this.routers, this.sources, this.ups, {
+			log: this.log,
+			publisher: this.publisher,
+			running: () => this.phase === 'running',
+			synced: () => this.firstSync?.check(),
+			signal: (device, state, at, reason) => this.onDeviceSignal(device, state, at, reason),
+			power: (u) => this.onPower(u),
+		})
 		if (this.traps) await this.traps.start()
 		this.phase = 'running'
 		for (const r of this.routers.values()) r.start()
@@ -341,6 +333,7 @@ export class Daemon {
 		this.firstSync?.stop()
 		// in-flight takes settle (confirmed or not) before the routers go: their outcome belongs in the journal
 		await this.takesRunner.settle()
+		await this.ha.stop()
 		await this.surfaces.stop({ offline: !options.keepOnline })
 		await Promise.allSettled([...this.routers.values()].map((r) => r.stop()))
 		await Promise.allSettled(this.sources.map((s) => s.stop()))
@@ -367,6 +360,8 @@ export class Daemon {
 		operator: Operator | { name: string; via: string },
 	): Promise<CommandResult> {
 		if (this.phase !== 'running') return { ok: false, error: 'the daemon is not running' }
+		const permit = this.ha.mayCommand()
+		if (!permit.ok) return { ok: false, error: permit.why }
 		if (!this.model.feeds.has(feed)) return { ok: false, error: `unknown feed ${feed}` }
 		if (!this.loop.started(feed))
 			return { ok: false, error: `feed ${feed} has not started: its router has not reported its crosspoints yet` }
@@ -401,6 +396,7 @@ export class Daemon {
 			feedAlarms: (k) => this.feedAlarms(k),
 			violations: (k) => this.power.feedCompliance(k)?.violations ?? [],
 			deviceState: (id) => this.deviceState(id),
+			node: this.ha.status(),
 		})
 	}
 

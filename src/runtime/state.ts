@@ -4,6 +4,7 @@ import type { Config } from '../domain/config.ts'
 import type { FeedKey, Model } from '../domain/model.ts'
 import type { FeedSnapshot } from '../engine/types.ts'
 import type { Violation } from '../rule/index.ts'
+import type { NodeStatus } from './ha/role.ts'
 
 /**
  * A feed's published state. `active` is the path the router's own tally shows when it is known (the truth on air),
@@ -49,6 +50,7 @@ const SEVERITY: Record<string, MqttAlarm['severity']> = {
 	'power-on-battery': 'major',
 	'power-low-battery': 'critical',
 	'journal-failed': 'critical',
+	'ha-standby-lost': 'major',
 }
 
 export function severityOf(code: string, active = true): MqttAlarm['severity'] {
@@ -74,6 +76,8 @@ export interface StatusReport {
 		compliance: FeedState['compliance'] & { violations: { code: string; paths: string[]; detail: string }[] }
 	}[]
 	devices: { id: string; role: string; connected: boolean | null; health: DeviceState['health'] }[]
+	/** this node (docs/contract.md §9): alone, or active or standby in a pair */
+	node: NodeStatus
 }
 
 export interface StatusInputs {
@@ -86,6 +90,7 @@ export interface StatusInputs {
 	feedAlarms: (key: FeedKey) => string[]
 	violations: (key: FeedKey) => readonly Violation[]
 	deviceState: (id: string) => DeviceState | undefined
+	node: NodeStatus
 }
 
 /** GET /status (docs/contract.md §6): every feed with its paths, alarms and compliance, and every device. */
@@ -120,5 +125,6 @@ export function statusReport(i: StatusInputs): StatusReport {
 			const s = i.deviceState(d.id)
 			return { id: d.id, role: d.role, connected: s?.connected ?? null, health: s?.health ?? 'unknown' }
 		}),
+		node: i.node,
 	}
 }
