@@ -2,6 +2,7 @@
 // real SRT callers (srt-live-transmit), and two daemons as separate processes (`sigpath run --node`), so that
 // SIGKILL and SIGSTOP are real. Which node sent a routing request: the simulator logs each request with the client's
 // TCP port, and /proc says whose port it is.
+import { spawnSync } from 'node:child_process'
 import { writeFileSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -28,11 +29,12 @@ const retained = new Map<string, string>()
 const replies: { topic: string; body: string }[] = []
 const nodes: Record<'a' | 'b', { file: string; http: number; journal: string; srt: [number, number] }> = {} as never
 const procs: DaemonProc[] = []
-/** per path (srt1, srt2): the UDP ports its callers read, and the callers (one per node) */
-const callers: Record<'srt1' | 'srt2', { udp: number[]; peers: SrtPeer[] }> = {
+/** per path (srt1, srt2): the UDP ports its callers read (one per node), and the callers running */
+const callers: Record<'srt1' | 'srt2', { udp: number[]; peers: { node: 'a' | 'b'; peer: SrtPeer }[] }> = {
 	srt1: { udp: [], peers: [] },
 	srt2: { udp: [], peers: [] },
 }
+const alarms: { code: string; severity: string; message: string }[] = []
 let feeder: UdpFeeder[] = []
 let SLT: string
 
@@ -72,18 +74,24 @@ function start(n: 'a' | 'b'): DaemonProc {
 	return p
 }
 
-/** (Re)starts the SRT callers of a path, one per node, each reading its own UDP port fed by the test. */
-async function startCallers(path: 'srt1' | 'srt2'): Promise<void> {
+/** Starts the SRT callers of a path into the given nodes' listeners, each reading its own UDP port the test feeds. */
+function startCallers(path: 'srt1' | 'srt2', to: readonly ('a' | 'b')[] = ['a', 'b']): void {
 	const k = path === 'srt1' ? 0 : 1
 	const c = callers[path]
-	c.peers = (['a', 'b'] as const).map((n, i) =>
-		startPeer(SLT, [`udp://127.0.0.1:${c.udp[i]}`, `srt://127.0.0.1:${nodes[n].srt[k]}?mode=caller&latency=120`, '-q']),
-	)
+	for (const n of to)
+		c.peers.push({
+			node: n,
+			peer: startPeer(SLT, [
+				`udp://127.0.0.1:${c.udp[n === 'a' ? 0 : 1]}`,
+				`srt://127.0.0.1:${nodes[n].srt[k]}?mode=caller&latency=120`,
+				'-q',
+			]),
+		})
 }
 
-async function killCallers(path: 'srt1' | 'srt2'): Promise<void> {
-	await Promise.all(callers[path].peers.map((p) => p.kill('SIGKILL')))
-	callers[path].peers = []
+async function killCallers(path: 'srt1' | 'srt2', from: readonly ('a' | 'b')[] = ['a', 'b']): Promise<void> {
+	await Promise.all(callers[path].peers.filter((p) => from.includes(p.node)).map((p) => p.peer.kill('SIGKILL')))
+	callers[path].peers = callers[path].peers.filter((p) => !from.includes(p.node))
 }
 
 const feed = (s: StatusView | null, f: string) => s?.feeds.find((x) => `${x.event}/${x.feed}` === f)
@@ -132,7 +140,6 @@ beforeAll(async () => {
 			f.start()
 			feeder.push(f)
 		}
-		await startCallers(p)
 	}
 	panel = await mqtt.connectAsync(broker.url, {
 		username: 'panel1',
@@ -142,9 +149,15 @@ beforeAll(async () => {
 	})
 	panel.on('message', (topic, m) => {
 		if (topic.startsWith('sigpath/hat/replies/')) replies.push({ topic, body: m.toString() })
+		else if (topic === 'sigpath/hat/alarms') alarms.push(JSON.parse(m.toString()) as (typeof alarms)[number])
 		else retained.set(topic, m.toString())
 	})
-	await panel.subscribeAsync(['sigpath/hat/online', 'sigpath/hat/nodes/+/state', 'sigpath/hat/replies/panel1/#'])
+	await panel.subscribeAsync([
+		'sigpath/hat/online',
+		'sigpath/hat/nodes/+/state',
+		'sigpath/hat/replies/panel1/#',
+		'sigpath/hat/alarms',
+	])
 }, 60_000)
 
 afterAll(async () => {
@@ -163,9 +176,21 @@ describe('an active/standby pair through etcd', () => {
 	let a: DaemonProc
 	let b: DaemonProc
 
+	it('a node of a pair needs a name: one line, exit 78', async () => {
+		const { SIGPATH_NODE: _n, ...env } = process.env
+		const r = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'run', '--config', nodes.a.file], {
+			env: { ...env, ...ENV },
+			encoding: 'utf8',
+		})
+		expect(r.status).toBe(78)
+		expect(r.stderr).toBe(`${nodes.a.file}: ha: this node needs a name: --node NAME or SIGPATH_NODE\n`)
+	}, 30_000)
+
 	it('one node is active; the standby follows, sends nothing and takes no command', async () => {
 		a = start('a')
 		await until('a active', async () => (await a.status())?.node.role === 'active', 30_000, a.output)
+		startCallers('srt1', ['a'])
+		startCallers('srt2', ['a'])
 		b = start('b')
 		await until(
 			'b standby, following a',
@@ -176,6 +201,8 @@ describe('an active/standby pair through etcd', () => {
 			30_000,
 			b.output,
 		)
+		startCallers('srt1', ['b'])
+		startCallers('srt2', ['b'])
 		// both nodes hear both paths: the engines agree, one in shadow
 		for (const p of [a, b])
 			await until(
@@ -211,6 +238,11 @@ describe('an active/standby pair through etcd', () => {
 		await until('b publishes its own state', () => retained.get('sigpath/hat/nodes/b/state') !== undefined)
 		expect(JSON.parse(retained.get('sigpath/hat/nodes/b/state')!)).toEqual({ name: 'b', role: 'standby', active: 'a' })
 		expect(retained.get('sigpath/hat/online')).toBe('true')
+		const metrics = async (p: DaemonProc) => (await fetch(`http://127.0.0.1:${p.httpPort}/metrics`)).text()
+		expect(await metrics(a)).toContain('sigpath_ha_role{role="active"} 1')
+		expect(await metrics(a)).toMatch(/sigpath_ha_lease_remaining_seconds (0\.[1-9]|1\.)/)
+		expect(await metrics(b)).toContain('sigpath_ha_role{role="standby"} 1')
+		expect(await metrics(b)).toContain('sigpath_ha_lease_remaining_seconds 0')
 		expect(sim.routingLog).toHaveLength(0)
 	}, 90_000)
 
@@ -281,10 +313,13 @@ describe('an active/standby pair through etcd', () => {
 		const sent = takes.filter((t) => t.result === 'sent' || t.result === 'confirmed')
 		expect(sent.length).toBeGreaterThanOrEqual(2)
 		for (const t of sent) expect(t.lease).toBeGreaterThan(0)
+		// no standby registered for 10 s: the active says so
+		await until('ha-standby-lost', () => alarms.some((x) => x.code === 'ha-standby-lost'), 20_000)
+		expect(alarms.find((x) => x.code === 'ha-standby-lost')).toMatchObject({ severity: 'major' })
 	}, 60_000)
 
 	it('an active paused past its lease (SIGSTOP) sends nothing when it resumes, and is standby', async () => {
-		await startCallers('srt1')
+		startCallers('srt1')
 		b = start('b')
 		await until(
 			'b standby, following a',
@@ -294,6 +329,9 @@ describe('an active/standby pair through etcd', () => {
 			},
 			30_000,
 			b.output,
+		)
+		await until('ha-standby-lost cleared', () =>
+			alarms.some((x) => x.code === 'ha-standby-lost' && x.severity === 'cleared'),
 		)
 		await until(
 			'srt1 healthy again on both',
@@ -309,13 +347,13 @@ describe('an active/standby pair through etcd', () => {
 		// the active reverts to srt1 (preference primary) once it is healthy: let that settle first
 		await until('pgm back on srt1', () => sim.routingTable()[0] === 0, 20_000, a.output)
 		const aPorts = a.ports()
-		// the active's path fails and the active is paused before it can act: when it resumes its engine decides, and
-		// its fence (its own clock) holds the take back
-		await killCallers('srt1')
+		const seqBefore = readRecords(nodes.a.journal).at(-1)?.seq ?? 0
+		// the path on air fails as the active hears it (its own caller stops: b's still sends) and the active is paused
+		// at once: when it resumes, its engine decides a failover, and the fence holds the take back
+		await killCallers('srt1', ['a'])
 		a.signal('SIGSTOP')
 		const stoppedAt = performance.now()
 		await until('b active', async () => (await b.status())?.node.role === 'active', 10_000, b.output)
-		await until('b switches pgm to srt2', () => sim.routingTable()[0] === 4, 10_000, b.output)
 		await new Promise((r) => setTimeout(r, LEASE_MS))
 		const resumedAt = performance.now()
 		a.signal('SIGCONT')
@@ -332,10 +370,22 @@ describe('an active/standby pair through etcd', () => {
 		for (const port of a.ports()) aPorts.add(port)
 		expect(requestsFrom(aPorts, stoppedAt)).toBe(0)
 		expect(requestsFrom(aPorts, resumedAt)).toBe(0)
-		const fenced = [...readRecords(nodes.a.journal)].filter(
-			(r) => r.kind === 'take' && (r.payload as { result: string }).result === 'fenced',
+		// it did decide (its engine saw srt2 fail), and its own clock held the take back
+		await until('the resumed node journals its fenced take', () =>
+			readRecords(nodes.a.journal).some(
+				(r) => r.seq > seqBefore && r.kind === 'take' && (r.payload as { result: string }).result === 'fenced',
+			),
 		)
-		expect(fenced.length).toBeGreaterThan(0)
-		expect(sim.routingTable()[0]).toBe(4)
+		const fenced = readRecords(nodes.a.journal).filter(
+			(r) => r.seq > seqBefore && r.kind === 'take' && (r.payload as { result: string }).result === 'fenced',
+		)
+		// by its own clock (before it read etcd again), or because it read that b leads (after): never sent
+		for (const r of fenced)
+			expect((r.payload as { error: string }).error).toMatch(
+				/^(this node's lease is not valid by its own clock \(paused, or cut off from etcd\)|standby; active is b)$/,
+			)
+		// b heard srt1 all along: nothing moved
+		expect(sim.routingTable()[0]).toBe(0)
+		expect(sim.routingLog.filter((r) => r.at >= stoppedAt)).toHaveLength(0)
 	}, 90_000)
 })
