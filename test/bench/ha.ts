@@ -315,7 +315,9 @@ log: { level: warn }
 		unit: 'ms',
 		op: '<=',
 		target: LEASE_MS + 1000,
-		enforce: 'always',
+		// the bound leaves ~400 ms over etcd's own timing (TTL, then its lease check twice a second): a shared 2-core
+		// machine under other work can eat that, so it is judged in full mode
+		enforce: 'full',
 		digits: 0,
 	})
 })

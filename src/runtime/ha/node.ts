@@ -118,7 +118,10 @@ export class HaNode implements Role {
 		const out = new Map(journal)
 		for (const [feed, k] of this.seat.kept()) {
 			const j = journal.get(feed)
-			out.set(feed, { active: j?.active ?? null, mode: k.mode, locked: k.locked, seq: j?.seq ?? 0 })
+			// a feed this node's journal never saw: the crosspoint is the router's (this is asked once it has synced)
+			const ref = this.model.feeds.get(feed as FeedKey)
+			const active = j ? j.active : ref ? (this.parts.tally.onAir(ref) ?? null) : null
+			out.set(feed, { active, mode: k.mode, locked: k.locked, seq: j?.seq ?? 0 })
 		}
 		return out
 	}
