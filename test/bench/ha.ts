@@ -176,7 +176,13 @@ log: { level: warn }
 			})(),
 			30_000,
 			`${standby} following ${active}`,
-		)
+		).catch(async (err: unknown) => {
+			for (const n of NAMES)
+				console.error(
+					`--- ${n}: ${JSON.stringify((await status(n))?.node ?? null)}\n${procs[n]?.output().slice(-3000) ?? ''}`,
+				)
+			throw err
+		})
 		for (const n of NAMES) for (const path of [0, 1] as const) startCaller(n, path)
 		for (const n of NAMES) {
 			await withTimeout(

@@ -10,6 +10,8 @@ import { freePort, requireBinary, spawnPeer, waitForTcp, type Peer } from './pee
 export interface Etcd {
 	url: string
 	peer: Peer
+	/** stops the member (its data kept) and starts it again on the same ports (all of etcd lost, then back) */
+	restart: (downMs: number) => Promise<void>
 	stop: () => Promise<void>
 }
 
@@ -21,28 +23,27 @@ export async function startEtcd(): Promise<Etcd> {
 	const peerPort = await freePort()
 	const url = `http://127.0.0.1:${client}`
 	const peerUrl = `http://127.0.0.1:${peerPort}`
-	const peer = spawnPeer(bin, [
-		'--name',
-		't',
-		'--data-dir',
-		join(dir, 'data'),
-		'--listen-client-urls',
-		url,
-		'--advertise-client-urls',
-		url,
-		'--listen-peer-urls',
-		peerUrl,
-		'--initial-advertise-peer-urls',
-		peerUrl,
-		'--initial-cluster',
-		`t=${peerUrl}`,
-	])
-	await waitForTcp(client, 10_000).catch((err: Error) => {
-		throw new Error(`etcd did not start: ${peer.output()}`, { cause: err })
-	})
+	const args = [
+		...['--name', 't', '--data-dir', join(dir, 'data'), '--listen-client-urls', url, '--advertise-client-urls', url],
+		...['--listen-peer-urls', peerUrl, '--initial-advertise-peer-urls', peerUrl, '--initial-cluster', `t=${peerUrl}`],
+	]
+	let peer = spawnPeer(bin, args)
+	const ready = () =>
+		waitForTcp(client, 10_000).catch((err: Error) => {
+			throw new Error(`etcd did not start: ${peer.output()}`, { cause: err })
+		})
+	await ready()
 	return {
 		url,
-		peer,
+		get peer() {
+			return peer
+		},
+		restart: async (downMs) => {
+			await peer.stop()
+			await new Promise((r) => setTimeout(r, downMs))
+			peer = spawnPeer(bin, args)
+			await ready()
+		},
 		stop: async () => {
 			await peer.stop()
 			rmSync(dir, { recursive: true, force: true })

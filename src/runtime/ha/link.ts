@@ -7,7 +7,8 @@
 //   earlier active's will (a paused node's broker session expires after its keep-alive, long after a standby took
 //   over) is answered with true at once, so the flag is true while some node is active.
 // A standby that becomes active connects its online client and publishes true; an active that steps down ends it
-// cleanly (no will): the node that took over says true.
+// cleanly (no will): the node that took over says true, and if none has after leaseMs + 1 s (etcd is lost, say), the
+// nodes say false.
 import { readFileSync } from 'node:fs'
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt'
 import type { Logger } from 'pino'
@@ -105,6 +106,12 @@ export class NodeLink {
 			this.publish(client, topic, 'true')
 		})
 		client.on('error', (err) => this.log.warn({ err: err.message }, 'mqtt (online) error'))
+	}
+
+	/** No node has been active for a while (etcd lost, say): the site is not controlled, and `online` says so. */
+	offline(): void {
+		if (this.online || !this.node?.connected) return
+		this.publish(this.node, `${this.base}/online`, 'false')
 	}
 
 	/** A clean stop: online false when this node was the active one, its own state offline. */

@@ -54,6 +54,7 @@ export class HaNode implements Role {
 	private wasActive = false
 	private standbySeenAt = 0
 	private timer: NodeJS.Timeout | undefined
+	private noActive: NodeJS.Timeout | undefined
 
 	constructor(
 		o: HaOptions,
@@ -157,6 +158,7 @@ export class HaNode implements Role {
 	async stop(): Promise<void> {
 		if (!this.seat) return
 		clearInterval(this.timer)
+		clearTimeout(this.noActive)
 		this.parts.publisher.events.off('feed', this.onFeed)
 		await this.seat.stop()
 		await this.link!.stop()
@@ -171,6 +173,12 @@ export class HaNode implements Role {
 
 	private changed(): void {
 		const s = this.status()
+		// no node active for longer than a takeover takes: the site is not controlled (etcd lost, say)
+		clearTimeout(this.noActive)
+		if (s.active === null)
+			this.noActive = setTimeout(() => {
+				if (this.seat?.activeName() === null) this.link!.offline()
+			}, this.seat!.fence.leaseMs + 1000)
 		if (s.role === 'active' && !this.wasActive) this.takeover()
 		else if (s.role !== 'active' && this.wasActive) {
 			this.wasActive = false
