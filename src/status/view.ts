@@ -52,6 +52,8 @@ export interface Snapshot {
 	feeds: StatusReport['feeds']
 	devices: DeviceView[]
 	switches: SwitchView[]
+	/** this node: alone, or active or standby in a pair (docs/contract.md §9) */
+	node: StatusReport['node']
 }
 
 export const RECENT_SWITCHES = 50
@@ -106,6 +108,7 @@ export function snapshot(daemon: StatusDaemon): Snapshot {
 		feeds: status.feeds,
 		devices: [...roles].map(([id, role]) => deviceView({ id, role }, daemon.deviceState(id))),
 		switches: daemon.takes.slice(-RECENT_SWITCHES).map((t) => switchView(t, nowWall, nowMono)),
+		node: status.node,
 	}
 }
 

@@ -14,6 +14,7 @@ import { readRecords } from '../../src/journal/index.ts'
 import { freeUdpPort, startPeer, UdpFeeder, type Peer as SrtPeer } from '../drivers/srt/helpers.ts'
 import { startDaemon, startEtcd, until, type DaemonProc, type Etcd, type StatusView } from '../support/ha.ts'
 import { PANEL_ACL, startMosquitto, type Mosquitto } from '../support/mosquitto.ts'
+import { openSse } from '../support/status-sse.ts'
 import { freePort, requireBinary } from '../support/peers.ts'
 
 const LEASE_MS = 2000
@@ -248,11 +249,20 @@ describe('an active/standby pair through etcd', () => {
 
 	it('SIGKILL of the active: the standby is active within leaseMs + 1000 ms, moves no crosspoint, keeps mode and lock', async () => {
 		const routing = [...sim.routingTable()]
+		// b's dashboard stream says which node it is, and follows its role
+		const sse = await openSse(`http://127.0.0.1:${b.httpPort}/events`)
+		const snap = JSON.parse((await sse.next((e) => e.event === 'snapshot')).data) as { node: unknown }
+		expect(snap.node).toMatchObject({ name: 'b', role: 'standby', active: 'a' })
 		const killedAt = Date.now()
 		a.signal('SIGKILL')
 		await until('b active', async () => (await b.status())?.node.role === 'active', 10_000, b.output)
 		const took = Date.now() - killedAt
 		expect(took).toBeLessThanOrEqual(LEASE_MS + 1000)
+		const pushed = await sse.next(
+			(e) => e.event === 'node' && (JSON.parse(e.data) as { role: string }).role === 'active',
+		)
+		expect(JSON.parse(pushed.data)).toMatchObject({ name: 'b', role: 'active', active: 'b' })
+		sse.close()
 		const s = (await b.status())!
 		expect(s.node).toMatchObject({ name: 'b', role: 'active', active: 'b' })
 		expect(feed(s, 'ev/two')).toMatchObject({ mode: 'manual', locked: true, active: 'a' })

@@ -187,6 +187,7 @@ export class HaNode implements Role {
 			this.log.warn({ active: s.active }, `standby now; ${s.active ? `active is ${s.active}` : 'no node is active'}`)
 		} else if (s.role !== 'active') this.log.info({ active: s.active }, `standby; active is ${s.active ?? 'none'}`)
 		this.link!.state(this.status())
+		this.parts.publisher.events.emit('node', this.status())
 	}
 
 	/** This node became the active one: every feed from the router and etcd, a due failover at once. */
