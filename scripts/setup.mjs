@@ -11,14 +11,26 @@ import { execFileSync, spawnSync } from 'node:child_process'
 import { existsSync } from 'node:fs'
 
 // node-gyp builds the libsrt binding (drivers/srt/native) during `npm ci`: a C++ compiler, make and python3 (gyp);
-// socat: the lab's serial devices (SW-P-08 over RS-422, Megatec UPS) run over a pty pair
-const RUNTIME = ['pkg-config', 'libsrt-openssl-dev', 'g++', 'make', 'python3', 'socat']
+// socat: the lab's serial devices (SW-P-08 over RS-422, Megatec UPS) run over a pty pair;
+// mosquitto: the lab's MQTT broker (MQTT v5, passwords, the production ACL), mosquitto-clients: the panel lines the
+// README and the lab print (mosquitto_pub)
+const RUNTIME = [
+	'pkg-config',
+	'libsrt-openssl-dev',
+	'g++',
+	'make',
+	'python3',
+	'socat',
+	'mosquitto',
+	'mosquitto-clients',
+]
 /** tools that count as present when their command is on the PATH, whoever installed them (pyenv, a toolchain) */
 const COMMANDS = { 'g++': 'g++', make: 'make', python3: 'python3', 'pkg-config': 'pkg-config' }
 const TEST = [
 	...RUNTIME,
 	'srt-tools',
 	'ffmpeg',
+	'multicat',
 	'snmpsim',
 	'snmp',
 	'snmpd',
@@ -36,7 +48,7 @@ const TEST = [
 ]
 
 const args = new Set(process.argv.slice(2))
-const wanted = args.has('--test') ? TEST : RUNTIME
+const wanted = [...new Set(args.has('--test') ? TEST : RUNTIME)]
 
 if (process.env.SIGPATH_SKIP_SETUP === '1') process.exit(0)
 if (process.platform !== 'linux' || !existsSync('/usr/bin/dpkg-query')) {

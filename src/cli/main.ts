@@ -12,7 +12,11 @@ const USAGE = `usage: sigpath COMMAND [ARGS]
   lab [FILE]                             a simulated BOC on loopback
   probe FILE DEVICE [--seconds N]        connect to one device and print its state
   take FILE ROUTER OUTPUT INPUT          route one crosspoint and wait for the router's tally
-  journal verify DIR | journal timeline DIR --feed E/F [--from T --to T]
+  journal verify DIR [--json] [--key-env NAME] [--head SEQ:HASH]
+                                         check the journal's chain (keyed: the key in $NAME) and that it
+                                         still holds a head kept elsewhere
+  journal timeline DIR --feed E/F [--from T] [--to T] [--run N] [--config FILE] [--key-env NAME]
+                                         a replay timeline of one feed from the journal
 `
 
 export async function main(argv: string[], io: CliIo = processIo): Promise<number> {

@@ -1,5 +1,6 @@
 // `sigpath run --config FILE`: the daemon, in the foreground (systemd runs it). 0 clean stop; 78 invalid config.
 //
+// A fault nothing handled (fatal.ts) is one fatal log line, a bounded clean stop and exit 70.
 // Signals: SIGTERM/SIGINT stop cleanly (in-flight takes settle, journal flushed, MQTT online=false). SIGHUP reloads:
 // the new file is validated first and the old config kept, with the reason, when it does not validate; a valid one
 // replaces the running daemon through the same restart path as a cold start, which never moves a crosspoint.
@@ -15,6 +16,7 @@ import { createLogger } from '../log.ts'
 import { Daemon } from '../runtime/daemon.ts'
 import { SystemdNotifier } from '../runtime/notify.ts'
 import type { StatusServer } from '../status/server.ts'
+import { onFatal } from './fatal.ts'
 import { startStatus } from './status-hook.ts'
 import { EXIT, parse, UsageError, type Command } from './io.ts'
 
@@ -51,6 +53,8 @@ export const command: Command = async (argv, io) => {
 	const log = createLogger(loaded.config.log?.level ?? 'info')
 	const notifier = new SystemdNotifier(log)
 	const runner = new Runner(log, notifier, node)
+	// a fault nothing handled: one fatal line in the log, a bounded clean stop, exit 70 (no stack trace on stderr)
+	onFatal({ log, stop: (why) => runner.stop(`fatal: ${why}`) })
 	const done = new Promise<number>((resolve) => {
 		for (const sig of ['SIGTERM', 'SIGINT'] as const)
 			process.once(sig, () => {
@@ -120,8 +124,8 @@ class Runner {
 		const s = d.status()
 		const critical = s.feeds.filter((f) => f.critical)
 		const ok = critical.filter((f) => f.compliance.compliant).length
-		const alarms = s.feeds.reduce((n, f) => n + f.alarms.length, 0)
-		return `${s.feeds.length} feeds, ${ok}/${critical.length} critical compliant, ${alarms} alarms`
+		// every active alarm, a device's and the journal's too, not only the feeds'
+		return `${s.feeds.length} feeds, ${ok}/${critical.length} critical compliant, ${s.alarms.length} alarms`
 	}
 
 	reload(file: string): Promise<void> {

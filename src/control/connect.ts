@@ -8,7 +8,7 @@ import type { FeedKey } from '../domain/model.ts'
 import { splitListen } from '../domain/primitives.ts'
 import { resolveSecret } from '../domain/secrets.ts'
 import { startEmbeddedBroker, type EmbeddedBroker } from './broker.ts'
-import { MqttControl, type CommandHandler } from './mqtt.ts'
+import { MqttControl, type AckHandler, type CommandHandler } from './mqtt.ts'
 
 export interface ControlConnection {
 	control: MqttControl
@@ -22,6 +22,7 @@ export async function connectControl(
 	o: {
 		feeds: Iterable<FeedKey>
 		handler: CommandHandler
+		ack?: AckHandler
 		log: Logger
 		env: NodeJS.ProcessEnv
 		/** a pair's node (docs/contract.md §9): its own client id (two nodes with one id would push each other off) */
@@ -63,6 +64,7 @@ export async function connectControl(
 			: {}),
 		feeds: new Set(o.feeds),
 		handler: o.handler,
+		...(o.ack ? { ack: o.ack } : {}),
 		log: o.log.child({ part: 'mqtt' }),
 		protocolVersion,
 		...(o.pair ? { online: false, speaking: o.pair.speaking, answers: o.pair.answers } : {}),

@@ -67,7 +67,7 @@ export class PairLab {
 		log: Logger,
 	) {
 		if (!config.ha || !config.mqtt) throw new PairError(`${file}: a pair needs ha and mqtt (see config/lab-pair.yaml)`)
-		this.lab = new Lab({ config, log })
+		this.lab = new Lab({ config, log, dir: DIR })
 	}
 
 	async start(): Promise<void> {

@@ -9,12 +9,12 @@ import {
 	type TrapReceiver,
 } from '../../drivers/snmp/index.ts'
 import { SrtReceiver } from '../../drivers/srt/connection.ts'
-import type { Router } from '../../drivers/router/index.ts'
+import { createRouter, type Router } from '../../drivers/router/index.ts'
 import { createUpsDevice, upsProbeResult, type UpsDevice } from '../../drivers/ups/index.ts'
-import { DriverUnavailableError, type DriverContext, type Health } from '../../drivers/types.ts'
+import { DriverUnavailableError, type DriverContext, type Freshness, type Health } from '../../drivers/types.ts'
 import type { DeviceState } from '../control/payloads.ts'
 import type { Config } from '../domain/config.ts'
-import type { ResolvedSrtDriver } from '../domain/drivers.ts'
+import { staleMsOf, type ResolvedSrtDriver } from '../domain/drivers.ts'
 import { resolveSecrets } from '../domain/secrets.ts'
 import type { UpsReading } from '../rule/power.ts'
 import type { SignalSource, SignalSourceEvents } from './devices.ts'
@@ -143,6 +143,9 @@ export class SnmpSource extends EventEmitter<SignalSourceEvents> implements Sign
 	isSynced(): boolean {
 		return this.dev.synced
 	}
+	freshness(): Freshness {
+		return this.dev.freshness
+	}
 	status(): { connected: boolean; health: Health; detail: Record<string, unknown> } {
 		const p = this.dev.probeResult()
 		return { connected: p.connected, health: p.health, detail: p.detail }
@@ -163,12 +166,13 @@ export function createDrivers(unresolved: Config, env: DriverContext & { env: No
 	const config = resolveSecrets(unresolved, env.env)
 	const ctx: DriverContext = { log: env.log }
 	const traps = createTrapReceiver(config, ctx)
-	const deps = { ...ctx, ...(traps ? { traps } : {}) }
 	const sources: SignalSource[] = []
 	const ups: UpsDevice[] = []
 	for (const d of config.devices) {
 		const drv = d.driver
 		if (!drv) continue
+		const staleAfterMs = staleMsOf(drv, config.drivers?.staleMs)
+		const deps = { ...ctx, ...(traps ? { traps } : {}), ...(staleAfterMs !== undefined ? { staleAfterMs } : {}) }
 		if (drv.type === 'srt') sources.push(new SrtSource(d.id, drv, ctx))
 		else if (drv.type === 'snmp') {
 			const dev = createSignalDevice(d, deps)
@@ -179,6 +183,26 @@ export function createDrivers(unresolved: Config, env: DriverContext & { env: No
 		}
 	}
 	return { sources, ups, traps }
+}
+
+/** Every router of the config (a router driver), not started, each with its staleMs and the take timeout. */
+export function createRouters(config: Config, log: DriverContext['log'], takeTimeoutMs?: number): Router[] {
+	const routers: Router[] = []
+	for (const d of config.devices) {
+		if (d.role !== 'router' || !d.driver) continue
+		const staleAfterMs = staleMsOf(d.driver, config.drivers?.staleMs)
+		routers.push(
+			createRouter(
+				d,
+				{ log },
+				{
+					...(takeTimeoutMs ? { takeTimeoutMs } : {}),
+					...(staleAfterMs !== undefined ? { staleAfterMs } : {}),
+				},
+			),
+		)
+	}
+	return routers
 }
 
 /** Each UPS's latest reading, as the power monitor reads it (a UPS that never answered is `power: null`). */

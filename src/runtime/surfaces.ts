@@ -5,7 +5,7 @@
 import type { Logger } from 'pino'
 import { connectControl, type ControlConnection } from '../control/connect.ts'
 import { MidiMapper, openMidiPort, type MidiPort } from '../control/midi.ts'
-import type { CommandHandler } from '../control/mqtt.ts'
+import type { AckHandler, CommandHandler } from '../control/mqtt.ts'
 import type { CommandResult, FeedState, SetCommand } from '../control/payloads.ts'
 import type { Config } from '../domain/config.ts'
 import type { FeedKey } from '../domain/model.ts'
@@ -19,6 +19,8 @@ export interface SurfacesDeps {
 	publisher: Publisher
 	/** an MQTT panel's command */
 	mqttCommand: CommandHandler
+	/** an MQTT panel's alarm acknowledgement (absent: `alarms/ack` is not subscribed) */
+	mqttAck?: AckHandler
 	/** a MIDI surface's command, as operator `midi:<port>` */
 	command: (feed: FeedKey, cmd: SetCommand, operator: { name: string; via: string }) => Promise<CommandResult>
 	/** a pair's node (docs/contract.md §9): what its MQTT client may say and answer */
@@ -37,6 +39,7 @@ export class Surfaces {
 		this.mqtt = await connectControl(this.d.config, {
 			feeds: this.d.feeds,
 			handler: this.d.mqttCommand,
+			...(this.d.mqttAck ? { ack: this.d.mqttAck } : {}),
 			log: this.d.log,
 			env: this.d.env,
 			...(this.d.pair ? { pair: this.d.pair } : {}),

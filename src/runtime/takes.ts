@@ -9,9 +9,16 @@
 // - in a pair (docs/contract.md §9) a routing request leaves only through the fence: asked before the take is
 //   journaled as sent, and again in the same synchronous step as the write to the router (a salvo's flush, a
 //   retry). A fenced take is journaled `fenced` and is no fault of the router (no alarm, no unroutable mark).
+//
+// take-unconfirmed is one alarm per feed, and it stands until the router confirms a take of that feed (the next
+// failover, revert or operator take; an `already` on the tally counts). Why not until acknowledged, nor cleared at
+// once: what the operator must know is that the router is not doing what sigpath asks on this feed, and that stays
+// true until the router's own tally shows otherwise. Cleared by an acknowledgement it would hide a router that still
+// refuses; cleared at once it would be a flash nobody reads. An acknowledgement marks it seen (docs/contract.md §7).
 import type { Logger } from 'pino'
 import type { Router } from '../../drivers/router/index.ts'
 import { RouterError, type Crosspoint, type RouterErrorCode, type TakeResult } from '../../drivers/router/types.ts'
+import { alarmId } from '../domain/alarms.ts'
 import type { FeedKey, Model } from '../domain/model.ts'
 import type { Decision } from '../engine/types.ts'
 import type { Entry } from '../journal/index.ts'
@@ -101,11 +108,7 @@ export class Takes {
 			this.d.journal([
 				{ kind: 'take', payload: { t: this.d.now(), ...base, result: 'failed', error: 'the router has no driver' } },
 			])
-			this.d.alarms.raise(
-				'take-unconfirmed',
-				d.feed,
-				`cannot switch ${d.feed} to ${d.to}: router ${routerId} has no driver`,
-			)
+			this.unconfirmed(d.feed, `cannot switch ${d.feed} to ${d.to}: router ${routerId} has no driver`)
 			return false
 		}
 		const permit = this.permit()
@@ -128,6 +131,12 @@ export class Takes {
 					confirmedAt: r.confirmedAt,
 				})
 				this.d.journal([{ kind: 'take', payload: { t: this.d.now(), ...fenced, result: 'confirmed' } }])
+				this.d.alarms.hold({
+					...this.unconfirmedOf(d.feed),
+					active: false,
+					message: '',
+					cleared: `${d.feed}: ${routerId} confirmed the take of ${d.to}: the router follows sigpath again`,
+				})
 				this.clearUnroutable(d.feed, d.to)
 				this.d.log.info(
 					{ feed: d.feed, to: d.to, ms: +(r.confirmedAt - r.sentAt).toFixed(2), already: r.already },
@@ -145,11 +154,7 @@ export class Takes {
 		}
 		const msg = lastErr instanceof Error ? lastErr.message : String(lastErr)
 		this.d.journal([{ kind: 'take', payload: { t: this.d.now(), ...fenced, result: 'unconfirmed', error: msg } }])
-		this.d.alarms.raise(
-			'take-unconfirmed',
-			d.feed,
-			`switching ${d.feed} to ${d.to} was not confirmed by ${routerId}: ${msg}`,
-		)
+		this.unconfirmed(d.feed, `switching ${d.feed} to ${d.to} was not confirmed by ${routerId}: ${msg}`)
 		this.markUnroutable(d.feed, d.to)
 		return false
 	}
@@ -171,6 +176,14 @@ export class Takes {
 	private retry(router: Router, output: number, input: number): Promise<TakeResult> {
 		const permit = this.permit()
 		return permit.ok ? router.take(output, input) : Promise.reject(new Fenced(permit.why))
+	}
+
+	private unconfirmedOf(feed: FeedKey): { id: string; code: string; feed: FeedKey } {
+		return { id: alarmId.feed('take-unconfirmed', feed), code: 'take-unconfirmed', feed }
+	}
+
+	private unconfirmed(feed: FeedKey, message: string): void {
+		this.d.alarms.hold({ ...this.unconfirmedOf(feed), active: true, message, cleared: '' })
 	}
 
 	/**

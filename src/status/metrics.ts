@@ -31,6 +31,8 @@ export class StatusMetrics {
 		this.takeLatency.observe({ cause: t.cause }, Math.max(0, t.confirmedAt - t.sentAt) / 1000)
 	}
 	private readonly onAlarm = (a: Alarm): void => {
+		// raises and clears (severity `cleared`); an acknowledgement is neither
+		if (a.state === 'acknowledged') return
 		this.alarms.inc({ code: a.code, severity: a.severity })
 	}
 

@@ -4,10 +4,11 @@
 // and port, EventSource reconnects by itself, and it needs no dependency or upgrade handshake. Commands go the other
 // way as ordinary POSTs.
 //
-// Each client first gets a `snapshot` (the whole picture), then `feed`, `device`, `alarm`, `switch` and `node` events
-// as the daemon's publisher emits them (it emits every change of a feed, including those a timer makes, so nothing
-// here compares or sweeps): one JSON.stringify per event, written to every client at once, with Nagle off so a change
-// leaves in the same tick. A comment line every heartbeatMs keeps proxies and idle timeouts from closing the
+// Each client first gets a `snapshot` (the whole picture, the active alarms with it), then `feed`, `device`, `alarm`
+// (each raise, clear and acknowledgement, with its `state`), `switch` and `node` (a pair's node, docs/contract.md §9)
+// events as the daemon's publisher emits them (it emits every change of a feed, including those a timer makes, so
+// nothing here compares or sweeps): one JSON.stringify per event, written to every client at once, with Nagle off so
+// a change leaves in the same tick. A comment line every heartbeatMs keeps proxies and idle timeouts from closing the
 // stream and lets a client notice a dead server. A client that stops reading is dropped (it reconnects and gets a
 // fresh snapshot) rather than buffered without bound.
 import type { IncomingMessage, ServerResponse } from 'node:http'
@@ -16,6 +17,7 @@ import type { Alarm, FeedState } from '../control/payloads.ts'
 import type { FeedKey } from '../domain/model.ts'
 import type { TakeTiming } from '../runtime/daemon.ts'
 import type { NodeStatus } from '../runtime/ha/role.ts'
+import type { FeedExtras } from '../runtime/publisher.ts'
 import { feedPush, snapshot, switchView, type StatusDaemon } from './view.ts'
 
 export const MAX_SSE_CLIENTS = 64
@@ -31,8 +33,8 @@ export class PushChannel {
 
 	private ready = false
 
-	private readonly onFeed = (key: FeedKey, state: FeedState): void =>
-		this.broadcast('feed', feedPush(this.daemon, key, state))
+	private readonly onFeed = (key: FeedKey, state: FeedState, extras: FeedExtras): void =>
+		this.broadcast('feed', feedPush(key, state, extras))
 
 	/** the first full sync is done: a dashboard opened before it learns so */
 	private readonly onReady = (): void => {
@@ -51,6 +53,7 @@ export class PushChannel {
 			minutesRemaining: typeof minutes === 'number' ? minutes : null,
 		})
 	}
+	// a feed's badges come with it: the publisher sends the feed again on every alarm about it (publisher.ts)
 	private readonly onAlarm = (a: Alarm): void => this.broadcast('alarm', a)
 	private readonly onSwitch = (t: TakeTiming): void => this.broadcast('switch', switchView(t))
 	private readonly onNode = (n: NodeStatus): void => this.broadcast('node', n)

@@ -35,7 +35,7 @@ const callers: Record<'srt1' | 'srt2', { udp: number[]; peers: { node: 'a' | 'b'
 	srt1: { udp: [], peers: [] },
 	srt2: { udp: [], peers: [] },
 }
-const alarms: { code: string; severity: string; message: string }[] = []
+const alarms: { code: string; state: string; severity: string; message: string }[] = []
 let feeder: UdpFeeder[] = []
 let SLT: string
 
@@ -105,7 +105,7 @@ function requestsFrom(ports: Set<number>, from = 0): number {
 async function panelSet(feedKey: string, payload: object): Promise<{ ok: boolean; error?: string }[]> {
 	const before = replies.length
 	const correlation = Buffer.from(`${Math.random()}`)
-	await panel.publishAsync(`sigpath/hat/feeds/${feedKey}/set`, JSON.stringify(payload), {
+	await panel.publishAsync(`sigpath/hat/panels/panel1/feeds/${feedKey}/set`, JSON.stringify(payload), {
 		qos: 1,
 		properties: { responseTopic: 'sigpath/hat/replies/panel1/x', correlationData: correlation },
 	})
@@ -325,7 +325,7 @@ describe('an active/standby pair through etcd', () => {
 		for (const t of sent) expect(t.lease).toBeGreaterThan(0)
 		// no standby registered for 10 s: the active says so
 		await until('ha-standby-lost', () => alarms.some((x) => x.code === 'ha-standby-lost'), 20_000)
-		expect(alarms.find((x) => x.code === 'ha-standby-lost')).toMatchObject({ severity: 'major' })
+		expect(alarms.find((x) => x.code === 'ha-standby-lost')).toMatchObject({ state: 'raised', severity: 'major' })
 	}, 60_000)
 
 	it('an active paused past its lease (SIGSTOP) sends nothing when it resumes, and is standby', async () => {
@@ -341,7 +341,7 @@ describe('an active/standby pair through etcd', () => {
 			b.output,
 		)
 		await until('ha-standby-lost cleared', () =>
-			alarms.some((x) => x.code === 'ha-standby-lost' && x.severity === 'cleared'),
+			alarms.some((x) => x.code === 'ha-standby-lost' && x.state === 'cleared'),
 		)
 		await until(
 			'srt1 healthy again on both',

@@ -231,7 +231,8 @@ describe('bad HTTP input changes nothing and gets the right status', () => {
 			['GET', '/audit?sinse=3', 400],
 		]
 		for (const [method, path, want] of cases) {
-			const r = await http(lab.url, method, path)
+			// with a token configured /audit needs it: its bad parameters are judged once the caller is known
+			const r = await http(lab.url, method, path, { headers: { authorization: 'Bearer tok-123456' } })
 			expect({ method, path: path.slice(0, 60), status: r.status }).toEqual({
 				method,
 				path: path.slice(0, 60),

@@ -183,7 +183,13 @@ export class HaNode implements Role {
 		else if (s.role !== 'active' && this.wasActive) {
 			this.wasActive = false
 			this.link!.active(false)
-			this.parts.alarms.hold('ha-standby-lost', false, 'ha-standby-lost', {}, 'ha-standby-lost: this node is standby')
+			this.parts.alarms.hold({
+				id: 'ha-standby-lost',
+				code: 'ha-standby-lost',
+				active: false,
+				message: '',
+				cleared: `ha-standby-lost: ${this.name} is no longer the active node`,
+			})
 			this.log.warn({ active: s.active }, `standby now; ${s.active ? `active is ${s.active}` : 'no node is active'}`)
 		} else if (s.role !== 'active') this.log.info({ active: s.active }, `standby; active is ${s.active ?? 'none'}`)
 		this.link!.state(this.status())
@@ -228,14 +234,13 @@ export class HaNode implements Role {
 		const now = this.clock.monotonicMs()
 		if (seat.standbys().length > 0) this.standbySeenAt = now
 		const lost = now - this.standbySeenAt >= STANDBY_LOST_MS
-		this.parts.alarms.hold(
-			'ha-standby-lost',
-			lost,
-			'ha-standby-lost',
-			{},
-			lost
-				? `ha-standby-lost: no standby node registered in etcd for ${STANDBY_LOST_MS / 1000} s: if ${this.name} fails, no node takes over`
-				: `ha-standby-lost: a standby is registered again (${seat.standbys().join(', ')})`,
-		)
+		const others = seat.standbys().join(', ')
+		this.parts.alarms.hold({
+			id: 'ha-standby-lost',
+			code: 'ha-standby-lost',
+			active: lost,
+			message: `no standby node registered in etcd for ${STANDBY_LOST_MS / 1000} s: if ${this.name} fails, no node takes over`,
+			cleared: `a standby is registered again (${others})`,
+		})
 	}
 }
