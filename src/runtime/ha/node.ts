@@ -161,6 +161,7 @@ export class HaNode implements Role {
 		clearTimeout(this.noActive)
 		this.parts.publisher.events.off('feed', this.onFeed)
 		await this.seat.stop()
+		clearTimeout(this.noActive) // the stop's own role change armed it
 		await this.link!.stop()
 	}
 
