@@ -38,6 +38,8 @@ const TEST = [
 	'nut-client',
 	'mosquitto',
 	'mosquitto-clients',
+	// controller redundancy (docs/contract.md §9): the tests and `sigpath lab --pair` run their own etcd on loopback
+	'etcd-server',
 	'socat',
 	'rist-tools',
 	'sqlite3',

@@ -14,20 +14,23 @@ import { splitListen } from '../domain/primitives.ts'
 import { LAB_PANELS, type LabBroker } from '../lab/broker.ts'
 import { LabError } from '../lab/errors.ts'
 import { FAULTS, FaultError, Lab, type Fault, type FaultAction } from '../lab/lab.ts'
+import { runPair } from '../lab/pair.ts'
 import { createLogger } from '../log.ts'
 import type { Daemon } from '../runtime/daemon.ts'
 import { parse, UsageError, type CliIo, type Command } from './io.ts'
 import type { StatusServer } from '../status/server.ts'
 import { startStatus } from './status-hook.ts'
 
-const USAGE = 'sigpath lab [FILE] [--no-demo]'
+const USAGE = 'sigpath lab [FILE] [--no-demo] | sigpath lab --pair [FILE] [--no-demo]'
 const HELP = `fault console: cut DEVICE | restore DEVICE | degrade DEVICE [RATE] | battery UPS | low-battery UPS | online UPS | drop ROUTER | state | help | quit`
 
 export const command: Command = async (argv, io) => {
-	const { values, positionals } = parse(argv, { 'no-demo': { type: 'boolean' } }, USAGE)
+	const { values, positionals } = parse(argv, { 'no-demo': { type: 'boolean' }, pair: { type: 'boolean' } }, USAGE)
 	if (positionals.length > 1) throw new UsageError(`expected at most one FILE\nusage: ${USAGE}`)
-	const file = positionals[0] ?? 'config/lab.yaml'
+	const file = positionals[0] ?? (values.pair ? 'config/lab-pair.yaml' : 'config/lab.yaml')
 	const config = loadConfigFile(file)
+	// a pair of controllers (docs/contract.md §9): src/lab/pair.ts
+	if (values.pair) return runPair(file, config, createLogger('warn', pino.destination(2)), io, !values['no-demo'])
 	mkdirSync('.lab', { recursive: true })
 	// the lab starts from a clean slate: its journal is its own, under .lab/
 	const journal = config.journal?.dir

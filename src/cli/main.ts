@@ -6,7 +6,7 @@ import { processIo, UsageError, type CliIo, type Command } from './io.ts'
 
 const USAGE = `usage: sigpath COMMAND [ARGS]
 
-  run --config FILE                      the daemon
+  run --config FILE [--node NAME]        the daemon (NAME: this node of a pair, or SIGPATH_NODE)
   check FILE [--json]                    validate a config and judge the contribution rule
   replay FILE TIMELINE [--json] [--until T]   run the failover engine over a timeline
   lab [FILE]                             a simulated BOC on loopback

@@ -4,8 +4,12 @@
 // Signals: SIGTERM/SIGINT stop cleanly (in-flight takes settle, journal flushed, MQTT online=false). SIGHUP reloads:
 // the new file is validated first and the old config kept, with the reason, when it does not validate; a valid one
 // replaces the running daemon through the same restart path as a cold start, which never moves a crosspoint.
+//
+// In a pair (`ha` in the config, docs/contract.md §9) each node names itself: `--node NAME`, or SIGPATH_NODE.
+import { hostname } from 'node:os'
 import type { Logger } from 'pino'
 import type { Config } from '../domain/config.ts'
+import { nodeName, NodeNameError } from '../domain/ha.ts'
 import { ConfigError, loadConfigFileText } from '../domain/load.ts'
 import { SecretError } from '../domain/secrets.ts'
 import { createLogger } from '../log.ts'
@@ -16,10 +20,14 @@ import { onFatal } from './fatal.ts'
 import { startStatus } from './status-hook.ts'
 import { EXIT, parse, UsageError, type Command } from './io.ts'
 
-const USAGE = 'sigpath run --config FILE'
+const USAGE = 'sigpath run --config FILE [--node NAME]   (NAME also from SIGPATH_NODE; needed with `ha`)'
 
 export const command: Command = async (argv, io) => {
-	const { values, positionals } = parse(argv, { config: { type: 'string', short: 'c' } }, USAGE)
+	const { values, positionals } = parse(
+		argv,
+		{ config: { type: 'string', short: 'c' }, node: { type: 'string', short: 'n' } },
+		USAGE,
+	)
 	if (values.config === undefined || positionals.length > 0)
 		throw new UsageError(`expected --config FILE\nusage: ${USAGE}`)
 	const file = values.config
@@ -34,9 +42,17 @@ export const command: Command = async (argv, io) => {
 		}
 		throw err
 	}
+	let node: string
+	try {
+		node = nodeName(values.node, process.env, loaded.config.ha !== undefined, hostname())
+	} catch (err) {
+		if (!(err instanceof NodeNameError)) throw err
+		io.err(`${file}: ${err.message}\n`)
+		return EXIT.daemonConfig
+	}
 	const log = createLogger(loaded.config.log?.level ?? 'info')
 	const notifier = new SystemdNotifier(log)
-	const runner = new Runner(log, notifier)
+	const runner = new Runner(log, notifier, node)
 	// a fault nothing handled: one fatal line in the log, a bounded clean stop, exit 70 (no stack trace on stderr)
 	onFatal({ log, stop: (why) => runner.stop(`fatal: ${why}`) })
 	const done = new Promise<number>((resolve) => {
@@ -81,6 +97,7 @@ class Runner {
 	constructor(
 		private readonly log: Logger,
 		private readonly notifier: SystemdNotifier,
+		private readonly node: string,
 	) {}
 
 	healthy(): boolean {
@@ -88,7 +105,7 @@ class Runner {
 	}
 
 	async start(config: Config, text: string): Promise<void> {
-		const daemon = new Daemon({ config, configText: text, log: this.log })
+		const daemon = new Daemon({ config, configText: text, log: this.log, node: this.node })
 		this.daemon = daemon
 		this.current = { config, text }
 		daemon.events.once('ready', () => this.notifier.ready(this.summary()))

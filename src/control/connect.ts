@@ -19,7 +19,15 @@ export interface ControlConnection {
 /** Starts the broker if it is ours, then the control client; resolves once its `set` topics are subscribed. */
 export async function connectControl(
 	cfg: Config,
-	o: { feeds: Iterable<FeedKey>; handler: CommandHandler; ack?: AckHandler; log: Logger; env: NodeJS.ProcessEnv },
+	o: {
+		feeds: Iterable<FeedKey>
+		handler: CommandHandler
+		ack?: AckHandler
+		log: Logger
+		env: NodeJS.ProcessEnv
+		/** a pair's node (docs/contract.md §9): its own client id (two nodes with one id would push each other off) */
+		pair?: { node: string; speaking: () => boolean; answers: () => boolean }
+	},
 ): Promise<ControlConnection> {
 	let broker: EmbeddedBroker | undefined
 	let url: string
@@ -44,7 +52,7 @@ export async function connectControl(
 		url,
 		...(username !== undefined ? { username } : {}),
 		...(password !== undefined ? { password } : {}),
-		clientId: cfg.mqtt?.clientId ?? `sigpath-${cfg.site.id}`,
+		clientId: `${cfg.mqtt?.clientId ?? `sigpath-${cfg.site.id}`}${o.pair ? `-${o.pair.node}` : ''}`,
 		...(tls
 			? {
 					tls: {
@@ -59,6 +67,7 @@ export async function connectControl(
 		...(o.ack ? { ack: o.ack } : {}),
 		log: o.log.child({ part: 'mqtt' }),
 		protocolVersion,
+		...(o.pair ? { online: false, speaking: o.pair.speaking, answers: o.pair.answers } : {}),
 	})
 	try {
 		await control.start()

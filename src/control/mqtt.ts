@@ -120,6 +120,14 @@ export interface MqttControlOptions {
 	protocolVersion?: 4 | 5
 	reconnectPeriodMs?: number
 	connectTimeoutMs?: number
+	/**
+	 * A pair's node (docs/contract.md §9): false, this client neither publishes `online` nor leaves it as its last
+	 * will (the active node's own link does); `speaking` false (a standby), retained state and alarms are kept, not
+	 * sent; `answers` false, a command is left to the node that answers it (the active): a panel gets one reply.
+	 */
+	online?: boolean
+	speaking?: () => boolean
+	answers?: () => boolean
 }
 
 const DEDUPE_MS = 60_000
@@ -155,7 +163,9 @@ export class MqttControl {
 			clean: false,
 			reconnectPeriod: o.reconnectPeriodMs ?? 1000,
 			connectTimeout: o.connectTimeoutMs ?? 5000,
-			will: { topic: `${this.base}/online`, payload: Buffer.from('false'), qos: 1, retain: true },
+			...(o.online === false
+				? {}
+				: { will: { topic: `${this.base}/online`, payload: Buffer.from('false'), qos: 1, retain: true } }),
 			...(o.protocolVersion === 4 ? {} : { properties: { sessionExpiryInterval: 30 } }),
 			...(o.username !== undefined ? { username: o.username } : {}),
 			...(o.password !== undefined ? { password: o.password } : {}),
@@ -243,6 +253,7 @@ export class MqttControl {
 	}
 
 	publishAlarm(alarm: Alarm): void {
+		if (this.o.speaking?.() === false) return
 		if (!this.client?.connected) {
 			this.o.log.warn({ alarm }, 'mqtt down: alarm not published (it is journaled)')
 			return
@@ -260,7 +271,7 @@ export class MqttControl {
 		const client = this.client
 		if (!client || this.stopping) return
 		this.stopping = true
-		if (client.connected && options.offline !== false) {
+		if (client.connected && options.offline !== false && this.o.online !== false) {
 			await new Promise<void>((resolve) => {
 				client.publish(`${this.base}/online`, 'false', { qos: 1, retain: true }, (err) => {
 					if (err) this.o.log.warn({ err: err.message }, 'mqtt: online=false not acknowledged')
@@ -278,14 +289,17 @@ export class MqttControl {
 		if (this.synced) this.send(topic, payload)
 	}
 
-	private republish(): void {
-		this.send(`${this.base}/online`, 'true')
+	/** Every retained state again (a reconnect; a pair's node that becomes the active one). */
+	republish(): void {
+		if (!this.synced) return // nothing is published before the first full sync
+		if (this.o.online !== false) this.send(`${this.base}/online`, 'true')
 		for (const [topic, payload] of this.retained) this.send(topic, payload)
 	}
 
 	private send(topic: string, payload: string): void {
 		const client = this.client
 		if (!client?.connected) return // republished on the next connect
+		if (this.o.speaking?.() === false) return // a standby: republished when it becomes the active node
 		client.publish(topic, payload, { qos: 1, retain: true }, (err) => {
 			if (err) this.o.log.error({ err: err.message, topic }, 'mqtt publish failed')
 		})
@@ -299,6 +313,7 @@ export class MqttControl {
 	private onMessage(topic: string, payload: Buffer, packet: IPublishPacket): void {
 		const route = routeOf(this.base, topic)
 		if (!route) return
+		if (this.o.answers?.() === false) return // a pair's standby: the active answers (§9)
 		// a retained command is delivered again on every (re)subscription: executing it would repeat an old button
 		// press at each reconnect. Live messages reach us with retain cleared, so only a stored one is dropped here.
 		if (packet.retain) {

@@ -104,6 +104,8 @@ function describeObs(o: Observation): string {
 			return `t=${o.t} router ${o.router} input ${o.input} ${o.state}${at}`
 		case 'external':
 			return `t=${o.t} router output of ${o.feed} switched outside sigpath to ${o.path ?? 'an input of no path'}${o.input !== undefined ? ` (input ${o.input})` : ''}`
+		case 'follow':
+			return `t=${o.t} following the active node: ${o.feed} on ${o.active ?? 'an input of no path'}${o.mode ? `, ${o.mode}` : ''}${o.locked !== undefined ? (o.locked ? ', locked' : ', unlocked') : ''}`
 		case 'ups':
 			return `t=${o.t} UPS ${o.ups} ${o.power ?? 'not read'}${o.commLost ? ' (contact lost)' : ''}`
 	}

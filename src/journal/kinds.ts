@@ -9,6 +9,7 @@ import {
 	CommandRecord,
 	DeviceRecord,
 	ExternalRecord,
+	FollowRecord,
 	InputRecord,
 	SignalRecord,
 	StartRecord,
@@ -73,9 +74,9 @@ export const Payloads = {
 	}),
 	/**
 	 * a path, device or UPS report, as the engine received it, or a crosspoint change seen on the router that sigpath
-	 * did not command (`external`)
+	 * did not command (`external`), or the active node's state that a pair's standby follows (`follow`)
 	 */
-	observation: z.union([SignalRecord, DeviceRecord, UpsRecord, ExternalRecord, InputRecord]),
+	observation: z.union([SignalRecord, DeviceRecord, UpsRecord, ExternalRecord, FollowRecord, InputRecord]),
 	/** an operator command and what became of it */
 	command: CommandRecord.extend({
 		/** where it came from: mqtt, http, midi, cli */
@@ -158,8 +159,11 @@ export const Payloads = {
 		router: z.string(),
 		output: z.number().int().min(1),
 		input: z.number().int().min(1),
-		result: z.enum(['sent', 'confirmed', 'unconfirmed', 'failed']),
+		/** fenced: not sent, because this node was not the active one with a valid lease (docs/contract.md §9) */
+		result: z.enum(['sent', 'confirmed', 'unconfirmed', 'failed', 'fenced']),
 		error: z.string().optional(),
+		/** in a pair: the revision of the etcd leadership key this node held (its creation), under which it was sent */
+		lease: z.number().int().min(1).optional(),
 	}),
 	/** a crosspoint as the router reports it (feed and path when it is a feed's output and lands on a path) */
 	tally: z.strictObject({

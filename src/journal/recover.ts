@@ -36,8 +36,11 @@ const FOLDED: ReadonlySet<string> = new Set(['start', 'decision', 'command', 'ob
  */
 export function foldFeed(feeds: Map<string, FeedState>, r: Pick<JournalRecord, 'seq' | 'kind' | 'payload'>): void {
 	if (!FOLDED.has(r.kind)) return
-	// most records are path and device reports: only an `external` observation moves a feed
-	if (r.kind === 'observation' && !(typeof r.payload === 'object' && r.payload !== null && 'external' in r.payload))
+	// most records are path and device reports: only an `external` or a `follow` observation moves a feed
+	if (
+		r.kind === 'observation' &&
+		!(typeof r.payload === 'object' && r.payload !== null && ('external' in r.payload || 'follow' in r.payload))
+	)
 		return
 	const get = (feed: string, seq: number): FeedState => {
 		let s = feeds.get(feed)
@@ -70,6 +73,14 @@ export function foldFeed(feeds: Map<string, FeedState>, r: Pick<JournalRecord, '
 	if (o && 'external' in o) {
 		// §4a: the router shows what sigpath did not command: that is on air, and the feed is manual
 		Object.assign(get(o.feed, r.seq), { active: o.external, mode: 'manual' })
+		return
+	}
+	if (o && 'follow' in o) {
+		// §9: the active node's state, as a standby followed it or a new active took it over
+		const s = get(o.feed, r.seq)
+		s.active = o.follow
+		if (o.mode !== undefined) s.mode = o.mode
+		if (o.locked !== undefined) s.locked = o.locked
 		return
 	}
 	const tally = payloadOf(r, 'tally')
@@ -140,7 +151,7 @@ export function extractTimeline(records: readonly JournalRecord[], options: Extr
 		if (start?.feed === options.feed)
 			return { t: start.t, feed: start.feed, active: start.active, mode: start.mode, locked: start.locked }
 		const o = payloadOf(r, 'observation')
-		if (o && 'external' in o) return o.feed === options.feed ? o : undefined
+		if (o && ('external' in o || 'follow' in o)) return o.feed === options.feed ? o : undefined
 		if (o && 'router' in o) return keepDevice(o.router) ? o : undefined
 		if (o && ('path' in o ? feedOfPath(o.path) === options.feed : keepDevice('ups' in o ? o.ups : o.device))) return o
 		const c = payloadOf(r, 'command')

@@ -32,7 +32,9 @@ import { createDrivers, createRouters, deviceStateOf, syncables, upsReadings } f
 import { AlarmManager, type AckBy } from './alarms.ts'
 import { DeviceStale } from './device-stale.ts'
 import type { SignalSource } from './devices.ts'
+import { listenToDevices } from './device-events.ts'
 import { FirstSync } from './first-sync.ts'
+import { HaNode } from './ha/node.ts'
 import { Journaling } from './journaling.ts'
 import { EngineLoop } from './loop.ts'
 import { Publisher } from './publisher.ts'
@@ -63,6 +65,8 @@ export interface DaemonOptions {
 	firstSyncTimeoutMs?: number
 	/** router take timeout (ms) */
 	takeTimeoutMs?: number
+	/** this node's name in a pair (docs/contract.md §9: `--node`, SIGPATH_NODE) */
+	node?: string | undefined
 	/** the journal's head is published at least this often (default 10 s) */
 	journalHeadEveryMs?: number
 }
@@ -86,6 +90,7 @@ export class Daemon {
 	private readonly tally: TallyFollower
 	private readonly power: PowerMonitor
 	private readonly surfaces: Surfaces
+	private readonly ha: HaNode
 	private readonly journal: Journaling
 	private recovered = new Map<string, Recovered>()
 	private firstSync: FirstSync | undefined
@@ -155,6 +160,7 @@ export class Daemon {
 			running,
 			report: (feed, path, signal) => this.loop.apply({ type: 'signal', t: now(), feed, path, signal }, 'runtime'),
 			confirmed: (t) => this.publisher.switched(t),
+			fence: () => this.ha.mayRoute(),
 		})
 		this.tally = new TallyFollower({
 			model: this.model,
@@ -162,11 +168,14 @@ export class Daemon {
 			loop: this.loop,
 			log: this.log,
 			journal,
-			recovered: () => this.recovered,
+			recovered: () => this.ha.recovered(this.recovered),
 			running,
 			resynced: (feed) => this.takesRunner.retryUnroutable(feed),
 			moved: (feed) => this.publisher.feed(feed),
+			follow: (ref, path) => this.ha.follow(ref, path),
 		})
+		const parts = { loop: this.loop, tally: this.tally, alarms: this.alarms, publisher: this.publisher }
+		this.ha = new HaNode(o, this.env, this.model, { ...parts, republish: () => this.surfaces.republish() })
 		this.surfaces = new Surfaces({
 			config: o.config,
 			feeds: this.model.feeds.keys(),
@@ -176,6 +185,7 @@ export class Daemon {
 			mqttCommand: (feed, cmd, operator: Operator) => this.command(feed, cmd, operator),
 			mqttAck: (cmd, operator, panel) => this.ackAlarm(cmd.id, { operator: operator.name, panel, via: 'mqtt' }),
 			command: (feed, cmd, operator) => this.command(feed, cmd, operator),
+			pair: this.ha.pair(),
 		})
 	}
 
@@ -235,6 +245,7 @@ export class Daemon {
 		])
 
 		await this.surfaces.start()
+		await this.ha.start()
 		// after the boot record (a run begins at its boot record, §8 Timeline, even one held in memory), and once MQTT
 		// is connected, so that journal-failed is published as well as logged and journaled; the head from now on
 		this.journal.start()
@@ -242,33 +253,14 @@ export class Daemon {
 		for (const r of createRouters(cfg, this.log, this.o.takeTimeoutMs)) this.routers.set(r.deviceId, r)
 		this.tally.follow()
 		this.deviceStale.watch(this.routers, this.sources, this.ups)
-		for (const [id, router] of this.routers) {
-			router.on('synced', () => {
-				if (this.phase !== 'running') return
-				this.publisher.device(id)
-				this.firstSync?.check()
-			})
-			router.on('connection', (e) => {
-				this.publisher.device(id)
-				if (!e.connected) this.log.warn({ router: id, state: e.state, reason: e.reason }, 'router link down')
-			})
-			router.on('freshness', () => this.publisher.device(id))
-			router.on('lock', () => this.publisher.device(id))
-		}
-		for (const src of this.sources) {
-			src.on('signal', (e) => this.onDeviceSignal(src.deviceId, e.state, e.at, e.reason))
-			src.on('synced', () => this.firstSync?.check())
-			src.on('status', () => this.publisher.device(src.deviceId))
-		}
-		for (const u of this.ups) {
-			u.on('power', () => this.onPower(u))
-			u.on('reading', () => this.publisher.device(u.id))
-			u.on('freshness', () => this.publisher.device(u.id))
-			u.on('synced', () => {
-				this.onPower(u)
-				this.firstSync?.check()
-			})
-		}
+		listenToDevices(this.routers, this.sources, this.ups, {
+			log: this.log,
+			publisher: this.publisher,
+			running: () => this.phase === 'running',
+			synced: () => this.firstSync?.check(),
+			signal: (device, state, at, reason) => this.onDeviceSignal(device, state, at, reason),
+			power: (u) => this.onPower(u),
+		})
 		if (this.traps) await this.traps.start()
 		this.phase = 'running'
 		for (const r of this.routers.values()) r.start()
@@ -316,6 +308,7 @@ export class Daemon {
 		this.firstSync?.stop()
 		// in-flight takes settle (confirmed or not) before the routers go: their outcome belongs in the journal
 		await this.takesRunner.settle()
+		await this.ha.stop()
 		await this.surfaces.stop({ offline: !options.keepOnline })
 		await Promise.allSettled([...this.routers.values()].map((r) => r.stop()))
 		await Promise.allSettled(this.sources.map((s) => s.stop()))
@@ -337,6 +330,8 @@ export class Daemon {
 		operator: Operator | { name: string; via: string; panel?: string | null },
 	): Promise<CommandResult> {
 		if (this.phase !== 'running') return { ok: false, error: 'the daemon is not running' }
+		const permit = this.ha.mayCommand()
+		if (!permit.ok) return { ok: false, error: permit.why }
 		if (!this.model.feeds.has(feed)) return { ok: false, error: `unknown feed ${feed}` }
 		if (!this.loop.started(feed))
 			return { ok: false, error: `feed ${feed} has not started: its router has not reported its crosspoints yet` }
@@ -372,6 +367,7 @@ export class Daemon {
 			alarms: () => this.alarms.list(),
 			violations: (k) => this.power.feedCompliance(k)?.violations ?? [],
 			deviceState: (id) => this.deviceState(id),
+			node: this.ha.status(),
 			journal: () => this.journal.status(),
 		})
 	}
@@ -398,6 +394,9 @@ export class Daemon {
 
 	/** Acknowledges an alarm (HTTP, MQTT; `panel` the panel or token it came from); it stays active until it clears. */
 	ackAlarm(id: string, by: AckBy): AckResult {
+		// a pair's standby takes no command (docs/contract.md §9): its alarms are its shadow's; the active's count
+		const permit = this.ha.mayCommand()
+		if (!permit.ok) return { ok: false, error: permit.why }
 		return this.alarms.ack(id, by)
 	}
 

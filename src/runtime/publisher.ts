@@ -15,6 +15,7 @@
 import { EventEmitter } from 'node:events'
 import type { Alarm, AlarmRecord, DeviceState, FeedState, JournalHeadState } from '../control/payloads.ts'
 import type { FeedKey, Model } from '../domain/model.ts'
+import type { NodeStatus } from './ha/role.ts'
 import type { Violation } from '../rule/index.ts'
 import type { TakeTiming } from './takes.ts'
 
@@ -34,6 +35,8 @@ export interface DaemonEvents {
 	switch: [TakeTiming]
 	/** the first full sync is done and state is published (READY=1) */
 	ready: []
+	/** this node's role or the active node changed (a pair, docs/contract.md §9) */
+	node: [NodeStatus]
 }
 
 /** Where retained state goes (the MQTT client), attached once it is connected. */

@@ -4,6 +4,7 @@ import type { Config } from '../domain/config.ts'
 import type { FeedKey, Model } from '../domain/model.ts'
 import type { FeedSnapshot } from '../engine/types.ts'
 import type { Violation } from '../rule/index.ts'
+import type { NodeStatus } from './ha/role.ts'
 import type { JournalStatus } from './journaling.ts'
 
 /**
@@ -57,6 +58,8 @@ export interface StatusReport {
 		compliance: FeedState['compliance'] & { violations: { code: string; paths: string[]; detail: string }[] }
 	}[]
 	devices: { id: string; role: string; connected: boolean | null; health: DeviceState['health'] }[]
+	/** this node (docs/contract.md §9): alone, or active or standby in a pair */
+	node: NodeStatus
 	/** the active alarms, newest first (docs/contract.md §7) */
 	alarms: AlarmRecord[]
 	/** the journal's head `{ seq, hash, at }` and its health (§8); null before it is open */
@@ -74,6 +77,7 @@ export interface StatusInputs {
 	alarms: () => AlarmRecord[]
 	violations: (key: FeedKey) => readonly Violation[]
 	deviceState: (id: string) => DeviceState | undefined
+	node: NodeStatus
 	journal: () => JournalStatus | null
 }
 
@@ -109,6 +113,7 @@ export function statusReport(i: StatusInputs): StatusReport {
 			const s = i.deviceState(d.id)
 			return { id: d.id, role: d.role, connected: s?.connected ?? null, health: s?.health ?? 'unknown' }
 		}),
+		node: i.node,
 		alarms: i.alarms(),
 		journal: i.journal(),
 	}

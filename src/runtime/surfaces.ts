@@ -23,6 +23,8 @@ export interface SurfacesDeps {
 	mqttAck?: AckHandler
 	/** a MIDI surface's command, as operator `midi:<port>` */
 	command: (feed: FeedKey, cmd: SetCommand, operator: { name: string; via: string }) => Promise<CommandResult>
+	/** a pair's node (docs/contract.md §9): what its MQTT client may say and answer */
+	pair?: { node: string; speaking: () => boolean; answers: () => boolean } | undefined
 	/** opens the configured MIDI ports (default: @julusian/midi through openMidiPort); tests pass their own */
 	openMidi?: typeof openMidiPort
 }
@@ -40,9 +42,15 @@ export class Surfaces {
 			...(this.d.mqttAck ? { ack: this.d.mqttAck } : {}),
 			log: this.d.log,
 			env: this.d.env,
+			...(this.d.pair ? { pair: this.d.pair } : {}),
 		})
 		this.d.publisher.attach(this.mqtt.control)
 		await this.startMidi()
+	}
+
+	/** Every retained state again: a pair's node became the active one (§9). */
+	republish(): void {
+		this.mqtt?.control.republish()
 	}
 
 	/** `offline: false` (a reload): the MQTT client leaves without publishing online=false; the next one takes over. */

@@ -263,6 +263,25 @@ export class StatusMetrics {
 				this.set(listFiles(daemon.journalDir).length)
 			},
 		})
+		// controller redundancy (docs/contract.md §9): this node's role, and the active's own lease by its own clock
+		new Gauge({
+			name: 'sigpath_ha_role',
+			help: "this node's role: 1 for the role it has (active, standby, or alone without ha), 0 for the others",
+			labelNames: ['role'],
+			registers: r,
+			collect() {
+				const role = daemon.status().node.role
+				for (const x of ['active', 'standby', 'alone']) this.set({ role: x }, x === role ? 1 : 0)
+			},
+		})
+		new Gauge({
+			name: 'sigpath_ha_lease_remaining_seconds',
+			help: "the active node's lease left by its own clock (the fence); 0 on a standby or alone",
+			registers: r,
+			collect() {
+				this.set((daemon.status().node.leaseRemainingMs ?? 0) / 1000)
+			},
+		})
 		new Gauge({
 			name: 'process_resident_memory_bytes',
 			help: 'resident memory size in bytes',

@@ -5,9 +5,10 @@
 // way as ordinary POSTs.
 //
 // Each client first gets a `snapshot` (the whole picture, the active alarms with it), then `feed`, `device`, `alarm`
-// (each raise, clear and acknowledgement, with its `state`) and `switch` events as the daemon's publisher emits them
-// (it emits every change of a feed, including those a timer makes, so nothing here compares or sweeps): one
-// JSON.stringify per event, written to every client at once, with Nagle off so a change leaves in the same tick. A comment line every heartbeatMs keeps proxies and idle timeouts from closing the
+// (each raise, clear and acknowledgement, with its `state`), `switch` and `node` (a pair's node, docs/contract.md §9)
+// events as the daemon's publisher emits them (it emits every change of a feed, including those a timer makes, so
+// nothing here compares or sweeps): one JSON.stringify per event, written to every client at once, with Nagle off so
+// a change leaves in the same tick. A comment line every heartbeatMs keeps proxies and idle timeouts from closing the
 // stream and lets a client notice a dead server. A client that stops reading is dropped (it reconnects and gets a
 // fresh snapshot) rather than buffered without bound.
 import type { IncomingMessage, ServerResponse } from 'node:http'
@@ -15,6 +16,7 @@ import type { Logger } from 'pino'
 import type { Alarm, FeedState } from '../control/payloads.ts'
 import type { FeedKey } from '../domain/model.ts'
 import type { TakeTiming } from '../runtime/daemon.ts'
+import type { NodeStatus } from '../runtime/ha/role.ts'
 import type { FeedExtras } from '../runtime/publisher.ts'
 import { feedPush, snapshot, switchView, type StatusDaemon } from './view.ts'
 
@@ -54,6 +56,7 @@ export class PushChannel {
 	// a feed's badges come with it: the publisher sends the feed again on every alarm about it (publisher.ts)
 	private readonly onAlarm = (a: Alarm): void => this.broadcast('alarm', a)
 	private readonly onSwitch = (t: TakeTiming): void => this.broadcast('switch', switchView(t))
+	private readonly onNode = (n: NodeStatus): void => this.broadcast('node', n)
 
 	constructor(
 		private readonly daemon: StatusDaemon,
@@ -75,6 +78,7 @@ export class PushChannel {
 		this.daemon.events.on('alarm', this.onAlarm)
 		this.daemon.events.on('switch', this.onSwitch)
 		this.daemon.events.on('ready', this.onReady)
+		this.daemon.events.on('node', this.onNode)
 		this.ready = this.daemon.isReady()
 		this.heartbeat = setInterval(() => {
 			this.write(`: heartbeat ${new Date().toISOString()}\n\n`)
@@ -135,6 +139,7 @@ export class PushChannel {
 		this.daemon.events.off('alarm', this.onAlarm)
 		this.daemon.events.off('switch', this.onSwitch)
 		this.daemon.events.off('ready', this.onReady)
+		this.daemon.events.off('node', this.onNode)
 		if (this.heartbeat) clearInterval(this.heartbeat)
 		this.heartbeat = undefined
 		for (const res of this.clients) res.end()

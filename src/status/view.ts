@@ -55,6 +55,8 @@ export interface Snapshot {
 	feeds: StatusReport['feeds']
 	devices: DeviceView[]
 	switches: SwitchView[]
+	/** this node: alone, or active or standby in a pair (docs/contract.md §9) */
+	node: StatusReport['node']
 	/** the active alarms, newest first: a page opened during an alarm shows it at once */
 	alarms: AlarmRecord[]
 }
@@ -111,6 +113,7 @@ export function snapshot(daemon: StatusDaemon): Snapshot {
 		feeds: status.feeds,
 		devices: [...roles].map(([id, role]) => deviceView({ id, role }, daemon.deviceState(id))),
 		switches: daemon.takes.slice(-RECENT_SWITCHES).map((t) => switchView(t, nowWall, nowMono)),
+		node: status.node,
 		alarms: status.alarms,
 	}
 }

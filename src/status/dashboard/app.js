@@ -101,7 +101,13 @@ function schedule() {
 function draw() {
 	if (!model) return
 	worst = 'ok'
-	document.getElementById('site').textContent = model.site
+	// a pair's node says which it is: the standby's dashboard shows the same feeds, and who is active
+	const n = model.node
+	const node =
+		n && n.role !== 'alone'
+			? ` · node ${n.name}: ${n.role}${n.role === 'standby' ? ` (active: ${n.active ?? 'none'})` : ''}`
+			: ''
+	document.getElementById('site').textContent = model.site + node
 	const root = document.getElementById('events')
 	const frag = document.createDocumentFragment()
 	const feedTones = []
@@ -410,6 +416,11 @@ function connect() {
 		if (!model) return
 		model.switches.push(JSON.parse(e.data))
 		if (model.switches.length > 200) model.switches.splice(0, 100)
+		schedule()
+	})
+	es.addEventListener('node', (e) => {
+		if (!model) return
+		model.node = JSON.parse(e.data)
 		schedule()
 	})
 	es.addEventListener('ready', () => {
