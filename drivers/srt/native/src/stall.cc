@@ -20,6 +20,9 @@ namespace {
 constexpr int64_t kBeatNs = 1000000;   // the heartbeat's period
 constexpr int64_t kStallNs = 2000000;  // a wake-up this late past its deadline is a stall (scheduler noise is less)
 constexpr size_t kKept = 512;          // stalls remembered: far more than one silence window can hold
+// An overdue heartbeat counts as a stall in progress only this long: a heartbeat that has not beaten for a second
+// while the watchdog runs is not a host stall but a heartbeat that is broken, and must never hold a down back.
+constexpr int64_t kOpenMaxNs = 1000000000;
 
 struct Span {
   int64_t from = 0;
@@ -97,7 +100,7 @@ int64_t StalledNs(int64_t from, int64_t to) {
   // A stall not yet recorded: the heartbeat is overdue right now (the machine has just resumed, and this thread ran
   // first), from its missed deadline on.
   int64_t missed = lastBeatNs.load(std::memory_order_acquire) + kBeatNs;
-  if (to - missed > kStallNs) total += Overlap(missed, to, from, to);
+  if (to - missed > kStallNs && to - missed < kOpenMaxNs) total += Overlap(missed, to, from, to);
   return total;
 }
 
