@@ -12,9 +12,10 @@ import { existsSync } from 'node:fs'
 
 // node-gyp builds the libsrt binding (drivers/srt/native) during `npm ci`: a C++ compiler, make and python3 (gyp);
 // socat: the lab's serial devices (SW-P-08 over RS-422, Megatec UPS) run over a pty pair
-const RUNTIME = ['pkg-config', 'libsrt-openssl-dev', 'g++', 'make', 'python3', 'socat']
+// ffmpeg: the content checks (black, freeze, silence) and FACS decode the relayed streams with it
+const RUNTIME = ['pkg-config', 'libsrt-openssl-dev', 'g++', 'make', 'python3', 'socat', 'ffmpeg']
 /** tools that count as present when their command is on the PATH, whoever installed them (pyenv, a toolchain) */
-const COMMANDS = { 'g++': 'g++', make: 'make', python3: 'python3', 'pkg-config': 'pkg-config' }
+const COMMANDS = { 'g++': 'g++', make: 'make', python3: 'python3', 'pkg-config': 'pkg-config', ffmpeg: 'ffmpeg' }
 const TEST = [
 	...RUNTIME,
 	'srt-tools',

@@ -17,6 +17,7 @@ import type { Config } from '../domain/config.ts'
 import type { ResolvedSrtDriver } from '../domain/drivers.ts'
 import { resolveSecrets } from '../domain/secrets.ts'
 import type { UpsReading } from '../rule/power.ts'
+import { ContentSource } from './content.ts'
 import type { SignalSource, SignalSourceEvents } from './devices.ts'
 import type { Syncable } from './first-sync.ts'
 
@@ -169,8 +170,10 @@ export function createDrivers(unresolved: Config, env: DriverContext & { env: No
 	for (const d of config.devices) {
 		const drv = d.driver
 		if (!drv) continue
-		if (drv.type === 'srt') sources.push(new SrtSource(d.id, drv, ctx))
-		else if (drv.type === 'snmp') {
+		if (drv.type === 'srt') {
+			const src = new SrtSource(d.id, drv, ctx)
+			sources.push(drv.content ? new ContentSource(src, drv, ctx) : src)
+		} else if (drv.type === 'snmp') {
 			const dev = createSignalDevice(d, deps)
 			if (dev) sources.push(new SnmpSource(dev))
 		} else {

@@ -40,6 +40,7 @@ import { PowerMonitor } from '../rule/power.ts'
 import { VERSION } from '../version.ts'
 import { createDrivers, deviceStateOf, syncables, upsReadings } from './adapters.ts'
 import { AlarmManager } from './alarms.ts'
+import { watchContent } from './content.ts'
 import type { SignalSource } from './devices.ts'
 import { FirstSync } from './first-sync.ts'
 import { EngineLoop } from './loop.ts'
@@ -128,6 +129,7 @@ export class Daemon {
 		})
 		this.alarms = new AlarmManager({ log: this.log, journal, now, wallMs: () => this.clock.wallMs() })
 		this.alarms.on('alarm', (a) => this.publisher.alarm(a))
+		watchContent(this.sources, this.alarms)
 		this.loop = new EngineLoop({
 			model: this.model,
 			clock: this.clock,

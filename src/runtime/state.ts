@@ -49,6 +49,11 @@ const SEVERITY: Record<string, MqttAlarm['severity']> = {
 	'power-on-battery': 'major',
 	'power-low-battery': 'critical',
 	'journal-failed': 'critical',
+	black: 'major',
+	freeze: 'major',
+	silence: 'major',
+	'ts-errors': 'major',
+	'content-analyser-failed': 'minor',
 }
 
 export function severityOf(code: string, active = true): MqttAlarm['severity'] {
@@ -73,7 +78,8 @@ export interface StatusReport {
 		paths: { id: string; method: string; signal: string | null; state: string }[]
 		compliance: FeedState['compliance'] & { violations: { code: string; paths: string[]; detail: string }[] }
 	}[]
-	devices: { id: string; role: string; connected: boolean | null; health: DeviceState['health'] }[]
+	/** `cause`: why a device is degraded (loss, ts-errors, black, freeze, silence), while it is */
+	devices: { id: string; role: string; connected: boolean | null; health: DeviceState['health']; cause?: string }[]
 }
 
 export interface StatusInputs {
@@ -118,7 +124,14 @@ export function statusReport(i: StatusInputs): StatusReport {
 		}),
 		devices: i.devices.map((d) => {
 			const s = i.deviceState(d.id)
-			return { id: d.id, role: d.role, connected: s?.connected ?? null, health: s?.health ?? 'unknown' }
+			const cause = s?.detail['degraded']
+			return {
+				id: d.id,
+				role: d.role,
+				connected: s?.connected ?? null,
+				health: s?.health ?? 'unknown',
+				...(typeof cause === 'string' ? { cause } : {}),
+			}
 		}),
 	}
 }

@@ -42,6 +42,8 @@ export interface DeviceView {
 	/** UPS: online | on-battery | low-battery | bypass | off, when the device reports it */
 	power: string | null
 	minutesRemaining: number | null
+	/** why it is degraded (loss, ts-errors, black, freeze, silence), while it is */
+	cause: string | null
 }
 
 export interface Snapshot {
@@ -74,6 +76,7 @@ export function deviceView(
 ): DeviceView {
 	const power = s?.detail['power']
 	const minutes = s?.detail['minutesRemaining']
+	const cause = s?.detail['degraded']
 	return {
 		id: d.id,
 		role: d.role,
@@ -81,6 +84,7 @@ export function deviceView(
 		health: s?.health ?? 'unknown',
 		power: typeof power === 'string' ? power : null,
 		minutesRemaining: typeof minutes === 'number' ? minutes : null,
+		cause: typeof cause === 'string' ? cause : null,
 	}
 }
 

@@ -182,6 +182,7 @@ function drawDevices() {
 			left.append(el('div', null, d.id), el('div', 'role', d.role))
 			let what = c.what
 			if (d.minutesRemaining !== null && d.power && d.power !== 'online') what += ` · ${d.minutesRemaining} min`
+			if (d.cause) what += ` · ${d.cause}`
 			row.append(left, el('div', 'what', what))
 			rows.push(row)
 		} else {
