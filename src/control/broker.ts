@@ -2,7 +2,7 @@
 // speak MQTT 5, so over it panels get their replies on `.../set/result`. In production the broker is mosquitto.
 //
 // Even on loopback it keeps the ACL of a BOC: only the daemon (authenticated with a per-process secret) may publish
-// outside the feeds' `set` topics; anyone may subscribe under sigpath/<site>/.
+// outside the feeds' `set` topics and the panels' FACS commands; anyone may subscribe under sigpath/<site>/.
 import { randomBytes } from 'node:crypto'
 import { createServer, type Server } from 'node:net'
 import { Aedes } from 'aedes'
@@ -29,6 +29,10 @@ export async function startEmbeddedBroker(
 	const daemonClients = new Set<string>()
 	const base = `sigpath/${site}/`
 	const setTopic = new RegExp(`^sigpath/${site.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}/feeds/[^/+#]+/[^/+#]+/set$`)
+	// a panel's FACS command (docs/contract.md §10)
+	const facsTopic = new RegExp(
+		`^sigpath/${site.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}/panels/[^/+#]+/events/[^/+#]+/facs$`,
+	)
 	const broker = await Aedes.createBroker({
 		authenticate: (client, user, pass, done) => {
 			if (user === username) {
@@ -43,7 +47,7 @@ export async function startEmbeddedBroker(
 		},
 		authorizePublish: (client, packet, callback) => {
 			if (client === null || daemonClients.has(client.id)) return callback(null)
-			if (setTopic.test(packet.topic) && !packet.retain) return callback(null)
+			if ((setTopic.test(packet.topic) || facsTopic.test(packet.topic)) && !packet.retain) return callback(null)
 			log.warn({ client: client.id, topic: packet.topic }, 'embedded broker: publish refused by ACL')
 			callback(new Error('not authorized'))
 		},

@@ -30,6 +30,23 @@ export interface Operator {
 
 export type CommandHandler = (feed: FeedKey, command: SetCommand, operator: Operator) => Promise<CommandResult>
 
+export type ExtraHandler = (
+	topic: string,
+	payload: Buffer,
+	props: { responseTopic?: string; correlationData?: Buffer },
+) => void
+
+/** An MQTT topic filter with `+` (one level) and a final `#` against a topic. */
+export function topicMatches(filter: string, topic: string): boolean {
+	const f = filter.split('/')
+	const t = topic.split('/')
+	for (let i = 0; i < f.length; i++) {
+		if (f[i] === '#') return true
+		if (i >= t.length || (f[i] !== '+' && f[i] !== t[i])) return false
+	}
+	return f.length === t.length
+}
+
 export interface MqttControlOptions {
 	site: string
 	url: string
@@ -58,6 +75,8 @@ export class MqttControl {
 	private readonly feedQueues = new Map<string, Promise<void>>()
 	private readonly handled = new Map<string, { at: number; reply: CommandResult }>()
 	private stopping = false
+	/** commands beside `set` (FACS): topic filter -> handler, subscribed on every connect */
+	private readonly extra = new Map<string, ExtraHandler>()
 
 	constructor(private readonly o: MqttControlOptions) {
 		this.base = `sigpath/${o.site}`
@@ -99,6 +118,7 @@ export class MqttControl {
 			// Nagle's algorithm holds small writes back ~40 ms behind delayed ACKs: a reply to a panel must not wait
 			if (client.stream instanceof Socket) client.stream.setNoDelay(true)
 			o.log.info({ url: o.url, sessionPresent: ack.sessionPresent }, 'mqtt connected')
+			for (const filter of this.extra.keys()) this.subscribeExtra(filter)
 			client.subscribe(`${this.base}/feeds/+/+/set`, { qos: 1 }, (err) => {
 				if (err) o.log.error({ err }, 'mqtt subscribe failed')
 				settleSubscribe?.(err ?? undefined)
@@ -178,6 +198,28 @@ export class MqttControl {
 		this.client = undefined
 	}
 
+	/** Another command topic (a filter under the base, `+` wildcards): subscribed now and on every reconnect. */
+	handle(filter: string, handler: ExtraHandler): void {
+		this.extra.set(filter, handler)
+		if (this.client?.connected) this.subscribeExtra(filter)
+	}
+
+	/** Retained state of another kind (FACS results): published once synced, and again after every reconnect. */
+	publishRetained(topic: string, payload: string): void {
+		this.retain(topic, payload)
+	}
+
+	/** A reply to a command of another kind, with its correlation data. */
+	publishReply(topic: string, payload: string, correlation?: Buffer): void {
+		this.reply(topic, correlation, payload)
+	}
+
+	private subscribeExtra(filter: string): void {
+		this.client?.subscribe(filter, { qos: 1 }, (err) => {
+			if (err) this.o.log.error({ err, filter }, 'mqtt subscribe failed')
+		})
+	}
+
 	private retain(topic: string, payload: string): void {
 		if (this.retained.get(topic) === payload) return // a repeated state changes nothing
 		this.retained.set(topic, payload)
@@ -198,6 +240,8 @@ export class MqttControl {
 	}
 
 	private onMessage(topic: string, payload: Buffer, packet: IPublishPacket): void {
+		for (const [filter, handler] of this.extra)
+			if (topicMatches(filter, topic)) return handler(topic, payload, packet.properties ?? {})
 		// sigpath/<site>/feeds/<event>/<feed>/set
 		const parts = topic.split('/')
 		if (parts.length !== 6 || parts[5] !== 'set') return
@@ -256,12 +300,12 @@ export class MqttControl {
 		this.reply(replyTo, correlation, result)
 	}
 
-	private reply(topic: string, correlation: Buffer | undefined, result: CommandResult): void {
+	private reply(topic: string, correlation: Buffer | undefined, result: CommandResult | string): void {
 		const client = this.client
 		if (!client?.connected) return
 		client.publish(
 			topic,
-			JSON.stringify(result),
+			typeof result === 'string' ? result : JSON.stringify(result),
 			{ qos: 1, retain: false, ...(correlation ? { properties: { correlationData: correlation } } : {}) },
 			(err) => {
 				if (err) this.o.log.error({ err: err.message, topic }, 'mqtt reply failed')

@@ -3,6 +3,7 @@
 // checked, ids unique in their scope.
 import { z } from 'zod'
 import { Driver, ROUTER_DRIVERS, UPS_DRIVERS } from './drivers.ts'
+import { checkFacs, Facs } from './facs.ts'
 import { Id, Listen, Millis, Port1, Secret } from './primitives.ts'
 
 export const TIERS = ['red', 'orange', 'yellow', 'grey'] as const
@@ -122,6 +123,7 @@ export const Feed = z
 			.describe('the router output this feed is switched on'),
 		failover: Failover.default({ mode: 'auto', lossMs: 500, clearMs: 10_000, preference: 'primary' }),
 		paths: z.array(Path).default([]).describe('the paths, in config order'),
+		facs: Facs.optional(),
 	})
 	.describe('a feed')
 export type Feed = z.infer<typeof Feed>
@@ -133,6 +135,7 @@ export const Event = z
 		tier: Tier,
 		bigBet: z.boolean().default(false).describe('a whole BOC dedicated to this event'),
 		feeds: z.array(Feed).default([]).describe('the feeds'),
+		facs: Facs.optional(),
 	})
 	.describe('a live event')
 export type Event = z.infer<typeof Event>
@@ -421,6 +424,7 @@ function checkReferences(cfg: Config, ctx: Ctx): void {
 	}
 
 	checkMidi(cfg, add)
+	checkFacs(cfg, add)
 
 	const outputsTaken = new Map<string, string>()
 	cfg.events.forEach((ev, e) => {

@@ -15,6 +15,7 @@ import { DriverUnavailableError, type DriverContext, type Health } from '../../d
 import type { DeviceState } from '../control/payloads.ts'
 import type { Config } from '../domain/config.ts'
 import type { ResolvedSrtDriver } from '../domain/drivers.ts'
+import { avSyncDevices } from '../domain/facs.ts'
 import { resolveSecrets } from '../domain/secrets.ts'
 import type { UpsReading } from '../rule/power.ts'
 import { ContentSource } from './content.ts'
@@ -167,12 +168,13 @@ export function createDrivers(unresolved: Config, env: DriverContext & { env: No
 	const deps = { ...ctx, ...(traps ? { traps } : {}) }
 	const sources: SignalSource[] = []
 	const ups: UpsDevice[] = []
+	const avSync = avSyncDevices(unresolved)
 	for (const d of config.devices) {
 		const drv = d.driver
 		if (!drv) continue
 		if (drv.type === 'srt') {
 			const src = new SrtSource(d.id, drv, ctx)
-			sources.push(drv.content ? new ContentSource(src, drv, ctx) : src)
+			sources.push(drv.content ? new ContentSource(src, drv, { ...ctx, avSync: avSync.has(d.id) }) : src)
 		} else if (drv.type === 'snmp') {
 			const dev = createSignalDevice(d, deps)
 			if (dev) sources.push(new SnmpSource(dev))

@@ -48,7 +48,8 @@ export class ContentSource extends EventEmitter<SignalSourceEvents> implements S
 	constructor(
 		readonly inner: SrtSource,
 		config: ResolvedSrtDriver,
-		ctx: DriverContext & { ffmpeg?: string },
+		/** avSync: the analyser also watches for FACS's flash-and-beep pattern */
+		ctx: DriverContext & { ffmpeg?: string; avSync?: boolean },
 	) {
 		super()
 		const c = config.content
@@ -62,6 +63,7 @@ export class ContentSource extends EventEmitter<SignalSourceEvents> implements S
 					...(c.black ? { black: c.black } : {}),
 					...(c.freeze ? { freeze: c.freeze } : {}),
 					...(c.silence ? { silence: c.silence } : {}),
+					...(ctx.avSync ? { avSync: true } : {}),
 					...(ctx.ffmpeg !== undefined ? { ffmpeg: ctx.ffmpeg } : {}),
 				},
 				{ log: ctx.log.child({ device: inner.deviceId }) },

@@ -7,6 +7,8 @@
 // - alarms.ts     every alarm goes through the alarm manager
 // - publisher.ts  every change leaves through the publisher: MQTT retained state, the status endpoint, MIDI LEDs
 // - surfaces.ts   MQTT and MIDI control surfaces
+// - content.ts    content checks' alarms; power-wiring.ts the UPS devices to the power monitor
+// - facs/         FACS tours on a QC output (src/facs/tour.ts), over HTTP and MQTT
 //
 // Restart safety (docs/contract.md §4 "Start"): nothing here sends a routing request of its own accord. At start each
 // router's real crosspoints are read first and become the feeds' start paths; mode and lock come back from the
@@ -38,12 +40,15 @@ import {
 } from '../journal/index.ts'
 import { PowerMonitor } from '../rule/power.ts'
 import { VERSION } from '../version.ts'
-import { createDrivers, deviceStateOf, syncables, upsReadings } from './adapters.ts'
+import { facsOverMqtt } from '../facs/mqtt.ts'
+import { FacsRunner } from '../facs/tour.ts'
+import { createDrivers, deviceStateOf, syncables } from './adapters.ts'
 import { AlarmManager } from './alarms.ts'
 import { watchContent } from './content.ts'
 import type { SignalSource } from './devices.ts'
 import { FirstSync } from './first-sync.ts'
 import { EngineLoop } from './loop.ts'
+import { followPower } from './power-wiring.ts'
 import { Publisher } from './publisher.ts'
 import { feedState, statusReport, type StatusReport } from './state.ts'
 import { Surfaces } from './surfaces.ts'
@@ -92,6 +97,8 @@ export class Daemon {
 	private readonly tally: TallyFollower
 	private readonly power: PowerMonitor
 	private readonly surfaces: Surfaces
+	/** FACS tours (docs/contract.md §10): over HTTP, MQTT and `sigpath facs` */
+	readonly facs: FacsRunner
 	private journal: Journal | undefined
 	private recovered = new Map<string, Recovered>()
 	private firstSync: FirstSync | undefined
@@ -162,6 +169,10 @@ export class Daemon {
 			resynced: (feed) => this.takesRunner.retryUnroutable(feed),
 			moved: (feed) => this.publisher.feed(feed),
 		})
+		const { model, routers, sources, log } = this
+		const feedState = (k: FeedKey): FeedState => this.feedState(k)
+		this.facs = new FacsRunner({ model, routers, sources, feedState, journal, now, log, running })
+		this.facs.events.on('report', (r) => this.publisher.events.emit('facs', r))
 		this.surfaces = new Surfaces({
 			config: o.config,
 			feeds: this.model.feeds.keys(),
@@ -246,6 +257,7 @@ export class Daemon {
 		])
 
 		await this.surfaces.start()
+		facsOverMqtt(this.surfaces.control, this.facs, this.log)
 		// after the boot record (a run begins at its boot record, §8 Timeline, even one held in memory), and once MQTT
 		// is connected, so that the alarm is published as well as logged and journaled
 		if (!this.journal.health.ok) this.journalFault(this.journal.health)
@@ -278,15 +290,16 @@ export class Daemon {
 			src.on('synced', () => this.firstSync?.check())
 			src.on('status', () => this.publisher.device(src.deviceId))
 		}
-		for (const u of this.ups) {
-			u.on('power', () => this.onPower(u))
-			u.on('reading', () => this.publisher.device(u.id))
-			u.on('freshness', () => this.publisher.device(u.id))
-			u.on('synced', () => {
-				this.onPower(u)
-				this.firstSync?.check()
-			})
-		}
+		const { ups, power, loop, publisher, alarms } = this
+		followPower({
+			ups,
+			power,
+			loop,
+			publisher,
+			alarms,
+			running: () => this.phase === 'running',
+			synced: () => this.firstSync?.check(),
+		})
 		if (this.traps) await this.traps.start()
 		this.phase = 'running'
 		for (const r of this.routers.values()) r.start()
@@ -341,8 +354,9 @@ export class Daemon {
 		this.log.info({ reason }, 'stopping')
 		this.loop.stop()
 		this.firstSync?.stop()
-		// in-flight takes settle (confirmed or not) before the routers go: their outcome belongs in the journal
-		await this.takesRunner.settle()
+		// in-flight takes settle (confirmed or not) before the routers go: their outcome belongs in the journal; a FACS
+		// tour puts its QC output back
+		await Promise.all([this.takesRunner.settle(), this.facs.stop()])
 		await this.surfaces.stop({ offline: !options.keepOnline })
 		await Promise.allSettled([...this.routers.values()].map((r) => r.stop()))
 		await Promise.allSettled(this.sources.map((s) => s.stop()))
@@ -473,23 +487,5 @@ export class Daemon {
 		this.log.debug({ device, state, at: atT, t, reason }, 'device report')
 		this.loop.apply({ type: 'device', t, device, state, ...(atT < t ? { at: atT } : {}) }, 'driver')
 		this.publisher.device(device)
-	}
-
-	/**
-	 * A UPS's power state changed: its reading is journaled (replay gives it to the power monitor as the daemon
-	 * does), the power monitor recomputes the power model, the UPS alarms and each feed's live compliance, and the
-	 * alarm manager raises or clears what changed.
-	 */
-	private onPower(u: UpsDevice): void {
-		if (this.phase !== 'running') return
-		const readings = upsReadings(this.ups)
-		const r = readings.get(u.id)!
-		const t = this.now()
-		this.loop.apply({ type: 'ups', t, ups: u.id, ...r }, 'driver')
-		const step = this.power.update(readings)
-		for (const u of this.ups) this.publisher.device(u.id)
-		this.publisher.feeds(step.changed)
-		for (const a of step.alarms)
-			this.alarms.hold(a.id, a.active, a.code, a.feed ? { feed: a.feed } : { device: a.device! }, a.message, t)
 	}
 }

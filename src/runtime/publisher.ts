@@ -10,6 +10,7 @@
 import { EventEmitter } from 'node:events'
 import type { Alarm, DeviceState, FeedState } from '../control/payloads.ts'
 import type { FeedKey, Model } from '../domain/model.ts'
+import type { FacsReport } from '../facs/report.ts'
 import type { TakeTiming } from './takes.ts'
 
 export interface DaemonEvents {
@@ -22,6 +23,8 @@ export interface DaemonEvents {
 	switch: [TakeTiming]
 	/** the first full sync is done and state is published (READY=1) */
 	ready: []
+	/** a FACS tour ended (docs/contract.md §10) */
+	facs: [FacsReport]
 }
 
 /** Where retained state goes (the MQTT client), attached once it is connected. */

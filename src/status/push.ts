@@ -4,7 +4,7 @@
 // and port, EventSource reconnects by itself, and it needs no dependency or upgrade handshake. Commands go the other
 // way as ordinary POSTs.
 //
-// Each client first gets a `snapshot` (the whole picture), then `feed`, `device`, `alarm` and `switch` events as
+// Each client first gets a `snapshot` (the whole picture), then `feed`, `device`, `alarm`, `switch` and `facs` events as
 // the daemon's publisher emits them (it emits every change of a feed, including those a timer makes, so nothing
 // here compares or sweeps): one JSON.stringify per event, written to every client at once, with Nagle off so a change
 // leaves in the same tick. A comment line every heartbeatMs keeps proxies and idle timeouts from closing the
@@ -14,6 +14,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Logger } from 'pino'
 import type { Alarm, FeedState } from '../control/payloads.ts'
 import type { FeedKey } from '../domain/model.ts'
+import type { FacsReport } from '../facs/report.ts'
 import type { TakeTiming } from '../runtime/daemon.ts'
 import { feedPush, snapshot, switchView, type StatusDaemon } from './view.ts'
 
@@ -42,14 +43,17 @@ export class PushChannel {
 	private readonly onDevice = (id: string, s: DeviceStateEvent): void => {
 		const power = s.detail['power']
 		const minutes = s.detail['minutesRemaining']
+		const cause = s.detail['degraded']
 		this.broadcast('device', {
 			id,
 			connected: s.connected,
 			health: s.health,
 			power: typeof power === 'string' ? power : null,
 			minutesRemaining: typeof minutes === 'number' ? minutes : null,
+			cause: typeof cause === 'string' ? cause : null,
 		})
 	}
+	private readonly onFacs = (r: FacsReport): void => this.broadcast('facs', r)
 	private readonly onAlarm = (a: Alarm): void => this.broadcast('alarm', a)
 	private readonly onSwitch = (t: TakeTiming): void => this.broadcast('switch', switchView(t))
 
@@ -73,6 +77,7 @@ export class PushChannel {
 		this.daemon.events.on('alarm', this.onAlarm)
 		this.daemon.events.on('switch', this.onSwitch)
 		this.daemon.events.on('ready', this.onReady)
+		this.daemon.events.on('facs', this.onFacs)
 		this.ready = this.daemon.isReady()
 		this.heartbeat = setInterval(() => {
 			this.write(`: heartbeat ${new Date().toISOString()}\n\n`)
@@ -133,6 +138,7 @@ export class PushChannel {
 		this.daemon.events.off('alarm', this.onAlarm)
 		this.daemon.events.off('switch', this.onSwitch)
 		this.daemon.events.off('ready', this.onReady)
+		this.daemon.events.off('facs', this.onFacs)
 		if (this.heartbeat) clearInterval(this.heartbeat)
 		this.heartbeat = undefined
 		for (const res of this.clients) res.end()

@@ -1,5 +1,6 @@
 // The status endpoint (docs/contract.md §6): /status, /healthz, /readyz, /metrics, /audit, the live push channel at
-// /events, the dashboard at /, and (only with http.token) operator commands at POST /feeds/<event>/<feed>/set.
+// /events, the dashboard at /, and (only with http.token) operator commands at POST /feeds/<event>/<feed>/set and
+// FACS tours at POST /events/<event>/facs (GET: the last report).
 //
 // node:http rather than fastify: about ten fixed routes, a streaming response (/audit) and a long-lived one (SSE)
 // that want the raw response object anyway, and a daemon that runs for years on an edge server that cannot reach a
@@ -16,6 +17,7 @@ import type { FeedKey } from '../domain/model.ts'
 import type { Secret } from '../domain/primitives.ts'
 import { splitListen } from '../domain/primitives.ts'
 import { resolveSecret } from '../domain/secrets.ts'
+import { parseFacsPayload } from '../facs/payload.ts'
 import { AUDIT_DEFAULT_LIMIT, AUDIT_MAX_LIMIT, streamAudit } from './audit.ts'
 import { StatusMetrics } from './metrics.ts'
 import { MAX_SSE_BACKLOG, MAX_SSE_CLIENTS, PushChannel } from './push.ts'
@@ -79,6 +81,8 @@ const ROUTES: Record<string, string[]> = {
 	...Object.fromEntries(Object.keys(DASHBOARD).map((p) => [p, GET])),
 }
 const SET_ROUTE = /^\/feeds\/([^/]+)\/([^/]+)\/set$/
+/** GET: the event's last FACS report; POST (with the token): run a tour and answer with its report (§10) */
+const FACS_ROUTE = /^\/events\/([^/]+)\/facs$/
 
 class HttpError extends Error {
 	constructor(
@@ -206,6 +210,11 @@ export class StatusServer {
 			if (method !== 'POST') throw new HttpError(405, `${method} is not allowed here`, { allow: 'POST' })
 			return this.set(req, res, decode(set[1]!), decode(set[2]!))
 		}
+		const facs = FACS_ROUTE.exec(url.pathname)
+		if (facs) {
+			setRoute('/events/facs')
+			return this.facs(req, res, method, decode(facs[1]!))
+		}
 		const allowed = ROUTES[url.pathname]
 		if (!allowed) throw new HttpError(404, `no such resource: ${url.pathname.slice(0, 100)}`)
 		setRoute(url.pathname)
@@ -269,7 +278,8 @@ export class StatusServer {
 
 	// ---- commands ----------------------------------------------------------------------------------------------------
 
-	private async set(req: IncomingMessage, res: ServerResponse, event: string, feed: string): Promise<void> {
+	/** A command's bearer token, checked in constant time; throws the HTTP refusal. */
+	private authorize(req: IncomingMessage, what: Record<string, string>): void {
 		if (!this.tokenDigest)
 			throw new HttpError(403, 'the status endpoint is read-only: commands need http.token in the config')
 		const auth = req.headers.authorization
@@ -277,9 +287,31 @@ export class StatusServer {
 		if (!m) throw new HttpError(401, 'a bearer token is required', { 'www-authenticate': 'Bearer realm="sigpath"' })
 		const given = createHash('sha256').update(m[1]!).digest()
 		if (!timingSafeEqual(given, this.tokenDigest)) {
-			this.log.warn({ remote: req.socket.remoteAddress, feed: `${event}/${feed}` }, 'command refused: wrong token')
+			this.log.warn({ remote: req.socket.remoteAddress, ...what }, 'command refused: wrong token')
 			throw new HttpError(403, 'wrong token')
 		}
+	}
+
+	/** GET the last FACS report of an event; POST runs a tour (the answer waits for its end: tens of seconds). */
+	private async facs(req: IncomingMessage, res: ServerResponse, method: string, event: string): Promise<void> {
+		if (method === 'GET' || method === 'HEAD') {
+			const last = this.daemon.facs.last(event)[0]
+			if (!last) throw new HttpError(404, `no FACS tour of ${printable(event, 100)} since the daemon started`)
+			return this.send(res, 200, last)
+		}
+		if (method !== 'POST') throw new HttpError(405, `${method} is not allowed here`, { allow: 'GET, HEAD, POST' })
+		this.authorize(req, { facs: event })
+		const cmd = parseFacsPayload(await readBody(req, MAX_BODY_BYTES))
+		if (!cmd.ok) throw new HttpError(400, cmd.error)
+		const operator = cmd.operator ?? 'http'
+		this.log.info({ event, feed: cmd.feed, operator }, 'FACS over http')
+		const r = await this.daemon.facs.run({ event, feed: cmd.feed, operator, via: 'http' })
+		if (!r.ok) throw new HttpError(r.status === 'bad-input' ? 400 : 409, r.error)
+		this.send(res, 200, r.report)
+	}
+
+	private async set(req: IncomingMessage, res: ServerResponse, event: string, feed: string): Promise<void> {
+		this.authorize(req, { feed: `${event}/${feed}` })
 		const body = await readBody(req, MAX_BODY_BYTES)
 		const key: FeedKey = `${event}/${feed}`
 		if (!this.daemon.model.feeds.has(key)) throw new HttpError(404, `unknown feed ${printable(key, 200)}`)

@@ -3,6 +3,7 @@
 import { monotonicMs } from '../clock.ts'
 import type { FeedState } from '../control/payloads.ts'
 import type { FeedKey } from '../domain/model.ts'
+import type { FacsReport } from '../facs/report.ts'
 import type { Daemon, StatusReport, TakeTiming } from '../runtime/daemon.ts'
 
 /** The part of the daemon the status server reads: consumed as is, nothing added to the daemon for it. */
@@ -20,6 +21,7 @@ export type StatusDaemon = Pick<
 	| 'model'
 	| 'engine'
 	| 'feedAlarms'
+	| 'facs'
 >
 
 export interface SwitchView {
@@ -54,6 +56,8 @@ export interface Snapshot {
 	feeds: StatusReport['feeds']
 	devices: DeviceView[]
 	switches: SwitchView[]
+	/** the last FACS tour of each event since the daemon started */
+	facs: FacsReport[]
 }
 
 export const RECENT_SWITCHES = 50
@@ -110,6 +114,7 @@ export function snapshot(daemon: StatusDaemon): Snapshot {
 		feeds: status.feeds,
 		devices: [...roles].map(([id, role]) => deviceView({ id, role }, daemon.deviceState(id))),
 		switches: daemon.takes.slice(-RECENT_SWITCHES).map((t) => switchView(t, nowWall, nowMono)),
+		facs: daemon.facs.last(),
 	}
 }
 

@@ -1,6 +1,6 @@
 /* global document, window, EventSource, requestAnimationFrame */
 // The TCO dashboard: one EventSource on /events. The first message is a snapshot of everything; then feed, device,
-// alarm and switch events are merged into it and the page is redrawn on the next animation frame. No framework, no
+// alarm, switch and facs events are merged into it and the page is redrawn on the next animation frame. No framework, no
 // build step, nothing fetched from outside this server. Text goes in with textContent only (names come from a config
 // and a device; they are never markup).
 'use strict'
@@ -46,6 +46,7 @@ function draw() {
 	root.replaceChildren(frag)
 	drawDevices()
 	drawAlarms()
+	drawFacs()
 }
 
 function drawSummary() {
@@ -214,6 +215,27 @@ function drawAlarms() {
 	)
 }
 
+// the last FACS tour of each event: its verdict, and each failing path's reason
+function drawFacs() {
+	const root = document.getElementById('facs')
+	const reports = model.facs || []
+	if (reports.length === 0) return root.replaceChildren(el('li', 'empty', 'no tour since the daemon started'))
+	root.replaceChildren(
+		...reports.map((r) => {
+			const li = el('li')
+			const paths = r.feeds.reduce((n, f) => n + f.paths.length, 0)
+			li.dataset.event = r.event
+			li.append(
+				el('span', 'when', hhmmss(r.endedAt)),
+				el('span', `sev sev-${r.pass ? 'cleared' : 'critical'}`, r.pass ? 'pass' : 'fail'),
+				document.createTextNode(`${r.event}: ${paths} path${paths === 1 ? '' : 's'} toured by ${r.operator}`),
+			)
+			for (const f of r.failed) li.append(el('div', 'why', f))
+			return li
+		}),
+	)
+}
+
 function setLink(state, text) {
 	const l = document.getElementById('link')
 	l.className = `link link-${state}`
@@ -263,6 +285,12 @@ function connect() {
 	es.addEventListener('ready', () => {
 		if (!model) return
 		model.ready = true
+		schedule()
+	})
+	es.addEventListener('facs', (e) => {
+		if (!model) return
+		const r = JSON.parse(e.data)
+		model.facs = [...(model.facs || []).filter((x) => x.event !== r.event), r]
 		schedule()
 	})
 	es.addEventListener('alarm', (e) => {
