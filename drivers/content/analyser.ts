@@ -33,6 +33,8 @@ export interface ContentCondition {
 	at: number
 	/** `black: 2.0 s`, or `black ended` */
 	cause: string
+	/** the stream's PTS (s) where ffmpeg found the condition began, or ended; null when withdrawn */
+	pts: number | null
 }
 
 export interface AnalyserFailure {
@@ -73,6 +75,8 @@ export interface ContentAnalyserOptions extends AnalyserChecks {
 interface Standing {
 	/** stream clock (s) at the onset, for black; null: no onset seen */
 	onsetT: number | null
+	/** the onset's PTS, for black */
+	onsetPts: number | null
 	standing: boolean
 	/** monotonic ms it was found standing */
 	since: number
@@ -109,9 +113,9 @@ export class ContentAnalyser extends EventEmitter<ContentAnalyserEvents> {
 	#lastPts: number | null = null
 	#clock = 0
 	readonly #cond: Record<ConditionKind, Standing> = {
-		black: { onsetT: null, standing: false, since: 0, lasted: 0 },
-		freeze: { onsetT: null, standing: false, since: 0, lasted: 0 },
-		silence: { onsetT: null, standing: false, since: 0, lasted: 0 },
+		black: { onsetT: null, onsetPts: null, standing: false, since: 0, lasted: 0 },
+		freeze: { onsetT: null, onsetPts: null, standing: false, since: 0, lasted: 0 },
+		silence: { onsetT: null, onsetPts: null, standing: false, since: 0, lasted: 0 },
 	}
 	readonly #samples: Stamp[] = []
 	readonly #flashes: Stamp[] = []
@@ -281,19 +285,20 @@ export class ContentAnalyser extends EventEmitter<ContentAnalyserEvents> {
 				// the onset frame runs a little ahead of the last sample: dated on the stream clock by its PTS
 				const ahead = this.#lastPts === null ? 0 : Math.max(-1, Math.min(1, p.pts - this.#lastPts))
 				this.#cond.black.onsetT = this.#clock + ahead
+				this.#cond.black.onsetPts = p.pts
 				return
 			}
 			case 'black-end':
 				this.#cond.black.onsetT = null
-				return this.#set('black', false, now, 0)
+				return this.#set('black', false, now, 0, p.pts)
 			case 'freeze-start':
-				return this.#set('freeze', true, now, this.options.freeze!.ms / 1000)
+				return this.#set('freeze', true, now, this.options.freeze!.ms / 1000, p.pts)
 			case 'freeze-end':
-				return this.#set('freeze', false, now, 0)
+				return this.#set('freeze', false, now, 0, p.pts)
 			case 'silence-start':
-				return this.#set('silence', true, now, this.options.silence!.ms / 1000)
+				return this.#set('silence', true, now, this.options.silence!.ms / 1000, p.pts)
 			case 'silence-end':
-				return this.#set('silence', false, now, 0)
+				return this.#set('silence', false, now, 0, p.pts)
 		}
 	}
 
@@ -311,10 +316,10 @@ export class ContentAnalyser extends EventEmitter<ContentAnalyserEvents> {
 		const b = this.#cond.black
 		if (b.onsetT === null || b.standing || !this.options.black) return
 		const lasted = this.#clock - b.onsetT
-		if (lasted >= this.options.black.ms / 1000 - 1e-6) this.#set('black', true, now, lasted)
+		if (lasted >= this.options.black.ms / 1000 - 1e-6) this.#set('black', true, now, lasted, b.onsetPts)
 	}
 
-	#set(kind: ConditionKind, active: boolean, at: number, lasted: number, why?: string): void {
+	#set(kind: ConditionKind, active: boolean, at: number, lasted: number, pts: number | null, why?: string): void {
 		const c = this.#cond[kind]
 		if (c.standing === active) return
 		c.standing = active
@@ -322,7 +327,7 @@ export class ContentAnalyser extends EventEmitter<ContentAnalyserEvents> {
 		c.lasted = lasted
 		const cause = why ?? (active ? `${kind}: ${lasted.toFixed(1)} s` : `${kind} ended`)
 		this.#log.info({ kind, active, cause }, 'content condition')
-		this.emit('condition', { kind, active, at, cause })
+		this.emit('condition', { kind, active, at, cause, pts })
 	}
 
 	/** Something came out of the decoder: the analyser works (again). */
@@ -360,7 +365,7 @@ export class ContentAnalyser extends EventEmitter<ContentAnalyserEvents> {
 		// a dead analyser is no evidence: what it found standing is withdrawn
 		const now = monotonicMs()
 		this.#cond.black.onsetT = null
-		for (const k of CONDITION_KINDS) this.#set(k, false, now, 0, `${k} withdrawn: the analyser failed`)
+		for (const k of CONDITION_KINDS) this.#set(k, false, now, 0, null, `${k} withdrawn: the analyser failed`)
 		this.#failures++
 		this.#failure = { reason, at: now, failures: this.#failures }
 		const delay = this.#backoff.next()

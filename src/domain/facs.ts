@@ -38,6 +38,9 @@ export const Facs = z
 	.describe('facilities checks (FACS/FAX): the tour of the paths on a QC output')
 export type Facs = z.infer<typeof Facs>
 
+/** with avSync, the shortest dwell that sees two flashes and beeps of the pattern (one a second) whatever the phase */
+export const MIN_AV_DWELL_MS = 3000
+
 /** A feed's FACS settings: its own keys over its event's, defaults applied. */
 export interface EffectiveFacs {
 	qcOutput: { router: string; output: number } | null
@@ -91,6 +94,12 @@ export function checkFacs(cfg: Config, add: (path: (string | number)[], message:
 		ev.feeds.forEach((feed, f) => {
 			const own = feed.facs?.qcOutput
 			if (own) check(['events', e, 'feeds', f, 'facs', 'qcOutput'], own)
+			const eff = effectiveFacs(ev, feed)
+			if (eff.avSync && eff.dwellMs < MIN_AV_DWELL_MS)
+				add(
+					feed.facs ? ['events', e, 'feeds', f, 'facs'] : ['events', e, 'facs'],
+					`avSync needs dwellMs of at least ${MIN_AV_DWELL_MS} (feed ${ev.id}/${feed.id} has ${eff.dwellMs}): the pattern flashes and beeps once a second, and each path needs two of them`,
+				)
 			const qc = own ?? ev.facs?.qcOutput
 			if (qc && routers.has(qc.router) && qc.router !== feed.output.router)
 				add(

@@ -98,6 +98,9 @@ describe('FACS refusals', () => {
 		).toThrow(
 			'events[0].feeds[1].facs.qcOutput.router: feed ev/iso is on router "rtr": its QC output must be on that router too',
 		)
+		expect(() => parseConfigText(bad('{ router: rtr, output: 8 }, avSync: true'))).toThrow(
+			'events[0].facs: avSync needs dwellMs of at least 3000 (feed ev/pgm has 1000)',
+		)
 		// `sigpath facs` and `sigpath check` say it in one line, exit 2, and nothing is routed
 		const file = join(dir, 'bad.yaml')
 		writeFileSync(file, bad('{ router: rtr, output: 1 }'))

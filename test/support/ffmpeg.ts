@@ -4,13 +4,15 @@
 import { flashBeepInputs } from '../../src/facs/pattern.ts'
 import { requireBinary, spawnPeer, type Peer } from './peers.ts'
 
+export type Window = [number, number]
+
 export interface SenderOptions {
 	size?: string
 	rate?: number
-	/** stream-time windows [from, to] in s */
-	black?: [number, number]
-	freeze?: [number, number]
-	silence?: [number, number]
+	/** stream-time windows [from, to] in s (one, or several) */
+	black?: Window | Window[]
+	freeze?: Window | Window[]
+	silence?: Window | Window[]
 	/** send the flash-and-beep pattern instead, with the sound this many ms late */
 	flashBeep?: { audioOffsetMs: number }
 	/** stop after this many s (default: run until stopped) */
@@ -20,7 +22,11 @@ export interface SenderOptions {
 	ptsOffsetS?: number
 }
 
-const between = (w: [number, number]): string => `between(t\\,${w[0]}\\,${w[1]})`
+const windows = (w: Window | Window[]): Window[] => (typeof w[0] === 'number' ? [w as Window] : (w as Window[]))
+const between = (w: Window | Window[]): string =>
+	windows(w)
+		.map(([a, b]) => `between(t\\,${a}\\,${b})`)
+		.join('+')
 
 /** The input arguments: lavfi picture and sound with the faults asked for. */
 export function senderInputs(o: SenderOptions = {}): string[] {
@@ -31,8 +37,12 @@ export function senderInputs(o: SenderOptions = {}): string[] {
 	if (o.black)
 		video += `,drawbox=x=0:y=0:w=iw:h=ih:color=black:t=fill:enable='${between(o.black)}',noise=alls=8:allf=t:enable='${between(o.black)}'`
 	if (o.freeze) {
-		const [a, b] = o.freeze.map((s) => Math.round(s * rate))
-		video += `,split[a][b];[a][b]freezeframes=first=${a}:last=${b}:replace=${a}[out0]`
+		// one freezeframes per window, chained: each repeats the window's first frame to its end
+		const parts = windows(o.freeze).map(([from, to], i) => {
+			const [a, b] = [Math.round(from * rate), Math.round(to * rate)]
+			return `split[a${i}][b${i}];[a${i}][b${i}]freezeframes=first=${a}:last=${b}:replace=${a}`
+		})
+		video += `,${parts.join(',')}[out0]`
 	}
 	let audio = 'sine=f=440:r=48000'
 	if (o.silence) audio += `,volume=volume=0:enable='${between(o.silence)}'`
