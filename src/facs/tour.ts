@@ -273,12 +273,13 @@ export class FacsRunner {
 		const mine = this.analyserOf(path.via, own)
 		const primary = this.analyserOf(ref.ranked[0]!.via, own)
 		let delay: Measured
-		if (!mine) delay = { value: null, why: 'no analysed TS on this path (no SRT receiver relaying to this host)' }
+		if (rank > 0 && !primary) delay = { value: null, why: 'the primary has no analysed TS to compare with' }
+		else if (!mine) delay = { value: null, why: 'no analysed TS on this path (no SRT receiver relaying to this host)' }
 		else if (mine.a.failure)
 			delay = { value: null, why: `the analyser of ${mine.device} failed: ${mine.a.failure.reason}` }
 		else if (rank === 0)
 			delay = mine.a.window(from, to).samples.length > 0 ? { value: 0 } : { value: null, why: 'decoded nothing' }
-		else if (!primary) delay = { value: null, why: 'the primary has no analysed TS' }
+		else if (!primary) delay = { value: null, why: 'the primary has no analysed TS to compare with' }
 		else delay = ptsDelayMs(primary.a.window(from, to).samples, mine.a.window(from, to).samples)
 		let av: (Measured & { analysed: boolean }) | null = null
 		if (facs.avSync) {
@@ -387,7 +388,11 @@ export class FacsRunner {
 	 */
 	private async startAnalysers(plan: Plan): Promise<Map<string, ContentAnalyser>> {
 		const own = new Map<string, ContentAnalyser>()
-		for (const { ref, facs } of plan.feeds)
+		const relayOf = (via: readonly string[]) => this.srtOf(via)?.rx.config.relayTo
+		for (const { ref, facs } of plan.feeds) {
+			// without the A/V test, a delay is measured only against a primary whose TS can be read: else none is needed
+			const primary = ref.ranked[0]!.via
+			if (!facs.avSync && !this.analyserOf(primary, own) && relayOf(primary) === undefined) continue
 			for (const path of ref.ranked) {
 				if (this.analyserOf(path.via, own)) continue
 				const srt = this.srtOf(path.via)
@@ -408,6 +413,7 @@ export class FacsRunner {
 				a.start()
 				own.set(srt.deviceId, a)
 			}
+		}
 		// waited for where a stream arrives, until it decodes or fails; one with nothing arriving is not waited for
 		const receiving = (id: string): boolean => {
 			const s = this.srtOf([id])?.rx.signal?.signal
