@@ -17,7 +17,7 @@ import type { StatusServer } from '../status/server.ts'
 import { startStatus } from './status-hook.ts'
 
 const USAGE = 'sigpath lab [FILE] [--no-demo]'
-const HELP = `fault console: cut DEVICE | restore DEVICE | degrade DEVICE [RATE] | battery UPS | low-battery UPS | online UPS | drop ROUTER | state | facs EVENT [FEED] | help | quit`
+const HELP = `fault console: cut DEVICE | restore DEVICE | degrade DEVICE [RATE] | black DEVICE | freeze DEVICE | silence DEVICE | battery UPS | low-battery UPS | online UPS | drop ROUTER | state | facs EVENT [FEED] | help | quit`
 
 export const command: Command = async (argv, io) => {
 	const { values, positionals } = parse(argv, { 'no-demo': { type: 'boolean' } }, USAGE)
