@@ -31,6 +31,8 @@ if (root === out || root.startsWith(`${out}/`) || out === '/') {
 /** Run-time files tsc does not emit, by their place in the source tree (the same place under the output). */
 const RUNTIME_FILES = [
 	{ path: 'src/status/dashboard', fix: 'it is part of the repository: restore it with git' },
+	// the lab's mosquitto runs with the production ACL (src/lab/broker.ts reads it relative to itself)
+	{ path: 'config/mosquitto.acl', fix: 'it is part of the repository: restore it with git' },
 	{
 		path: 'drivers/srt/native/build/Release/sigpath_srt.node',
 		fix:

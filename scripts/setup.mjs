@@ -11,15 +11,28 @@ import { execFileSync, spawnSync } from 'node:child_process'
 import { existsSync } from 'node:fs'
 
 // node-gyp builds the libsrt binding (drivers/srt/native) during `npm ci`: a C++ compiler, make and python3 (gyp);
-// socat: the lab's serial devices (SW-P-08 over RS-422, Megatec UPS) run over a pty pair
-// ffmpeg: the content checks (black, freeze, silence) and FACS decode the relayed streams with it
-const RUNTIME = ['pkg-config', 'libsrt-openssl-dev', 'g++', 'make', 'python3', 'socat', 'ffmpeg']
+// socat: the lab's serial devices (SW-P-08 over RS-422, Megatec UPS) run over a pty pair;
+// mosquitto: the lab's MQTT broker (MQTT v5, passwords, the production ACL), mosquitto-clients: the panel lines the
+// README and the lab print (mosquitto_pub); ffmpeg: the content checks (black, freeze, silence) and FACS decode the
+// relayed streams with it
+const RUNTIME = [
+	'pkg-config',
+	'libsrt-openssl-dev',
+	'g++',
+	'make',
+	'python3',
+	'socat',
+	'mosquitto',
+	'mosquitto-clients',
+	'ffmpeg',
+]
 /** tools that count as present when their command is on the PATH, whoever installed them (pyenv, a toolchain) */
 const COMMANDS = { 'g++': 'g++', make: 'make', python3: 'python3', 'pkg-config': 'pkg-config', ffmpeg: 'ffmpeg' }
 const TEST = [
 	...RUNTIME,
 	'srt-tools',
 	'ffmpeg',
+	'multicat',
 	'snmpsim',
 	'snmp',
 	'snmpd',
@@ -27,6 +40,8 @@ const TEST = [
 	'nut-client',
 	'mosquitto',
 	'mosquitto-clients',
+	// controller redundancy (docs/contract.md §9): the tests and `sigpath lab --pair` run their own etcd on loopback
+	'etcd-server',
 	'socat',
 	'rist-tools',
 	'sqlite3',
@@ -35,7 +50,7 @@ const TEST = [
 ]
 
 const args = new Set(process.argv.slice(2))
-const wanted = args.has('--test') ? TEST : RUNTIME
+const wanted = [...new Set(args.has('--test') ? TEST : RUNTIME)]
 
 if (process.env.SIGPATH_SKIP_SETUP === '1') process.exit(0)
 if (process.platform !== 'linux' || !existsSync('/usr/bin/dpkg-query')) {

@@ -117,7 +117,7 @@ if [ ! -e "$etc/sigpath.yaml" ]; then
 	echo "install.sh: wrote $etc/sigpath.yaml from config/example.yaml: edit it for this BOC"
 fi
 if [ ! -e "$etc/secrets.env" ]; then
-	printf '# secrets named in sigpath.yaml as { env: NAME }\n# SIGPATH_SNMP_COMMUNITY=\n# SIGPATH_SRT_WBC=\n' >"$etc/secrets.env"
+	printf '# secrets named in sigpath.yaml as { env: NAME }\n# SIGPATH_SNMP_COMMUNITY=\n# SIGPATH_SRT_WBC=\n# SIGPATH_JOURNAL_KEY=\n' >"$etc/secrets.env"
 fi
 if [ -n "$root" ]; then
 	skipped "chown root:sigpath $etc/sigpath.yaml $etc/secrets.env (no user sigpath here)"

@@ -10,8 +10,10 @@
 // Two kinds of device use it:
 // - polled devices (SNMP over UDP, UPS polls): the last answer is the only sign of a connection, so going stale
 //   also makes them disconnected (`staleDisconnects`), and the clock runs from arm() at start, before any answer.
-// - session devices (a router link): connected is the link's state; a router whose link is down is not judged
-//   stale (the link says what is wrong), so the driver pauses the tracker on link loss.
+// - session devices (a router link): connected is the link's state (linkUp(), disconnected()), and stale is the
+//   router's silence: no good frame for staleMs, whether the link is up and quiet or down. The clock keeps running
+//   while the link is down, so a router that drops its link is stale staleMs after its last answer (a device-stale
+//   alarm, docs/contract.md §7), and a link that comes back is not an answer: the router's first frame is.
 import { EventEmitter } from 'node:events'
 import { systemClock, type Clock } from '../../src/clock.ts'
 import type { Freshness } from '../types.ts'
@@ -87,6 +89,17 @@ export class FreshnessTracker extends EventEmitter<FreshnessEvents> {
 		if (!was.connected || was.stale) this.emit('change', this.value)
 		if (was.stale) this.#emitStale(at, silentSince)
 		this.#setLost(false)
+	}
+
+	/**
+	 * A session's link is up, nothing heard yet: connected, stale unchanged (only an answer ends it). The clock keeps
+	 * running from the last answer; on the first link, or after pause(), it starts now.
+	 */
+	linkUp(): void {
+		if (!this.#timers.has(STALE) && !this.#fresh.stale) this.arm()
+		if (this.#fresh.connected) return
+		this.#fresh = { ...this.#fresh, connected: true }
+		this.emit('change', this.value)
 	}
 
 	/** The connection is gone, or a poll brought no good data (stale and lost follow from the timers). */

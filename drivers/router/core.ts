@@ -86,8 +86,10 @@ export abstract class RouterCore extends EventEmitter<RouterEvents> implements R
 		this.takeTimeoutMs = options.takeTimeoutMs ?? 2000
 		this.staleAfterMs = options.staleAfterMs ?? 5000
 		this.#requests = new Requests(this.deviceId, this.timers, (o) => this.confirmed.get(o))
-		// connected is the link's state: going stale does not disconnect, and a router with no link is not judged
-		// stale (the tracker pauses on link loss). The runtime's `freshness` event is the stale transitions.
+		// connected is the link's state: going stale does not disconnect. Stale is the router's silence, link up or
+		// down: the clock runs on when the link drops, so a router gone for staleMs is stale (the runtime's
+		// device-stale alarm), and only a frame from it ends that. The runtime's `freshness` event is the stale
+		// transitions.
 		this.#freshness = new FreshnessTracker({
 			device: this.deviceId,
 			staleMs: this.staleAfterMs,
@@ -123,10 +125,9 @@ export abstract class RouterCore extends EventEmitter<RouterEvents> implements R
 			if (this.#synced) this.log.info({ device: this.deviceId, reason }, 'router link lost')
 			this.#synced = false
 			this.#freshness.disconnected()
-			this.#freshness.pause()
 			this.#requests.failAll('disconnected', `router ${this.deviceId} disconnected (${reason ?? state})`)
 		} else {
-			this.markOk()
+			this.#freshness.linkUp()
 		}
 		this.emit('connection', {
 			state,

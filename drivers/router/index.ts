@@ -14,6 +14,8 @@ export interface RouterTuning {
 	/** keep-alive period: Videohub PING, SW-P-08 interrogate */
 	keepAliveMs?: number
 	connectTimeoutMs?: number
+	/** no frame from the router for this long makes it stale (the daemon gives the config's staleMs) */
+	staleAfterMs?: number
 }
 
 /** A router for a config device whose driver is `videohub` or `swp08`. Not started: call start(). */
@@ -26,6 +28,7 @@ export function createRouter(device: Device, ctx: DriverContext, tuning: RouterT
 		size: device.size,
 		...(tuning.takeTimeoutMs !== undefined ? { takeTimeoutMs: tuning.takeTimeoutMs } : {}),
 		...(tuning.connectTimeoutMs !== undefined ? { connectTimeoutMs: tuning.connectTimeoutMs } : {}),
+		...(tuning.staleAfterMs !== undefined ? { staleAfterMs: tuning.staleAfterMs } : {}),
 	}
 	switch (d?.type) {
 		case 'videohub':

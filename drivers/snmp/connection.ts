@@ -203,10 +203,13 @@ export class SnmpPoller extends EventEmitter<SnmpPollerEvents> {
 		if (answered) {
 			// keep the cadence: the next poll is pollMs after this one started, not after it ended. After the first
 			// answer, one random phase offset spreads devices started together over the interval (a daemon starting
-			// 200 devices would otherwise send 200 GETs in the same millisecond every second, forever).
+			// 200 devices would otherwise send 200 GETs in the same millisecond every second, forever). The offset
+			// brings that next poll forward, never back: no two polls are ever more than pollMs apart, so a change
+			// is seen within one poll interval even right after the start (a later offset once stretched the first
+			// interval to up to 2 * pollMs, and a UPS that went on battery then was seen up to 4 s late at 2 s polls).
 			const phase = this.#phased ? 0 : this.#o.random() * this.#o.pollMs
 			this.#phased = true
-			this.#schedule(Math.max(0, this.#o.pollMs - (monotonicMs() - started)) + phase, 'waiting')
+			this.#schedule(Math.max(0, this.#o.pollMs - phase - (monotonicMs() - started)), 'waiting')
 		} else {
 			this.#schedule(this.#backoff.next(), 'backoff')
 		}

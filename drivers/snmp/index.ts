@@ -13,7 +13,7 @@ export { PROFILES, EXPERIMENTAL_ARC } from './profiles.ts'
 /** A signal device for a config device with driver `snmp`, else null. */
 export function createSignalDevice(
 	device: Resolved<Device>,
-	deps: DriverContext & { traps?: TrapReceiver },
+	deps: DriverContext & { traps?: TrapReceiver; staleAfterMs?: number },
 ): SnmpSignalDevice | null {
 	const d = device.driver
 	if (d?.type !== 'snmp') return null
@@ -22,6 +22,7 @@ export function createSignalDevice(
 		config: d,
 		log: deps.log,
 		...(deps.traps ? { traps: deps.traps } : {}),
+		...(deps.staleAfterMs !== undefined ? { staleAfterMs: deps.staleAfterMs } : {}),
 	})
 }
 

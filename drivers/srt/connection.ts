@@ -333,17 +333,17 @@ export class SrtReceiver extends EventEmitter<SrtReceiverEvents> {
 				this.#evaluate(e.detectedAt, e.cause)
 				break
 			case 'stats':
+				// the host stood still (native stall.h: steal, starvation): that time was not counted as silence
+				if (e.stalledMs >= this.config.silenceMs) this.#log.warn({ stalledMs: e.stalledMs }, 'SRT: host stalled')
 				this.#onStats(e.at, e.intervalMs, e.connections)
 				break
-			case 'closed':
-				// The caller's connection ended (or was refused): reconnect after backoff.
+			case 'closed': // the caller's connection ended (or was refused): reconnect after backoff
 				if (this.config.mode === 'caller' && this.#state !== 'stopped')
 					this.#retry(new Error(`SRT caller ${this.config.host}:${this.config.port}: connection closed`))
 				break
 			case 'watchdog':
 				this.#realtime = e.realtime === 1
-				if (!this.#realtime)
-					this.#log.info('SRT silence watchdog runs without real-time priority (grant LimitRTPRIO=1 for exact timing)')
+				if (!this.#realtime) this.#log.info('SRT watchdog runs without real-time priority (grant LimitRTPRIO=1)')
 				break
 			case 'error':
 				this.#log.error({ message: e.message }, 'SRT receiver error')

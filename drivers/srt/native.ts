@@ -73,7 +73,8 @@ export type NativeEvent =
 	  }
 	| { type: 'rejected'; peer: string; streamId?: string; reasonCode: number; reasonText: string; at: number }
 	| { type: 'signal'; signal: 'up' | 'down'; cause: string; at: number; detectedAt: number }
-	| { type: 'stats'; at: number; intervalMs: number; connections: NativeConnStats[] }
+	/** stalledMs: the time the host stood still in the interval (steal, starvation) */
+	| { type: 'stats'; at: number; intervalMs: number; stalledMs: number; connections: NativeConnStats[] }
 	| { type: 'handshake'; id: number; peer: string; streamId: string; at: number }
 	| { type: 'closed'; at: number }
 	/** the silence watchdog started; realtime 1 when it got SCHED_FIFO (root, CAP_SYS_NICE or LimitRTPRIO >= 1) */

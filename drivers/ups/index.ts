@@ -18,12 +18,15 @@ export { upsHealth, upsProbeResult } from './types.ts'
 export interface UpsFactoryDeps extends DriverContext {
 	/** the daemon's trap receiver (config `traps`), for snmp-ups devices with `traps: true` */
 	traps?: TrapReceiver
+	/** no answer for this long makes the UPS stale (the daemon gives the config's staleMs) */
+	staleAfterMs?: number
 }
 
 /** A UPS device for a config device, or null when its driver is not a UPS driver (or it has none). */
 export function createUpsDevice(device: Resolved<Device>, deps: UpsFactoryDeps): UpsDevice | null {
 	const d = device.driver
 	const log = deps.log
+	const stale = deps.staleAfterMs !== undefined ? { staleAfterMs: deps.staleAfterMs } : {}
 	switch (d?.type) {
 		case 'snmp-ups':
 			return new SnmpUpsDevice({
@@ -31,11 +34,12 @@ export function createUpsDevice(device: Resolved<Device>, deps: UpsFactoryDeps):
 				config: d,
 				log,
 				...(deps.traps ? { traps: deps.traps } : {}),
+				...stale,
 			})
 		case 'nut':
-			return new NutUpsDevice({ id: device.id, config: d, log })
+			return new NutUpsDevice({ id: device.id, config: d, log, ...stale })
 		case 'megatec':
-			return new MegatecUpsDevice({ id: device.id, config: d, log })
+			return new MegatecUpsDevice({ id: device.id, config: d, log, ...stale })
 		default:
 			return null
 	}

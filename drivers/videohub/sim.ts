@@ -53,6 +53,11 @@ export class VideohubSim {
 	#port = 0
 	/** routing requests received (tests count them: the daemon must send none of its own accord) */
 	routingRequests = 0
+	/**
+	 * Every routing request with the client's TCP port and the instant it arrived (performance.now()): a test with
+	 * two controllers tells which one sent it (a controller's local port), and when. Bounded.
+	 */
+	readonly routingLog: { port: number; at: number }[] = []
 	/** the last blocks received from clients (for tests: what did a controller ask for?), bounded */
 	readonly received: Block[] = []
 
@@ -239,6 +244,8 @@ export class VideohubSim {
 				if (block.target !== 'video') return this.#write(client, [nak])
 				if (block.entries.length === 0) return this.#write(client, [ack, this.#routingBlock(this.#all())])
 				this.routingRequests++
+				this.routingLog.push({ port: client.socket.remotePort ?? 0, at: performance.now() })
+				if (this.routingLog.length > 10_000) this.routingLog.shift()
 				const valid = block.entries.every(
 					(e) =>
 						e.output < this.outputs &&

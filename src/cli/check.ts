@@ -1,4 +1,5 @@
 // `sigpath check FILE [--json]`: 0 every critical feed compliant, 1 violations, 2 invalid config (docs/contract.md §1, §3).
+import type { Config } from '../domain/config.ts'
 import { loadConfigFile } from '../domain/load.ts'
 import { unsetSecrets } from '../domain/secrets.ts'
 import { judge, type FeedReport, type Report } from '../rule/index.ts'
@@ -18,6 +19,7 @@ export const command: Command = async (argv, io) => {
 		...unsetSecrets(config).map(
 			(u) => `${u.path}: environment variable ${u.variable} is not set (sigpath run would exit 78)`,
 		),
+		...journalKeyWarnings(config),
 	]
 	if (values.json) io.out(`${JSON.stringify({ ...report, warnings }, null, 2)}\n`)
 	else {
@@ -25,6 +27,22 @@ export const command: Command = async (argv, io) => {
 		for (const w of warnings) io.err(`warning: ${w}\n`)
 	}
 	return report.ok ? 0 : 1
+}
+
+/**
+ * journal.key is not a SECRET_KEYS key (`key` elsewhere is a TLS key file's path), so it is looked at here: an
+ * unkeyed chain can be edited and re-made by whoever can write the directory (docs/contract.md §8).
+ */
+function journalKeyWarnings(config: Config, env: NodeJS.ProcessEnv = process.env): string[] {
+	const key = config.journal?.key
+	if (!key)
+		return [
+			"journal.key: not set: the journal's chain is not keyed, so whoever can write its directory can alter records and re-make the chain; set journal.key: { env: NAME } (docs/contract.md §8)",
+		]
+	const v = env[key.env]
+	return v === undefined || v === ''
+		? [`journal.key: environment variable ${key.env} is not set (sigpath run would exit 78)`]
+		: []
 }
 
 /** the feed line's note of its warnings, which are printed with the others on stderr */

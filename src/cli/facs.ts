@@ -1,19 +1,22 @@
-// `sigpath facs FILE --event E [--feed F] [--json] [--operator NAME] [--url URL]`: the FACS tour of an event's paths
-// on its QC output (docs/contract.md §10), run by the daemon (it owns the router sessions and the receivers, whose
-// stats and relayed TS the tour measures), asked over its status endpoint: POST /events/<event>/facs with the
-// config's http.token. Prints the report as a table (or JSON) once the tour ends.
+// `sigpath facs FILE --event E [--feed F] [--json] [--operator NAME] [--token-name NAME] [--url URL]`: the FACS tour
+// of an event's paths on its QC output (docs/contract.md §10), run by the daemon (it owns the router sessions and the
+// receivers, whose stats and relayed TS the tour measures), asked over its status endpoint: POST
+// /events/<event>/facs with an operator token of the config. Prints the report as a table (or JSON) once the tour
+// ends.
 // 0 every path passes; 1 a path fails (named), or the QC output was not put back; 2 bad arguments, a config that
 // names no such event or feed, a refusal (a QC output that is a program output, a tour already running), or no
 // daemon to ask. One line on stderr for each of those, no stack trace.
 import { request } from 'node:http'
+import type { Config } from '../domain/config.ts'
 import { loadConfigFile } from '../domain/load.ts'
-import { splitListen } from '../domain/primitives.ts'
+import { splitListen, type Secret } from '../domain/primitives.ts'
 import { resolveSecret, SecretError } from '../domain/secrets.ts'
 import type { FacsReport } from '../facs/report.ts'
 import { reportTable } from '../facs/report.ts'
 import { EXIT, parse, UsageError, type Command } from './io.ts'
 
-const USAGE = 'sigpath facs FILE --event E [--feed F] [--json] [--operator NAME] [--url http://HOST:PORT]'
+const USAGE =
+	'sigpath facs FILE --event E [--feed F] [--json] [--operator NAME] [--token-name NAME] [--url http://HOST:PORT]'
 
 export const command: Command = async (argv, io) => {
 	const { values, positionals } = parse(
@@ -24,6 +27,7 @@ export const command: Command = async (argv, io) => {
 			json: { type: 'boolean' },
 			operator: { type: 'string' },
 			url: { type: 'string' },
+			'token-name': { type: 'string' },
 		},
 		USAGE,
 	)
@@ -37,16 +41,15 @@ export const command: Command = async (argv, io) => {
 		)
 	if (values.feed !== undefined && !ev.feeds.some((f) => f.id === values.feed))
 		throw new UsageError(`event ${ev.id} has no feed "${values.feed}" (feeds: ${ev.feeds.map((f) => f.id).join(', ')})`)
-	if (!config.http?.token)
-		throw new UsageError('the tour runs in the daemon, asked over its status endpoint: the config needs http.token')
+	const secret = operatorToken(config.http, values['token-name'])
 	let token: string
 	try {
-		token = resolveSecret(config.http.token, process.env)
+		token = resolveSecret(secret, process.env)
 	} catch (err) {
 		if (err instanceof SecretError) throw new UsageError(err.message)
 		throw err
 	}
-	const base = values.url ?? listenUrl(config.http.listen)
+	const base = values.url ?? listenUrl(config.http?.listen)
 	let target: URL
 	try {
 		target = new URL(`/events/${encodeURIComponent(ev.id)}/facs`, base)
@@ -79,6 +82,30 @@ export const command: Command = async (argv, io) => {
 	const report = JSON.parse(answer.text) as FacsReport
 	io.out(values.json ? `${JSON.stringify(report, null, 2)}\n` : reportTable(report))
 	return report.pass ? EXIT.ok : EXIT.fail
+}
+
+/**
+ * The operator token the CLI asks with (docs/contract.md §6a): `--token-name` among http.tokens, else v1's
+ * http.token, else the only operator token there is.
+ */
+function operatorToken(http: Config['http'], name: string | undefined): Secret {
+	const operators = (http?.tokens ?? []).filter((t) => t.role === 'operator')
+	if (name !== undefined) {
+		const t = http?.tokens?.find((x) => x.name === name)
+		if (!t) throw new UsageError(`http.tokens has no token "${name}"`)
+		if (t.role !== 'operator')
+			throw new UsageError(`token "${name}" has the viewer role: a tour needs an operator token`)
+		return t.token
+	}
+	if (http?.token !== undefined) return http.token
+	if (operators.length === 1) return operators[0]!.token
+	if (operators.length > 1)
+		throw new UsageError(
+			`name the operator token to ask with: --token-name ${operators.map((t) => t.name).join(' | ')}`,
+		)
+	throw new UsageError(
+		'the tour runs in the daemon, asked over its status endpoint: the config needs an operator token (http.tokens)',
+	)
 }
 
 function listenUrl(listen: string | undefined): string {

@@ -13,8 +13,8 @@ export const processIo: CliIo = {
 
 export type Command = (argv: string[], io: CliIo) => Promise<number>
 
-/** Exit codes shared by the commands (docs/contract.md §1). */
-export const EXIT = { ok: 0, fail: 1, usage: 2, config: 2, daemonConfig: 78 } as const
+/** Exit codes shared by the commands (docs/contract.md §1); `internal` (EX_SOFTWARE) is a fault of sigpath's own. */
+export const EXIT = { ok: 0, fail: 1, usage: 2, config: 2, internal: 70, daemonConfig: 78 } as const
 
 export class UsageError extends Error {
 	override name = 'UsageError'

@@ -40,6 +40,8 @@ interface HeadCheck {
 	hash: string
 	ok: boolean
 	why?: string
+	/** ok, but its record was removed by retention: only what came after it could be checked */
+	note?: string
 }
 
 function headArg(v: string | undefined): { seq: number; hash: string } | undefined {
@@ -50,13 +52,25 @@ function headArg(v: string | undefined): { seq: number; hash: string } | undefin
 }
 
 /** The head is a record the journal held once: it must still be there, with the same hash. */
-function checkHead(head: { seq: number; hash: string }, r: ScanResult, found: string | undefined): HeadCheck {
+function checkHead(
+	head: { seq: number; hash: string },
+	r: ScanResult,
+	found: string | undefined,
+	first: number | undefined,
+): HeadCheck {
 	const last = r.last?.seq ?? 0
 	if (last < head.seq)
 		return {
 			...head,
 			ok: false,
 			why: `truncated: the head is seq ${head.seq} but the journal ends at seq ${last}: ${head.seq - last} record${head.seq - last === 1 ? '' : 's'} missing from its end`,
+		}
+	// older than the journal's start, which a retention record accounts for: what follows it is all there
+	if (found === undefined && first !== undefined && head.seq < first && head.seq < r.retainedFrom)
+		return {
+			...head,
+			ok: true,
+			note: `record ${head.seq} of the head was removed by retention (the journal starts at seq ${first}); nothing after it is missing`,
 		}
 	if (found === undefined)
 		return { ...head, ok: false, why: `record ${head.seq} of the head is not in the journal (removed)` }
@@ -79,14 +93,16 @@ function verify(argv: string[], io: CliIo): number {
 	const key = keyArg(values['key-env'])
 	const head = headArg(values.head)
 	let found: string | undefined
+	let first: number | undefined
 	const r = scanDir(
 		dir,
 		(rec) => {
+			first ??= rec.seq
 			if (head && rec.seq === head.seq && found === undefined) found = rec.hash
 		},
 		key,
 	)
-	const headCheck = head ? checkHead(head, r, found) : undefined
+	const headCheck = head ? checkHead(head, r, found, first) : undefined
 	const ok = r.firstBad === null && headCheck?.ok !== false
 	if (values.json) {
 		io.out(
@@ -106,7 +122,11 @@ function verify(argv: string[], io: CliIo): number {
 	}
 	const summary = `${r.records} record${r.records === 1 ? '' : 's'} in ${r.files.length} file${r.files.length === 1 ? '' : 's'}`
 	const keyed = key ? ' (keyed)' : ''
-	const headOk = headCheck ? `; it holds the head, seq ${headCheck.seq}` : ''
+	const headOk = headCheck
+		? headCheck.note !== undefined
+			? `; ${headCheck.note}`
+			: `; it holds the head, seq ${headCheck.seq}`
+		: ''
 	if (ok) {
 		io.out(
 			r.last

@@ -1,32 +1,43 @@
 // `sigpath lab [FILE]` (what `npm start` runs): a simulated BOC on loopback. Every device of the config (default
-// config/lab.yaml) simulated in its real protocol, the embedded MQTT broker, the daemon and its status endpoint,
-// a fault console on stdin and over HTTP, and a scripted failover so that a newcomer sees one in the first minute.
+// config/lab.yaml) simulated in its real protocol, mosquitto with passwords and the production ACL, the daemon and
+// its status endpoint, a fault console on stdin and over HTTP, and a scripted failover so that a newcomer sees one
+// in the first minute.
 import { mkdirSync, rmSync } from 'node:fs'
+import { resolve, sep } from 'node:path'
 import { createServer, type Server } from 'node:http'
-import { createInterface } from 'node:readline'
+import { createInterface, type Interface } from 'node:readline'
 import { pino } from 'pino'
+import type { Config } from '../domain/config.ts'
 import { loadConfigFile } from '../domain/load.ts'
+import { rankPaths } from '../domain/model.ts'
 import { splitListen } from '../domain/primitives.ts'
 import { effectiveFacs } from '../domain/facs.ts'
+import { LAB_PANELS, type LabBroker } from '../lab/broker.ts'
+import { LabError } from '../lab/errors.ts'
 import { labFacs } from '../lab/facs.ts'
 import { FAULTS, FaultError, Lab, type Fault, type FaultAction } from '../lab/lab.ts'
+import { runPair } from '../lab/pair.ts'
 import { createLogger } from '../log.ts'
 import type { Daemon } from '../runtime/daemon.ts'
 import { parse, UsageError, type CliIo, type Command } from './io.ts'
 import type { StatusServer } from '../status/server.ts'
 import { startStatus } from './status-hook.ts'
 
-const USAGE = 'sigpath lab [FILE] [--no-demo]'
+const USAGE = 'sigpath lab [FILE] [--no-demo] | sigpath lab --pair [FILE] [--no-demo]'
 const HELP = `fault console: cut DEVICE | restore DEVICE | degrade DEVICE [RATE] | black DEVICE | freeze DEVICE | silence DEVICE | battery UPS | low-battery UPS | online UPS | drop ROUTER | state | facs EVENT [FEED] | help | quit`
 
 export const command: Command = async (argv, io) => {
-	const { values, positionals } = parse(argv, { 'no-demo': { type: 'boolean' } }, USAGE)
+	const { values, positionals } = parse(argv, { 'no-demo': { type: 'boolean' }, pair: { type: 'boolean' } }, USAGE)
 	if (positionals.length > 1) throw new UsageError(`expected at most one FILE\nusage: ${USAGE}`)
-	const file = positionals[0] ?? 'config/lab.yaml'
+	const file = positionals[0] ?? (values.pair ? 'config/lab-pair.yaml' : 'config/lab.yaml')
 	const config = loadConfigFile(file)
+	// a pair of controllers (docs/contract.md §9): src/lab/pair.ts
+	if (values.pair) return runPair(file, config, createLogger('warn', pino.destination(2)), io, !values['no-demo'])
 	mkdirSync('.lab', { recursive: true })
 	// the lab starts from a clean slate: its journal is its own, under .lab/
-	if (config.journal?.dir === '.lab/journal') rmSync('.lab/journal', { recursive: true, force: true })
+	const journal = config.journal?.dir
+	if (journal !== undefined && resolve(journal).startsWith(`${resolve('.lab')}${sep}`))
+		rmSync(journal, { recursive: true, force: true })
 	// the console belongs to the operator: the daemon's JSON log goes to a file
 	const daemonLog = pino(
 		{ level: config.log?.level ?? 'info' },
@@ -39,6 +50,7 @@ export const command: Command = async (argv, io) => {
 		config,
 		log,
 		daemonLog,
+		dir: '.lab',
 		onDaemon: async (daemon) => {
 			const started = await startStatus(daemon, config, daemonLog)
 			status = started.server
@@ -46,28 +58,45 @@ export const command: Command = async (argv, io) => {
 			narrate(daemon, io)
 		},
 	})
-	io.out(
-		`sigpath lab: ${config.site.name ?? config.site.id}: starting ${lab.sims.constructor.name === 'Sims' ? 'the simulated devices' : ''}...\n`,
-	)
-	await lab.start()
+	io.out(`sigpath lab: ${config.site.name ?? config.site.id}: starting the simulated devices...\n`)
+	let faultApi: { server: Server; url: string }
+	try {
+		await lab.start()
+		faultApi = await startFaultApi(lab, config.http?.listen ?? '127.0.0.1:8080')
+	} catch (err) {
+		await status?.stop()
+		await lab.stop()
+		daemonLog.flush()
+		const why = startProblem(err)
+		if (why === undefined) throw err
+		io.err(`sigpath lab: ${why}\n`)
+		return 1
+	}
 	const daemon = lab.daemon!
 	await waitReady(daemon, 15_000)
 	for (const n of lab.sims.notes) io.out(`note: ${n}\n`)
 	if (statusUrl) io.out(`status: ${statusUrl}/status\ndashboard: ${statusUrl}/\n`)
-	io.out(`mqtt: ${lab.mqttUrl} (panels publish to sigpath/${config.site.id}/feeds/EVENT/FEED/set)\n`)
+	printMqtt(config, lab.broker, lab.mqttUrl, io)
 	io.out(`daemon log: .lab/daemon.log\n`)
-	const faultApi = await startFaultApi(lab, config.http?.listen ?? '127.0.0.1:8080')
-	io.out(`faults over HTTP: curl -X POST ${faultApi.url}/faults -d '{"action":"cut","device":"srt-wbc"}'\n`)
+	const example = lab.sims.srt.keys().next().value ?? lab.simulated()[0] ?? 'DEVICE'
+	io.out(`faults over HTTP: curl -X POST ${faultApi.url}/faults -d '{"action":"cut","device":"${example}"}'\n`)
 	io.out(`${HELP}\n`)
 	printState(daemon, io)
 
+	let rl: Interface | undefined
 	let stopping = false
 	const stop = async () => {
 		if (stopping) return
 		stopping = true
 		clearTimeout(demo)
 		io.out('\nsigpath lab: stopping\n')
-		faultApi.server.close()
+		// the console's readline holds stdin open: while it is open the process cannot exit (a `quit` that only
+		// printed "stopping" and hung). Closed first, so nothing typed during the stop is taken as a command.
+		rl?.close()
+		await new Promise<void>((resolve) => {
+			faultApi.server.close(() => resolve())
+			faultApi.server.closeAllConnections()
+		})
 		await status?.stop()
 		await lab.stop()
 		daemonLog.flush()
@@ -77,11 +106,47 @@ export const command: Command = async (argv, io) => {
 		const finish = () => void stop().then(() => resolve(0))
 		process.once('SIGINT', finish)
 		process.once('SIGTERM', finish)
-		if (process.stdin.isTTY || !process.stdin.readableEnded) {
-			const rl = createInterface({ input: process.stdin, terminal: false })
-			rl.on('line', (line) => void consoleLine(lab, line.trim(), io).then((quit) => quit && finish()))
-		}
+		rl = createInterface({ input: process.stdin, terminal: false })
+		rl.on('line', (line) => void consoleLine(lab, line.trim(), io).then((quit) => quit && finish()))
 	})
+}
+
+/** One line for what keeps the lab from starting (a missing peer, a port taken); undefined: a bug, thrown. */
+function startProblem(err: unknown): string | undefined {
+	if (err instanceof LabError) return err.message
+	for (let e: unknown = err; e instanceof Error; e = e.cause) {
+		const code = (e as NodeJS.ErrnoException).code
+		if (code === 'EADDRINUSE')
+			return `${(err as Error).message}: the address is taken (another lab or daemon?); stop it, or change the ports in the lab config`
+	}
+	return undefined
+}
+
+/** Where panels connect, as whom, and a command line that works against this lab as printed. */
+function printMqtt(config: Config, broker: LabBroker | undefined, url: string, io: CliIo): void {
+	if (!broker) {
+		io.out(`mqtt: ${url} (the config's broker)\n`)
+		return
+	}
+	const users = LAB_PANELS.map((p) => `${p.username}/${p.password}`).join(', ')
+	io.out(`mqtt: ${url} (mosquitto, MQTT v5; panel users ${users}; ACL ${broker.dir}/acl)\n`)
+	const example = panelExample(config, broker)
+	if (example) io.out(`a panel's take: ${example}\n`)
+}
+
+/** A take by panel1 of the first feed that has a second path: the README's line for the lab. */
+export function panelExample(config: Config, broker: { host: string; port: number }): string | undefined {
+	for (const ev of config.events)
+		for (const feed of ev.feeds) {
+			const second = rankPaths(feed.paths, config.policy.approvedMethods)[1]
+			if (!second) continue
+			const host = broker.host === '127.0.0.1' || broker.host === 'localhost' ? '' : ` -h ${broker.host}`
+			const port = broker.port === 1883 ? '' : ` -p ${broker.port}`
+			const panel = LAB_PANELS[0]
+			const payload = JSON.stringify({ action: 'take', path: second.id, operator: 'bco-1' })
+			return `mosquitto_pub -V mqttv5${host}${port} -u ${panel.username} -P ${panel.password} -t sigpath/${config.site.id}/feeds/${ev.id}/${feed.id}/set -m '${payload}'`
+		}
+	return undefined
 }
 
 async function waitReady(daemon: Daemon, ms: number): Promise<void> {
@@ -98,7 +163,7 @@ function narrate(daemon: Daemon, io: CliIo): void {
 	)
 	daemon.events.on('alarm', (a) =>
 		io.out(
-			`${time()} ALARM ${a.severity.toUpperCase()} ${a.code}${a.feed ? ` ${a.feed}` : ''}${a.device ? ` ${a.device}` : ''}: ${a.message}\n`,
+			`${time()} ALARM ${a.state === 'acknowledged' ? `ACKNOWLEDGED by ${a.ack?.by ?? '?'}` : a.severity.toUpperCase()} ${a.code}${a.feed ? ` ${a.feed}` : ''}${a.device ? ` ${a.device}` : ''}: ${a.message}\n`,
 		),
 	)
 }
@@ -181,7 +246,9 @@ async function startFaultApi(lab: Lab, statusListen: string): Promise<{ server: 
 		})
 	})
 	await new Promise<void>((resolve, reject) => {
-		server.once('error', reject)
+		server.once('error', (err) =>
+			reject(new Error(`the fault API cannot listen on 127.0.0.1:${port + 1}`, { cause: err })),
+		)
 		server.listen(port + 1, '127.0.0.1', () => resolve())
 	})
 	return { server, url: `http://127.0.0.1:${port + 1}` }

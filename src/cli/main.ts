@@ -6,14 +6,18 @@ import { processIo, UsageError, type CliIo, type Command } from './io.ts'
 
 const USAGE = `usage: sigpath COMMAND [ARGS]
 
-  run --config FILE                      the daemon
+  run --config FILE [--node NAME]        the daemon (NAME: this node of a pair, or SIGPATH_NODE)
   check FILE [--json]                    validate a config and judge the contribution rule
   replay FILE TIMELINE [--json] [--until T]   run the failover engine over a timeline
   lab [FILE]                             a simulated BOC on loopback
   probe FILE DEVICE [--seconds N]        connect to one device and print its state
   take FILE ROUTER OUTPUT INPUT          route one crosspoint and wait for the router's tally
   facs FILE --event E [--feed F] [--json]   tour the event's paths on its QC output (asks the daemon)
-  journal verify DIR | journal timeline DIR --feed E/F [--from T --to T]
+  journal verify DIR [--json] [--key-env NAME] [--head SEQ:HASH]
+                                         check the journal's chain (keyed: the key in $NAME) and that it
+                                         still holds a head kept elsewhere
+  journal timeline DIR --feed E/F [--from T] [--to T] [--run N] [--config FILE] [--key-env NAME]
+                                         a replay timeline of one feed from the journal
 `
 
 export async function main(argv: string[], io: CliIo = processIo): Promise<number> {

@@ -6,7 +6,9 @@ import { join } from 'node:path'
 import { CORE_SCHEMA, load as loadYaml } from 'js-yaml'
 import { pino } from 'pino'
 import { loadConfigFile, zodProblems, formatProblem } from '../domain/load.ts'
+import { LabError } from '../lab/errors.ts'
 import { Lab } from '../lab/lab.ts'
+import { onFreePorts } from '../lab/ports.ts'
 import { rehearse, Scenario } from '../lab/rehearse.ts'
 import { parse, UsageError, type Command } from './io.ts'
 
@@ -27,25 +29,40 @@ export const command: Command = async (argv, io) => {
 		throw new UsageError(`${file}: invalid scenario:\n${zodProblems(parsed.error).map(formatProblem).join('\n')}`)
 	const scenario = parsed.data
 	const base = loadConfigFile(scenario.config)
-	// a rehearsal keeps its own journal: it must not mix with the lab's or a daemon's
-	const journal = mkdtempSync(join(tmpdir(), 'sigpath-rehearsal-'))
-	const config = { ...base, journal: { dir: journal, rotateBytes: base.journal?.rotateBytes ?? 64 * 1024 * 1024 } }
-	const quiet = pino({ level: 'silent' })
-	const lab = new Lab({ config, log: quiet })
+	// a rehearsal is a lab of its own: its scratch directory (journal, broker, serial ptys) and free ports, so it
+	// runs beside a lab that holds the config's ports, and never mixes its journal with the lab's or a daemon's
+	const dir = mkdtempSync(join(tmpdir(), 'sigpath-rehearsal-'))
 	const t0 = Date.now()
-	io.err(`rehearsal: ${scenario.name}: starting the lab (${scenario.config})...\n`)
 	let results
 	try {
-		await lab.start()
-		const deadline = Date.now() + 20_000
-		while (!lab.daemon!.isReady() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50))
-		// the venue's SRT senders need a moment to connect (longer when a previous lab's ports are still held by
-		// libsrt): wait until every SRT path is up
-		await settle(lab, 20_000)
-		results = await rehearse(scenario, lab)
+		const moved = await onFreePorts(base, dir)
+		const config = {
+			...moved,
+			journal: {
+				dir: join(dir, 'journal'),
+				rotateBytes: base.journal?.rotateBytes ?? 64 * 1024 * 1024,
+				retainDays: base.journal?.retainDays ?? 90,
+			},
+		}
+		const quiet = pino({ level: 'silent' })
+		const lab = new Lab({ config, log: quiet, dir })
+		io.err(`rehearsal: ${scenario.name}: starting the lab (${scenario.config})...\n`)
+		try {
+			await lab.start()
+			const deadline = Date.now() + 20_000
+			while (!lab.daemon!.isReady() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50))
+			// the venue's SRT senders need a moment to connect: wait until every SRT path is up
+			await settle(lab, 20_000)
+			results = await rehearse(scenario, lab)
+		} finally {
+			await lab.stop()
+		}
+	} catch (err) {
+		if (!(err instanceof LabError)) throw err
+		io.err(`sigpath rehearse: ${err.message}\n`)
+		return 1
 	} finally {
-		await lab.stop()
-		rmSync(journal, { recursive: true, force: true })
+		rmSync(dir, { recursive: true, force: true })
 	}
 	const ok = results.every((r) => r.ok)
 	if (values.json)

@@ -1,23 +1,33 @@
 // `sigpath run --config FILE`: the daemon, in the foreground (systemd runs it). 0 clean stop; 78 invalid config.
 //
+// A fault nothing handled (fatal.ts) is one fatal log line, a bounded clean stop and exit 70.
 // Signals: SIGTERM/SIGINT stop cleanly (in-flight takes settle, journal flushed, MQTT online=false). SIGHUP reloads:
 // the new file is validated first and the old config kept, with the reason, when it does not validate; a valid one
 // replaces the running daemon through the same restart path as a cold start, which never moves a crosspoint.
+//
+// In a pair (`ha` in the config, docs/contract.md §9) each node names itself: `--node NAME`, or SIGPATH_NODE.
+import { hostname } from 'node:os'
 import type { Logger } from 'pino'
 import type { Config } from '../domain/config.ts'
+import { nodeName, NodeNameError } from '../domain/ha.ts'
 import { ConfigError, loadConfigFileText } from '../domain/load.ts'
 import { SecretError } from '../domain/secrets.ts'
 import { createLogger } from '../log.ts'
 import { Daemon } from '../runtime/daemon.ts'
 import { SystemdNotifier } from '../runtime/notify.ts'
 import type { StatusServer } from '../status/server.ts'
+import { onFatal } from './fatal.ts'
 import { startStatus } from './status-hook.ts'
 import { EXIT, parse, UsageError, type Command } from './io.ts'
 
-const USAGE = 'sigpath run --config FILE'
+const USAGE = 'sigpath run --config FILE [--node NAME]   (NAME also from SIGPATH_NODE; needed with `ha`)'
 
 export const command: Command = async (argv, io) => {
-	const { values, positionals } = parse(argv, { config: { type: 'string', short: 'c' } }, USAGE)
+	const { values, positionals } = parse(
+		argv,
+		{ config: { type: 'string', short: 'c' }, node: { type: 'string', short: 'n' } },
+		USAGE,
+	)
 	if (values.config === undefined || positionals.length > 0)
 		throw new UsageError(`expected --config FILE\nusage: ${USAGE}`)
 	const file = values.config
@@ -32,9 +42,19 @@ export const command: Command = async (argv, io) => {
 		}
 		throw err
 	}
+	let node: string
+	try {
+		node = nodeName(values.node, process.env, loaded.config.ha !== undefined, hostname())
+	} catch (err) {
+		if (!(err instanceof NodeNameError)) throw err
+		io.err(`${file}: ${err.message}\n`)
+		return EXIT.daemonConfig
+	}
 	const log = createLogger(loaded.config.log?.level ?? 'info')
 	const notifier = new SystemdNotifier(log)
-	const runner = new Runner(log, notifier)
+	const runner = new Runner(log, notifier, node)
+	// a fault nothing handled: one fatal line in the log, a bounded clean stop, exit 70 (no stack trace on stderr)
+	onFatal({ log, stop: (why) => runner.stop(`fatal: ${why}`) })
 	const done = new Promise<number>((resolve) => {
 		for (const sig of ['SIGTERM', 'SIGINT'] as const)
 			process.once(sig, () => {
@@ -77,6 +97,7 @@ class Runner {
 	constructor(
 		private readonly log: Logger,
 		private readonly notifier: SystemdNotifier,
+		private readonly node: string,
 	) {}
 
 	healthy(): boolean {
@@ -84,7 +105,7 @@ class Runner {
 	}
 
 	async start(config: Config, text: string): Promise<void> {
-		const daemon = new Daemon({ config, configText: text, log: this.log })
+		const daemon = new Daemon({ config, configText: text, log: this.log, node: this.node })
 		this.daemon = daemon
 		this.current = { config, text }
 		daemon.events.once('ready', () => this.notifier.ready(this.summary()))
@@ -103,8 +124,8 @@ class Runner {
 		const s = d.status()
 		const critical = s.feeds.filter((f) => f.critical)
 		const ok = critical.filter((f) => f.compliance.compliant).length
-		const alarms = s.feeds.reduce((n, f) => n + f.alarms.length, 0)
-		return `${s.feeds.length} feeds, ${ok}/${critical.length} critical compliant, ${alarms} alarms`
+		// every active alarm, a device's and the journal's too, not only the feeds'
+		return `${s.feeds.length} feeds, ${ok}/${critical.length} critical compliant, ${s.alarms.length} alarms`
 	}
 
 	reload(file: string): Promise<void> {

@@ -13,6 +13,7 @@ export async function startStatus(
 		daemon,
 		listen: config.http?.listen ?? '127.0.0.1:8080',
 		...(config.http?.token !== undefined ? { token: config.http.token } : {}),
+		...(config.http?.tokens !== undefined ? { tokens: config.http.tokens } : {}),
 		env: process.env,
 		log: log.child({ part: 'http' }),
 	})

@@ -1,8 +1,11 @@
-// The embedded MQTT broker (docs/contract.md §2: no `mqtt` in the config). aedes is a real MQTT 3.1.1 broker; it does not
-// speak MQTT 5, so over it panels get their replies on `.../set/result`. In production the broker is mosquitto.
+// The embedded MQTT broker: a fallback, for a config without `mqtt` (docs/contract.md §2), and it says so when it
+// starts. aedes is a real MQTT 3.1.1 broker; it does not speak MQTT 5, so over it panels get their replies on
+// `.../set/result` and have no users of their own. A BOC runs mosquitto with config/mosquitto.acl, and so does the
+// lab (src/lab/broker.ts).
 //
 // Even on loopback it keeps the ACL of a BOC: only the daemon (authenticated with a per-process secret) may publish
-// outside the feeds' `set` topics and the panels' FACS commands; anyone may subscribe under sigpath/<site>/.
+// outside the feeds' `set` topics, `alarms/ack` and the panels' FACS commands; anyone may subscribe under
+// sigpath/<site>/.
 import { randomBytes } from 'node:crypto'
 import { createServer, type Server } from 'node:net'
 import { Aedes } from 'aedes'
@@ -28,10 +31,10 @@ export async function startEmbeddedBroker(
 	const password = randomBytes(18).toString('base64url')
 	const daemonClients = new Set<string>()
 	const base = `sigpath/${site}/`
-	const setTopic = new RegExp(`^sigpath/${site.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}/feeds/[^/+#]+/[^/+#]+/set$`)
-	// a panel's FACS command (docs/contract.md §10)
-	const facsTopic = new RegExp(
-		`^sigpath/${site.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}/panels/[^/+#]+/events/[^/+#]+/facs$`,
+	const quoted = site.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
+	// what a panel may send: a feed's `set`, an alarm's acknowledgement, and a FACS command (docs/contract.md §10)
+	const panelTopic = new RegExp(
+		`^sigpath/${quoted}/(feeds/[^/+#]+/[^/+#]+/set|alarms/ack|panels/[^/+#]+/events/[^/+#]+/facs)$`,
 	)
 	const broker = await Aedes.createBroker({
 		authenticate: (client, user, pass, done) => {
@@ -47,7 +50,7 @@ export async function startEmbeddedBroker(
 		},
 		authorizePublish: (client, packet, callback) => {
 			if (client === null || daemonClients.has(client.id)) return callback(null)
-			if ((setTopic.test(packet.topic) || facsTopic.test(packet.topic)) && !packet.retain) return callback(null)
+			if (panelTopic.test(packet.topic) && !packet.retain) return callback(null)
 			log.warn({ client: client.id, topic: packet.topic }, 'embedded broker: publish refused by ACL')
 			callback(new Error('not authorized'))
 		},
@@ -66,7 +69,10 @@ export async function startEmbeddedBroker(
 	})
 	const addr = server.address()
 	const bound = typeof addr === 'object' && addr ? addr.port : port
-	log.info({ listen: `${host}:${bound}` }, 'embedded MQTT broker up (MQTT 3.1.1)')
+	log.warn(
+		{ listen: `${host}:${bound}` },
+		'embedded MQTT broker up: a fallback because the config names no broker (`mqtt`); MQTT 3.1.1 only (no v5 response topics, no panel users): a BOC runs mosquitto with config/mosquitto.acl',
+	)
 	return {
 		host,
 		port: bound,

@@ -8,7 +8,7 @@ import type { FeedKey } from '../domain/model.ts'
 import { splitListen } from '../domain/primitives.ts'
 import { resolveSecret } from '../domain/secrets.ts'
 import { startEmbeddedBroker, type EmbeddedBroker } from './broker.ts'
-import { MqttControl, type CommandHandler } from './mqtt.ts'
+import { MqttControl, type AckHandler, type CommandHandler } from './mqtt.ts'
 
 export interface ControlConnection {
 	control: MqttControl
@@ -19,7 +19,15 @@ export interface ControlConnection {
 /** Starts the broker if it is ours, then the control client; resolves once its `set` topics are subscribed. */
 export async function connectControl(
 	cfg: Config,
-	o: { feeds: Iterable<FeedKey>; handler: CommandHandler; log: Logger; env: NodeJS.ProcessEnv },
+	o: {
+		feeds: Iterable<FeedKey>
+		handler: CommandHandler
+		ack?: AckHandler
+		log: Logger
+		env: NodeJS.ProcessEnv
+		/** a pair's node (docs/contract.md §9): its own client id (two nodes with one id would push each other off) */
+		pair?: { node: string; speaking: () => boolean; answers: () => boolean }
+	},
 ): Promise<ControlConnection> {
 	let broker: EmbeddedBroker | undefined
 	let url: string
@@ -44,7 +52,7 @@ export async function connectControl(
 		url,
 		...(username !== undefined ? { username } : {}),
 		...(password !== undefined ? { password } : {}),
-		clientId: cfg.mqtt?.clientId ?? `sigpath-${cfg.site.id}`,
+		clientId: `${cfg.mqtt?.clientId ?? `sigpath-${cfg.site.id}`}${o.pair ? `-${o.pair.node}` : ''}`,
 		...(tls
 			? {
 					tls: {
@@ -56,8 +64,10 @@ export async function connectControl(
 			: {}),
 		feeds: new Set(o.feeds),
 		handler: o.handler,
+		...(o.ack ? { ack: o.ack } : {}),
 		log: o.log.child({ part: 'mqtt' }),
 		protocolVersion,
+		...(o.pair ? { online: false, speaking: o.pair.speaking, answers: o.pair.answers } : {}),
 	})
 	try {
 		await control.start()

@@ -1,5 +1,6 @@
 // MQTT payloads of docs/contract.md §5, validated by zod. Unknown keys are errors; a bad payload changes nothing.
 import { z } from 'zod'
+import type { AlarmSeverity } from '../domain/alarms.ts'
 import { Id } from '../domain/primitives.ts'
 
 /** A payload over this is refused unread (docs/contract.md §5). */
@@ -40,14 +41,61 @@ export interface DeviceState {
 	detail: Record<string, unknown>
 }
 
-export interface Alarm {
-	/** wall-clock time, ISO 8601 */
-	t: string
-	severity: 'critical' | 'major' | 'minor' | 'warning' | 'info' | 'cleared'
+export type { AlarmSeverity } from '../domain/alarms.ts'
+
+/** An alarm's lifecycle events (docs/contract.md §7). */
+export type AlarmState = 'raised' | 'cleared' | 'acknowledged'
+
+/**
+ * An alarm: one condition with its lifecycle (docs/contract.md §7). The active list (MQTT `alarms/active`, GET
+ * /alarms, /status `alarms`) is made of these. Times are wall clock, ISO 8601.
+ */
+export interface AlarmRecord {
+	/** stable for one condition: code and subject (src/domain/alarms.ts alarmId) */
+	id: string
 	code: string
-	device?: string
+	severity: AlarmSeverity
 	feed?: string
+	device?: string
+	/** the condition as it was raised */
 	message: string
+	raisedAt: string
+	clearedAt?: string
+	ack?: { by: string; at: string }
+}
+
+/**
+ * One lifecycle event, on MQTT `sigpath/<site>/alarms` and the dashboard's push channel: the v1 fields (`t`,
+ * `severity`, `code`, `device`?, `feed`?, `message`) and the alarm's v2 fields with its `state`. `t` is when this
+ * happened; `message` says it (a clear reads as a clear); `severity` is `cleared` on a clear, as v1 published it.
+ */
+export interface Alarm extends Omit<AlarmRecord, 'severity'> {
+	t: string
+	state: AlarmState
+	severity: AlarmSeverity | 'cleared'
+}
+
+/** An acknowledgement over MQTT (`sigpath/<site>/alarms/ack`): the alarm's id and who, as the panel claims it. */
+export const AckCommand = z.strictObject({
+	id: z.string().min(1).max(512).describe("the alarm's id"),
+	operator: z.string().min(1).max(64).optional().describe('who acknowledges, as the panel claims it'),
+})
+export type AckCommand = z.infer<typeof AckCommand>
+
+/** The body of POST /alarms/<id>/ack: empty, or who acknowledges. */
+export const AckBody = AckCommand.omit({ id: true })
+
+export type AckResult = { ok: true; alarm: AlarmRecord } | { ok: false; error: string }
+
+/**
+ * The journal's head, retained on `sigpath/<site>/journal/head` (docs/contract.md §8): the last record on disk, to be
+ * kept elsewhere and given to `sigpath journal verify --head SEQ:HASH`.
+ */
+export interface JournalHeadState {
+	seq: number
+	hash: string
+	/** wall time when it was known durable, ISO 8601 */
+	at: string
 }
 
 /** The longest reason parseSetPayload gives: one line an operator reads in a log, an MQTT reply or an HTTP 400. */
@@ -78,6 +126,19 @@ export function printable(text: string, max: number): string {
  * throws. Size is checked first, so a 1 MB payload is refused without being decoded.
  */
 export function parseSetPayload(payload: Buffer): { ok: true; command: SetCommand } | { ok: false; error: string } {
+	return parsePayload(SetCommand, payload)
+}
+
+/** Parses an alarm acknowledgement (MQTT `alarms/ack`) as parseSetPayload parses a command. */
+export function parseAckPayload(payload: Buffer): { ok: true; command: AckCommand } | { ok: false; error: string } {
+	return parsePayload(AckCommand, payload)
+}
+
+/** A JSON payload against its schema: size first, then JSON, then the schema; one printable line when refused. */
+export function parsePayload<T>(
+	schema: z.ZodType<T>,
+	payload: Buffer,
+): { ok: true; command: T } | { ok: false; error: string } {
 	if (payload.length > MAX_PAYLOAD_BYTES)
 		return { ok: false, error: `payload is ${payload.length} bytes; at most ${MAX_PAYLOAD_BYTES} are read` }
 	const refuse = (reason: string) => ({ ok: false as const, error: printable(reason, MAX_REASON_CHARS) })
@@ -87,7 +148,7 @@ export function parseSetPayload(payload: Buffer): { ok: true; command: SetComman
 	} catch (err) {
 		return refuse(`payload is not JSON: ${printable((err as Error).message, 200)}`)
 	}
-	const r = SetCommand.safeParse(data)
+	const r = schema.safeParse(data)
 	if (r.success) return { ok: true, command: r.data }
 	const issue = r.error.issues[0]!
 	const where = issue.path.length ? `${issue.path.map((k) => printable(String(k), 60)).join('.')}: ` : ''

@@ -4,7 +4,11 @@
 import { z } from 'zod'
 import { Driver, ROUTER_DRIVERS, UPS_DRIVERS } from './drivers.ts'
 import { checkFacs, Facs } from './facs.ts'
+import { checkHa, Ha } from './ha.ts'
+import { Midi } from './midi.ts'
 import { Id, Listen, Millis, Port1, Secret } from './primitives.ts'
+
+export { Midi, MidiControl, MidiTally } from './midi.ts'
 
 export const TIERS = ['red', 'orange', 'yellow', 'grey'] as const
 export const Tier = z.enum(TIERS).describe('Live Operational Level')
@@ -160,53 +164,33 @@ export const Mqtt = z
 	})
 	.describe('MQTT broker; absent: an embedded broker on 127.0.0.1:1883')
 
-const MidiChannel = z.number().int().min(1).max(16).default(1).describe('MIDI channel, 1-16')
-const MidiNumber = z.number().int().min(0).max(127)
-
-export const MidiControl = z
+/** A caller of the status endpoint (docs/contract.md §6a): its name is who it is, in the log and the journal. */
+export const HttpToken = z
 	.strictObject({
-		note: MidiNumber.optional().describe('note number of the button (note on with velocity > 0 presses it)'),
-		cc: MidiNumber.optional().describe('control change number of the button (value >= 64 presses it)'),
-		channel: MidiChannel,
-		feed: z
-			.string()
-			.regex(/^[^/]+\/[^/]+$/, 'must be EVENT/FEED')
-			.describe('the feed, as event/feed'),
-		action: z.enum(['take', 'auto', 'manual', 'lock', 'unlock']).describe('what the button does'),
-		path: Id.optional().describe('the path a take button takes'),
-		force: z.boolean().default(false).describe('a take button that takes an ineligible path'),
+		name: Id.describe('who the caller is: recorded as the panel of its commands in the journal'),
+		token: Secret.describe('its bearer token (prefer { env: NAME })'),
+		role: z.enum(['operator', 'viewer']).describe('operator: may command and read /audit; viewer: may read /audit'),
 	})
-	.refine((c) => (c.note === undefined) !== (c.cc === undefined), { message: 'give either note or cc' })
-	.refine((c) => (c.action === 'take') === (c.path !== undefined), {
-		message: 'a take button needs a path, and only a take button has one',
-	})
-	.describe(
-		'a button: pressing it sends the command; its LED shows the state it selects (the path active, auto, manual, locked, unlocked)',
-	)
+	.describe('an HTTP caller')
+export type HttpToken = z.infer<typeof HttpToken>
 
-export const MidiTally = z
+export const Http = z
 	.strictObject({
-		note: MidiNumber.optional().describe('LED note number'),
-		cc: MidiNumber.optional().describe('LED control change number'),
-		channel: MidiChannel,
-		feed: z
-			.string()
-			.regex(/^[^/]+\/[^/]+$/, 'must be EVENT/FEED')
-			.describe('the feed, as event/feed'),
-		path: Id.describe('the path'),
-		when: z.enum(['active', 'healthy', 'failed', 'degraded']).default('active').describe('when the LED is lit'),
+		listen: Listen.default('127.0.0.1:8080').describe('status endpoint address'),
+		token: Secret.optional().describe('v1: one bearer token, as a tokens entry named http with role operator'),
+		tokens: z.array(HttpToken).optional().describe('named bearer tokens; with any token, /audit needs one too'),
 	})
-	.refine((c) => (c.note === undefined) !== (c.cc === undefined), { message: 'give either note or cc' })
-	.describe('an LED or tally lamp that shows a path state')
-
-export const Midi = z
-	.strictObject({
-		input: z.string().min(1).optional().describe('input port name, or part of it (absent: the first port)'),
-		output: z.string().min(1).optional().describe('output port name for LEDs, or part of it (absent: the first port)'),
-		controls: z.array(MidiControl).default([]).describe('buttons'),
-		tally: z.array(MidiTally).default([]).describe('LEDs and tally lamps'),
+	.superRefine((h, ctx) => {
+		const names = new Map<string, number>(h.token !== undefined ? [['http', -1]] : [])
+		h.tokens?.forEach((t, i) => {
+			const at = names.get(t.name)
+			const first = at === -1 ? 'http.token' : `http.tokens[${at}]`
+			if (at !== undefined)
+				ctx.addIssue({ code: 'custom', path: ['tokens', i, 'name'], message: `"${t.name}" is taken by ${first}` })
+			else names.set(t.name, i)
+		})
 	})
-	.describe('MIDI control surfaces')
+	.describe('status endpoint; without a token it is read-only')
 
 const ConfigShape = z.strictObject({
 	site: z
@@ -220,13 +204,7 @@ const ConfigShape = z.strictObject({
 	devices: z.array(Device).default([]).describe('devices'),
 	events: z.array(Event).default([]).describe('live events'),
 	mqtt: Mqtt.optional(),
-	http: z
-		.strictObject({
-			listen: Listen.default('127.0.0.1:8080').describe('status endpoint address'),
-			token: Secret.optional().describe('bearer token that allows take/lock/auto over HTTP; absent: read-only'),
-		})
-		.optional()
-		.describe('status endpoint'),
+	http: Http.optional(),
 	journal: z
 		.strictObject({
 			dir: z.string().min(1).default('/var/lib/sigpath').describe('journal directory (created when missing)'),
@@ -236,6 +214,14 @@ const ConfigShape = z.strictObject({
 				.min(65_536)
 				.default(64 * 1024 * 1024)
 				.describe('rotate a journal file past this size'),
+			retainDays: z
+				.number()
+				.int()
+				.min(1)
+				.default(90)
+				.describe(
+					'journal files whose records are all older than this many days are removed, after a retention record that lets `journal verify` accept the journal starting there',
+				),
 			key: z
 				.strictObject({
 					env: z
@@ -258,10 +244,31 @@ const ConfigShape = z.strictObject({
 		.optional()
 		.describe('SNMP trap and inform receiver'),
 	broker: z
-		.strictObject({ listen: Listen.default('127.0.0.1:1883').describe('address of the embedded broker') })
+		.strictObject({
+			listen: Listen.default('127.0.0.1:1883').describe(
+				"address of the embedded broker; in `sigpath lab`, of the lab's mosquitto",
+			),
+		})
 		.optional()
-		.describe('the embedded MQTT broker, used when `mqtt` is absent (loopback by default)'),
+		.describe(
+			'the embedded MQTT broker, a fallback used when `mqtt` is absent (MQTT 3.1.1, loopback by default); `sigpath lab` runs mosquitto here instead',
+		),
 	midi: Midi.optional(),
+	drivers: z
+		.strictObject({
+			staleMs: z
+				.number()
+				.int()
+				.min(500)
+				.max(3_600_000)
+				.default(5000)
+				.describe(
+					"no answer from a device for this long (ms) is a device-stale alarm, cleared on its next answer; a driver's own staleMs wins, and a poller gets at least 3 polls",
+				),
+		})
+		.optional()
+		.describe('defaults for every device driver'),
+	ha: Ha.optional(),
 	startup: z
 		.strictObject({
 			readyTimeoutMs: z
@@ -283,7 +290,7 @@ const ConfigShape = z.strictObject({
 		.describe('logging'),
 })
 
-export const Config = ConfigShape.superRefine(checkReferences).describe('sigpath configuration')
+export const Config = ConfigShape.superRefine(checkReferences).superRefine(checkHa).describe('sigpath configuration')
 export type Config = z.infer<typeof ConfigShape>
 export type ConfigInput = z.input<typeof Config>
 

@@ -28,6 +28,32 @@ export const SnmpV3 = z
 	.describe('SNMPv3 USM credentials (authPriv with SHA/AES by default)')
 export type SnmpV3 = z.infer<typeof SnmpV3>
 
+/**
+ * `staleMs`: no answer for this long is a `device-stale` alarm (docs/contract.md §7), cleared on the next answer.
+ * Absent: the top-level `drivers.staleMs` [5000], and for a poller never under three polls.
+ */
+const staleMs = (what: string, min = { ms: 500, why: '' }) =>
+	z
+		.number()
+		.int()
+		.min(min.ms, min.why ? `staleMs must be at least ${min.ms}: ${min.why}` : undefined)
+		.max(3_600_000)
+		.optional()
+		.describe(`no answer for this long (ms) is a device-stale alarm; default drivers.staleMs [5000]${what}`)
+
+/** A poller's staleMs must give it time to answer one poll; one clear line when it does not. */
+const staleAfterPoll = <T extends { staleMs?: number | undefined; pollMs: number }>(d: T) =>
+	d.staleMs === undefined || d.staleMs > d.pollMs
+
+const STALE_POLL_MESSAGE = {
+	message: 'staleMs must be longer than pollMs: a device asked every pollMs cannot answer sooner',
+	path: ['staleMs'],
+}
+
+/** Routers are asked every 2 s (Videohub PING, SW-P-08 interrogate): staleMs under that would be stale between asks. */
+const ROUTER_STALE_MIN = 2500
+const routerStaleMs = staleMs('', { ms: ROUTER_STALE_MIN, why: 'a router is asked every 2 s and cannot answer sooner' })
+
 const snmpCommon = {
 	host: Host.describe('agent address'),
 	port: TcpPort.default(161).describe('agent UDP port'),
@@ -42,6 +68,7 @@ export const VideohubDriver = z
 		type: z.literal('videohub').describe('Blackmagic Videohub Ethernet protocol over TCP'),
 		host: Host.describe('router address'),
 		port: TcpPort.default(9990).describe('router TCP port'),
+		staleMs: routerStaleMs,
 	})
 	.describe('Blackmagic Videohub router')
 
@@ -69,6 +96,7 @@ export const Swp08Driver = z
 		serial: Swp08Serial.optional(),
 		matrix: z.number().int().min(0).max(15).default(0).describe('matrix number on the wire (0-based)'),
 		level: z.number().int().min(0).max(15).default(0).describe('level number on the wire (0-based)'),
+		staleMs: routerStaleMs,
 	})
 	.refine((d) => (d.host === undefined) !== (d.serial === undefined), {
 		message: 'give either host (TCP) or serial, not both and not neither',
@@ -81,7 +109,9 @@ export const SnmpUpsDriver = z
 		...snmpCommon,
 		pollMs: z.number().int().min(100).max(600_000).default(2000).describe('poll interval'),
 		traps: z.boolean().default(false).describe("act on this UPS's traps (needs the top-level traps receiver)"),
+		staleMs: staleMs(', at least 3 polls'),
 	})
+	.refine(staleAfterPoll, STALE_POLL_MESSAGE)
 	.describe('UPS over SNMP')
 
 export const NutDriver = z
@@ -93,7 +123,9 @@ export const NutDriver = z
 		username: z.string().min(1).optional().describe('upsd user (not needed for reading)'),
 		password: Secret.optional().describe('upsd password'),
 		pollMs: z.number().int().min(100).max(600_000).default(2000).describe('poll interval'),
+		staleMs: staleMs(', at least 3 polls'),
 	})
+	.refine(staleAfterPoll, STALE_POLL_MESSAGE)
 	.describe('UPS through a Network UPS Tools upsd (TCP 3493)')
 
 export const MegatecDriver = z
@@ -106,7 +138,9 @@ export const MegatecDriver = z
 			})
 			.describe('serial port'),
 		pollMs: z.number().int().min(100).max(600_000).default(2000).describe('poll interval'),
+		staleMs: staleMs(', at least 3 polls'),
 	})
+	.refine(staleAfterPoll, STALE_POLL_MESSAGE)
 	.describe('UPS speaking the Megatec/Q1 serial protocol')
 
 export const SnmpRule = z
@@ -137,7 +171,9 @@ export const SnmpDriver = z
 		rules: z.array(SnmpRule).min(1).optional().describe('health rules, tried in order'),
 		pollMs: z.number().int().min(100).max(600_000).default(1000).describe('poll interval'),
 		traps: z.boolean().default(false).describe("act on this device's traps (needs the top-level traps receiver)"),
+		staleMs: staleMs(', at least 3 polls'),
 	})
+	.refine(staleAfterPoll, STALE_POLL_MESSAGE)
 	.refine((d) => (d.profile === undefined) !== (d.rules === undefined), {
 		message: 'give either profile or rules',
 	})
@@ -312,6 +348,20 @@ export type NutDriver = z.infer<typeof NutDriver>
 export type MegatecDriver = z.infer<typeof MegatecDriver>
 export type SnmpDriver = z.infer<typeof SnmpDriver>
 export type SrtDriver = z.infer<typeof SrtDriver>
+
+export const DEFAULT_STALE_MS = 5000
+
+/**
+ * How long a device may go unanswered before it is `device-stale`: its driver's `staleMs`, else `defaultMs` (the
+ * top-level `drivers.staleMs`, 5000 when absent), and for a poller never under three polls (a device polled every
+ * 10 s must not be stale between two polls). undefined: a driver without a control link of its own (SRT: a
+ * listener is judged by its bind at the first sync, and a lost stream is the signal's business, not the link's).
+ */
+export function staleMsOf(driver: Driver, defaultMs = DEFAULT_STALE_MS): number | undefined {
+	if (driver.type === 'srt') return undefined
+	if (driver.staleMs !== undefined) return driver.staleMs
+	return 'pollMs' in driver ? Math.max(defaultMs, 3 * driver.pollMs) : Math.max(defaultMs, ROUTER_STALE_MIN)
+}
 
 export const ROUTER_DRIVERS: ReadonlySet<DriverType> = new Set(['videohub', 'swp08'])
 export const UPS_DRIVERS: ReadonlySet<DriverType> = new Set(['snmp-ups', 'nut', 'megatec'])

@@ -2,7 +2,7 @@
 // on-air-failed about the path on air, and at-risk about the feed's healthy discrete paths. Each is held on the feed
 // (`alarms[code]`: the path it was raised on) and output once when raised and once when cleared.
 import { maxDiscrete } from '../rule/index.ts'
-import { alarmText, explainTriggers, failureText, withCauses } from './decide.ts'
+import { alarmText, clearText, explainTriggers, failureText, withCauses } from './decide.ts'
 import { classOf, countsAsHealthy, isBad, type FeedRt, type PathRt } from './state.ts'
 import type { AlarmCode, Output } from './types.ts'
 
@@ -17,9 +17,17 @@ export function feedAlarms(f: FeedRt, noPath: boolean, t: number, out: Output[])
 	if (f.risk) {
 		const risk = f.risk
 		const n = f.graceOver ? healthyDiscrete(f) : risk.required
-		setAlarm(f, 'at-risk', n < risk.required, t, out, () => [
-			`${n} healthy discrete path${n === 1 ? '' : 's'}; the feed requires ${risk.required}`,
-		])
+		const count = `${n} healthy discrete path${n === 1 ? '' : 's'}; the feed requires ${risk.required}`
+		const atRisk = n < risk.required
+		setAlarm(
+			f,
+			'at-risk',
+			atRisk,
+			t,
+			out,
+			() => [count],
+			atRisk ? undefined : `${f.key}: enough healthy discrete paths again (${count})`,
+		)
 	}
 }
 
@@ -45,11 +53,14 @@ function activeAlarms(f: FeedRt, a: PathRt, noPath: boolean, t: number, out: Out
 		t,
 		out,
 		() => [failureText(a, f.lossMs), why],
-		`${f.key}: active path ${a.id} has failed and is still on air (${why})`,
+		failed ? `${f.key}: active path ${a.id} has failed and is still on air (${why})` : undefined,
 	)
 }
 
-/** Raises or clears one alarm of a feed; nothing when it already stands as asked. */
+/**
+ * Raises or clears one alarm of a feed; nothing when it already stands as asked. `message` says it (raised or
+ * cleared, as `on`); absent, the code's raise or clear text.
+ */
 export function setAlarm(
 	f: FeedRt,
 	code: AlarmCode,
@@ -71,7 +82,9 @@ export function setAlarm(
 		alarm: code,
 		active: on,
 		path: path === '' ? null : path,
-		message: on ? (message ?? alarmText[code](f.key, path)) : `${code} cleared on ${f.key}`,
+		message:
+			message ??
+			(on ? alarmText[code](f.key, path) : clearText[code](f.key, path === '' ? null : path, f.active?.id ?? null)),
 		explain: {
 			rule: code,
 			triggers: explainTriggers(withCauses(f.active ? [f.active] : [], f.triggers)),

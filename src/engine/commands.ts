@@ -3,7 +3,7 @@
 import { setAlarm } from './alarms.ts'
 import { explainTriggers } from './decide.ts'
 import { classOf, type FeedRt, type PathRt } from './state.ts'
-import type { ExternalObservation, Observation, Output } from './types.ts'
+import type { ExternalObservation, FollowObservation, Observation, Output } from './types.ts'
 
 /**
  * An operator's command (§4 Commands): refused (false: nothing changed), or accepted with its decision when a take
@@ -104,6 +104,18 @@ export function external(feed: FeedRt, obs: ExternalObservation, p: PathRt | nul
 			`${feed.key}: the router put ${p.id}${input} on air without sigpath; the feed is manual`,
 		)
 	}
+}
+
+/**
+ * A standby follows the active node (§9): the active node's path, mode and lock. The external-take alarm is the
+ * active node's to raise, not a follower's: any left from before is cleared.
+ */
+export function follow(feed: FeedRt, obs: FollowObservation, p: PathRt | null, out: Output[]): void {
+	feed.active = p
+	if (obs.mode !== undefined) feed.mode = obs.mode
+	if (obs.locked !== undefined) feed.locked = obs.locked
+	feed.would = null
+	setAlarm(feed, 'external-take', false, obs.t, out, () => [`following the active node: ${p?.id ?? 'off-path'} on air`])
 }
 
 function accepted(feed: FeedRt, obs: Observation & { type: 'command' }, out: Output[]): void {

@@ -104,6 +104,8 @@ function describeObs(o: Observation): string {
 			return `t=${o.t} router ${o.router} input ${o.input} ${o.state}${at}`
 		case 'external':
 			return `t=${o.t} router output of ${o.feed} switched outside sigpath to ${o.path ?? 'an input of no path'}${o.input !== undefined ? ` (input ${o.input})` : ''}`
+		case 'follow':
+			return `t=${o.t} following the active node: ${o.feed} on ${o.active ?? 'an input of no path'}${o.mode ? `, ${o.mode}` : ''}${o.locked !== undefined ? (o.locked ? ', locked' : ', unlocked') : ''}`
 		case 'ups':
 			return `t=${o.t} UPS ${o.ups} ${o.power ?? 'not read'}${o.commLost ? ' (contact lost)' : ''}`
 	}
@@ -143,4 +145,27 @@ export const alarmText: Record<AlarmCode, (feed: string, path: string | null) =>
 	'external-take': (feed, path) => `${feed}: the router put ${path} on air without sigpath; the feed is manual`,
 	'off-path': (feed) => `${feed}: the router shows an input that is none of the feed's paths`,
 	'on-air-failed': (feed, path) => `${feed}: active path ${path} has failed and is still on air`,
+}
+
+/**
+ * What an alarm's clear says: that it ended, and what is on air now (`path`: the path it was raised on; `active`: the
+ * path on air at the clear, null off-path). It must read as a clear wherever it is shown alone (MQTT, the dashboard).
+ */
+export const clearText: Record<AlarmCode, (feed: string, path: string | null, active: string | null) => string> = {
+	'no-path': (feed, _path, active) => `${feed}: no longer without an eligible path (${onAir(active)})`,
+	'no-signal': (feed, _path, active) =>
+		active === null
+			? `${feed}: no-signal ended: the feed is off-path`
+			: `${feed}: signal reported again on the active path ${active}`,
+	'at-risk': (feed) => `${feed}: enough healthy discrete paths again`,
+	'external-take': (feed, _path, active) => `${feed}: back under sigpath's control (${onAir(active)})`,
+	'off-path': (feed, _path, active) => `${feed}: the router shows one of the feed's paths again (${onAir(active)})`,
+	'on-air-failed': (feed, path, active) =>
+		active === path
+			? `${feed}: ${path} on air is healthy again`
+			: `${feed}: ${path} is no longer on air (${onAir(active)})`,
+}
+
+function onAir(active: string | null): string {
+	return active === null ? 'off-path' : `${active} on air`
 }

@@ -10,7 +10,7 @@
 import type { Model, FeedKey } from '../domain/model.ts'
 import { buildRuntime, inputKey, type DeviceRt } from './build.ts'
 import { feedAlarms, healthyDiscrete } from './alarms.ts'
-import { command, external } from './commands.ts'
+import { command, external, follow } from './commands.ts'
 import { decide, explainTriggers, withCauses } from './decide.ts'
 import { TimerHeap } from './heap.ts'
 import {
@@ -156,6 +156,22 @@ export class Engine {
 				if (p === undefined) throw new EngineError(`feed ${feed.key} has no path "${obs.path}"`)
 				feed.touched = true
 				external(feed, obs, p, out)
+				this.touch(feed, { obs })
+				break
+			}
+			case 'follow': {
+				const feed = this.feed(obs.feed)
+				if (!feed.started) break // it starts from its router's crosspoint, as usual
+				const p = obs.active === null ? null : feed.byId.get(obs.active)
+				if (p === undefined) throw new EngineError(`feed ${feed.key} has no path "${obs.active}"`)
+				feed.touched = true
+				follow(feed, obs, p, out)
+				// §4 Start's rule for revert targets, from t: following never reverts by itself
+				for (const q of feed.paths) {
+					q.gen.revert++
+					q.revertBlocked = p === null || q.rank < p.rank
+					if (q.revertBlocked && q.signal === 'up') this.schedule({ kind: 'revert', path: q }, t + feed.clearMs)
+				}
 				this.touch(feed, { obs })
 				break
 			}

@@ -83,7 +83,7 @@ export function powerJsonLine(o: PowerOutput): string {
 		...(o.device !== undefined ? { device: o.device } : {}),
 		alarm: o.code,
 		active: o.active,
-		message: o.message,
+		message: o.active ? o.message : o.cleared,
 	})
 }
 

@@ -46,6 +46,14 @@ export const ExternalRecord = z.strictObject({
 	external: z.string().min(1).nullable(),
 	input: z.number().int().min(1).optional(),
 })
+/** a pair's standby following the active node, or a new active taking over (§9): path on air, mode and lock kept */
+export const FollowRecord = z.strictObject({
+	t: T,
+	feed: FeedId,
+	follow: z.string().min(1).nullable(),
+	mode: z.enum(['auto', 'manual']).optional(),
+	locked: z.boolean().optional(),
+})
 /** a UPS reading (our extension): replay gives it to the power monitor */
 export const UpsRecord = z.strictObject({
 	t: T,
@@ -61,6 +69,7 @@ export type TimelineRecord =
 	| z.infer<typeof CommandRecord>
 	| z.infer<typeof UpsRecord>
 	| z.infer<typeof ExternalRecord>
+	| z.infer<typeof FollowRecord>
 	| z.infer<typeof InputRecord>
 
 export class TimelineError extends Error {
@@ -89,17 +98,19 @@ export function parseRecord(value: unknown): Observation | string {
 			? UpsRecord
 			: keys.has('external')
 				? ExternalRecord
-				: keys.has('router')
-					? InputRecord
-					: keys.has('signal') || keys.has('path')
-						? SignalRecord
-						: keys.has('device') || keys.has('state')
-							? DeviceRecord
-							: keys.has('feed') || keys.has('active')
-								? StartRecord
-								: undefined
+				: keys.has('follow')
+					? FollowRecord
+					: keys.has('router')
+						? InputRecord
+						: keys.has('signal') || keys.has('path')
+							? SignalRecord
+							: keys.has('device') || keys.has('state')
+								? DeviceRecord
+								: keys.has('feed') || keys.has('active')
+									? StartRecord
+									: undefined
 	if (!schema)
-		return 'not a timeline record: expected a start ("feed","active"), path ("path","signal"), device ("device","state"), router input ("router","input","state"), command ("feed","command"), external ("feed","external") or UPS ("ups","power") record'
+		return 'not a timeline record: expected a start ("feed","active"), path ("path","signal"), device ("device","state"), router input ("router","input","state"), command ("feed","command"), external ("feed","external"), follow ("feed","follow") or UPS ("ups","power") record'
 	const r = schema.safeParse(value)
 	if (!r.success) {
 		const issue = r.error.issues[0]!
@@ -125,6 +136,12 @@ export function toObservation(r: TimelineRecord): Observation {
 	if ('external' in r) {
 		const o: Observation = { type: 'external', t: r.t, feed: r.feed as FeedKey, path: r.external }
 		if (r.input !== undefined) o.input = r.input
+		return o
+	}
+	if ('follow' in r) {
+		const o: Observation = { type: 'follow', t: r.t, feed: r.feed as FeedKey, active: r.follow }
+		if (r.mode !== undefined) o.mode = r.mode
+		if (r.locked !== undefined) o.locked = r.locked
 		return o
 	}
 	if ('ups' in r) {
@@ -190,6 +207,14 @@ export function toRecord(o: Observation): TimelineRecord {
 			}
 		case 'external':
 			return { t: o.t, feed: o.feed, external: o.path, ...(o.input !== undefined ? { input: o.input } : {}) }
+		case 'follow':
+			return {
+				t: o.t,
+				feed: o.feed,
+				follow: o.active,
+				...(o.mode !== undefined ? { mode: o.mode } : {}),
+				...(o.locked !== undefined ? { locked: o.locked } : {}),
+			}
 		case 'ups':
 			return {
 				t: o.t,
@@ -217,6 +242,8 @@ export function checkAgainstModel(o: Observation, model: Model): string | undefi
 	if (o.type === 'start' && o.active !== null && !hasPath(o.active))
 		return `unknown path "${o.active}" in feed ${o.feed}`
 	if (o.type === 'external' && o.path !== null && !hasPath(o.path)) return `unknown path "${o.path}" in feed ${o.feed}`
+	if (o.type === 'follow' && o.active !== null && !hasPath(o.active))
+		return `unknown path "${o.active}" in feed ${o.feed}`
 	if (o.type === 'command') {
 		if (o.command === 'take' && o.path === undefined) return `a take needs "path"`
 		if (o.command !== 'take' && (o.path !== undefined || o.force !== undefined))

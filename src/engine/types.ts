@@ -22,6 +22,7 @@ export type Observation =
 	| { type: 'device'; t: number; device: string; state: Report; at?: number }
 	| { type: 'command'; t: number; feed: FeedKey; command: Action; path?: string; force?: boolean; operator?: string }
 	| ExternalObservation
+	| FollowObservation
 	| InputObservation
 	| UpsObservation
 
@@ -49,6 +50,22 @@ export interface ExternalObservation {
 	path: string | null
 	/** the router input now on the output */
 	input?: number
+}
+
+/**
+ * A pair's standby follows the active node (docs/contract.md §9): the path on air (what the router shows, put there by
+ * the active), and the feed's mode and lock as the active keeps them (absent: unchanged). A new active applies one at
+ * its takeover. Unlike `start`, the paths' signal history stands, so a failover already due is made at once; unlike
+ * `external`, it is no news to the operator (no alarm, no change of mode). As at a start, a path ranked above the
+ * active one is no revert target until it has been up for clearMs after it: following moves no crosspoint.
+ */
+export interface FollowObservation {
+	type: 'follow'
+	t: number
+	feed: FeedKey
+	active: string | null
+	mode?: Mode
+	locked?: boolean
 }
 
 /**

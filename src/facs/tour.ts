@@ -36,9 +36,16 @@ export interface FacsDeps {
 	now: () => number
 	log: Logger
 	running: () => boolean
+	/**
+	 * a pair's gates (docs/contract.md §9): only the active node takes a FACS command, and routes only while its lease
+	 * is valid by its own clock; alone, both are always open
+	 */
+	permit?: { command: () => Permit; route: () => Permit }
 	/** the ffmpeg binary of the tour's own analysers */
 	ffmpeg?: string
 }
+
+type Permit = { ok: true } | { ok: false; why: string }
 
 export interface FacsRequest {
 	event: string
@@ -128,6 +135,8 @@ export class FacsRunner {
 
 	private plan(req: FacsRequest): Plan | { status: 'bad-input' | 'refused'; error: string } {
 		if (!this.d.running() || this.stopping) return { status: 'refused', error: 'the daemon is not running' }
+		const permit = this.d.permit?.command()
+		if (permit && !permit.ok) return { status: 'refused', error: permit.why }
 		const events = this.d.model.config.events
 		const ev = events.find((e) => e.id === req.event)
 		if (!ev)
@@ -346,6 +355,8 @@ export class FacsRunner {
 	}
 
 	private async take(router: Router, output: number, input: number): Promise<PathReport['take']> {
+		const fence = this.d.permit?.route()
+		if (fence && !fence.ok) return { ok: false, error: `not sent: ${fence.why}` }
 		try {
 			const r = await router.take(output, input)
 			return { ok: true, ms: Math.round((r.confirmedAt - r.sentAt) * 10) / 10 }

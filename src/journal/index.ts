@@ -8,11 +8,21 @@ export {
 	type JournalHealth,
 	type JournalRecovered,
 	type JournalClock,
+	type JournalDurable,
 	type JournalIo,
 	type JournalOptions,
 } from './journal.ts'
 export { chainHash, GENESIS, parseLine, serialize, sha256, type JournalRecord } from './record.ts'
-export { cuttable, describeProblem, fileName, listFiles, scanDir, type Problem, type ScanResult } from './scan.ts'
+export {
+	cuttable,
+	describeProblem,
+	fileName,
+	listFiles,
+	scanDir,
+	type Problem,
+	type ScanFrom,
+	type ScanResult,
+} from './scan.ts'
 export {
 	checkPayload,
 	entriesFor,
@@ -23,7 +33,26 @@ export {
 	type Kind,
 	type Payload,
 } from './kinds.ts'
-export { extractTimeline, recoverFeeds, runs, type Extracted, type ExtractOptions, type FeedState } from './recover.ts'
+export {
+	extractTimeline,
+	foldFeed,
+	recoverFeeds,
+	runs,
+	type Extracted,
+	type ExtractOptions,
+	type FeedState,
+} from './recover.ts'
+export {
+	Checkpointer,
+	CHECKPOINT_FILE,
+	encodeCheckpoint,
+	readCheckpoint,
+	writeCheckpoint,
+	type Checkpoint,
+	type CheckpointRead,
+} from './checkpoint.ts'
+export { openJournal, type RestoreOptions, type Restored } from './restore.ts'
+export { applyRetention, expiredFiles, type RetentionResult } from './retention.ts'
 
 import type { JournalRecord } from './record.ts'
 import { scanDir } from './scan.ts'

@@ -1,5 +1,8 @@
 // The journal's types, errors and I/O helpers (src/journal/journal.ts holds the Journal itself).
 import { fdatasync, ftruncate, write } from 'node:fs'
+import { monotonicMs } from '../clock.ts'
+import type { JournalRecord } from './record.ts'
+import type { ScanFrom } from './scan.ts'
 
 export interface JournalClock {
 	/** wall clock, for `wall` */
@@ -40,6 +43,22 @@ export interface JournalOptions {
 	stallMs?: number
 	/** the key of a keyed chain (HMAC-SHA256, config journal.key): every record is hashed and checked with it */
 	key?: Buffer
+	/** open reads from this record on (a checkpoint's position, checkpoint.ts) instead of from the first file */
+	from?: ScanFrom
+	/** every record open reads, in chain order */
+	onRecord?: (r: JournalRecord) => void
+}
+
+export const defaultClock: JournalClock = {
+	wall: () => new Date(),
+	mono: () => Math.floor(monotonicMs()),
+}
+
+/** A batch just made durable: its records, in seq order, all in `file`, which they end at byte `end`. */
+export interface JournalDurable {
+	records: readonly Pick<Pending, 'seq' | 'hash' | 'kind' | 'payload'>[]
+	file: string
+	end: number
 }
 
 export interface Appended {
@@ -85,6 +104,8 @@ export interface JournalRecovered {
 export interface Pending {
 	seq: number
 	hash: string
+	kind: string
+	payload: unknown
 	data: string
 	bytes: number
 	resolve: (a: Appended) => void

@@ -8,10 +8,11 @@
 // of its first record) and the directory is fsynced; the chain continues across files (prev of the first record of
 // a file is the hash of the last record of the one before). A file can pass rotateBytes by one batch.
 //
-// Open: the directory is scanned. Unreadable lines at the end of the last file (a write cut by a crash or a power
-// cut: a partial line, bad JSON, a hash that does not match) are cut, and reported in `report.torn`; nothing that
-// was acknowledged can be among them, since an append resolves only after its bytes are synced. A broken chain
-// elsewhere is reported in `report.broken` and left as it is: an audit log is never silently repaired.
+// Open: the directory is scanned (from a checkpoint's record on, when given one: checkpoint.ts). Unreadable lines at
+// the end of the last file (a write cut by a crash or a power cut: a partial line, bad JSON, a hash that does not
+// match) are cut, and reported in `report.torn`; nothing that was acknowledged can be among them, since an append
+// resolves only after its bytes are synced. A broken chain elsewhere is reported in `report.broken` and left as it
+// is: an audit log is never silently repaired. Each durable batch is announced (`durable`) for the checkpoint.
 //
 // Faults (docs/contract.md §8): a disk that refuses a write (ENOSPC, EIO, EROFS, EACCES...) never stops the journal
 // from taking records, because the daemon must go on controlling. The records are already stamped and chained, so
@@ -33,6 +34,7 @@ import { close, closeSync, fstatSync, fsyncSync, mkdirSync, openSync, truncateSy
 import { join } from 'node:path'
 import { monotonicMs } from '../clock.ts'
 import {
+	defaultClock,
 	describe,
 	isWriteFault,
 	JournalDropped,
@@ -42,6 +44,7 @@ import {
 	type Appended,
 	type Dropped,
 	type JournalClock,
+	type JournalDurable,
 	type JournalHead,
 	type JournalHealth,
 	type JournalIo,
@@ -55,6 +58,7 @@ export { JournalDropped, JournalError } from './journal-types.ts'
 export type {
 	Appended,
 	JournalClock,
+	JournalDurable,
 	JournalHead,
 	JournalHealth,
 	JournalIo,
@@ -63,12 +67,11 @@ export type {
 } from './journal-types.ts'
 import { cuttable, fileName, scanDir, type ScanResult } from './scan.ts'
 
-const defaultClock: JournalClock = {
-	wall: () => new Date(),
-	mono: () => Math.floor(monotonicMs()),
-}
-
-export class Journal extends EventEmitter<{ fault: [JournalHealth]; recovered: [JournalRecovered] }> {
+export class Journal extends EventEmitter<{
+	fault: [JournalHealth]
+	recovered: [JournalRecovered]
+	durable: [JournalDurable]
+}> {
 	/** what open found: the torn tail it cut, and any broken chain it left in place */
 	readonly report: ScanResult
 	private fd: number | null = null
@@ -152,7 +155,7 @@ export class Journal extends EventEmitter<{ fault: [JournalHealth]; recovered: [
 				throw new JournalError(`cannot create the journal directory ${options.dir}`, { cause: err })
 			writeFault = err as Error
 		}
-		const report = scanDir(options.dir, undefined, options.key)
+		const report = scanDir(options.dir, options.onRecord, options.key, options.from)
 		const j = new Journal(options.dir, report, options)
 		if (report.torn) {
 			const t = report.torn
@@ -217,7 +220,7 @@ export class Journal extends EventEmitter<{ fault: [JournalHealth]; recovered: [
 		this.seq++
 		this.prev = hash
 		return new Promise<Appended>((resolve, reject) => {
-			this.queue.push({ seq: this.seq, hash, data, bytes, resolve, reject })
+			this.queue.push({ seq: this.seq, hash, kind, payload, data, bytes, resolve, reject })
 			this.queuedBytes += bytes
 			this.schedule()
 		})
@@ -336,13 +339,13 @@ export class Journal extends EventEmitter<{ fault: [JournalHealth]; recovered: [
 			const last = batch.at(-1)!
 			this.durable = { seq: last.seq, hash: last.hash, at: this.clock.wall().toISOString() }
 			for (const p of batch) p.resolve({ seq: p.seq, hash: p.hash })
+			this.emit('durable', { records: batch, file: this.file!, end: this.size })
 			if (this.fault) this.leaveFault(batch.length)
 		}
 		this.flushing = false
 		for (const r of this.idle.splice(0)) r()
 	}
 
-	/** The `dropped` record, stamped now: it follows the last record kept, which is the last one stamped. */
 	/** The next record, serialized and hashed on the chain as it stands (not yet taken: seq and prev unchanged). */
 	private next(kind: string, payload: unknown): { wall: string; hash: string; data: string; bytes: number } {
 		const wall = this.clock.wall().toISOString()
@@ -352,18 +355,14 @@ export class Journal extends EventEmitter<{ fault: [JournalHealth]; recovered: [
 		return { wall, hash, data, bytes: Buffer.byteLength(data) }
 	}
 
+	/** The `dropped` record, stamped now: it follows the last record kept, which is the last one stamped. */
 	private droppedRecord(d: Dropped): Pending {
 		const reason = this.fault?.reason ?? 'the journal queue was full (the disk was slower than the records)'
-		const { hash, data, bytes } = this.next('dropped', {
-			dropped: d.count,
-			first: d.first,
-			last: d.last,
-			kinds: d.kinds,
-			reason,
-		})
+		const payload = { dropped: d.count, first: d.first, last: d.last, kinds: d.kinds, reason }
+		const { hash, data, bytes } = this.next('dropped', payload)
 		this.seq++
 		this.prev = hash
-		return { seq: this.seq, hash, data, bytes, resolve: noop, reject: noop }
+		return { seq: this.seq, hash, kind: 'dropped', payload, data, bytes, resolve: noop, reject: noop }
 	}
 
 	private async writeBatch(batch: Pending[], bytes: number): Promise<void> {

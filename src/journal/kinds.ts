@@ -9,6 +9,7 @@ import {
 	CommandRecord,
 	DeviceRecord,
 	ExternalRecord,
+	FollowRecord,
 	InputRecord,
 	SignalRecord,
 	StartRecord,
@@ -48,6 +49,19 @@ export const Payloads = {
 		/** why the disk refused them (the last error) */
 		reason: z.string(),
 	}),
+	/**
+	 * the oldest journal files are about to be removed (journal.retainDays, retention.ts): written, and durable, before
+	 * they go, so that `verify` accepts a journal that starts at `from` and no earlier cut
+	 */
+	retention: z.strictObject({
+		/** the seq the journal starts at once they are gone: the first record of the oldest file kept */
+		from: z.number().int().min(2),
+		/** the files removed, oldest first */
+		files: z.array(z.string()),
+		/** every record in them is older than this (wall time, ISO 8601) */
+		before: z.string(),
+		retainDays: z.number().int().min(1),
+	}),
 	/** a feed's start: the crosspoint read from the router, mode and lock restored from the journal */
 	start: StartRecord.extend({
 		mode: z.enum(['auto', 'manual']),
@@ -60,13 +74,19 @@ export const Payloads = {
 	}),
 	/**
 	 * a path, device or UPS report, as the engine received it, or a crosspoint change seen on the router that sigpath
-	 * did not command (`external`)
+	 * did not command (`external`), or the active node's state that a pair's standby follows (`follow`)
 	 */
-	observation: z.union([SignalRecord, DeviceRecord, UpsRecord, ExternalRecord, InputRecord]),
+	observation: z.union([SignalRecord, DeviceRecord, UpsRecord, ExternalRecord, FollowRecord, InputRecord]),
 	/** an operator command and what became of it */
 	command: CommandRecord.extend({
 		/** where it came from: mqtt, http, midi, cli */
 		via: z.string().optional(),
+		/**
+		 * who sent it, as proven (docs/contract.md §5a, §6a): the MQTT user of a panel's topic, or the name of the HTTP
+		 * token; null when nothing proves it (the v1 MQTT topic, MIDI). `operator` is the claim of the person at it.
+		 * Absent in records written before v2.
+		 */
+		panel: z.string().nullable().optional(),
 		result: z.enum(['accepted', 'refused']),
 		reason: z.string().optional(),
 	}),
@@ -80,6 +100,11 @@ export const Payloads = {
 		operator: z.string().optional(),
 		explain: z.unknown().optional(),
 	}),
+	/**
+	 * an alarm raised (`active`) or cleared (docs/contract.md §7). `feed` is empty for an alarm about a device or the
+	 * daemon. The engine's records carry no `id`: theirs is `<alarm>:<feed>` (at-risk: `at-risk:<feed>:paths`); the
+	 * alarm manager's carry theirs, with the device and severity.
+	 */
 	alarm: z.strictObject({
 		t: T,
 		feed: z.string(),
@@ -87,6 +112,25 @@ export const Payloads = {
 		active: z.boolean(),
 		path: z.string().optional(),
 		message: z.string(),
+		id: z.string().optional(),
+		device: z.string().optional(),
+		severity: z.enum(['critical', 'major', 'minor', 'warning']).optional(),
+	}),
+	/**
+	 * an alarm acknowledged by an operator (docs/contract.md §7): it stays active until its condition clears. `by` is
+	 * what the alarm shows; `operator` the person as the payload claims it, `panel` the panel or token that sent it
+	 * (null: the shared v1 topic), `via` mqtt or http.
+	 */
+	ack: z.strictObject({
+		t: T,
+		id: z.string(),
+		alarm: z.string(),
+		feed: z.string().optional(),
+		device: z.string().optional(),
+		by: z.string(),
+		operator: z.string().optional(),
+		panel: z.string().nullable(),
+		via: z.string(),
 	}),
 	refusal: z.strictObject({
 		t: T,
@@ -115,8 +159,11 @@ export const Payloads = {
 		router: z.string(),
 		output: z.number().int().min(1),
 		input: z.number().int().min(1),
-		result: z.enum(['sent', 'confirmed', 'unconfirmed', 'failed']),
+		/** fenced: not sent, because this node was not the active one with a valid lease (docs/contract.md §9) */
+		result: z.enum(['sent', 'confirmed', 'unconfirmed', 'failed', 'fenced']),
 		error: z.string().optional(),
+		/** in a pair: the revision of the etcd leadership key this node held (its creation), under which it was sent */
+		lease: z.number().int().min(1).optional(),
 	}),
 	/**
 	 * a FACS tour (docs/contract.md §10): its start, each path taken to the QC output and measured, the QC output put
@@ -166,7 +213,7 @@ export function checkPayload(kind: string, payload: unknown): string | undefined
  * The records the daemon writes for one observation it gave the engine, and the engine's outputs: the observation
  * (or the command with its result) first, then decisions, alarms and refusals in the engine's order.
  */
-export function entriesFor(obs: Observation, outputs: readonly Output[], via?: string): Entry[] {
+export function entriesFor(obs: Observation, outputs: readonly Output[], via?: string, panel?: string | null): Entry[] {
 	const out: Entry[] = []
 	const rec = toRecord(obs)
 	if (obs.type === 'start') {
@@ -183,6 +230,7 @@ export function entriesFor(obs: Observation, outputs: readonly Output[], via?: s
 			payload: {
 				...(rec as Payload<'command'>),
 				...(via !== undefined ? { via } : {}),
+				...(panel !== undefined ? { panel } : {}),
 				result: refusal ? 'refused' : 'accepted',
 				...(refusal?.kind === 'refusal' ? { reason: refusal.refused } : {}),
 			},

@@ -20,54 +20,78 @@ export interface FeedState {
 }
 
 function payloadOf<K extends 'start' | 'decision' | 'command' | 'tally' | 'observation'>(
-	r: JournalRecord,
+	r: Pick<JournalRecord, 'kind' | 'payload'>,
 	kind: K,
 ): Payload<K> | undefined {
 	if (r.kind !== kind || checkPayload(kind, r.payload) !== undefined) return undefined
 	return r.payload as Payload<K>
 }
 
-/** Folds records into per-feed state. Unknown kinds and malformed payloads are skipped. */
-export function recoverFeeds(records: Iterable<JournalRecord>): Map<string, FeedState> {
-	const feeds = new Map<string, FeedState>()
+/** The kinds that move a feed's state: every other record is passed over without reading its payload. */
+const FOLDED: ReadonlySet<string> = new Set(['start', 'decision', 'command', 'observation', 'tally'])
+
+/**
+ * Folds one record into per-feed state (`feeds` is changed in place). Unknown kinds and malformed payloads are
+ * skipped. The checkpoint (checkpoint.ts) keeps the result, so a start folds only the records after it.
+ */
+export function foldFeed(feeds: Map<string, FeedState>, r: Pick<JournalRecord, 'seq' | 'kind' | 'payload'>): void {
+	if (!FOLDED.has(r.kind)) return
+	// most records are path and device reports: only an `external` or a `follow` observation moves a feed
+	if (
+		r.kind === 'observation' &&
+		!(typeof r.payload === 'object' && r.payload !== null && ('external' in r.payload || 'follow' in r.payload))
+	)
+		return
 	const get = (feed: string, seq: number): FeedState => {
 		let s = feeds.get(feed)
 		if (!s) feeds.set(feed, (s = { active: null, mode: 'auto', locked: false, seq }))
 		s.seq = seq
 		return s
 	}
-	for (const r of records) {
-		const start = payloadOf(r, 'start')
-		if (start) {
-			Object.assign(get(start.feed, r.seq), { active: start.active, mode: start.mode, locked: start.locked })
-			continue
-		}
-		const d = payloadOf(r, 'decision')
-		if (d) {
-			const s = get(d.feed, r.seq)
-			s.active = d.to
-			if (d.cause === 'take') s.mode = 'manual'
-			continue
-		}
-		const c = payloadOf(r, 'command')
-		if (c) {
-			if (c.result !== 'accepted') continue
-			const s = get(c.feed, r.seq)
-			if (c.command === 'take' || c.command === 'manual') s.mode = 'manual'
-			else if (c.command === 'auto') s.mode = 'auto'
-			else s.locked = c.command === 'lock'
-			continue
-		}
-		const o = payloadOf(r, 'observation')
-		if (o && 'external' in o) {
-			// §4a: the router shows what sigpath did not command: that is on air, and the feed is manual
-			Object.assign(get(o.feed, r.seq), { active: o.external, mode: 'manual' })
-			continue
-		}
-		const tally = payloadOf(r, 'tally')
-		// the router's own tally is the truth about the crosspoint
-		if (tally?.feed !== undefined && tally.path !== undefined) get(tally.feed, r.seq).active = tally.path
+	const start = payloadOf(r, 'start')
+	if (start) {
+		Object.assign(get(start.feed, r.seq), { active: start.active, mode: start.mode, locked: start.locked })
+		return
 	}
+	const d = payloadOf(r, 'decision')
+	if (d) {
+		const s = get(d.feed, r.seq)
+		s.active = d.to
+		if (d.cause === 'take') s.mode = 'manual'
+		return
+	}
+	const c = payloadOf(r, 'command')
+	if (c) {
+		if (c.result !== 'accepted') return
+		const s = get(c.feed, r.seq)
+		if (c.command === 'take' || c.command === 'manual') s.mode = 'manual'
+		else if (c.command === 'auto') s.mode = 'auto'
+		else s.locked = c.command === 'lock'
+		return
+	}
+	const o = payloadOf(r, 'observation')
+	if (o && 'external' in o) {
+		// §4a: the router shows what sigpath did not command: that is on air, and the feed is manual
+		Object.assign(get(o.feed, r.seq), { active: o.external, mode: 'manual' })
+		return
+	}
+	if (o && 'follow' in o) {
+		// §9: the active node's state, as a standby followed it or a new active took it over
+		const s = get(o.feed, r.seq)
+		s.active = o.follow
+		if (o.mode !== undefined) s.mode = o.mode
+		if (o.locked !== undefined) s.locked = o.locked
+		return
+	}
+	const tally = payloadOf(r, 'tally')
+	// the router's own tally is the truth about the crosspoint
+	if (tally?.feed !== undefined && tally.path !== undefined) get(tally.feed, r.seq).active = tally.path
+}
+
+/** Folds records into per-feed state. Unknown kinds and malformed payloads are skipped. */
+export function recoverFeeds(records: Iterable<JournalRecord>): Map<string, FeedState> {
+	const feeds = new Map<string, FeedState>()
+	for (const r of records) foldFeed(feeds, r)
 	return feeds
 }
 
@@ -127,12 +151,12 @@ export function extractTimeline(records: readonly JournalRecord[], options: Extr
 		if (start?.feed === options.feed)
 			return { t: start.t, feed: start.feed, active: start.active, mode: start.mode, locked: start.locked }
 		const o = payloadOf(r, 'observation')
-		if (o && 'external' in o) return o.feed === options.feed ? o : undefined
+		if (o && ('external' in o || 'follow' in o)) return o.feed === options.feed ? o : undefined
 		if (o && 'router' in o) return keepDevice(o.router) ? o : undefined
 		if (o && ('path' in o ? feedOfPath(o.path) === options.feed : keepDevice('ups' in o ? o.ups : o.device))) return o
 		const c = payloadOf(r, 'command')
 		if (c?.feed === options.feed) {
-			const { via: _via, result: _result, reason: _reason, ...rec } = c
+			const { via: _via, panel: _panel, result: _result, reason: _reason, ...rec } = c
 			return rec
 		}
 		return undefined

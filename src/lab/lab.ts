@@ -1,13 +1,18 @@
-// The lab: a simulated BOC on loopback. Every device of the config simulated in its real protocol (sims.ts), the
-// real daemon against them, its embedded broker, and a fault console to cut or degrade a path, put a UPS on battery
-// or drop a router connection. `sigpath lab` and `sigpath rehearse` both run it.
+// The lab: a simulated BOC on loopback. Every device of the config simulated in its real protocol (sims.ts), a real
+// mosquitto with the production ACL (broker.ts), the real daemon against them, and a fault console to cut or degrade
+// a path, put a UPS on battery or drop a router connection. `sigpath lab` and `sigpath rehearse` both run it.
+import { join } from 'node:path'
 import type { Logger } from 'pino'
 import type { Config } from '../domain/config.ts'
 import { splitListen } from '../domain/primitives.ts'
 import { Daemon } from '../runtime/daemon.ts'
 import { ruleObjects } from '../../drivers/snmp/sim.ts'
+import { startLabBroker, type LabBroker } from './broker.ts'
 import { Sims, valueThatHolds } from './sims.ts'
 import { venueFault } from './venue-encoder.ts'
+
+/** where the daemon finds its broker password (a secret: never in a config or a log) */
+const PASSWORD_ENV = 'SIGPATH_LAB_MQTT_PASSWORD'
 
 export const FAULTS = [
 	'cut',
@@ -41,6 +46,8 @@ export interface LabOptions {
 	/** the daemon's own logger (quieter in a rehearsal) */
 	daemonLog?: Logger
 	env?: NodeJS.ProcessEnv
+	/** the lab's scratch directory: the broker's password file, ACL, config and log go under it */
+	dir: string
 	/** extra hook: the status endpoint, started by the caller once the daemon runs */
 	onDaemon?: (daemon: Daemon) => Promise<void>
 }
@@ -48,18 +55,46 @@ export interface LabOptions {
 export class Lab {
 	readonly sims: Sims
 	daemon: Daemon | undefined
+	/** the lab's mosquitto; none when the config names a broker of its own (`mqtt`) */
+	broker: LabBroker | undefined
 
 	constructor(private readonly o: LabOptions) {
 		this.sims = new Sims(o.config, o.log, o.env)
 	}
 
+	get config(): Config {
+		return this.o.config
+	}
+
+	/** Starts everything; what started is stopped again when a part fails (nothing is left running). */
 	async start(): Promise<void> {
+		try {
+			await this.startParts()
+		} catch (err) {
+			await this.stop().catch((e: unknown) => this.o.log.warn({ err: e }, 'lab: stop after a failed start'))
+			throw err
+		}
+	}
+
+	private async startParts(): Promise<void> {
+		let config = this.o.config
+		const env = { ...(this.o.env ?? process.env) }
+		if (!config.mqtt) {
+			const listen = config.broker?.listen ?? '127.0.0.1:1883'
+			// by port: two labs (each on its own ports) never share or remove each other's broker files
+			this.broker = await startLabBroker({ listen, dir: join(this.o.dir, `mosquitto-${splitListen(listen).port}`) })
+			env[PASSWORD_ENV] = this.broker.daemon.password
+			config = {
+				...config,
+				mqtt: { url: this.broker.url, username: this.broker.daemon.username, password: { env: PASSWORD_ENV } },
+			}
+		}
 		await this.sims.start()
 		this.sims.preset()
 		this.daemon = new Daemon({
-			config: this.o.config,
+			config,
 			log: this.o.daemonLog ?? this.o.log,
-			...(this.o.env ? { env: this.o.env } : {}),
+			env,
 			firstSyncTimeoutMs: 8000,
 		})
 		await this.daemon.start()
@@ -68,14 +103,19 @@ export class Lab {
 		await this.sims.startSenders()
 	}
 
-	async stop(): Promise<void> {
-		await this.daemon?.stop('lab stop')
-		await this.sims.stop()
+	/** The daemon first (it says offline on the broker), then the devices, then the broker. Once, however often asked. */
+	stop(): Promise<void> {
+		this.stopped ??= (async () => {
+			await this.daemon?.stop('lab stop')
+			await this.sims.stop()
+			await this.broker?.stop()
+		})()
+		return this.stopped
 	}
+	private stopped: Promise<void> | undefined
 
 	get mqttUrl(): string {
-		const { host, port } = splitListen(this.o.config.broker?.listen ?? '127.0.0.1:1883')
-		return this.o.config.mqtt?.url ?? `mqtt://${host}:${port}`
+		return this.broker?.url ?? this.o.config.mqtt?.url ?? ''
 	}
 
 	/** Applies a fault; returns what was done, in an operator's words. Throws FaultError for a fault that does not fit. */

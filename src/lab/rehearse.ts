@@ -35,10 +35,22 @@ const Expect = z
 			.min(0)
 			.max(600_000)
 			.default(5000)
-			.describe('how long the expectation may take to hold, ms'),
+			.describe('how long the expectation may take to hold, ms (with `polls`: the slack on top of them)'),
+		polls: z
+			.number()
+			.int()
+			.min(1)
+			.max(100)
+			.optional()
+			.describe(
+				"the expectation may also take this many poll intervals of the alarm's device (its driver's pollMs in the lab config)",
+			),
 		hold: z.number().int().min(0).max(600_000).default(0).describe('and then it must keep holding this long, ms'),
 	})
 	.refine((e) => e.feed !== undefined || e.alarm !== undefined, { message: 'an expectation names a feed or an alarm' })
+	.refine((e) => e.polls === undefined || e.alarm?.device !== undefined, {
+		message: 'polls counts the poll intervals of a device: the expectation names an alarm with a device',
+	})
 
 const Step = z
 	.strictObject({
@@ -109,6 +121,11 @@ export async function rehearse(scenario: Scenario, lab: Lab): Promise<StepResult
 			continue
 		}
 		const e = step.expect!
+		const budget = budgetOf(e, lab)
+		if (typeof budget === 'string') {
+			results.push({ index, kind: 'expect', ok: false, atMs: since(), text: `${describeExpect(e)}: ${budget}` })
+			continue
+		}
 		const started = performance.now()
 		const check = (): string | null => {
 			if (e.feed !== undefined) {
@@ -134,7 +151,7 @@ export async function rehearse(scenario: Scenario, lab: Lab): Promise<StepResult
 							x.code === a.code &&
 							(a.feed === undefined || x.feed === a.feed) &&
 							(a.device === undefined || x.device === a.device) &&
-							(x.severity === 'cleared') === a.cleared,
+							x.state === (a.cleared ? 'cleared' : 'raised'),
 					)
 				if (!seen)
 					return `no ${a.cleared ? 'cleared ' : ''}${a.code} alarm${a.feed ? ` for ${a.feed}` : ''}${a.device ? ` for ${a.device}` : ''}`
@@ -142,7 +159,7 @@ export async function rehearse(scenario: Scenario, lab: Lab): Promise<StepResult
 			return null
 		}
 		let why = check()
-		while (why !== null && performance.now() - started < e.within) {
+		while (why !== null && performance.now() - started < budget.ms) {
 			await new Promise((r) => setTimeout(r, 5))
 			why = check()
 		}
@@ -163,11 +180,27 @@ export async function rehearse(scenario: Scenario, lab: Lab): Promise<StepResult
 			atMs: since(),
 			text:
 				why === null
-					? `${what}: after ${tookMs} ms${e.hold ? `, held ${e.hold} ms` : ''}`
-					: `${what}: FAILED within ${e.within} ms: ${why}`,
+					? `${what}: after ${tookMs} ms${budget.polls ? ` (${budget.polls})` : ''}${e.hold ? `, held ${e.hold} ms` : ''}`
+					: `${what}: FAILED within ${budget.ms} ms${budget.polls ? ` (${budget.polls})` : ''}: ${why}`,
 		})
 	}
 	return results
+}
+
+/**
+ * How long an expectation may take: `within`, plus `polls` poll intervals of its alarm's device as the lab config
+ * sets them (what a polled device's change waits for is its next poll). A string: why it cannot be judged.
+ */
+function budgetOf(e: z.infer<typeof Expect>, lab: Lab): { ms: number; polls?: string } | string {
+	if (e.polls === undefined) return { ms: e.within }
+	const id = e.alarm!.device!
+	const driver = lab.config.devices.find((d) => d.id === id)?.driver
+	const pollMs = driver && 'pollMs' in driver ? driver.pollMs : undefined
+	if (pollMs === undefined) return `FAILED: ${id} is not a polled device of the lab config (no pollMs)`
+	return {
+		ms: e.polls * pollMs + e.within,
+		polls: `${e.polls} poll${e.polls > 1 ? 's' : ''} of ${id} at ${pollMs} ms + ${e.within} ms`,
+	}
 }
 
 function describeExpect(e: z.infer<typeof Expect>): string {

@@ -249,7 +249,23 @@ export class Sims {
 		for (const r of this.rules.values()) await r.agent.stop()
 		for (const n of this.nutByAddress.values()) await n.stop()
 		for (const m of this.megatec.values()) await m.stop()
-		for (const c of this.children) c.kill('SIGTERM')
+		// the socat pty pairs: gone before the lab says it stopped (a lab leaves no process behind)
+		await Promise.all(
+			this.children.splice(0).map(
+				(c) =>
+					new Promise<void>((resolve) => {
+						if (c.exitCode !== null || c.signalCode !== null) return resolve()
+						c.once('exit', () => resolve())
+						c.kill('SIGTERM')
+					}),
+			),
+		)
+		process.off('exit', this.killChildren)
+	}
+
+	/** a lab that dies without stopping must not leave its pty pairs behind */
+	private readonly killChildren = (): void => {
+		for (const c of this.children) c.kill('SIGKILL')
 	}
 
 	/**
@@ -267,7 +283,7 @@ export class Sims {
 		const child = spawn('socat', [`pty,raw,echo=0,link=${daemonEnd}`, `pty,raw,echo=0,link=${simEnd}`], {
 			stdio: 'ignore',
 		})
-		this.children.push(child)
+		if (this.children.push(child) === 1) process.once('exit', this.killChildren)
 		const deadline = Date.now() + 3000
 		while (!(existsSync(daemonEnd) && existsSync(simEnd))) {
 			if (Date.now() > deadline) {

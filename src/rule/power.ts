@@ -5,9 +5,11 @@
 // - A UPS on battery raises `power-on-battery`; low battery (or contact lost while on battery) raises
 //   `power-low-battery` instead. Each is held per UPS until it clears.
 // - A device of a critical feed that is down to fewer than two protected sources, or has one on battery, makes the
-//   feed `at-risk` (held per feed; its message names each such device).
+//   feed `at-risk` (held per feed, apart from the engine's at-risk of too few healthy paths: two causes, two
+//   alarms; its message names each such device).
 // - Live compliance is the rule itself judged on the config as it stands: lost sources removed, a UPS on bypass
 //   counted as utility (see liveConfig in src/domain/power.ts).
+import { alarmId } from '../domain/alarms.ts'
 import type { Config } from '../domain/config.ts'
 import type { FeedKey } from '../domain/model.ts'
 import { liveConfig, powerReport, type PowerReport, type UpsObservation, type UpsPower } from '../domain/power.ts'
@@ -29,8 +31,10 @@ export interface PowerAlarm {
 	active: boolean
 	device?: string
 	feed?: FeedKey
-	/** the condition as it stands (for a clear: as it stood when it was last computed) */
+	/** the condition as it stands (what a raise says) */
 	message: string
+	/** what a clear says: the condition ended, and how things stand now */
+	cleared: string
 }
 
 export interface FeedCompliance {
@@ -48,6 +52,24 @@ export interface PowerStep {
 
 const minutes = (r: UpsReading | undefined): string =>
 	r?.minutesRemaining != null ? `${r.minutesRemaining} min left` : ''
+
+/** A UPS as it stands now, for the clear of one of its alarms (which may end because another began). */
+function upsNow(id: string, r: UpsReading, lowish: boolean): string {
+	const left = minutes(r)
+	if (lowish) return `UPS ${id}: battery now low${left ? `, ${left}` : ''} (power-low-battery)`
+	switch (r.power) {
+		case 'online':
+			return `UPS ${id} back on mains`
+		case 'bypass':
+			return `UPS ${id} off battery, on bypass (mains, not protected)`
+		case 'on-battery':
+			return `UPS ${id} no longer low, still on battery${left ? ` (${left})` : ''}`
+		case 'off':
+			return `UPS ${id} is off`
+		default:
+			return `UPS ${id} no longer reports battery power`
+	}
+}
 
 export class PowerMonitor {
 	private readonly compliance = new Map<FeedKey, FeedCompliance>()
@@ -79,18 +101,20 @@ export class PowerMonitor {
 			const lowish = r.power === 'low-battery' || (r.commLost && r.power === 'on-battery')
 			const left = minutes(r)
 			alarms.push({
-				id: `power-low-battery:${id}`,
+				id: alarmId.device('power-low-battery', id),
 				code: 'power-low-battery',
 				active: lowish,
 				device: id,
-				message: `UPS ${id}: low battery${left ? `, ${left}` : ''}`,
+				message: `UPS ${id}: low battery${left ? `, ${left}` : ''}${r.commLost && r.power === 'on-battery' ? ' (silent while on battery)' : ''}`,
+				cleared: upsNow(id, r, false),
 			})
 			alarms.push({
-				id: `power-on-battery:${id}`,
+				id: alarmId.device('power-on-battery', id),
 				code: 'power-on-battery',
 				active: r.power === 'on-battery' && !lowish,
 				device: id,
 				message: `UPS ${id} is on battery${left ? ` (${left})` : ''}`,
+				cleared: upsNow(id, r, lowish),
 			})
 		}
 		const live = judge(liveConfig(this.config, report))
@@ -120,11 +144,12 @@ export class PowerMonitor {
 				})
 				.join('; ')
 			alarms.push({
-				id: `at-risk:power:${key}`,
+				id: alarmId.atRiskPower(key),
 				code: 'at-risk',
 				active: devices.length > 0,
 				feed: key,
 				message: `feed ${key} is at risk: ${msg}`,
+				cleared: `feed ${key}: no longer at risk from power (its devices have their protected sources back)`,
 			})
 		}
 		return { report, alarms, changed }

@@ -9,12 +9,12 @@ import {
 	type TrapReceiver,
 } from '../../drivers/snmp/index.ts'
 import { SrtReceiver } from '../../drivers/srt/connection.ts'
-import type { Router } from '../../drivers/router/index.ts'
+import { createRouter, type Router } from '../../drivers/router/index.ts'
 import { createUpsDevice, upsProbeResult, type UpsDevice } from '../../drivers/ups/index.ts'
-import { DriverUnavailableError, type DriverContext, type Health } from '../../drivers/types.ts'
+import { DriverUnavailableError, type DriverContext, type Freshness, type Health } from '../../drivers/types.ts'
 import type { DeviceState } from '../control/payloads.ts'
 import type { Config } from '../domain/config.ts'
-import type { ResolvedSrtDriver } from '../domain/drivers.ts'
+import { staleMsOf, type ResolvedSrtDriver } from '../domain/drivers.ts'
 import { avSyncDevices } from '../domain/facs.ts'
 import { resolveSecrets } from '../domain/secrets.ts'
 import type { UpsReading } from '../rule/power.ts'
@@ -145,6 +145,9 @@ export class SnmpSource extends EventEmitter<SignalSourceEvents> implements Sign
 	isSynced(): boolean {
 		return this.dev.synced
 	}
+	freshness(): Freshness {
+		return this.dev.freshness
+	}
 	status(): { connected: boolean; health: Health; detail: Record<string, unknown> } {
 		const p = this.dev.probeResult()
 		return { connected: p.connected, health: p.health, detail: p.detail }
@@ -165,13 +168,14 @@ export function createDrivers(unresolved: Config, env: DriverContext & { env: No
 	const config = resolveSecrets(unresolved, env.env)
 	const ctx: DriverContext = { log: env.log }
 	const traps = createTrapReceiver(config, ctx)
-	const deps = { ...ctx, ...(traps ? { traps } : {}) }
 	const sources: SignalSource[] = []
 	const ups: UpsDevice[] = []
 	const avSync = avSyncDevices(unresolved)
 	for (const d of config.devices) {
 		const drv = d.driver
 		if (!drv) continue
+		const staleAfterMs = staleMsOf(drv, config.drivers?.staleMs)
+		const deps = { ...ctx, ...(traps ? { traps } : {}), ...(staleAfterMs !== undefined ? { staleAfterMs } : {}) }
 		if (drv.type === 'srt') {
 			const src = new SrtSource(d.id, drv, ctx)
 			sources.push(drv.content ? new ContentSource(src, drv, { ...ctx, avSync: avSync.has(d.id) }) : src)
@@ -184,6 +188,26 @@ export function createDrivers(unresolved: Config, env: DriverContext & { env: No
 		}
 	}
 	return { sources, ups, traps }
+}
+
+/** Every router of the config (a router driver), not started, each with its staleMs and the take timeout. */
+export function createRouters(config: Config, log: DriverContext['log'], takeTimeoutMs?: number): Router[] {
+	const routers: Router[] = []
+	for (const d of config.devices) {
+		if (d.role !== 'router' || !d.driver) continue
+		const staleAfterMs = staleMsOf(d.driver, config.drivers?.staleMs)
+		routers.push(
+			createRouter(
+				d,
+				{ log },
+				{
+					...(takeTimeoutMs ? { takeTimeoutMs } : {}),
+					...(staleAfterMs !== undefined ? { staleAfterMs } : {}),
+				},
+			),
+		)
+	}
+	return routers
 }
 
 /** Each UPS's latest reading, as the power monitor reads it (a UPS that never answered is `power: null`). */

@@ -1,27 +1,45 @@
-// The alarm manager: the one way an alarm leaves the daemon (docs/contract.md §7). Every producer goes through it:
-// the engine (no-path, no-signal, at-risk of a feed; external-take, off-path, on-air-failed), the takes
-// (take-unconfirmed) and the power monitor (power-on-battery, power-low-battery, at-risk of a feed's power), so that
-// each alarm is logged, journaled and published in one form, and a held condition is raised once and cleared once.
+// The alarm manager: every alarm's lifecycle, in one place (docs/contract.md §7). An alarm is a condition: raised when
+// it begins, cleared when it ends, acknowledged by an operator in between; its id names the condition (code and
+// subject, src/domain/alarms.ts), so a condition raised again while it stands is the same alarm. Each raise, clear and
+// acknowledgement is logged, journaled and emitted (`alarm`, one lifecycle event), and every change of the active
+// list is emitted whole (`active`): the publisher sends both to MQTT and the dashboard, the status endpoint reads
+// list().
 //
-// Two kinds of alarm:
-// - held: a condition that is true for a while (a UPS on battery). `hold(id, active, …)` raises it when it becomes
-//   true and clears it when it becomes false; a repeated state changes nothing. Its id names the condition, so two
-//   conditions with the same code (two UPSes on battery) are two alarms.
-// - events: something that happened (a take the router did not confirm). `raise()` journals and publishes it; there
-//   is nothing to clear.
-// Engine alarms are held by the engine itself (it outputs raise and clear) and journaled with the engine's outputs
-// by the engine loop; `fromEngine()` only logs and publishes them.
+// Producers:
+// - the engine (no-path, no-signal, at-risk of too few paths, external-take, off-path, on-air-failed) holds its
+//   alarms itself and outputs each raise and clear, journaled with its outputs by the engine loop: fromEngine();
+// - the power monitor (power-on-battery, power-low-battery, at-risk of power), the device watch (device-stale), the
+//   journal (journal-failed) and the takes (take-unconfirmed) hold theirs here by id: hold().
+//
+// An acknowledgement marks an alarm seen; it does not clear it: the alarm stays active until its condition ends.
 import { EventEmitter } from 'node:events'
 import type { Logger } from 'pino'
-import type { Alarm as PublishedAlarm } from '../control/payloads.ts'
+import { printable, type AckResult, type Alarm, type AlarmRecord } from '../control/payloads.ts'
+import { alarmId, severityOf, type AlarmSeverity } from '../domain/alarms.ts'
 import type { FeedKey } from '../domain/model.ts'
 import type { Alarm as EngineAlarm } from '../engine/types.ts'
 import type { Entry } from '../journal/index.ts'
-import { severityOf } from './state.ts'
 
-export interface AlarmAbout {
+/** A condition as its producer sees it now: raised while `active`, cleared when it turns false. */
+export interface Condition {
+	id: string
+	code: string
+	active: boolean
 	feed?: FeedKey
 	device?: string
+	/** default: the code's (src/domain/alarms.ts) */
+	severity?: AlarmSeverity
+	/** what the raise says: the condition as it stands */
+	message: string
+	/** what the clear says: that it ended, and how things stand now */
+	cleared: string
+}
+
+/** Who acknowledges: `operator` is the name the alarm shows; `panel` the panel or token it came from (null: none). */
+export interface AckBy {
+	operator: string
+	panel: string | null
+	via: string
 }
 
 export interface AlarmManagerDeps {
@@ -30,18 +48,20 @@ export interface AlarmManagerDeps {
 	journal: (entries: readonly Entry[]) => void
 	/** engine time, for the journal record */
 	now: () => number
-	/** wall-clock ms, for the published alarm */
+	/** wall-clock ms, for raisedAt, clearedAt and ack.at */
 	wallMs: () => number
 }
 
-interface Held {
-	code: string
-	about: AlarmAbout
-}
+/** How long a cleared alarm stays in GET /alarms?all=1. */
+export const CLEARED_KEPT_MS = 3_600_000
+/** at most this many cleared alarms are kept (a flapping condition must not grow memory for an hour) */
+const MAX_CLEARED = 2000
 
-export class AlarmManager extends EventEmitter<{ alarm: [PublishedAlarm] }> {
-	/** held alarms raised and not yet cleared, by id */
-	private readonly held = new Map<string, Held>()
+export class AlarmManager extends EventEmitter<{ alarm: [Alarm]; active: [AlarmRecord[]] }> {
+	/** the active alarms by id, oldest raise first */
+	private readonly live = new Map<string, AlarmRecord>()
+	/** cleared alarms, oldest clear first, with their wall ms */
+	private cleared: { at: number; alarm: AlarmRecord }[] = []
 
 	constructor(private readonly d: AlarmManagerDeps) {
 		super()
@@ -49,62 +69,151 @@ export class AlarmManager extends EventEmitter<{ alarm: [PublishedAlarm] }> {
 
 	/** An alarm the engine raised or cleared (already journaled with the engine's outputs). */
 	fromEngine(o: EngineAlarm): void {
-		this.d.log[o.active ? 'warn' : 'info']({ feed: o.feed, alarm: o.alarm, active: o.active }, o.message)
-		this.publish({ code: o.alarm, active: o.active, about: { feed: o.feed }, message: o.message })
-	}
-
-	/** Something that happened, about a feed: logged, journaled and published; there is nothing to clear. */
-	raise(code: string, feed: FeedKey, message: string): void {
-		this.d.log.warn({ feed, alarm: code }, message)
-		this.d.journal([{ kind: 'alarm', payload: { t: this.d.now(), feed, alarm: code, active: true, message } }])
-		this.publish({ code, active: true, about: { feed }, message })
+		this.change(
+			{
+				id: alarmId.feed(o.alarm, o.feed),
+				code: o.alarm,
+				active: o.active,
+				feed: o.feed,
+				message: o.message,
+				cleared: o.message,
+			},
+			null,
+		)
 	}
 
 	/**
-	 * A held condition, by its id: raised when it becomes true, cleared when it becomes false, nothing when it is
-	 * unchanged. `message` says the condition as it stands; the clear is published as "cleared: " and the message
-	 * without a leading "subject: ". `t`: the engine time of the observation that changed it.
+	 * A condition held here by its id: raised when it becomes active, cleared when it stops, nothing when it stands as
+	 * it was (a standing alarm's text follows the condition's). `t`: the engine time of the observation that changed it.
 	 */
-	hold(id: string, active: boolean, code: string, about: AlarmAbout, message: string, t = this.d.now()): void {
-		if (active === this.held.has(id)) return
-		if (active) this.held.set(id, { code, about })
-		else this.held.delete(id)
-		this.d.log[active ? 'warn' : 'info']({ alarm: code, ...about, active }, message)
+	hold(c: Condition, t = this.d.now()): void {
+		this.change(c, t)
+	}
+
+	/**
+	 * Acknowledges an active alarm: it stays active until its condition clears. An unknown or cleared id changes
+	 * nothing and says why; a second acknowledgement changes nothing (the first one stands).
+	 */
+	ack(id: string, by: AckBy, t = this.d.now()): AckResult {
+		const a = this.live.get(id)
+		if (!a) {
+			const gone = this.cleared.findLast((c) => c.alarm.id === id)
+			return {
+				ok: false,
+				error: gone
+					? `alarm ${gone.alarm.id} cleared at ${gone.alarm.clearedAt}: there is nothing to acknowledge`
+					: `no active alarm "${printable(id, 200)}"`,
+			}
+		}
+		if (a.ack) return { ok: true, alarm: { ...a } }
+		const at = new Date(this.d.wallMs()).toISOString()
+		a.ack = { by: by.operator, at }
+		this.d.log.info({ alarm: a.code, id, by: by.operator, panel: by.panel, via: by.via }, `acknowledged: ${a.message}`)
+		this.d.journal([
+			{
+				kind: 'ack',
+				payload: {
+					t,
+					id,
+					alarm: a.code,
+					...(a.feed !== undefined ? { feed: a.feed } : {}),
+					...(a.device !== undefined ? { device: a.device } : {}),
+					by: by.operator,
+					operator: by.operator,
+					panel: by.panel,
+					via: by.via,
+				},
+			},
+		])
+		this.emit('alarm', { ...a, t: at, state: 'acknowledged' })
+		this.emitActive()
+		return { ok: true, alarm: { ...a } }
+	}
+
+	/** The active alarms, newest first; `all`: with those cleared in the last hour (CLEARED_KEPT_MS). */
+	list(all = false): AlarmRecord[] {
+		const active = [...this.live.values()].reverse().map((a) => ({ ...a }))
+		if (!all) return active
+		this.prune()
+		const gone = this.cleared.map((c) => ({ ...c.alarm })).reverse()
+		// newest raise first; Array.prototype.sort is stable, so equal times keep the newest-first order above
+		return [...active, ...gone].sort((x, y) => (x.raisedAt < y.raisedAt ? 1 : x.raisedAt > y.raisedAt ? -1 : 0))
+	}
+
+	/** The codes of the active alarms about a feed. */
+	codes(feed: FeedKey): string[] {
+		const codes: string[] = []
+		for (const a of this.live.values()) if (a.feed === feed && !codes.includes(a.code)) codes.push(a.code)
+		return codes
+	}
+
+	/** `t` null: the engine's alarm, journaled by the engine loop. */
+	private change(c: Condition, t: number | null): void {
+		const standing = this.live.get(c.id)
+		if (c.active) {
+			if (standing) {
+				if (standing.message === c.message) return
+				// the same condition, said anew (minutes left, another device short of power): one alarm, its text
+				// current in the list; no second raise
+				standing.message = c.message
+				this.emitActive()
+				return
+			}
+			const a: AlarmRecord = {
+				id: c.id,
+				code: c.code,
+				severity: c.severity ?? severityOf(c.code),
+				...(c.feed !== undefined ? { feed: c.feed } : {}),
+				...(c.device !== undefined ? { device: c.device } : {}),
+				message: c.message,
+				raisedAt: new Date(this.d.wallMs()).toISOString(),
+			}
+			this.live.set(c.id, a)
+			this.d.log.warn({ alarm: c.code, id: c.id, feed: c.feed, device: c.device }, c.message)
+			if (t !== null) this.journal(a, t, true, c.message)
+			this.emit('alarm', { ...a, t: a.raisedAt, state: 'raised' })
+			this.emitActive()
+			return
+		}
+		if (!standing) return
+		this.live.delete(c.id)
+		const wall = this.d.wallMs()
+		const a: AlarmRecord = { ...standing, clearedAt: new Date(wall).toISOString() }
+		this.cleared.push({ at: wall, alarm: a })
+		this.prune()
+		this.d.log.info({ alarm: c.code, id: c.id, feed: c.feed, device: c.device }, c.cleared)
+		if (t !== null) this.journal(a, t, false, c.cleared)
+		this.emit('alarm', { ...a, t: a.clearedAt!, state: 'cleared', severity: 'cleared', message: c.cleared })
+		this.emitActive()
+	}
+
+	private journal(a: AlarmRecord, t: number, active: boolean, message: string): void {
 		this.d.journal([
 			{
 				kind: 'alarm',
 				payload: {
 					t,
-					feed: about.feed ?? '',
-					alarm: code,
+					feed: a.feed ?? '',
+					alarm: a.code,
 					active,
-					message: about.device ? `${about.device}: ${message}` : message,
+					message,
+					id: a.id,
+					...(a.device !== undefined ? { device: a.device } : {}),
+					severity: a.severity,
 				},
 			},
 		])
-		this.publish({
-			code,
-			active,
-			about,
-			message: active ? message : `cleared: ${message.replace(/^[^:]*: /, '')}`,
-		})
 	}
 
-	/** The codes of the held alarms about a feed (the engine's own are in its snapshot). */
-	heldCodes(feed: FeedKey): string[] {
-		const codes: string[] = []
-		for (const h of this.held.values()) if (h.about.feed === feed && !codes.includes(h.code)) codes.push(h.code)
-		return codes
+	private emitActive(): void {
+		this.emit('active', this.list())
 	}
 
-	private publish(a: { code: string; active: boolean; about: AlarmAbout; message: string }): void {
-		this.emit('alarm', {
-			t: new Date(this.d.wallMs()).toISOString(),
-			severity: severityOf(a.code, a.active),
-			code: a.code,
-			...(a.about.device ? { device: a.about.device } : {}),
-			...(a.about.feed ? { feed: a.about.feed } : {}),
-			message: a.message,
-		})
+	private prune(): void {
+		const since = this.d.wallMs() - CLEARED_KEPT_MS
+		let drop = 0
+		while (drop < this.cleared.length && this.cleared[drop]!.at < since) drop++
+		drop = Math.max(drop, this.cleared.length - MAX_CLEARED)
+		if (drop > 0) this.cleared = this.cleared.slice(drop)
 	}
 }

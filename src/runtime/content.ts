@@ -16,6 +16,7 @@ import { udpInput } from '../../drivers/content/ffmpeg.ts'
 import { parseUdpUrl } from '../../drivers/srt/codec.ts'
 import type { DriverContext, Health, SignalReport } from '../../drivers/types.ts'
 import { monotonicMs } from '../clock.ts'
+import { alarmId } from '../domain/alarms.ts'
 import { analysed, type ResolvedSrtDriver } from '../domain/drivers.ts'
 import type { SrtSource } from './adapters.ts'
 import type { AlarmManager } from './alarms.ts'
@@ -25,9 +26,9 @@ export type ContentAlarmCode = ConditionKind | 'ts-errors'
 
 export interface ContentNotices {
 	/** a content condition of the device began standing or ended (for its alarm) */
-	content: [{ code: ContentAlarmCode; active: boolean; message: string }]
+	content: [{ code: ContentAlarmCode; active: boolean; message: string; cleared: string }]
 	/** the analyser failed (crashed, stuck, cannot start) or decodes again */
-	analyser: [{ failed: boolean; message: string }]
+	analyser: [{ failed: boolean; message: string; cleared: string }]
 }
 
 type Report = { state: SignalReport; at: number; reason?: string }
@@ -71,17 +72,23 @@ export class ContentSource extends EventEmitter<SignalSourceEvents> implements S
 			this.analyser.on('condition', (e) => {
 				if (e.active) this.standing.set(e.kind, { at: e.at, cause: e.cause })
 				else this.standing.delete(e.kind)
-				this.notices.emit('content', { code: e.kind, active: e.active, message: this.say(e.kind, e.active, e.cause) })
+				this.notices.emit('content', {
+					code: e.kind,
+					active: e.active,
+					message: this.say(e.kind, e.cause),
+					cleared: `${this.deviceId}: ${e.cause}`,
+				})
 				this.evaluate(e.at)
 				this.emit('status')
 			})
 			this.analyser.on('failed', (f) => {
 				const message = `content analyser of ${this.deviceId} failed (${f.failures} in a row), restarting: ${f.reason}`
-				this.notices.emit('analyser', { failed: true, message })
+				this.notices.emit('analyser', { failed: true, message, cleared: '' })
 				this.emit('status')
 			})
 			this.analyser.on('recovered', () => {
-				this.notices.emit('analyser', { failed: false, message: `content analyser of ${this.deviceId} decoding again` })
+				const cleared = `${this.deviceId}: its content analyser decodes again`
+				this.notices.emit('analyser', { failed: false, message: cleared, cleared })
 				this.emit('status')
 			})
 		} else this.analyser = null
@@ -181,15 +188,15 @@ export class ContentSource extends EventEmitter<SignalSourceEvents> implements S
 		this.notices.emit('content', {
 			code: 'ts-errors',
 			active: this.tsStanding,
-			message: ts ?? 'ts-errors ended',
+			message: `${this.deviceId}: ${ts ?? 'ts-errors ended'}`,
+			cleared: `${this.deviceId}: ts-errors ended`,
 		})
 	}
 
-	/** the alarm's message (the alarm manager names the device in the journal) */
-	private say(kind: ConditionKind, active: boolean, cause: string): string {
-		if (!active) return cause
+	/** the alarm's message while the condition stands */
+	private say(kind: ConditionKind, cause: string): string {
 		const what = { black: 'the picture is black', freeze: 'the picture is frozen', silence: 'the sound is silent' }
-		return `${cause} (${what[kind]}; ${this.deviceId} reports degraded)`
+		return `${this.deviceId}: ${cause} (${what[kind]}; the device reports degraded)`
 	}
 }
 
@@ -198,9 +205,17 @@ export function watchContent(sources: readonly SignalSource[], alarms: AlarmMana
 	for (const s of sources) {
 		if (!(s instanceof ContentSource)) continue
 		const device = s.deviceId
-		s.notices.on('content', (e) => alarms.hold(`${e.code}:${device}`, e.active, e.code, { device }, e.message))
-		s.notices.on('analyser', (e) =>
-			alarms.hold(`content-analyser-failed:${device}`, e.failed, 'content-analyser-failed', { device }, e.message),
-		)
+		s.notices.on('content', (e) => alarms.hold({ id: alarmId.device(e.code, device), device, ...e }))
+		s.notices.on('analyser', (e) => {
+			const code = 'content-analyser-failed'
+			alarms.hold({
+				id: alarmId.device(code, device),
+				code,
+				device,
+				active: e.failed,
+				message: e.message,
+				cleared: e.cleared,
+			})
+		})
 	}
 }

@@ -4,10 +4,10 @@
 // - takes.ts      decisions made real on the router: salvos, one retry, unroutable paths
 // - tally.ts      the routers' crosspoints: feeds start from them; changes by another controller are followed
 // - rule/power.ts the power monitor (pure): UPS readings in, power alarms and live compliance out
-// - alarms.ts     every alarm goes through the alarm manager
+// - alarms.ts     every alarm goes through the alarm manager (device-stale.ts judges the devices' links)
 // - publisher.ts  every change leaves through the publisher: MQTT retained state, the status endpoint, MIDI LEDs
 // - surfaces.ts   MQTT and MIDI control surfaces
-// - content.ts    content checks' alarms; power-wiring.ts the UPS devices to the power monitor
+// - content.ts    content checks' alarms (black, freeze, silence, ts-errors, content-analyser-failed)
 // - facs/         FACS tours on a QC output (src/facs/tour.ts), over HTTP and MQTT
 //
 // Restart safety (docs/contract.md §4 "Start"): nothing here sends a routing request of its own accord. At start each
@@ -16,39 +16,32 @@
 // operator's take) and always confirmed on the router's own tally.
 import { createHash } from 'node:crypto'
 import type { Logger } from 'pino'
-import { createRouter, type Router } from '../../drivers/router/index.ts'
+import type { Router } from '../../drivers/router/index.ts'
 import type { TrapReceiver } from '../../drivers/snmp/index.ts'
 import type { UpsDevice } from '../../drivers/ups/index.ts'
 import { systemClock, type Clock } from '../clock.ts'
 import type { Operator } from '../control/mqtt.ts'
-import type { CommandResult, DeviceState, FeedState, SetCommand } from '../control/payloads.ts'
+import type { AckResult, AlarmRecord, CommandResult, DeviceState, FeedState, SetCommand } from '../control/payloads.ts'
 import type { Config } from '../domain/config.ts'
 import { buildModel, type FeedKey, type Model } from '../domain/model.ts'
 import type { PowerReport } from '../domain/power.ts'
-import { resolveSecret } from '../domain/secrets.ts'
 import type { Engine } from '../engine/engine.ts'
 import type { Decision, Observation } from '../engine/types.ts'
-import {
-	Journal,
-	JournalDropped,
-	readRecords,
-	recoverFeeds,
-	type Entry,
-	type JournalHead,
-	type JournalHealth,
-	type FeedState as Recovered,
-} from '../journal/index.ts'
+import type { Entry, JournalHead, JournalHealth, FeedState as Recovered } from '../journal/index.ts'
 import { PowerMonitor } from '../rule/power.ts'
 import { VERSION } from '../version.ts'
 import { facsOverMqtt } from '../facs/mqtt.ts'
 import { FacsRunner } from '../facs/tour.ts'
-import { createDrivers, deviceStateOf, syncables } from './adapters.ts'
-import { AlarmManager } from './alarms.ts'
+import { createDrivers, createRouters, deviceStateOf, syncables, upsReadings } from './adapters.ts'
+import { AlarmManager, type AckBy } from './alarms.ts'
 import { watchContent } from './content.ts'
+import { DeviceStale } from './device-stale.ts'
 import type { SignalSource } from './devices.ts'
+import { listenToDevices } from './device-events.ts'
 import { FirstSync } from './first-sync.ts'
+import { HaNode } from './ha/node.ts'
+import { Journaling } from './journaling.ts'
 import { EngineLoop } from './loop.ts'
-import { followPower } from './power-wiring.ts'
 import { Publisher } from './publisher.ts'
 import { feedState, statusReport, type StatusReport } from './state.ts'
 import { Surfaces } from './surfaces.ts'
@@ -77,6 +70,10 @@ export interface DaemonOptions {
 	firstSyncTimeoutMs?: number
 	/** router take timeout (ms) */
 	takeTimeoutMs?: number
+	/** this node's name in a pair (docs/contract.md §9: `--node`, SIGPATH_NODE) */
+	node?: string | undefined
+	/** the journal's head is published at least this often (default 10 s) */
+	journalHeadEveryMs?: number
 }
 
 type Phase = 'created' | 'starting' | 'running' | 'stopping' | 'stopped'
@@ -92,19 +89,19 @@ export class Daemon {
 	private readonly traps: TrapReceiver | null
 	private readonly publisher: Publisher
 	private readonly alarms: AlarmManager
+	private readonly deviceStale: DeviceStale
 	private readonly loop: EngineLoop
 	private readonly takesRunner: Takes
 	private readonly tally: TallyFollower
 	private readonly power: PowerMonitor
 	private readonly surfaces: Surfaces
+	private readonly ha: HaNode
 	/** FACS tours (docs/contract.md §10): over HTTP, MQTT and `sigpath facs` */
 	readonly facs: FacsRunner
-	private journal: Journal | undefined
+	private readonly journal: Journaling
 	private recovered = new Map<string, Recovered>()
 	private firstSync: FirstSync | undefined
 	private phase: Phase = 'created'
-	/** a record was dropped (the journal's memory queue was full) and said so in the log, in this fault */
-	private dropLogged = false
 	private readonly startedAt: number
 
 	constructor(private readonly o: DaemonOptions) {
@@ -132,11 +129,25 @@ export class Daemon {
 			model: this.model,
 			feedStarted: (k) => this.loop.started(k),
 			feedState: (k) => this.feedState(k),
+			feedExtras: (k) => ({ alarms: this.feedAlarms(k), violations: this.power.feedCompliance(k)?.violations ?? [] }),
 			deviceState: (id) => this.deviceState(id),
 		})
 		this.alarms = new AlarmManager({ log: this.log, journal, now, wallMs: () => this.clock.wallMs() })
+		this.journal = new Journaling({
+			config: o.config.journal,
+			dir: this.journalDir,
+			env: this.env,
+			log: this.log,
+			clock: this.clock,
+			failed: (active, message) =>
+				this.alarms.hold({ id: 'journal-failed', code: 'journal-failed', active, message, cleared: message }),
+			publishHead: (h) => this.publisher.journalHead(h),
+			...(o.journalHeadEveryMs ? { headEveryMs: o.journalHeadEveryMs } : {}),
+		})
 		this.alarms.on('alarm', (a) => this.publisher.alarm(a))
+		this.alarms.on('active', (list) => this.publisher.alarmList(list))
 		watchContent(this.sources, this.alarms)
+		this.deviceStale = new DeviceStale({ config: o.config, hold: (c) => this.alarms.hold(c), running })
 		this.loop = new EngineLoop({
 			model: this.model,
 			clock: this.clock,
@@ -157,6 +168,7 @@ export class Daemon {
 			running,
 			report: (feed, path, signal) => this.loop.apply({ type: 'signal', t: now(), feed, path, signal }, 'runtime'),
 			confirmed: (t) => this.publisher.switched(t),
+			fence: () => this.ha.mayRoute(),
 		})
 		this.tally = new TallyFollower({
 			model: this.model,
@@ -164,14 +176,18 @@ export class Daemon {
 			loop: this.loop,
 			log: this.log,
 			journal,
-			recovered: () => this.recovered,
+			recovered: () => this.ha.recovered(this.recovered),
 			running,
 			resynced: (feed) => this.takesRunner.retryUnroutable(feed),
 			moved: (feed) => this.publisher.feed(feed),
+			follow: (ref, path) => this.ha.follow(ref, path),
 		})
+		const parts = { loop: this.loop, tally: this.tally, alarms: this.alarms, publisher: this.publisher }
+		this.ha = new HaNode(o, this.env, this.model, { ...parts, republish: () => this.surfaces.republish() })
 		const { model, routers, sources, log } = this
 		const feedState = (k: FeedKey): FeedState => this.feedState(k)
-		this.facs = new FacsRunner({ model, routers, sources, feedState, journal, now, log, running })
+		const permit = { command: () => this.ha.mayCommand(), route: () => this.ha.mayRoute() }
+		this.facs = new FacsRunner({ model, routers, sources, feedState, journal, now, log, running, permit })
 		this.facs.events.on('report', (r) => this.publisher.events.emit('facs', r))
 		this.surfaces = new Surfaces({
 			config: o.config,
@@ -180,7 +196,9 @@ export class Daemon {
 			env: this.env,
 			publisher: this.publisher,
 			mqttCommand: (feed, cmd, operator: Operator) => this.command(feed, cmd, operator),
+			mqttAck: (cmd, operator, panel) => this.ackAlarm(cmd.id, { operator: operator.name, panel, via: 'mqtt' }),
 			command: (feed, cmd, operator) => this.command(feed, cmd, operator),
+			pair: this.ha.pair(),
 		})
 	}
 
@@ -229,76 +247,33 @@ export class Daemon {
 		if (this.phase !== 'created') throw new Error('the daemon starts once')
 		this.phase = 'starting'
 		const cfg = this.o.config
-		// a keyed chain's key: a missing variable is a SecretError before anything starts (run: exit 78)
-		const key = cfg.journal?.key ? Buffer.from(resolveSecret(cfg.journal.key, this.env), 'utf8') : undefined
-		// A directory that can be read but not written (read-only, full) opens faulted: the daemon starts and controls
-		// all the same, with journal-failed raised, and the journal writes once the disk takes writes (§8). One that
-		// cannot be read at all stops the start: without its head the chain cannot go on, nor mode and lock come back.
-		this.journal = Journal.open({
-			dir: this.journalDir,
-			...(cfg.journal?.rotateBytes ? { rotateBytes: cfg.journal.rotateBytes } : {}),
-			...(key ? { key } : {}),
-		})
-		const rep = this.journal.report
-		if (rep.torn) this.log.warn({ torn: rep.torn }, 'journal: a torn tail was found at start (cut before writing)')
-		if (rep.broken.length > 0) this.log.error({ broken: rep.broken.slice(0, 5) }, 'journal: the chain is broken')
-		this.recovered = recoverFeeds(readRecords(this.journalDir, key))
+		// A key whose variable is not set is a SecretError before anything starts (run: exit 78); a directory that
+		// cannot be read stops the start. One that can be read but not written opens faulted (§8). Mode and lock come
+		// from the checkpoint and the records after it.
+		this.recovered = this.journal.open()
 		const mono = this.loop.boot()
-		this.journal.on('fault', (h) => this.journalFault(h))
-		this.journal.on('recovered', (r) => {
-			this.dropLogged = false
-			const message = `journal: writing again to ${this.journalDir}: ${r.written} held records written after ${r.downMs} ms${r.dropped > 0 ? `, ${r.dropped} dropped (counted in a dropped record)` : ''}`
-			this.log[r.dropped > 0 ? 'warn' : 'info']({ ...r }, message)
-			this.alarms.hold('journal-failed', false, 'journal-failed', {}, message)
-		})
 		const config = this.o.configText !== undefined ? createHash('sha256').update(this.o.configText).digest('hex') : null
 		void this.write([
 			{ kind: 'boot', payload: { version: VERSION, pid: process.pid, mono, ...(config ? { config } : {}) } },
 		])
 
 		await this.surfaces.start()
+		await this.ha.start()
 		facsOverMqtt(this.surfaces.control, this.facs, this.log)
 		// after the boot record (a run begins at its boot record, §8 Timeline, even one held in memory), and once MQTT
-		// is connected, so that the alarm is published as well as logged and journaled
-		if (!this.journal.health.ok) this.journalFault(this.journal.health)
+		// is connected, so that journal-failed is published as well as logged and journaled; the head from now on
+		this.journal.start()
 
-		for (const d of cfg.devices) {
-			if (d.role !== 'router' || !d.driver) continue
-			const router = createRouter(
-				d,
-				{ log: this.log },
-				{ ...(this.o.takeTimeoutMs ? { takeTimeoutMs: this.o.takeTimeoutMs } : {}) },
-			)
-			this.routers.set(d.id, router)
-		}
+		for (const r of createRouters(cfg, this.log, this.o.takeTimeoutMs)) this.routers.set(r.deviceId, r)
 		this.tally.follow()
-		for (const [id, router] of this.routers) {
-			router.on('synced', () => {
-				if (this.phase !== 'running') return
-				this.publisher.device(id)
-				this.firstSync?.check()
-			})
-			router.on('connection', (e) => {
-				this.publisher.device(id)
-				if (!e.connected) this.log.warn({ router: id, state: e.state, reason: e.reason }, 'router link down')
-			})
-			router.on('freshness', () => this.publisher.device(id))
-			router.on('lock', () => this.publisher.device(id))
-		}
-		for (const src of this.sources) {
-			src.on('signal', (e) => this.onDeviceSignal(src.deviceId, e.state, e.at, e.reason))
-			src.on('synced', () => this.firstSync?.check())
-			src.on('status', () => this.publisher.device(src.deviceId))
-		}
-		const { ups, power, loop, publisher, alarms } = this
-		followPower({
-			ups,
-			power,
-			loop,
-			publisher,
-			alarms,
+		this.deviceStale.watch(this.routers, this.sources, this.ups)
+		listenToDevices(this.routers, this.sources, this.ups, {
+			log: this.log,
+			publisher: this.publisher,
 			running: () => this.phase === 'running',
 			synced: () => this.firstSync?.check(),
+			signal: (device, state, at, reason) => this.onDeviceSignal(device, state, at, reason),
+			power: (u) => this.onPower(u),
 		})
 		if (this.traps) await this.traps.start()
 		this.phase = 'running'
@@ -310,20 +285,11 @@ export class Daemon {
 			log: this.log,
 			running: () => this.phase === 'running',
 			publish: () => {
-				this.publisher.firstSync(
-					this.model.feeds.keys(),
-					this.o.config.devices.map((d) => d.id),
-				)
+				const devices = cfg.devices.map((d) => d.id)
+				this.publisher.firstSync(this.model.feeds.keys(), devices)
 				this.log.info('every router synced: state published, ready')
 			},
-			stale: (device, stale, why) =>
-				this.alarms.hold(
-					`device-stale:${device}`,
-					stale,
-					'device-stale',
-					{ device },
-					`${device} has not completed its first sync: ${why}`,
-				),
+			stale: (device, stale, why) => this.deviceStale.firstSync(device, stale, why),
 		})
 		this.firstSync.start()
 	}
@@ -339,12 +305,12 @@ export class Daemon {
 
 	/** The last record on disk `{ seq, hash, at }`, to be kept elsewhere (MQTT, /status) for `journal verify --head`. */
 	journalHead(): JournalHead | null {
-		return this.journal?.written ?? null
+		return this.journal.head()
 	}
 
 	/** The journal's state (ok, or why not, and the records held in memory), for the status. */
 	journalHealth(): JournalHealth | undefined {
-		return this.journal?.health
+		return this.journal.health()
 	}
 
 	/** `keepOnline` (a reload): the MQTT client leaves without publishing online=false; the next one takes over. */
@@ -357,22 +323,18 @@ export class Daemon {
 		// in-flight takes settle (confirmed or not) before the routers go: their outcome belongs in the journal; a FACS
 		// tour puts its QC output back
 		await Promise.all([this.takesRunner.settle(), this.facs.stop()])
+		await this.ha.stop()
 		await this.surfaces.stop({ offline: !options.keepOnline })
 		await Promise.allSettled([...this.routers.values()].map((r) => r.stop()))
 		await Promise.allSettled(this.sources.map((s) => s.stop()))
 		await Promise.allSettled(this.ups.map((u) => u.stop()))
 		await this.traps?.stop()
-		if (this.journal) {
-			// not awaited: on a failing disk it would wait for ever; close makes one last try and gives up what it
-			// cannot write (write() never rejects), and does not wait on a hung write past the journal's stall limit
-			void this.write([{ kind: 'shutdown', payload: { reason } }])
-			await this.journal.close()
-		}
+		await this.journal.close(reason)
 		this.phase = 'stopped'
 	}
 
 	/**
-	 * An operator command: journaled with its operator and result; a take resolves once the router confirms. The reply
+	 * An operator command: journaled with its operator, its proven panel (null: none) and result; a take resolves once the router confirms. The reply
 	 * waits for the command's records to be durable while the journal is healthy; while it is failing (or as soon as
 	 * it fails) it waits no longer: the command is applied and acted on all the same, and its records are held in
 	 * memory with the rest (§8). The reply never turns into an error because of the disk.
@@ -380,9 +342,11 @@ export class Daemon {
 	async command(
 		feed: FeedKey,
 		cmd: SetCommand,
-		operator: Operator | { name: string; via: string },
+		operator: Operator | { name: string; via: string; panel?: string | null },
 	): Promise<CommandResult> {
 		if (this.phase !== 'running') return { ok: false, error: 'the daemon is not running' }
+		const permit = this.ha.mayCommand()
+		if (!permit.ok) return { ok: false, error: permit.why }
 		if (!this.model.feeds.has(feed)) return { ok: false, error: `unknown feed ${feed}` }
 		if (!this.loop.started(feed))
 			return { ok: false, error: `feed ${feed} has not started: its router has not reported its crosspoints yet` }
@@ -395,9 +359,9 @@ export class Daemon {
 			...(cmd.force ? { force: true } : {}),
 			operator: operator.name,
 		}
-		const { outputs, durable } = this.loop.apply(obs, operator.via)
+		const { outputs, durable } = this.loop.apply(obs, operator.via, operator.panel ?? null)
 		const refusal = outputs.find((o) => o.kind === 'refusal' && o.feed === feed)
-		if (this.journal) await this.journal.writtenOrQueued(durable)
+		await this.journal.writtenOrQueued(durable)
 		if (refusal?.kind === 'refusal') return { ok: false, error: refusal.message }
 		const decision = outputs.find((o): o is Decision => o.kind === 'decision' && o.feed === feed)
 		if (decision && !(await this.takesRunner.latest(feed)))
@@ -415,8 +379,11 @@ export class Daemon {
 			devices: this.o.config.devices,
 			feedState: (k) => this.feedState(k),
 			feedAlarms: (k) => this.feedAlarms(k),
+			alarms: () => this.alarms.list(),
 			violations: (k) => this.power.feedCompliance(k)?.violations ?? [],
 			deviceState: (id) => this.deviceState(id),
+			node: this.ha.status(),
+			journal: () => this.journal.status(),
 		})
 	}
 
@@ -430,11 +397,22 @@ export class Daemon {
 		return deviceStateOf(id, { routers: this.routers, ups: this.ups, sources: this.sources })
 	}
 
-	/** A feed's active alarms: the engine's, and the power monitor's at-risk (a UPS on battery or lost). */
+	/** A feed's active alarm codes: the engine's and the others' (power's at-risk, take-unconfirmed), as raised. */
 	feedAlarms(key: FeedKey): string[] {
-		const alarms: string[] = [...this.engine.feedSnapshot(key).alarms]
-		for (const code of this.alarms.heldCodes(key)) if (!alarms.includes(code)) alarms.push(code)
-		return alarms
+		return this.alarms.codes(key)
+	}
+
+	/** GET /alarms, /status `alarms`: the active alarms, newest first; `all`: and those cleared in the last hour. */
+	alarmList(all = false): AlarmRecord[] {
+		return this.alarms.list(all)
+	}
+
+	/** Acknowledges an alarm (HTTP, MQTT; `panel` the panel or token it came from); it stays active until it clears. */
+	ackAlarm(id: string, by: AckBy): AckResult {
+		// a pair's standby takes no command (docs/contract.md §9): its alarms are its shadow's; the active's count
+		const permit = this.ha.mayCommand()
+		if (!permit.ok) return { ok: false, error: permit.why }
+		return this.alarms.ack(id, by)
 	}
 
 	/** The power model now (undefined before any UPS reported). */
@@ -442,42 +420,8 @@ export class Daemon {
 		return this.power.report
 	}
 
-	/**
-	 * Journals records; resolves once they are durable. Never rejects: it is called without waiting (`void`) from
-	 * every part of the daemon, and a disk fault must neither kill the process nor hold up a decision. While the disk
-	 * refuses writes the journal holds the records (journal-failed is raised); a record it cannot hold is dropped and
-	 * counted, and said here once per fault.
-	 */
 	private write(entries: readonly Entry[]): Promise<void> {
-		const j = this.journal
-		if (!j || entries.length === 0) return Promise.resolve()
-		return Promise.all(
-			entries.map((e) =>
-				j.append(e.kind, e.payload).then(
-					() => undefined,
-					(err: unknown) => this.lost(err, e.kind),
-				),
-			),
-		).then(() => undefined)
-	}
-
-	private lost(err: unknown, kind: string): void {
-		if (!(err instanceof JournalDropped)) {
-			this.log.error({ err, kind }, 'journal: a record could not be written')
-			return
-		}
-		if (this.dropLogged) return
-		this.dropLogged = true
-		this.log.error(
-			{ err: err.message, kind, health: this.journal?.health },
-			'journal: records are being dropped (the memory queue is full or the journal closed); they are counted in a dropped record',
-		)
-	}
-
-	private journalFault(h: JournalHealth): void {
-		const message = `journal: cannot write to ${this.journalDir} (${h.reason ?? 'unknown'}); the daemon goes on controlling, its records are held in memory (${h.queued} now, up to ${h.maxQueued}) and written when the disk takes them`
-		this.log.error({ health: h }, message)
-		this.alarms.hold('journal-failed', true, 'journal-failed', {}, message)
+		return this.journal.write(entries)
 	}
 
 	private onDeviceSignal(device: string, state: 'up' | 'down' | 'degraded' | 'unknown', at: number, reason?: string) {
@@ -487,5 +431,22 @@ export class Daemon {
 		this.log.debug({ device, state, at: atT, t, reason }, 'device report')
 		this.loop.apply({ type: 'device', t, device, state, ...(atT < t ? { at: atT } : {}) }, 'driver')
 		this.publisher.device(device)
+	}
+
+	/**
+	 * A UPS's power state changed: its reading is journaled (replay gives it to the power monitor as the daemon
+	 * does), the power monitor recomputes the power model, the UPS alarms and each feed's live compliance, and the
+	 * alarm manager raises or clears what changed.
+	 */
+	private onPower(u: UpsDevice): void {
+		if (this.phase !== 'running') return
+		const readings = upsReadings(this.ups)
+		const r = readings.get(u.id)!
+		const t = this.now()
+		this.loop.apply({ type: 'ups', t, ups: u.id, ...r }, 'driver')
+		const step = this.power.update(readings)
+		for (const u of this.ups) this.publisher.device(u.id)
+		this.publisher.feeds(step.changed)
+		for (const a of step.alarms) this.alarms.hold(a, t)
 	}
 }

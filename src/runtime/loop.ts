@@ -63,10 +63,10 @@ export class EngineLoop {
 		return this.startedFeeds.has(feed)
 	}
 
-	/** Applies an observation; `durable` settles once its records are in the journal. */
-	apply(obs: Observation, via?: string): { outputs: Output[]; durable: Promise<unknown> } {
+	/** Applies an observation; `durable` settles once its records are in the journal (a command's with via and panel). */
+	apply(obs: Observation, via?: string, panel?: string | null): { outputs: Output[]; durable: Promise<unknown> } {
 		const outputs = this.engine.apply(obs)
-		const durable = this.d.journal(entriesFor(obs, outputs, via))
+		const durable = this.d.journal(entriesFor(obs, outputs, via, panel))
 		this.handle(outputs)
 		// a refused command touches nothing in the engine, but its feed is looked at again all the same
 		if (obs.type === 'command' || obs.type === 'signal') this.d.touched([obs.feed])

@@ -1,9 +1,11 @@
 // What the daemon publishes (MQTT state, HTTP status) built from the engine's snapshot and the router's tally.
-import type { Alarm as MqttAlarm, DeviceState, FeedState } from '../control/payloads.ts'
+import type { AlarmRecord, DeviceState, FeedState } from '../control/payloads.ts'
 import type { Config } from '../domain/config.ts'
 import type { FeedKey, Model } from '../domain/model.ts'
 import type { FeedSnapshot } from '../engine/types.ts'
 import type { Violation } from '../rule/index.ts'
+import type { NodeStatus } from './ha/role.ts'
+import type { JournalStatus } from './journaling.ts'
 
 /**
  * A feed's published state. `active` is the path the router's own tally shows when it is known (the truth on air),
@@ -37,29 +39,6 @@ export function feedState(
 	}
 }
 
-const SEVERITY: Record<string, MqttAlarm['severity']> = {
-	'no-path': 'critical',
-	'no-signal': 'major',
-	'at-risk': 'major',
-	'take-unconfirmed': 'critical',
-	'external-take': 'major',
-	'off-path': 'critical',
-	'on-air-failed': 'critical',
-	'device-stale': 'minor',
-	'power-on-battery': 'major',
-	'power-low-battery': 'critical',
-	'journal-failed': 'critical',
-	black: 'major',
-	freeze: 'major',
-	silence: 'major',
-	'ts-errors': 'major',
-	'content-analyser-failed': 'minor',
-}
-
-export function severityOf(code: string, active = true): MqttAlarm['severity'] {
-	return active ? (SEVERITY[code] ?? 'warning') : 'cleared'
-}
-
 export interface StatusReport {
 	site: string
 	version: string
@@ -80,6 +59,12 @@ export interface StatusReport {
 	}[]
 	/** `cause`: why a device is degraded (loss, ts-errors, black, freeze, silence), while it is */
 	devices: { id: string; role: string; connected: boolean | null; health: DeviceState['health']; cause?: string }[]
+	/** this node (docs/contract.md §9): alone, or active or standby in a pair */
+	node: NodeStatus
+	/** the active alarms, newest first (docs/contract.md §7) */
+	alarms: AlarmRecord[]
+	/** the journal's head `{ seq, hash, at }` and its health (§8); null before it is open */
+	journal: JournalStatus | null
 }
 
 export interface StatusInputs {
@@ -90,8 +75,11 @@ export interface StatusInputs {
 	devices: Config['devices']
 	feedState: (key: FeedKey) => FeedState
 	feedAlarms: (key: FeedKey) => string[]
+	alarms: () => AlarmRecord[]
 	violations: (key: FeedKey) => readonly Violation[]
 	deviceState: (id: string) => DeviceState | undefined
+	node: NodeStatus
+	journal: () => JournalStatus | null
 }
 
 /** GET /status (docs/contract.md §6): every feed with its paths, alarms and compliance, and every device. */
@@ -133,5 +121,8 @@ export function statusReport(i: StatusInputs): StatusReport {
 				...(typeof cause === 'string' ? { cause } : {}),
 			}
 		}),
+		node: i.node,
+		alarms: i.alarms(),
+		journal: i.journal(),
 	}
 }

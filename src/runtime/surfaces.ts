@@ -5,7 +5,7 @@
 import type { Logger } from 'pino'
 import { connectControl, type ControlConnection } from '../control/connect.ts'
 import { MidiMapper, openMidiPort, type MidiPort } from '../control/midi.ts'
-import type { CommandHandler, MqttControl } from '../control/mqtt.ts'
+import type { AckHandler, CommandHandler, MqttControl } from '../control/mqtt.ts'
 import type { CommandResult, FeedState, SetCommand } from '../control/payloads.ts'
 import type { Config } from '../domain/config.ts'
 import type { FeedKey } from '../domain/model.ts'
@@ -19,8 +19,12 @@ export interface SurfacesDeps {
 	publisher: Publisher
 	/** an MQTT panel's command */
 	mqttCommand: CommandHandler
+	/** an MQTT panel's alarm acknowledgement (absent: `alarms/ack` is not subscribed) */
+	mqttAck?: AckHandler
 	/** a MIDI surface's command, as operator `midi:<port>` */
 	command: (feed: FeedKey, cmd: SetCommand, operator: { name: string; via: string }) => Promise<CommandResult>
+	/** a pair's node (docs/contract.md §9): what its MQTT client may say and answer */
+	pair?: { node: string; speaking: () => boolean; answers: () => boolean } | undefined
 	/** opens the configured MIDI ports (default: @julusian/midi through openMidiPort); tests pass their own */
 	openMidi?: typeof openMidiPort
 }
@@ -35,11 +39,18 @@ export class Surfaces {
 		this.mqtt = await connectControl(this.d.config, {
 			feeds: this.d.feeds,
 			handler: this.d.mqttCommand,
+			...(this.d.mqttAck ? { ack: this.d.mqttAck } : {}),
 			log: this.d.log,
 			env: this.d.env,
+			...(this.d.pair ? { pair: this.d.pair } : {}),
 		})
 		this.d.publisher.attach(this.mqtt.control)
 		await this.startMidi()
+	}
+
+	/** Every retained state again: a pair's node became the active one (§9). */
+	republish(): void {
+		this.mqtt?.control.republish()
 	}
 
 	/** the MQTT control client, once started (other commands than `set` subscribe through it: FACS) */

@@ -6,13 +6,24 @@
 //   and the path is reported down by the runtime's own per-path source ("unroutable"), so that the engine moves to
 //   the next candidate once that path has failed (lossMs); the mark is withdrawn when the router takes the path or
 //   syncs again.
+// - in a pair (docs/contract.md §9) a routing request leaves only through the fence: asked before the take is
+//   journaled as sent, and again in the same synchronous step as the write to the router (a salvo's flush, a
+//   retry). A fenced take is journaled `fenced` and is no fault of the router (no alarm, no unroutable mark).
+//
+// take-unconfirmed is one alarm per feed, and it stands until the router confirms a take of that feed (the next
+// failover, revert or operator take; an `already` on the tally counts). Why not until acknowledged, nor cleared at
+// once: what the operator must know is that the router is not doing what sigpath asks on this feed, and that stays
+// true until the router's own tally shows otherwise. Cleared by an acknowledgement it would hide a router that still
+// refuses; cleared at once it would be a flash nobody reads. An acknowledgement marks it seen (docs/contract.md §7).
 import type { Logger } from 'pino'
 import type { Router } from '../../drivers/router/index.ts'
 import { RouterError, type Crosspoint, type RouterErrorCode, type TakeResult } from '../../drivers/router/types.ts'
+import { alarmId } from '../domain/alarms.ts'
 import type { FeedKey, Model } from '../domain/model.ts'
 import type { Decision } from '../engine/types.ts'
 import type { Entry } from '../journal/index.ts'
 import type { AlarmManager } from './alarms.ts'
+import { OPEN, type Permit } from './ha/role.ts'
 
 export interface TakeTiming {
 	feed: FeedKey
@@ -41,6 +52,13 @@ export interface TakesDeps {
 	report: (feed: FeedKey, path: string, signal: 'down' | 'unknown') => void
 	/** a take confirmed on the tally */
 	confirmed: (timing: TakeTiming) => void
+	/** may a routing request leave now, under which lease (§9); absent: always (one daemon alone) */
+	fence?: () => Permit
+}
+
+/** A routing request the fence held back (§9): not sent. */
+class Fenced extends Error {
+	override name = 'Fenced'
 }
 
 type Pending = { take: Crosspoint; resolve: (r: TakeResult) => void; reject: (e: unknown) => void }
@@ -90,19 +108,19 @@ export class Takes {
 			this.d.journal([
 				{ kind: 'take', payload: { t: this.d.now(), ...base, result: 'failed', error: 'the router has no driver' } },
 			])
-			this.d.alarms.raise(
-				'take-unconfirmed',
-				d.feed,
-				`cannot switch ${d.feed} to ${d.to}: router ${routerId} has no driver`,
-			)
+			this.unconfirmed(d.feed, `cannot switch ${d.feed} to ${d.to}: router ${routerId} has no driver`)
 			return false
 		}
-		this.d.journal([{ kind: 'take', payload: { t: this.d.now(), ...base, result: 'sent' } }])
+		const permit = this.permit()
+		if (!permit.ok) return this.fenced(d, base, permit.why)
+		const fenced = { ...base, ...(permit.lease !== undefined ? { lease: permit.lease } : {}) }
+		this.d.journal([{ kind: 'take', payload: { t: this.d.now(), ...fenced, result: 'sent' } }])
 		let lastErr: unknown
 		for (let attempt = 1; attempt <= 2; attempt++) {
 			try {
 				// the first attempt joins the router's batch (a salvo when several feeds switch in the same tick)
-				const r = attempt === 1 ? await this.batched(routerId, router, output, input) : await router.take(output, input)
+				const r =
+					attempt === 1 ? await this.batched(routerId, router, output, input) : await this.retry(router, output, input)
 				this.d.confirmed({
 					feed: d.feed,
 					from: d.from,
@@ -112,7 +130,13 @@ export class Takes {
 					sentAt: r.sentAt,
 					confirmedAt: r.confirmedAt,
 				})
-				this.d.journal([{ kind: 'take', payload: { t: this.d.now(), ...base, result: 'confirmed' } }])
+				this.d.journal([{ kind: 'take', payload: { t: this.d.now(), ...fenced, result: 'confirmed' } }])
+				this.d.alarms.hold({
+					...this.unconfirmedOf(d.feed),
+					active: false,
+					message: '',
+					cleared: `${d.feed}: ${routerId} confirmed the take of ${d.to}: the router follows sigpath again`,
+				})
 				this.clearUnroutable(d.feed, d.to)
 				this.d.log.info(
 					{ feed: d.feed, to: d.to, ms: +(r.confirmedAt - r.sentAt).toFixed(2), already: r.already },
@@ -120,6 +144,7 @@ export class Takes {
 				)
 				return true
 			} catch (err) {
+				if (err instanceof Fenced) return this.fenced(d, fenced, err.message)
 				lastErr = err
 				const code = err instanceof RouterError ? err.code : undefined
 				if (code === 'superseded' || code === 'stopped') return false
@@ -128,14 +153,37 @@ export class Takes {
 			}
 		}
 		const msg = lastErr instanceof Error ? lastErr.message : String(lastErr)
-		this.d.journal([{ kind: 'take', payload: { t: this.d.now(), ...base, result: 'unconfirmed', error: msg } }])
-		this.d.alarms.raise(
-			'take-unconfirmed',
-			d.feed,
-			`switching ${d.feed} to ${d.to} was not confirmed by ${routerId}: ${msg}`,
-		)
+		this.d.journal([{ kind: 'take', payload: { t: this.d.now(), ...fenced, result: 'unconfirmed', error: msg } }])
+		this.unconfirmed(d.feed, `switching ${d.feed} to ${d.to} was not confirmed by ${routerId}: ${msg}`)
 		this.markUnroutable(d.feed, d.to)
 		return false
+	}
+
+	private permit(): Permit {
+		return this.d.fence?.() ?? OPEN
+	}
+
+	private fenced(
+		d: Decision,
+		base: { feed: FeedKey; path: string; router: string; output: number; input: number },
+		why: string,
+	): false {
+		this.d.journal([{ kind: 'take', payload: { t: this.d.now(), ...base, result: 'fenced', error: why } }])
+		this.d.log.info({ feed: d.feed, to: d.to, why }, 'take not sent: fenced')
+		return false
+	}
+
+	private retry(router: Router, output: number, input: number): Promise<TakeResult> {
+		const permit = this.permit()
+		return permit.ok ? router.take(output, input) : Promise.reject(new Fenced(permit.why))
+	}
+
+	private unconfirmedOf(feed: FeedKey): { id: string; code: string; feed: FeedKey } {
+		return { id: alarmId.feed('take-unconfirmed', feed), code: 'take-unconfirmed', feed }
+	}
+
+	private unconfirmed(feed: FeedKey, message: string): void {
+		this.d.alarms.hold({ ...this.unconfirmedOf(feed), active: true, message, cleared: '' })
 	}
 
 	/**
@@ -152,6 +200,12 @@ export class Takes {
 				queueMicrotask(() => {
 					const items = this.batches.get(routerId) ?? []
 					this.batches.delete(routerId)
+					// the fence once more, in the same synchronous step as the write
+					const permit = this.permit()
+					if (!permit.ok) {
+						for (const item of items) item.reject(new Fenced(permit.why))
+						return
+					}
 					if (items.length === 1) {
 						router.take(items[0]!.take.output, items[0]!.take.input).then(items[0]!.resolve, items[0]!.reject)
 						return

@@ -26,6 +26,8 @@ export interface TallyDeps {
 	resynced: (feed: FeedKey) => void
 	/** a feed's crosspoint moved (its published state follows the tally) */
 	moved: (feed: FeedKey) => void
+	/** a pair's standby (docs/contract.md §9) follows what the router shows instead (true: followed) */
+	follow?: (ref: FeedRef, path: string | null) => boolean
 }
 
 export class TallyFollower {
@@ -165,6 +167,7 @@ export class TallyFollower {
 
 	/** Another controller moved the feed's crosspoint: sigpath does not fight it; what the router shows is on air. */
 	private externalChange(ref: FeedRef, path: string | undefined, input: number | undefined): void {
+		if (this.d.follow?.(ref, path ?? null)) return
 		this.d.log.warn(
 			{ feed: ref.key, path: path ?? null, input: input ?? null },
 			path !== undefined

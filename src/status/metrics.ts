@@ -31,6 +31,8 @@ export class StatusMetrics {
 		this.takeLatency.observe({ cause: t.cause }, Math.max(0, t.confirmedAt - t.sentAt) / 1000)
 	}
 	private readonly onAlarm = (a: Alarm): void => {
+		// raises and clears (severity `cleared`); an acknowledgement is neither
+		if (a.state === 'acknowledged') return
 		this.alarms.inc({ code: a.code, severity: a.severity })
 	}
 
@@ -259,6 +261,25 @@ export class StatusMetrics {
 			registers: r,
 			collect() {
 				this.set(listFiles(daemon.journalDir).length)
+			},
+		})
+		// controller redundancy (docs/contract.md §9): this node's role, and the active's own lease by its own clock
+		new Gauge({
+			name: 'sigpath_ha_role',
+			help: "this node's role: 1 for the role it has (active, standby, or alone without ha), 0 for the others",
+			labelNames: ['role'],
+			registers: r,
+			collect() {
+				const role = daemon.status().node.role
+				for (const x of ['active', 'standby', 'alone']) this.set({ role: x }, x === role ? 1 : 0)
+			},
+		})
+		new Gauge({
+			name: 'sigpath_ha_lease_remaining_seconds',
+			help: "the active node's lease left by its own clock (the fence); 0 on a standby or alone",
+			registers: r,
+			collect() {
+				this.set((daemon.status().node.leaseRemainingMs ?? 0) / 1000)
 			},
 		})
 		new Gauge({

@@ -4,18 +4,21 @@
 // and port, EventSource reconnects by itself, and it needs no dependency or upgrade handshake. Commands go the other
 // way as ordinary POSTs.
 //
-// Each client first gets a `snapshot` (the whole picture), then `feed`, `device`, `alarm`, `switch` and `facs` events as
-// the daemon's publisher emits them (it emits every change of a feed, including those a timer makes, so nothing
-// here compares or sweeps): one JSON.stringify per event, written to every client at once, with Nagle off so a change
-// leaves in the same tick. A comment line every heartbeatMs keeps proxies and idle timeouts from closing the
-// stream and lets a client notice a dead server. A client that stops reading is dropped (it reconnects and gets a
-// fresh snapshot) rather than buffered without bound.
+// Each client first gets a `snapshot` (the whole picture, the active alarms with it), then `feed`, `device`, `alarm`
+// (each raise, clear and acknowledgement, with its `state`), `switch`, `node` (a pair's node, docs/contract.md §9)
+// and `facs` (a FACS tour's report, §10) events as the daemon's publisher emits them (it emits every change of a
+// feed, including those a timer makes, so nothing here compares or sweeps): one JSON.stringify per event, written
+// to every client at once, with Nagle off so a change leaves in the same tick. A comment line every heartbeatMs
+// keeps proxies and idle timeouts from closing the stream and lets a client notice a dead server. A client that stops
+// reading is dropped (it reconnects and gets a fresh snapshot) rather than buffered without bound.
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Logger } from 'pino'
 import type { Alarm, FeedState } from '../control/payloads.ts'
 import type { FeedKey } from '../domain/model.ts'
 import type { FacsReport } from '../facs/report.ts'
 import type { TakeTiming } from '../runtime/daemon.ts'
+import type { NodeStatus } from '../runtime/ha/role.ts'
+import type { FeedExtras } from '../runtime/publisher.ts'
 import { feedPush, snapshot, switchView, type StatusDaemon } from './view.ts'
 
 export const MAX_SSE_CLIENTS = 64
@@ -31,8 +34,8 @@ export class PushChannel {
 
 	private ready = false
 
-	private readonly onFeed = (key: FeedKey, state: FeedState): void =>
-		this.broadcast('feed', feedPush(this.daemon, key, state))
+	private readonly onFeed = (key: FeedKey, state: FeedState, extras: FeedExtras): void =>
+		this.broadcast('feed', feedPush(key, state, extras))
 
 	/** the first full sync is done: a dashboard opened before it learns so */
 	private readonly onReady = (): void => {
@@ -54,8 +57,10 @@ export class PushChannel {
 		})
 	}
 	private readonly onFacs = (r: FacsReport): void => this.broadcast('facs', r)
+	// a feed's badges come with it: the publisher sends the feed again on every alarm about it (publisher.ts)
 	private readonly onAlarm = (a: Alarm): void => this.broadcast('alarm', a)
 	private readonly onSwitch = (t: TakeTiming): void => this.broadcast('switch', switchView(t))
+	private readonly onNode = (n: NodeStatus): void => this.broadcast('node', n)
 
 	constructor(
 		private readonly daemon: StatusDaemon,
@@ -77,6 +82,7 @@ export class PushChannel {
 		this.daemon.events.on('alarm', this.onAlarm)
 		this.daemon.events.on('switch', this.onSwitch)
 		this.daemon.events.on('ready', this.onReady)
+		this.daemon.events.on('node', this.onNode)
 		this.daemon.events.on('facs', this.onFacs)
 		this.ready = this.daemon.isReady()
 		this.heartbeat = setInterval(() => {
@@ -138,6 +144,7 @@ export class PushChannel {
 		this.daemon.events.off('alarm', this.onAlarm)
 		this.daemon.events.off('switch', this.onSwitch)
 		this.daemon.events.off('ready', this.onReady)
+		this.daemon.events.off('node', this.onNode)
 		this.daemon.events.off('facs', this.onFacs)
 		if (this.heartbeat) clearInterval(this.heartbeat)
 		this.heartbeat = undefined

@@ -1,6 +1,15 @@
-// The status endpoint (docs/contract.md §6): /status, /healthz, /readyz, /metrics, /audit, the live push channel at
-// /events, the dashboard at /, and (only with http.token) operator commands at POST /feeds/<event>/<feed>/set and
-// FACS tours at POST /events/<event>/facs (GET: the last report).
+// The status endpoint (docs/contract.md §6): /status, /healthz, /readyz, /metrics, /audit, /alarms, the live push
+// channel at /events, the dashboard at /, and (only with a token of role operator) commands at POST
+// /feeds/<event>/<feed>/set, alarm acknowledgements at POST /alarms/<id>/ack and FACS tours at POST
+// /events/<event>/facs (GET: the event's last report).
+//
+// Callers (§6a): `http.tokens` names each bearer token and gives it a role (operator: may command and acknowledge;
+// viewer: may only read); v1's single `http.token` is the operator `http`. A caller is known by its token's name,
+// which the journal records as the command's `panel`. With any token configured, /audit (the journal: who did what,
+// and when) needs one. /status, /alarms, /healthz, /readyz, /metrics, /events and the dashboard stay open: they are
+// what monitoring, Prometheus and wall screens poll without credentials (the contract asks a token only of /audit),
+// and they show state, not who acted; keep the endpoint on loopback or behind a firewall when that state is itself
+// sensitive.
 //
 // node:http rather than fastify: about ten fixed routes, a streaming response (/audit) and a long-lived one (SSE)
 // that want the raw response object anyway, and a daemon that runs for years on an edge server that cannot reach a
@@ -12,11 +21,12 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net'
 import type { Logger } from 'pino'
 // printable: what a client sent, percent-decoded, shown in a reason as one line (found by test/status/parsers.test.ts)
-import { parseSetPayload, MAX_PAYLOAD_BYTES, printable } from '../control/payloads.ts'
+import { AckBody, parsePayload, parseSetPayload, MAX_PAYLOAD_BYTES, printable } from '../control/payloads.ts'
+import type { HttpToken } from '../domain/config.ts'
 import type { FeedKey } from '../domain/model.ts'
 import type { Secret } from '../domain/primitives.ts'
 import { splitListen } from '../domain/primitives.ts'
-import { resolveSecret } from '../domain/secrets.ts'
+import { resolveSecret, SecretError } from '../domain/secrets.ts'
 import { parseFacsPayload } from '../facs/payload.ts'
 import { AUDIT_DEFAULT_LIMIT, AUDIT_MAX_LIMIT, streamAudit } from './audit.ts'
 import { StatusMetrics } from './metrics.ts'
@@ -27,8 +37,10 @@ export interface StatusServerOptions {
 	daemon: StatusDaemon
 	/** HOST:PORT (config `http.listen`, default 127.0.0.1:8080); port 0 picks a free one */
 	listen?: string | undefined
-	/** config `http.token`: a string or `{ env: NAME }`; absent, the endpoint is read-only */
+	/** config `http.token` (v1): a string or `{ env: NAME }`, the operator named `http` */
 	token?: Secret | undefined
+	/** config `http.tokens`; with neither, the endpoint is read-only and /audit is open */
+	tokens?: readonly HttpToken[] | undefined
 	env?: NodeJS.ProcessEnv | undefined
 	log: Logger
 	/** SSE heartbeat period (default 15 s) */
@@ -67,6 +79,7 @@ const DASHBOARD: Record<string, { file: string; type: string }> = {
 	'/': { file: 'index.html', type: 'text/html; charset=utf-8' },
 	'/app.js': { file: 'app.js', type: 'text/javascript; charset=utf-8' },
 	'/style.css': { file: 'style.css', type: 'text/css; charset=utf-8' },
+	'/feeds.css': { file: 'feeds.css', type: 'text/css; charset=utf-8' },
 }
 
 const GET = ['GET', 'HEAD']
@@ -76,6 +89,7 @@ const ROUTES: Record<string, string[]> = {
 	'/readyz': GET,
 	'/metrics': GET,
 	'/audit': GET,
+	'/alarms': GET,
 	// not HEAD: a stream whose body is never sent would only hold a connection open
 	'/events': ['GET'],
 	...Object.fromEntries(Object.keys(DASHBOARD).map((p) => [p, GET])),
@@ -83,6 +97,14 @@ const ROUTES: Record<string, string[]> = {
 const SET_ROUTE = /^\/feeds\/([^/]+)\/([^/]+)\/set$/
 /** GET: the event's last FACS report; POST (with the token): run a tour and answer with its report (§10) */
 const FACS_ROUTE = /^\/events\/([^/]+)\/facs$/
+/** an alarm's id holds `:` and `/` (at-risk:ev/pgm:paths): percent-encoded or not, all before the last /ack */
+const ACK_ROUTE = /^\/alarms\/(.+)\/ack$/
+
+/** A caller known by its bearer token (docs/contract.md §6a). */
+export interface Caller {
+	name: string
+	role: 'operator' | 'viewer'
+}
 
 class HttpError extends Error {
 	constructor(
@@ -100,8 +122,8 @@ export class StatusServer {
 	private readonly metrics: StatusMetrics
 	private readonly log: Logger
 	private readonly daemon: StatusDaemon
-	/** sha256 of the token: compared in constant time with the sha256 of what a client sends */
-	private readonly tokenDigest: Buffer | undefined
+	/** each token's sha256: compared in constant time with the sha256 of what a client sends; empty: no tokens */
+	private readonly callers: (Caller & { digest: Buffer })[]
 	private readonly files = new Map<string, { body: Buffer; type: string }>()
 	private readonly audits = new Set<AbortController>()
 	private bound: BoundAddress | undefined
@@ -121,8 +143,7 @@ export class StatusServer {
 	constructor(private readonly o: StatusServerOptions) {
 		this.daemon = o.daemon
 		this.log = o.log.child({ part: 'http' })
-		this.tokenDigest =
-			o.token !== undefined ? createHash('sha256').update(resolveSecret(o.token, o.env)).digest() : undefined
+		this.callers = callersOf(o)
 		for (const [route, f] of Object.entries(DASHBOARD))
 			this.files.set(route, { body: readFileSync(new URL(`./dashboard/${f.file}`, import.meta.url)), type: f.type })
 		this.push = new PushChannel(o.daemon, this.log, o.heartbeatMs ?? 15_000, {
@@ -160,9 +181,12 @@ export class StatusServer {
 		this.bound = { host: addr.address, port: addr.port, url: `http://${h}:${addr.port}` }
 		if (!isLoopback(addr.address))
 			this.log.warn({ listen: `${h}:${addr.port}` }, 'the status endpoint listens beyond loopback')
+		const callers = this.callers.map((c) => `${c.name} (${c.role})`)
 		this.log.info(
-			{ url: this.bound.url, commands: this.tokenDigest !== undefined },
-			this.tokenDigest ? 'status endpoint up (commands allowed with the token)' : 'status endpoint up (read-only)',
+			{ url: this.bound.url, callers },
+			callers.length > 0
+				? 'status endpoint up (commands with an operator token, /audit with any token)'
+				: 'status endpoint up (read-only, no tokens)',
 		)
 		return this.bound
 	}
@@ -215,6 +239,12 @@ export class StatusServer {
 			setRoute('/events/facs')
 			return this.facs(req, res, method, decode(facs[1]!))
 		}
+		const ack = ACK_ROUTE.exec(url.pathname)
+		if (ack) {
+			setRoute('/alarms/ack')
+			if (method !== 'POST') throw new HttpError(405, `${method} is not allowed here`, { allow: 'POST' })
+			return this.ack(req, res, decode(ack[1]!))
+		}
 		const allowed = ROUTES[url.pathname]
 		if (!allowed) throw new HttpError(404, `no such resource: ${url.pathname.slice(0, 100)}`)
 		setRoute(url.pathname)
@@ -236,7 +266,10 @@ export class StatusServer {
 				return this.sendRaw(res, 200, text, this.metrics.contentType)
 			}
 			case '/audit':
+				if (this.callers.length > 0) this.caller(req, 'viewer', '/audit')
 				return this.audit(url, res)
+			case '/alarms':
+				return this.send(res, 200, this.daemon.alarmList(allParam(url)))
 			case '/events':
 				if (!this.push.accept(req, res, this.headers()))
 					throw new HttpError(503, 'too many clients on /events', { 'retry-after': '5' })
@@ -278,20 +311,6 @@ export class StatusServer {
 
 	// ---- commands ----------------------------------------------------------------------------------------------------
 
-	/** A command's bearer token, checked in constant time; throws the HTTP refusal. */
-	private authorize(req: IncomingMessage, what: Record<string, string>): void {
-		if (!this.tokenDigest)
-			throw new HttpError(403, 'the status endpoint is read-only: commands need http.token in the config')
-		const auth = req.headers.authorization
-		const m = auth !== undefined ? /^Bearer ([\x21-\x7e]+)$/.exec(auth) : null
-		if (!m) throw new HttpError(401, 'a bearer token is required', { 'www-authenticate': 'Bearer realm="sigpath"' })
-		const given = createHash('sha256').update(m[1]!).digest()
-		if (!timingSafeEqual(given, this.tokenDigest)) {
-			this.log.warn({ remote: req.socket.remoteAddress, ...what }, 'command refused: wrong token')
-			throw new HttpError(403, 'wrong token')
-		}
-	}
-
 	/** GET the last FACS report of an event; POST runs a tour (the answer waits for its end: tens of seconds). */
 	private async facs(req: IncomingMessage, res: ServerResponse, method: string, event: string): Promise<void> {
 		if (method === 'GET' || method === 'HEAD') {
@@ -300,28 +319,76 @@ export class StatusServer {
 			return this.send(res, 200, last)
 		}
 		if (method !== 'POST') throw new HttpError(405, `${method} is not allowed here`, { allow: 'GET, HEAD, POST' })
-		this.authorize(req, { facs: event })
+		if (this.callers.length === 0)
+			throw new HttpError(403, 'the status endpoint is read-only: a FACS tour needs http.tokens in the config')
+		const caller = this.caller(req, 'operator', `/events/${printable(event, 100)}/facs`)
 		const cmd = parseFacsPayload(await readBody(req, MAX_BODY_BYTES))
 		if (!cmd.ok) throw new HttpError(400, cmd.error)
-		const operator = cmd.operator ?? 'http'
-		this.log.info({ event, feed: cmd.feed, operator }, 'FACS over http')
+		const operator = cmd.operator ?? caller.name
+		this.log.info({ event, feed: cmd.feed, operator, panel: caller.name }, 'FACS over http')
 		const r = await this.daemon.facs.run({ event, feed: cmd.feed, operator, via: 'http' })
 		if (!r.ok) throw new HttpError(r.status === 'bad-input' ? 400 : 409, r.error)
 		this.send(res, 200, r.report)
 	}
 
 	private async set(req: IncomingMessage, res: ServerResponse, event: string, feed: string): Promise<void> {
-		this.authorize(req, { feed: `${event}/${feed}` })
+		if (this.callers.length === 0)
+			throw new HttpError(403, 'the status endpoint is read-only: commands need http.tokens in the config')
+		const caller = this.caller(req, 'operator', `/feeds/${event}/${feed}/set`)
 		const body = await readBody(req, MAX_BODY_BYTES)
 		const key: FeedKey = `${event}/${feed}`
 		if (!this.daemon.model.feeds.has(key)) throw new HttpError(404, `unknown feed ${printable(key, 200)}`)
 		const parsed = parseSetPayload(body)
 		if (!parsed.ok) throw new HttpError(400, parsed.error)
 		const { operator, ...cmd } = parsed.command
-		const name = operator ?? 'http'
-		this.log.info({ feed: key, action: cmd.action, path: cmd.path, operator: name }, 'command over http')
-		const result = await this.daemon.command(key, parsed.command, { name, via: 'http' })
+		// the person is the payload's claim; the caller, proven by its token, is the panel (v1: both `http`)
+		const name = operator ?? caller.name
+		this.log.info(
+			{ feed: key, action: cmd.action, path: cmd.path, operator: name, panel: caller.name },
+			'command over http',
+		)
+		const result = await this.daemon.command(key, parsed.command, { name, via: 'http', panel: caller.name })
 		this.send(res, result.ok ? 200 : 409, result)
+	}
+
+	/**
+	 * The caller whose bearer token the request carries, allowed `need`: else 401 (no bearer token) or 403 (a token
+	 * no caller has, or a viewer's where an operator is needed). Every token is compared, matched or not, so the
+	 * time taken says nothing about which one was close. The token itself is never logged.
+	 */
+	private caller(req: IncomingMessage, need: Caller['role'], what: string): Caller {
+		const auth = req.headers.authorization
+		const m = auth !== undefined ? /^Bearer ([\x21-\x7e]+)$/.exec(auth) : null
+		if (!m) throw new HttpError(401, 'a bearer token is required', { 'www-authenticate': 'Bearer realm="sigpath"' })
+		const given = createHash('sha256').update(m[1]!).digest()
+		let found: Caller | undefined
+		for (const c of this.callers) if (timingSafeEqual(given, c.digest) && !found) found = { name: c.name, role: c.role }
+		if (!found) {
+			this.log.warn({ remote: req.socket.remoteAddress, what }, 'request refused: wrong token')
+			throw new HttpError(403, 'wrong token')
+		}
+		if (need === 'operator' && found.role !== 'operator') {
+			this.log.warn({ remote: req.socket.remoteAddress, what, caller: found.name }, 'request refused: viewer token')
+			throw new HttpError(403, `token "${found.name}" has the viewer role: it may read, not command`)
+		}
+		return found
+	}
+
+	/** POST /alarms/<id>/ack: the body empty or `{ "operator" }`; 404 for an alarm not active (nothing changes). */
+	private async ack(req: IncomingMessage, res: ServerResponse, id: string): Promise<void> {
+		if (this.callers.length === 0)
+			throw new HttpError(403, 'the status endpoint is read-only: acknowledging needs http.tokens in the config')
+		const caller = this.caller(req, 'operator', `/alarms/${printable(id, 200)}/ack`)
+		const body = await readBody(req, MAX_BODY_BYTES)
+		let operator: string | undefined
+		if (body.length > 0) {
+			const parsed = parsePayload(AckBody, body)
+			if (!parsed.ok) throw new HttpError(400, parsed.error)
+			operator = parsed.command.operator
+		}
+		const result = this.daemon.ackAlarm(id, { operator: operator ?? caller.name, panel: caller.name, via: 'http' })
+		if (!result.ok) this.log.warn({ alarm: printable(id, 200), error: result.error }, 'acknowledgement refused')
+		this.send(res, result.ok ? 200 : 404, result)
 	}
 
 	// ---- responses ---------------------------------------------------------------------------------------------------
@@ -350,6 +417,23 @@ export class StatusServer {
 	}
 }
 
+/** The configured callers, each token resolved and hashed; two callers with one token would be one caller. */
+function callersOf(o: StatusServerOptions): (Caller & { digest: Buffer })[] {
+	const all: HttpToken[] = [
+		...(o.token !== undefined ? [{ name: 'http', token: o.token, role: 'operator' as const }] : []),
+		...(o.tokens ?? []),
+	]
+	const seen = new Map<string, string>()
+	return all.map((t) => {
+		const digest = createHash('sha256').update(resolveSecret(t.token, o.env)).digest()
+		const other = seen.get(digest.toString('hex'))
+		if (other !== undefined)
+			throw new SecretError(`http.tokens: "${other}" and "${t.name}" have the same token; each caller needs its own`)
+		seen.set(digest.toString('hex'), t.name)
+		return { name: t.name, role: t.role, digest }
+	})
+}
+
 function decode(s: string): string {
 	try {
 		return decodeURIComponent(s)
@@ -368,6 +452,17 @@ function intParam(url: URL, name: string, min: number, max: number): number | un
 	const n = Number(v)
 	if (!Number.isSafeInteger(n) || n < min || n > max) throw new HttpError(400, `${name} must be ${min}-${max}`)
 	return n
+}
+
+/** `?all=1`: GET /alarms adds those cleared in the last hour; any other parameter or value is a 400. */
+function allParam(url: URL): boolean {
+	for (const k of url.searchParams.keys())
+		if (k !== 'all') throw new HttpError(400, `unknown query parameter "${printable(k, 40)}"`)
+	const all = url.searchParams.getAll('all')
+	if (all.length === 0) return false
+	if (all.length > 1 || (all[0] !== '1' && all[0] !== '0'))
+		throw new HttpError(400, 'all must be given once, as 1 (with the alarms cleared in the last hour) or 0')
+	return all[0] === '1'
 }
 
 /** Reads a request body up to `max` bytes; a larger one is refused with 413 (by its Content-Length unread). */

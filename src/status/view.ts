@@ -1,10 +1,11 @@
 // What the dashboard's push channel carries: the /status report plus what a TCO needs beside it (the event's Big
 // Bet flag, device detail such as UPS power, recent switches with their wall time and take latency).
 import { monotonicMs } from '../clock.ts'
-import type { FeedState } from '../control/payloads.ts'
+import type { AlarmRecord, FeedState } from '../control/payloads.ts'
 import type { FeedKey } from '../domain/model.ts'
 import type { FacsReport } from '../facs/report.ts'
 import type { Daemon, StatusReport, TakeTiming } from '../runtime/daemon.ts'
+import type { FeedExtras } from '../runtime/publisher.ts'
 
 /** The part of the daemon the status server reads: consumed as is, nothing added to the daemon for it. */
 export type StatusDaemon = Pick<
@@ -21,6 +22,8 @@ export type StatusDaemon = Pick<
 	| 'model'
 	| 'engine'
 	| 'feedAlarms'
+	| 'alarmList'
+	| 'ackAlarm'
 	| 'facs'
 >
 
@@ -56,6 +59,10 @@ export interface Snapshot {
 	feeds: StatusReport['feeds']
 	devices: DeviceView[]
 	switches: SwitchView[]
+	/** this node: alone, or active or standby in a pair (docs/contract.md §9) */
+	node: StatusReport['node']
+	/** the active alarms, newest first: a page opened during an alarm shows it at once */
+	alarms: AlarmRecord[]
 	/** the last FACS tour of each event since the daemon started */
 	facs: FacsReport[]
 }
@@ -114,11 +121,21 @@ export function snapshot(daemon: StatusDaemon): Snapshot {
 		feeds: status.feeds,
 		devices: [...roles].map(([id, role]) => deviceView({ id, role }, daemon.deviceState(id))),
 		switches: daemon.takes.slice(-RECENT_SWITCHES).map((t) => switchView(t, nowWall, nowMono)),
+		node: status.node,
+		alarms: status.alarms,
 		facs: daemon.facs.last(),
 	}
 }
 
-/** A feed's change as pushed: its state plus the engine's active alarms (the dashboard merges it by key). */
-export function feedPush(daemon: StatusDaemon, key: FeedKey, state: FeedState): Record<string, unknown> {
-	return { key, ...state, alarms: daemon.feedAlarms(key) }
+/**
+ * A feed's change as pushed (the dashboard merges it by key): its state, its active alarms (the engine's and the
+ * power monitor's) and its live compliance with the violations, as the publisher saw them when it published.
+ */
+export function feedPush(key: FeedKey, state: FeedState, extras: FeedExtras): Record<string, unknown> {
+	return {
+		key,
+		...state,
+		alarms: extras.alarms,
+		compliance: { ...state.compliance, violations: extras.violations },
+	}
 }

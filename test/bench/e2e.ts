@@ -1,13 +1,13 @@
 // End-to-end benchmarks of the daemon (issue #7), everything on loopback in one process except mosquitto:
-//   A. signal stop -> crosspoint confirmed on the router's own tally, with 1, 10 and 100 feeds failing at once.
+//   A. signal stop -> crosspoint confirmed on the router's own tally, with 1, 16 and 100 feeds failing at once.
 //      The signal is a real SRT stream (our sender, our receiver): "stop" is the instant the sender's socket is cut,
 //      "confirmed" the instant the Videohub driver read the router's tally showing the backup. Same monotonic clock.
 //   B. panel command -> router tally confirmed -> state published, through mosquitto, at 100 commands/s.
 //   C. RSS and event-loop delay p99 with 1,000 feeds configured.
 // Run: node --import tsx test/bench/e2e.ts [--quick]   (BENCH_ROUNDS, BENCH_COMMANDS to change the counts)
-// Full: A with 1 feed x 30 rounds and 10 feeds x 10 rounds on real SRT, 100 feeds x 10 rounds on device reports;
-// B 1,000 commands; C 1,000 feeds for 10 s. --quick: A with 1 feed x 3 rounds on real SRT only (the smallest
-// real-SRT configuration), B 100 commands, C 100 feeds for 2 s.
+// Full: A with 1 feed x 30 rounds and 16 feeds x 10 rounds on real SRT, 100 feeds x 10 rounds on device reports;
+// B 1,000 commands; C 1,000 feeds for 10 s. --quick: A with 1 feed x 3 rounds and 16 feeds x 1 round on real SRT,
+// B 100 commands, C 100 feeds for 2 s.
 // Goals (A p99 <= lossMs + 10 ms, B p99 < 5 ms) are judged in full mode only: this shared 2-core machine misses
 // them (SRT receivers' native threads and mosquitto compete for the cores). Sanity, both modes: every round timed
 // every failover, every command answered, state messages seen, C measured.
@@ -103,8 +103,9 @@ journal: { dir: ${dir} }
 	// the real drivers for the SRT receivers; the backups are reported up by the bench
 	const { createDrivers } = await import('../../src/runtime/adapters.ts')
 	const backups = ports.map((_, i) => new FakeSource(`bk-${i}`))
-	// 100 SRT streams with their native threads on two cores flap on their own (false silences): at that scale the
-	// primaries' reports come from the bench itself, stamped at the instant of the "cut"
+	// the 100-feed row measures the engine and the router at scale: 100 senders and 100 receivers of 2 Mbit/s in this
+	// one process (200 Mbit/s through libsrt twice) need more than two cores, so there the primaries' reports come
+	// from the bench itself, stamped at the instant of the "cut"
 	const fakePrimaries = realSrt ? [] : ports.map((_, i) => new FakeSource(`srt-${i}`))
 	const primaries = realSrt ? createDrivers(config, { log: silentLogger, env: process.env }).sources : fakePrimaries
 	// the daemon stops them; stopped again (a no-op then) in case the daemon never got to
@@ -242,7 +243,7 @@ journal: { dir: ${dir} }
 		sent.set(id, sentAt)
 		expectActive = path
 		await withTimeout(
-			panel.publishAsync('sigpath/bench/feeds/ev/pgm/set', JSON.stringify({ action: 'take', path }), {
+			panel.publishAsync('sigpath/bench/panels/panel1/feeds/ev/pgm/set', JSON.stringify({ action: 'take', path }), {
 				qos: 1,
 				properties: { responseTopic: replyTopic, correlationData: Buffer.from(id) },
 			}),
@@ -314,10 +315,13 @@ async function bench(b: Bench): Promise<void> {
 	console.log(`machine: ${machine()}`)
 	console.log('')
 	const configsA: [feeds: number, rounds: number, realSrt: boolean][] = quick
-		? [[1, ROUNDS, true]]
+		? [
+				[1, ROUNDS, true],
+				[16, 1, true],
+			]
 		: [
 				[1, ROUNDS * 3, true],
-				[10, ROUNDS, true],
+				[16, ROUNDS, true],
 				[100, ROUNDS, false],
 			]
 	const rowsA: (string | number)[][] = []
@@ -337,7 +341,7 @@ async function bench(b: Bench): Promise<void> {
 		})
 	}
 	console.log(
-		`A. signal stop -> backup confirmed on the router tally; lossMs ${LOSS_MS}. SRT cut: a real SRT sender's socket closed (silenceMs 50), measured from the receiver's timestamp of the stream's last packet; device reports: the primaries' devices report down, stamped at the cut (100 SRT streams with their native threads flap on two cores)`,
+		`A. signal stop -> backup confirmed on the router tally; lossMs ${LOSS_MS}. SRT cut: a real SRT sender's socket closed (silenceMs 50), measured from the receiver's timestamp of the stream's last packet; device reports: the primaries' devices report down, stamped at the cut (100 senders and receivers in one process need more than two cores)`,
 	)
 	console.log(table(['failing', 'samples', 'p50 ms', 'p99 ms', 'max ms', 'p99 - lossMs'], rowsA))
 	console.log('')

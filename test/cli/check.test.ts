@@ -28,8 +28,9 @@ describe('sigpath check', () => {
 	it('exits 0 on the example, and on the lab config', async () => {
 		for (const f of ['config/example.yaml', 'config/lab.yaml']) {
 			const r = await run('check', f)
-			// the example names its SNMP community and SRT passphrase in the environment: unset here, warned about
-			if (f === 'config/lab.yaml') expect(r.err).toBe('')
+			// the example names its SNMP community, SRT passphrase and journal key in the environment: unset here,
+			// warned about; the lab's journal is not keyed, which is warned about too
+			if (f === 'config/lab.yaml') expect(r.err).toMatch(/^warning: journal\.key: not set: [^\n]*\n$/)
 			else expect(r.err).toMatch(/^(warning: .* is not set \(sigpath run would exit 78\)\n)+$/)
 			expect(r.code).toBe(0)
 			expect(r.out).toMatch(/every critical feed is compliant \(3 critical of 4 feeds\)/)
@@ -143,6 +144,7 @@ describe('sigpath check', () => {
 		const saved = { c: process.env['SIGPATH_SNMP_COMMUNITY'], p: process.env['SIGPATH_SRT_WBC'] }
 		delete process.env['SIGPATH_SNMP_COMMUNITY']
 		process.env['SIGPATH_SRT_WBC'] = 'set-here'
+		process.env['SIGPATH_JOURNAL_KEY'] = 'set-here'
 		try {
 			const r = await run('check', 'config/example.yaml')
 			expect(r.code).toBe(0)
@@ -161,6 +163,31 @@ describe('sigpath check', () => {
 			if (saved.c !== undefined) process.env['SIGPATH_SNMP_COMMUNITY'] = saved.c
 			if (saved.p !== undefined) process.env['SIGPATH_SRT_WBC'] = saved.p
 			else delete process.env['SIGPATH_SRT_WBC']
+			delete process.env['SIGPATH_JOURNAL_KEY']
+		}
+	})
+
+	it('warns when journal.key is not set, or names a variable that is not set; the verdict is unchanged', async () => {
+		delete process.env['SIGPATH_JOURNAL_KEY']
+		const unset = await run('check', 'config/example.yaml', '--json')
+		expect(unset.code).toBe(0)
+		expect((JSON.parse(unset.out) as { warnings: string[] }).warnings).toContain(
+			'journal.key: environment variable SIGPATH_JOURNAL_KEY is not set (sigpath run would exit 78)',
+		)
+		const unkeyed = file('unkeyed.yaml', example.replace(', key: { env: SIGPATH_JOURNAL_KEY } }', ' }'))
+		expect(readFileSync(unkeyed, 'utf8')).not.toBe(example)
+		const r = await run('check', unkeyed)
+		expect(r.code).toBe(0)
+		expect(r.err.split('\n')).toContain(
+			"warning: journal.key: not set: the journal's chain is not keyed, so whoever can write its directory can alter records and re-make the chain; set journal.key: { env: NAME } (docs/contract.md §8)",
+		)
+		process.env['SIGPATH_JOURNAL_KEY'] = 'a key'
+		try {
+			const keyed = await run('check', 'config/example.yaml')
+			expect(keyed.code).toBe(0)
+			expect(keyed.err).not.toContain('journal.key')
+		} finally {
+			delete process.env['SIGPATH_JOURNAL_KEY']
 		}
 	})
 

@@ -59,7 +59,10 @@ async function panel(user = 'panel1', protocolVersion: 4 | 5 = 5): Promise<MqttC
 	return c
 }
 
-/** Publishes a command from a v5 panel with a response topic and correlation data; resolves with the reply. */
+/**
+ * Publishes a command from a v5 panel on its own topic (`panels/<user>/feeds/<feed>/set`) with a response topic in its
+ * reply space and correlation data; resolves with the reply.
+ */
 async function request(c: MqttClient, feed: string, payload: string | Buffer, user = 'panel1'): Promise<CommandResult> {
 	const correlation = randomBytes(8)
 	const replyTopic = `sigpath/${SITE}/replies/${user}/${correlation.toString('hex')}`
@@ -72,7 +75,7 @@ async function request(c: MqttClient, feed: string, payload: string | Buffer, us
 		}
 		c.on('message', onMessage)
 	})
-	await c.publishAsync(`sigpath/${SITE}/feeds/${feed}/set`, payload, {
+	await c.publishAsync(`sigpath/${SITE}/panels/${user}/feeds/${feed}/set`, payload, {
 		qos: 1,
 		properties: { responseTopic: replyTopic, correlationData: correlation },
 	})
@@ -96,17 +99,17 @@ describe('MQTT control through mosquitto', () => {
 			{
 				feed: 'wbc/pgm',
 				command: { action: 'take', path: 'sat', operator: 'bco-1' },
-				operator: { name: 'bco-1', source: 'payload', via: 'mqtt' },
+				operator: { name: 'bco-1', source: 'payload', via: 'mqtt', panel: 'panel1' },
 			},
 		])
 	})
 
-	it('names the panel from its reply topic when the payload names no operator, and passes refusals on', async () => {
+	it('names the panel as the operator when the payload names none, and passes refusals on', async () => {
 		await startControl()
 		nextResult = { ok: false, error: 'feed is locked' }
 		const p = await panel('panel2')
 		expect(await request(p, 'wbc/clean', '{"action":"lock"}', 'panel2')).toEqual({ ok: false, error: 'feed is locked' })
-		expect(calls[0]?.operator).toEqual({ name: 'panel2', source: 'reply-topic', via: 'mqtt' })
+		expect(calls[0]?.operator).toEqual({ name: 'panel2', source: 'panel', via: 'mqtt', panel: 'panel2' })
 	})
 
 	it('replies to a 3.1.1 panel on set/result, and mosquitto_pub / mosquitto_sub work as panels', async () => {

@@ -211,6 +211,8 @@ export function oracle(model: Model, obs: readonly Observation[], until: number)
 		if (o.type === 'ups') return // power switches no path
 		if (o.type === 'input') throw new Error('the oracle models §4; router inputs (§4a) are tested by scenario')
 		if (o.type === 'external') throw new Error('the oracle models §4; external changes (§4a) are tested by scenario')
+		if (o.type === 'follow')
+			throw new Error('the oracle models §4; following the active node (§9) is tested by scenario')
 		const f = feeds.find((x) => x.key === o.feed)!
 		if (o.type === 'start') {
 			start(

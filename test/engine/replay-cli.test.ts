@@ -75,7 +75,8 @@ describe('output', () => {
 				device: 'ups-a',
 				alarm: 'power-on-battery',
 				active: false,
-				message: 'UPS ups-a is on battery (31 min left)',
+				// a clear reads as a clear (the daemon journals the same text)
+				message: 'UPS ups-a back on mains',
 			},
 		])
 		const text = await sigpath('replay', bocFile, f)

@@ -139,6 +139,22 @@ describe('FACS refusals', () => {
 			code: 2,
 			err: expect.stringMatching(/^sigpath facs: --event is required\n/) as string,
 		})
+		// named tokens (§6a): the operator token to ask with is named when there are several; a viewer's is refused
+		const named = join(dir, 'named.yaml')
+		const tokens = `http: { listen: 127.0.0.1:${httpPort}, tokens: [ { name: desk, token: aaaaaaaaaaaa, role: operator }, { name: tco, token: bbbbbbbbbbbb, role: operator }, { name: wall, token: cccccccccccc, role: viewer } ] }`
+		writeFileSync(named, yaml({ httpPort, mqttPort, qc: '{ router: rtr, output: 8 }' }).replace(/^http: .*$/m, tokens))
+		const byName = async (...argv: string[]) => {
+			const c = cli()
+			return { code: await main(['facs', named, '--event', 'ev', ...argv], c.io), err: c.err() }
+		}
+		expect(await byName()).toEqual({
+			code: 2,
+			err: 'sigpath facs: name the operator token to ask with: --token-name desk | tco\n',
+		})
+		expect(await byName('--token-name', 'wall')).toEqual({
+			code: 2,
+			err: 'sigpath facs: token "wall" has the viewer role: a tour needs an operator token\n',
+		})
 		const none = await run('--event', 'ev')
 		expect(none.code).toBe(2)
 		expect(none.err).toMatch(

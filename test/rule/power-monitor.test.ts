@@ -65,7 +65,7 @@ describe('the power monitor', () => {
 		const m = new PowerMonitor(config)
 		const step = m.update(all({ 'ups-c': reading('on-battery', false, 42) }))
 		const on = step.alarms.filter((a) => a.active)
-		expect(on.map((a) => a.id).sort()).toEqual(['at-risk:power:ev/pgm', 'power-on-battery:ups-c'])
+		expect(on.map((a) => a.id).sort()).toEqual(['at-risk:ev/pgm:power', 'power-on-battery:ups-c'])
 		expect(on.find((a) => a.code === 'power-on-battery')).toMatchObject({
 			device: 'ups-c',
 			message: 'UPS ups-c is on battery (42 min left)',
@@ -82,7 +82,7 @@ describe('the power monitor', () => {
 			const ids = step.alarms.filter((a) => a.active).map((a) => a.id)
 			expect(ids).toContain('power-low-battery:ups-d')
 			expect(ids).not.toContain('power-on-battery:ups-d')
-			expect(ids).toContain('at-risk:power:ev/pgm')
+			expect(ids).toContain('at-risk:ev/pgm:power')
 			expect(m.report?.devices.get('rx-2')?.protectedSources).toBe(1)
 		}
 	})
@@ -139,16 +139,22 @@ describe('the power monitor', () => {
 				for (const s of steps) {
 					for (const a of m.update(s).alarms) {
 						const before = published.length
-						alarms.hold(a.id, a.active, a.code, a.feed ? { feed: a.feed } : { device: a.device! }, a.message)
+						alarms.hold(a)
 						const changed = (state.get(a.id) ?? false) !== a.active
 						expect(published.length - before).toBe(changed ? 1 : 0)
-						if (changed) expect(published.at(-1)!.severity === 'cleared').toBe(!a.active)
+						if (changed) {
+							const last = published.at(-1)!
+							expect(last.state).toBe(a.active ? 'raised' : 'cleared')
+							expect(last.id).toBe(a.id)
+							// a clear reads as a clear: its own text, never the raise's
+							expect(last.message).toBe(a.active ? a.message : a.cleared)
+						}
 						state.set(a.id, a.active)
 					}
 				}
-				// one journal record per published alarm, and the feed's held codes are its active power alarms
+				// one journal record per published alarm, and the feed's codes are its active power alarms
 				expect(journaled).toHaveLength(published.length)
-				expect(alarms.heldCodes('ev/pgm')).toEqual(state.get('at-risk:power:ev/pgm') ? ['at-risk'] : [])
+				expect(alarms.codes('ev/pgm')).toEqual(state.get('at-risk:ev/pgm:power') ? ['at-risk'] : [])
 			}),
 			{ numRuns: 200 },
 		)

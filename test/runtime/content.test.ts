@@ -99,7 +99,7 @@ async function contentFailover(kind: 'black' | 'freeze' | 'silence') {
 	expect(raised).toMatchObject({
 		device: 'rx-a',
 		severity: 'major',
-		message: expect.stringMatching(new RegExp(`^${kind}: \\d+\\.\\d s \\(`)) as string,
+		message: expect.stringMatching(new RegExp(`^rx-a: ${kind}: \\d+\\.\\d s \\(`)) as string,
 	})
 	expect(d.deviceState('rx-a')?.detail['content']).toMatchObject({
 		analyser: 'running',

@@ -159,7 +159,7 @@ describe('the daemon', () => {
 			const reply = new Promise<unknown>((resolve) =>
 				panel.client.on('message', (t, m) => t === topic && resolve(JSON.parse(m.toString()))),
 			)
-			await panel.client.publishAsync('sigpath/lab/feeds/ev/pgm/set', JSON.stringify(payload), {
+			await panel.client.publishAsync('sigpath/lab/panels/panel1/feeds/ev/pgm/set', JSON.stringify(payload), {
 				qos: 1,
 				properties: { responseTopic: topic, correlationData: Buffer.from('x') },
 			})
@@ -184,9 +184,19 @@ describe('the daemon', () => {
 		expect(d.feedState('ev/pgm')).toMatchObject({ mode: 'auto', locked: false })
 		const commands = readRecords(dir)
 			.filter((r) => r.kind === 'command')
-			.map((r) => r.payload as { command: string; operator?: string; result: string; via?: string })
-		expect(commands[0]).toMatchObject({ command: 'take', operator: 'tco-anna', result: 'accepted', via: 'mqtt' })
-		expect(commands.find((c) => c.result === 'refused')).toMatchObject({ command: 'take', operator: 'panel1' })
+			.map((r) => r.payload as { command: string; operator?: string; result: string; via?: string; panel?: string })
+		expect(commands[0]).toMatchObject({
+			command: 'take',
+			operator: 'tco-anna',
+			panel: 'panel1',
+			result: 'accepted',
+			via: 'mqtt',
+		})
+		expect(commands.find((c) => c.result === 'refused')).toMatchObject({
+			command: 'take',
+			operator: 'panel1',
+			panel: 'panel1',
+		})
 	})
 
 	it('follows a crosspoint changed by another controller, in manual, without fighting it', async () => {

@@ -202,7 +202,7 @@ describe('the daemon with real drivers', () => {
 		await until(() => d.feedState('ev/pgm').paths['b']?.signal === 'up', 8000, 'path b up')
 		expect(await d.command('ev/pgm', { action: 'lock' }, { name: 'bco-1', via: 'test' })).toEqual({ ok: true })
 		await senders[0]!.cut()
-		await until(() => d.feedState('ev/pgm').paths['a']?.state === 'failed', 3000, 'path a failed')
+		await until(() => d.feedState('ev/pgm').paths['a']?.state === 'failed', 10_000, 'path a failed')
 		await new Promise((r) => setTimeout(r, 300))
 		expect(router.routingTable()[0]).toBe(0)
 		expect(router.routingRequests).toBe(0)

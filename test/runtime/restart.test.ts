@@ -106,7 +106,7 @@ describe('sigpath run', () => {
 		// an operator takes srt and locks the feed
 		for (const payload of [{ action: 'take', path: 'srt', force: true, operator: 'bco-2' }, { action: 'lock' }]) {
 			const before = seen.size
-			await panel.publishAsync('sigpath/lab/feeds/ev/pgm/set', JSON.stringify(payload), {
+			await panel.publishAsync('sigpath/lab/panels/panel1/feeds/ev/pgm/set', JSON.stringify(payload), {
 				qos: 1,
 				properties: {
 					responseTopic: `sigpath/lab/replies/panel1/${payload.action}`,

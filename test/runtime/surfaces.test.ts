@@ -71,6 +71,7 @@ describe('control surfaces', () => {
 				model,
 				feedStarted: () => true,
 				feedState: () => state,
+				feedExtras: () => ({ alarms: [], violations: [] }),
 				deviceState: () => undefined,
 			})
 			const surfaces = new Surfaces({

@@ -73,6 +73,8 @@ describe('the read endpoints', () => {
 		expect(s.site).toBe('lab')
 		expect(typeof s.version).toBe('string')
 		expect(Number.isInteger(s.uptimeS)).toBe(true)
+		// one daemon without `ha` (docs/contract.md §9): alone, and the one controlling
+		expect((s as unknown as { node: unknown }).node).toMatchObject({ role: 'alone', leaseRemainingMs: null })
 		expect(s.feeds[0]).toMatchObject({
 			event: 'ev1',
 			feed: 'feed1',
@@ -146,6 +148,8 @@ describe('the read endpoints', () => {
 		expect(m).toContain('sigpath_device_health{device="rtr",health="ok"} 1')
 		expect(m).toContain('sigpath_feed_auto{event="ev1",feed="feed1"} 1')
 		expect(m).toContain('sigpath_ready 1')
+		expect(m).toContain('sigpath_ha_role{role="alone"} 1')
+		expect(m).toContain('sigpath_ha_role{role="active"} 0')
 		expect(m).toMatch(/sigpath_event_loop_delay_seconds\{quantile="0.99"\} [0-9.e-]+/)
 		expect(m).toMatch(/sigpath_journal_bytes [1-9]\d*/)
 		expect(m).toContain('sigpath_http_requests_total')
@@ -227,7 +231,8 @@ describe('bad HTTP input changes nothing and gets the right status', () => {
 			['GET', '/audit?sinse=3', 400],
 		]
 		for (const [method, path, want] of cases) {
-			const r = await http(lab.url, method, path)
+			// with a token configured /audit needs it: its bad parameters are judged once the caller is known
+			const r = await http(lab.url, method, path, { headers: { authorization: 'Bearer tok-123456' } })
 			expect({ method, path: path.slice(0, 60), status: r.status }).toEqual({
 				method,
 				path: path.slice(0, 60),

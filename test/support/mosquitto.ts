@@ -66,15 +66,24 @@ export async function startMosquitto(users: Record<string, string>, acl: string)
 	}
 }
 
-/** The ACL of a BOC: the daemon owns sigpath/#; a panel may send `set` and read state and its own replies. */
+/**
+ * The ACL of a BOC, as docs/operations.md gives it: the daemon owns sigpath/#; each panel (an MQTT user) owns its
+ * space `panels/<user>/` (commands, alarm acknowledgements and their replies) and reads its own `replies/<user>/`,
+ * the state and the alarms; the v1 `feeds/.../set` topic stays writable for panels not moved yet (panel null).
+ */
 export const PANEL_ACL = `user sigpath
 topic readwrite sigpath/#
 
-pattern write sigpath/+/feeds/+/+/set
+pattern readwrite sigpath/+/panels/%u/#
+pattern read sigpath/+/replies/%u/#
 pattern read sigpath/+/feeds/+/+/state
-pattern read sigpath/+/feeds/+/+/set/result
 pattern read sigpath/+/devices/+/state
 pattern read sigpath/+/online
 pattern read sigpath/+/alarms
-pattern read sigpath/+/replies/%u/#
+pattern read sigpath/+/alarms/active
+pattern write sigpath/+/feeds/+/+/set
+pattern read sigpath/+/feeds/+/+/set/result
+pattern write sigpath/+/alarms/ack
+pattern read sigpath/+/alarms/ack/result
+pattern read sigpath/+/journal/head
 `

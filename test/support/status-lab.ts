@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { Logger } from 'pino'
 import { VideohubSim } from '../../drivers/videohub/sim.ts'
+import type { HttpToken } from '../../src/domain/config.ts'
 import type { Secret } from '../../src/domain/primitives.ts'
 import { parseConfigText } from '../../src/domain/load.ts'
 import { silentLogger } from '../../src/log.ts'
@@ -34,6 +35,8 @@ export interface StatusLabOptions {
 	events?: number
 	feedsPerEvent?: number
 	token?: Secret
+	/** named callers with roles (config http.tokens) */
+	tokens?: HttpToken[]
 	env?: NodeJS.ProcessEnv
 	heartbeatMs?: number
 	maxSseClients?: number
@@ -164,6 +167,7 @@ journal: { dir: ${dir}${o.rotateBytes ? `, rotateBytes: ${o.rotateBytes}` : ''} 
 		listen: '127.0.0.1:0',
 		log,
 		...(o.token !== undefined ? { token: o.token } : {}),
+		...(o.tokens !== undefined ? { tokens: o.tokens } : {}),
 		...(o.env ? { env: o.env } : {}),
 		...(o.heartbeatMs ? { heartbeatMs: o.heartbeatMs } : {}),
 		...(o.maxSseClients ? { maxSseClients: o.maxSseClients } : {}),

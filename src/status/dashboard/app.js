@@ -1,17 +1,55 @@
-/* global document, window, EventSource, requestAnimationFrame */
+/* global document, window, EventSource, requestAnimationFrame, fetch */
 // The TCO dashboard: one EventSource on /events. The first message is a snapshot of everything; then feed, device,
 // alarm, switch and facs events are merged into it and the page is redrawn on the next animation frame. No framework, no
 // build step, nothing fetched from outside this server. Text goes in with textContent only (names come from a config
 // and a device; they are never markup).
+//
+// One screen for up to five events: the events side by side in columns, each feed compact (on-air path, mode and
+// lock, compliance, one line per path), the active alarms in a strip at the top, devices at the side.
+//
+// Every badge that says how something is gets a tone (ok, info, warn, bad) through tone(), which also keeps the
+// worst tone drawn: the header is drawn last from it, so it can never be green beside a red badge. A feed that is not
+// show-critical speaks one step quieter (its missing signal is not the program's).
 'use strict'
 
-const MAX_SWITCHES_PER_FEED = 4
-const MAX_ALARMS = 12
+const MAX_SWITCHES_PER_FEED = 2
+const MAX_VIOLATIONS = 2
+const MAX_ALARMS = 50
+const RANK = { ok: 0, info: 1, warn: 2, bad: 3 }
+/** the severities of docs/contract.md §7, for the codes a feed's badges show */
+const SEVERITY = {
+	'no-path': 'critical',
+	'on-air-failed': 'critical',
+	'off-path': 'critical',
+	'take-unconfirmed': 'critical',
+	'power-low-battery': 'critical',
+	'journal-failed': 'critical',
+	'no-signal': 'major',
+	'at-risk': 'major',
+	'external-take': 'major',
+	'power-on-battery': 'major',
+	'device-stale': 'minor',
+}
+const DEVICE_TONE = {
+	ok: 'ok',
+	inventory: 'info',
+	unknown: 'info',
+	'on-battery': 'warn',
+	bypass: 'warn',
+	degraded: 'warn',
+	'low-battery': 'bad',
+	off: 'bad',
+	down: 'bad',
+	disconnected: 'bad',
+}
 
 /** @type {any} */
 let model = null
-/** @type {any[]} */
-let alarms = []
+/** active alarms by id (or code and subject, for alarms without an id) */
+let active = new Map()
+/** true once the server gave the active list (/status `alarms`); else only what happened since the page opened */
+let activeKnown = false
+let worst = 'ok'
 let drawPending = false
 
 function el(tag, cls, text) {
@@ -21,9 +59,34 @@ function el(tag, cls, text) {
 	return e
 }
 
+/** Marks a badge with its tone and keeps the worst tone drawn (the header's). */
+function tone(e, t) {
+	e.classList.add(`tone-${t}`)
+	if (RANK[t] > RANK[worst]) worst = t
+	return e
+}
+
+function quieter(t, critical) {
+	if (critical) return t
+	return t === 'bad' ? 'warn' : t === 'warn' ? 'info' : t
+}
+
+function severityTone(severity) {
+	return severity === 'critical' || severity === 'major' ? 'bad' : severity === 'cleared' ? 'ok' : 'warn'
+}
+
 function hhmmss(iso) {
 	const d = new Date(iso)
 	return Number.isNaN(d.getTime()) ? '' : d.toISOString().slice(11, 19)
+}
+
+function age(iso) {
+	const ms = Date.now() - new Date(iso).getTime()
+	if (!Number.isFinite(ms)) return ''
+	const s = Math.max(0, Math.floor(ms / 1000))
+	if (s < 60) return `${s}s`
+	if (s < 3600) return `${Math.floor(s / 60)}m ${String(s % 60).padStart(2, '0')}s`
+	return `${Math.floor(s / 3600)}h ${String(Math.floor(s / 60) % 60).padStart(2, '0')}m`
 }
 
 function schedule() {
@@ -37,33 +100,49 @@ function schedule() {
 
 function draw() {
 	if (!model) return
-	document.getElementById('site').textContent = model.site
-	drawSummary()
+	worst = 'ok'
+	// a pair's node says which it is: the standby's dashboard shows the same feeds, and who is active
+	const n = model.node
+	const node =
+		n && n.role !== 'alone'
+			? ` · node ${n.name}: ${n.role}${n.role === 'standby' ? ` (active: ${n.active ?? 'none'})` : ''}`
+			: ''
+	document.getElementById('site').textContent = model.site + node
 	const root = document.getElementById('events')
 	const frag = document.createDocumentFragment()
-	for (const ev of model.events) frag.append(drawEvent(ev))
+	const feedTones = []
+	for (const ev of model.events) frag.append(drawEvent(ev, feedTones))
 	if (model.events.length === 0) frag.append(el('p', 'empty', 'No events in the configuration.'))
 	root.replaceChildren(frag)
-	drawDevices()
-	drawAlarms()
+	root.style.setProperty('--columns', String(Math.max(1, Math.min(5, model.events.length))))
+	const badDevices = drawDevices()
+	const alarmCount = drawAlarms()
+	drawSummary(feedTones, badDevices, alarmCount)
 	drawFacs()
 }
 
-function drawSummary() {
+/** The header: the worst tone of everything drawn, and what makes it so. */
+function drawSummary(feedTones, badDevices, alarmCount) {
 	const s = document.getElementById('summary')
 	const parts = []
-	const noPath = model.feeds.filter((f) => f.alarms.includes('no-path') || f.active === null).length
-	const nonCompliant = model.feeds.filter((f) => f.critical && !f.compliance.compliant).length
-	const badDevices = model.devices.filter((d) => deviceClass(d).bad).length
-	if (noPath) parts.push(el('span', 'bad', `${noPath} feed${noPath > 1 ? 's' : ''} without a path`))
-	if (nonCompliant) parts.push(el('span', 'bad', `${nonCompliant} not compliant`))
-	if (badDevices) parts.push(el('span', 'bad', `${badDevices} device${badDevices > 1 ? 's' : ''} in trouble`))
-	if (parts.length === 0) parts.push(el('span', 'good', `${model.feeds.length} feeds, all compliant`))
-	if (!model.ready) parts.push(el('span', 'bad', 'first sync incomplete'))
+	const bad = feedTones.filter((t) => t === 'bad').length
+	const warn = feedTones.filter((t) => t === 'warn').length
+	const plural = (n, one) => `${n} ${one}${n > 1 ? 's' : ''}`
+	if (bad) parts.push(el('span', 'part tone-bad', `${plural(bad, 'feed')} in trouble`))
+	if (warn) parts.push(el('span', 'part tone-warn', `${plural(warn, 'feed')} to watch`))
+	if (badDevices) parts.push(el('span', 'part tone-warn', `${plural(badDevices, 'device')} in trouble`))
+	if (alarmCount) parts.push(el('span', 'part', `${plural(alarmCount, 'active alarm')}`))
+	if (!model.ready) parts.push(tone(el('span', 'part', 'first sync incomplete'), 'warn'))
+	if (parts.length === 0)
+		parts.push(el('span', 'part', `${plural(model.feeds.length, 'feed')}, all compliant, nothing active`))
+	// grey badges (not critical, not reported) say nothing is wrong: the header is green then
+	const headerTone = worst === 'info' ? 'ok' : worst
+	s.dataset.tone = headerTone
+	s.className = `summary tone-${headerTone}`
 	s.replaceChildren(...parts)
 }
 
-function drawEvent(ev) {
+function drawEvent(ev, feedTones) {
 	const box = el('section', `event tier-${ev.tier}`)
 	box.dataset.event = ev.id
 	const head = el('div', 'event-head')
@@ -71,13 +150,21 @@ function drawEvent(ev) {
 	head.append(el('span', 'event-name', ev.name || ev.id))
 	if (ev.bigBet) head.append(el('span', 'bigbet', '★ BIG BET'))
 	box.append(head)
-	for (const f of model.feeds) if (f.event === ev.id) box.append(drawFeed(f))
+	for (const f of model.feeds)
+		if (f.event === ev.id) {
+			// the feed's own worst tone, for the header's count
+			const outer = worst
+			worst = 'ok'
+			box.append(drawFeed(f))
+			feedTones.push(worst)
+			if (RANK[outer] > RANK[worst]) worst = outer
+		}
 	return box
 }
 
 function drawFeed(f) {
 	const key = `${f.event}/${f.feed}`
-	const box = el('div', 'feed')
+	const box = el('div', f.critical ? 'feed' : 'feed secondary')
 	box.dataset.feed = key
 	box.dataset.active = f.active ?? ''
 	const head = el('div', 'feed-head')
@@ -86,54 +173,67 @@ function drawFeed(f) {
 	if (f.locked) head.append(el('span', 'chip locked', 'LOCKED'))
 	if (f.critical) {
 		const c = f.compliance
-		head.append(
-			el(
-				'span',
-				`chip ${c.compliant ? 'compliant' : 'noncompliant'}`,
-				`${c.compliant ? 'COMPLIANT' : 'NOT COMPLIANT'} ${c.healthyDiscretePaths}/${c.required}`,
-			),
+		const chip = el(
+			'span',
+			`chip ${c.compliant ? 'compliant' : 'noncompliant'}`,
+			`${c.compliant ? 'COMPLIANT' : 'NOT COMPLIANT'} ${c.healthyDiscretePaths}/${c.required}`,
 		)
-	} else head.append(el('span', 'chip', 'NOT CRITICAL'))
-	for (const a of f.alarms) head.append(el('span', 'chip alarm', a.toUpperCase()))
+		chip.dataset.testid = 'compliance'
+		head.append(tone(chip, c.compliant ? 'ok' : 'bad'))
+	} else head.append(tone(el('span', 'chip', 'NOT CRITICAL'), 'info'))
+	for (const a of f.alarms) {
+		const chip = el('span', 'chip alarm', a.toUpperCase())
+		chip.dataset.alarm = a
+		head.append(tone(chip, quieter(severityTone(SEVERITY[a] ?? 'warning'), f.critical)))
+	}
 	box.append(head)
 
-	const active = f.paths.find((p) => p.id === f.active)
-	const onair = el('div', active ? 'onair' : 'onair none')
+	const onAir = f.paths.find((p) => p.id === f.active)
+	const onair = el('div', onAir ? 'onair' : 'onair none')
 	onair.append(el('span', 'label', 'ON AIR'))
-	const name = el('span', 'path', active ? active.id : f.active === null ? 'NO PATH' : f.active)
+	const name = el('span', 'path', onAir ? onAir.id : f.active === null ? 'NO PATH' : f.active)
 	name.dataset.testid = 'onair'
 	onair.append(name)
-	if (active) onair.append(el('span', 'method', active.method))
+	if (onAir) onair.append(el('span', 'method', onAir.method))
+	else tone(onair, quieter('bad', f.critical))
 	box.append(onair)
 
 	const table = el('table', 'paths')
-	const hr = el('tr')
-	for (const h of ['#', 'path', 'method', 'signal', 'state']) hr.append(el('th', null, h))
-	table.append(hr)
 	f.paths.forEach((p, i) => {
 		const tr = el('tr', p.id === f.active ? 'active' : '')
 		tr.dataset.path = p.id
 		tr.append(el('td', 'rank', i + 1))
-		const id = el('td', null, p.id)
-		if (p.id === f.active) id.append(el('span', 'tally', 'ON AIR'))
-		tr.append(id)
-		tr.append(el('td', null, p.method))
-		const sig = el('td')
-		sig.append(el('span', `sig ${p.signal ?? 'none'}`, p.signal ?? 'not reported'))
-		const state = el('td')
-		state.append(el('span', `state ${p.state}`, p.state))
+		// the row of the path on air is marked (tally red); the banner above names it
+		tr.append(el('td', 'id', p.id))
+		tr.append(el('td', 'method', p.method))
+		const sig = el('td', 'signal')
+		const sigTone = p.signal === 'down' ? 'bad' : p.signal === 'degraded' ? 'warn' : p.signal === 'up' ? 'ok' : 'info'
+		sig.append(tone(el('span', `sig ${p.signal ?? 'none'}`, p.signal ?? 'not reported'), quieter(sigTone, f.critical)))
+		const state = el('td', 'state-cell')
+		const stateTone =
+			p.state === 'failed'
+				? 'bad'
+				: p.state === 'degraded' || p.state === 'recovering'
+					? 'warn'
+					: p.state === 'healthy'
+						? 'ok'
+						: 'info'
+		state.append(tone(el('span', `state ${p.state}`, p.state), quieter(stateTone, f.critical)))
 		tr.append(sig, state)
 		table.append(tr)
 	})
 	box.append(table)
 
-	if (f.critical && f.compliance.violations.length > 0) {
+	const violations = f.critical ? (f.compliance.violations ?? []) : []
+	if (violations.length > 0) {
 		const ul = el('ul', 'violations')
-		for (const v of f.compliance.violations) {
+		for (const v of violations.slice(0, MAX_VIOLATIONS)) {
 			const li = el('li')
+			li.title = v.detail
 			li.append(el('code', null, v.code), document.createTextNode(v.detail))
 			ul.append(li)
 		}
+		if (violations.length > MAX_VIOLATIONS) ul.append(el('li', 'more', `+${violations.length - MAX_VIOLATIONS} more`))
 		box.append(ul)
 	}
 
@@ -141,43 +241,44 @@ function drawFeed(f) {
 		.filter((s) => s.feed === key)
 		.slice(-MAX_SWITCHES_PER_FEED)
 		.reverse()
-	const ul = el('ul', 'switches')
-	if (recent.length === 0) ul.append(el('li', 'empty', 'no switch yet'))
-	for (const s of recent) {
-		const li = el('li')
-		li.append(
-			document.createTextNode(`${hhmmss(s.at)}  `),
-			el('span', `cause cause-${s.cause}`, s.cause),
-			document.createTextNode(`${s.from ?? 'off-path'} → `),
-			el('span', 'to', s.to),
-			document.createTextNode(`  ${s.latencyMs.toFixed(1)} ms`),
-		)
-		ul.append(li)
+	if (recent.length > 0) {
+		const ul = el('ul', 'switches')
+		for (const s of recent) {
+			const li = el('li')
+			li.append(
+				document.createTextNode(`${hhmmss(s.at)} `),
+				el('span', `cause cause-${s.cause}`, s.cause),
+				document.createTextNode(`${s.from ?? 'off-path'} → `),
+				el('span', 'to', s.to),
+				document.createTextNode(` ${s.latencyMs.toFixed(1)} ms`),
+			)
+			ul.append(li)
+		}
+		box.append(ul)
 	}
-	box.append(ul)
 	return box
 }
 
 function deviceClass(d) {
-	if (d.power && d.power !== 'online') return { cls: d.power, what: d.power.replace('-', ' '), bad: true }
-	if (d.connected === null) return { cls: 'inventory', what: 'no driver', bad: false }
-	if (!d.connected) return { cls: 'disconnected', what: 'disconnected', bad: true }
-	if (d.health === 'down') return { cls: 'down', what: 'down', bad: true }
-	if (d.health === 'degraded') return { cls: 'degraded', what: 'degraded', bad: true }
-	if (d.health === 'ok') return { cls: 'ok', what: d.power ? 'on mains' : 'ok', bad: false }
-	return { cls: 'unknown', what: d.health, bad: false }
+	if (d.power && d.power !== 'online') return { cls: d.power, what: d.power.replace('-', ' ') }
+	if (d.connected === null) return { cls: 'inventory', what: 'no driver' }
+	if (!d.connected) return { cls: 'disconnected', what: 'disconnected' }
+	if (d.health === 'down') return { cls: 'down', what: 'down' }
+	if (d.health === 'degraded') return { cls: 'degraded', what: 'degraded' }
+	if (d.health === 'ok') return { cls: 'ok', what: d.power ? 'on mains' : 'ok' }
+	return { cls: 'unknown', what: d.health }
 }
 
+/** Devices in trouble first, one row each; the rest as small tiles. Returns how many are in trouble. */
 function drawDevices() {
 	const root = document.getElementById('devices')
-	// trouble first, one full row each: a UPS on battery or a router down must not hide among forty healthy boxes;
-	// the rest as small tiles
 	const rows = []
 	const tiles = el('div', 'device-tiles')
 	for (const d of model.devices) {
 		const c = deviceClass(d)
-		if (c.bad) {
-			const row = el('div', `device ${c.cls}`)
+		const t = DEVICE_TONE[c.cls] ?? 'warn'
+		if (RANK[t] >= RANK.warn) {
+			const row = tone(el('div', `device ${c.cls}`), t)
 			row.dataset.device = d.id
 			const left = el('div')
 			left.append(el('div', null, d.id), el('div', 'role', d.role))
@@ -193,29 +294,73 @@ function drawDevices() {
 			tiles.append(tile)
 		}
 	}
+	const trouble = rows.length
 	if (rows.length === 0) rows.push(el('div', 'all-ok', 'all devices connected, all power on mains'))
 	root.replaceChildren(...rows, tiles)
+	return trouble
 }
 
+function alarmKey(a) {
+	return a.id ?? `${a.code}|${a.feed ?? ''}|${a.device ?? ''}`
+}
+
+/** A raise, clear or acknowledgement from the push channel, merged into the active list. */
+function onAlarm(a) {
+	const key = alarmKey(a)
+	const state = a.state ?? (a.severity === 'cleared' ? 'cleared' : 'raised')
+	if (state === 'cleared') active.delete(key)
+	else if (state === 'acknowledged') {
+		const known = active.get(key)
+		if (known) known.ack = a.ack ?? { by: a.by ?? '', at: a.t }
+	} else if (!active.has(key)) active.set(key, { ...a, raisedAt: a.raisedAt ?? a.t })
+	else active.set(key, { ...active.get(key), ...a, raisedAt: active.get(key).raisedAt })
+	while (active.size > MAX_ALARMS) active.delete(active.keys().next().value)
+}
+
+function setActive(list) {
+	active = new Map()
+	for (const a of list) active.set(alarmKey(a), { ...a, raisedAt: a.raisedAt ?? a.t })
+	activeKnown = true
+}
+
+/** The active alarms, newest first, each with its age. Returns how many. */
 function drawAlarms() {
 	const root = document.getElementById('alarms')
-	if (alarms.length === 0) return root.replaceChildren(el('li', 'empty', 'none since this page opened'))
+	const list = [...active.values()].sort((a, b) => String(b.raisedAt).localeCompare(String(a.raisedAt)))
+	if (list.length === 0) {
+		root.replaceChildren(el('li', 'empty', activeKnown ? 'no active alarm' : 'no alarm since this page opened'))
+		return 0
+	}
+	const critical = new Map(model.feeds.map((f) => [`${f.event}/${f.feed}`, f.critical]))
 	root.replaceChildren(
-		...alarms.map((a) => {
-			const li = el('li')
+		...list.map((a) => {
+			const li = el('li', 'alarm')
+			if (a.id) li.dataset.alarm = a.id
+			li.dataset.code = a.code
+			if (a.feed) li.dataset.feed = a.feed
+			if (a.device) li.dataset.device = a.device
+			const sev = el('span', `sev sev-${a.severity}`, a.severity)
 			li.append(
-				el('span', 'when', hhmmss(a.t)),
-				el('span', `sev sev-${a.severity}`, a.severity),
-				document.createTextNode(
-					a.message.includes(a.feed ?? a.device ?? '\u0000') ? a.message : `${a.feed ?? a.device ?? ''} ${a.message}`,
-				),
+				tone(sev, quieter(severityTone(a.severity), a.feed ? critical.get(a.feed) !== false : true)),
+				when(a.raisedAt),
+				el('span', 'code', a.code),
+				el('span', 'msg', a.message),
 			)
+			if (a.ack) li.append(el('span', 'ack acked', `ACK ${a.ack.by}`))
 			return li
 		}),
 	)
+	return list.length
 }
 
-// the last FACS tour of each event: its verdict, and each failing path's reason
+function when(raisedAt) {
+	const e = el('span', 'when', `${hhmmss(raisedAt)} · ${age(raisedAt)}`)
+	e.dataset.raisedAt = raisedAt
+	return e
+}
+
+// the last FACS tour of each event: its verdict, and each failing path's reason (not a tone of the header: a tour is
+// a check before air, not the state on air)
 function drawFacs() {
 	const root = document.getElementById('facs')
 	const reports = model.facs || []
@@ -225,12 +370,13 @@ function drawFacs() {
 			const li = el('li')
 			const paths = r.feeds.reduce((n, f) => n + f.paths.length, 0)
 			li.dataset.event = r.event
+			const verdict = el('span', `sev tone-${r.pass ? 'ok' : 'bad'}`, r.pass ? 'pass' : 'fail')
+			const failed = r.failed.length > 0 ? `: ${r.failed.join('; ')}` : ''
 			li.append(
+				verdict,
 				el('span', 'when', hhmmss(r.endedAt)),
-				el('span', `sev sev-${r.pass ? 'cleared' : 'critical'}`, r.pass ? 'pass' : 'fail'),
-				document.createTextNode(`${r.event}: ${paths} path${paths === 1 ? '' : 's'} toured by ${r.operator}`),
+				el('span', 'msg', `${r.event}, ${paths} path${paths === 1 ? '' : 's'}, by ${r.operator}${failed}`),
 			)
-			for (const f of r.failed) li.append(el('div', 'why', f))
 			return li
 		}),
 	)
@@ -242,12 +388,27 @@ function setLink(state, text) {
 	l.textContent = text
 }
 
+/** The active list as the server holds it (/status `alarms`, when the server gives one). */
+function loadActive() {
+	fetch('/status', { cache: 'no-store' })
+		.then((r) => (r.ok ? r.json() : null))
+		.then((s) => {
+			if (s && Array.isArray(s.alarms)) {
+				setActive(s.alarms)
+				schedule()
+			}
+		})
+		.catch(() => undefined)
+}
+
 function connect() {
 	const es = new EventSource('/events')
 	es.addEventListener('open', () => setLink('live', 'LIVE'))
 	es.addEventListener('error', () => setLink('lost', 'CONNECTION LOST'))
 	es.addEventListener('snapshot', (e) => {
 		model = JSON.parse(e.data)
+		if (Array.isArray(model.alarms)) setActive(model.alarms)
+		else loadActive()
 		setLink('live', 'LIVE')
 		schedule()
 	})
@@ -282,6 +443,11 @@ function connect() {
 		if (model.switches.length > 200) model.switches.splice(0, 100)
 		schedule()
 	})
+	es.addEventListener('node', (e) => {
+		if (!model) return
+		model.node = JSON.parse(e.data)
+		schedule()
+	})
 	es.addEventListener('ready', () => {
 		if (!model) return
 		model.ready = true
@@ -294,14 +460,16 @@ function connect() {
 		schedule()
 	})
 	es.addEventListener('alarm', (e) => {
-		alarms.unshift(JSON.parse(e.data))
-		alarms = alarms.slice(0, MAX_ALARMS)
+		onAlarm(JSON.parse(e.data))
 		schedule()
 	})
 }
 
 function tick() {
 	document.getElementById('clock').textContent = `${new Date().toISOString().slice(11, 19)} UTC`
+	// the alarms' ages, in place (a redraw would replace every element under the operator's pointer each second)
+	for (const e of document.querySelectorAll('#alarms .when'))
+		e.textContent = `${hhmmss(e.dataset.raisedAt)} · ${age(e.dataset.raisedAt)}`
 }
 
 window.addEventListener('DOMContentLoaded', () => {

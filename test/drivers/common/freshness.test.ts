@@ -1,5 +1,6 @@
 // The shared freshness tracker, under fake timers and a fake clock: stale after staleMs without a good answer,
-// the explicit stale transition (device id, how long silent), comm-lost, pause on link loss, no timer after stop.
+// the explicit stale transition (device id, how long silent), comm-lost, a session's link up and down, pause, no
+// timer after stop.
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { FreshnessTracker, type StaleTransition } from '../../../drivers/common/freshness.ts'
 import { Timers } from '../../../drivers/common/timers.ts'
@@ -103,6 +104,40 @@ describe('FreshnessTracker', () => {
 		advance(1000)
 		expect(t.value).toMatchObject({ connected: false, stale: false })
 		expect(stale.map((s) => s.stale)).toEqual([true, false])
+	})
+
+	it('a router link: its silence counts on while the link is down; a link back is no answer, its first frame is', () => {
+		const { t, stale, changes } = tracker(false)
+		t.linkUp() // the first link: counting starts now
+		expect(t.value).toEqual({ connected: true, stale: false, lastOkAt: null })
+		t.ok()
+		advance(40)
+		t.disconnected()
+		advance(59)
+		expect(t.value).toMatchObject({ connected: false, stale: false })
+		advance(1)
+		expect(stale).toEqual([{ device: 'ups-a', stale: true, sinceOkMs: 100, lastOkAt: 1000, at: 1100 }])
+		advance(500)
+		t.linkUp()
+		expect(t.value).toMatchObject({ connected: true, stale: true })
+		advance(10)
+		t.ok()
+		expect(t.value).toEqual({ connected: true, stale: false, lastOkAt: 1610 })
+		expect(stale.map((s) => s.stale)).toEqual([true, false])
+		expect(changes.map((c) => [c.connected, c.stale])).toEqual([
+			[true, false],
+			[false, false],
+			[false, true],
+			[true, true],
+			[true, false],
+		])
+	})
+
+	it('a router that links and never says a word goes stale from the link', () => {
+		const { t, stale } = tracker(false)
+		t.linkUp()
+		advance(100)
+		expect(stale).toEqual([{ device: 'ups-a', stale: true, sinceOkMs: 100, lastOkAt: null, at: 1100 }])
 	})
 
 	it('leaves no timer after stop(), in the timer set it was given', () => {

@@ -1,4 +1,5 @@
 #include "receiver.h"
+#include "stall.h"
 
 #include <netinet/in.h>
 #include <pthread.h>
@@ -83,6 +84,10 @@ void Receiver::StopThreads() {
   if (watchdog_.joinable()) watchdog_.join();
   if (thread_.joinable()) thread_.join();
   joined_ = true;
+  if (stallHeld_) {
+    stallHeld_ = false;
+    StallClockRelease();
+  }
 }
 
 void Receiver::Post(Event* e) {
@@ -158,6 +163,8 @@ Napi::Value Receiver::Start(const Napi::CallbackInfo& info) {
     cbOpen_ = true;
   }
   started_ = true;
+  StallClockAcquire();
+  stallHeld_ = true;
   thread_ = std::thread(&Receiver::Run, this);
   watchdog_ = std::thread(&Receiver::Watchdog, this);
   Napi::Object r = Napi::Object::New(env);
@@ -318,8 +325,11 @@ void Receiver::Watchdog() {
       sigCv_.wait(lock);
       continue;
     }
-    int64_t deadline = watchNs_.load(std::memory_order_acquire) + silenceNs;
+    // Silence is counted in observed time: the spans in which the whole process could not run (a host stall, stall.h)
+    // are not silence anyone saw, so they move the deadline on.
+    int64_t from = watchNs_.load(std::memory_order_acquire);
     int64_t now = MonotonicNs();
+    int64_t deadline = from + silenceNs + StalledNs(from, now);
     if (now < deadline) {
       // The receive thread moves the deadline on as it sees arrivals; the watchdog wakes once per silence period.
       sleepUntil(deadline);
@@ -338,7 +348,7 @@ void Receiver::Watchdog() {
       sleepUntil(now + kRecheckNs);
       continue;
     }
-    if (signal_ == Signal::Up) SignalDown(watchNs_.load(std::memory_order_acquire), now, "silence");
+    if (signal_ == Signal::Up) SignalDown(from, now, "silence");
     armed_ = false;
     target = 0;
   }

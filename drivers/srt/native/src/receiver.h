@@ -102,6 +102,7 @@ class Receiver : public Napi::ObjectWrap<Receiver> {
   std::atomic<int64_t> lastArrivalNs_{0};
   int64_t lastSampleNs_ = 0;            // receive thread only
   bool realtime_ = false;               // libsrt's threads for our sockets and ours run SCHED_FIFO (Start)
+  bool stallHeld_ = false;              // this receiver holds the host-stall heartbeat (stall.h)
 };
 
 }  // namespace sigpath

@@ -2,6 +2,7 @@
 // packets (relay, then the transport-stream check), and closing them with their final stats. Split from receiver.cc,
 // which keeps the thread, the stats tick and the silence watchdog; both define members of the one Receiver class.
 #include "receiver.h"
+#include "stall.h"
 
 #include <netinet/in.h>
 #include <unistd.h>
@@ -191,6 +192,8 @@ void Receiver::StatsTick(int64_t now) {
     if (ReadConnStats(kv.first, &st)) e->stats.push_back(st);
   }
   e->Num("at", NsToMs(now)).Num("intervalMs", statsIntervalMs_);
+  // the time the host stood still in this interval (stall.h): a figure for the operator, not a judgement
+  e->Num("stalledMs", NsToMs(StalledNs(now - static_cast<int64_t>(statsIntervalMs_) * 1000000, now)));
   Post(e);
 }
 

@@ -169,8 +169,11 @@ void Sender::BuildPsi() {
 Napi::Value Sender::Counters(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Napi::Object o = Napi::Object::New(env);
-  o.Set("datagrams", Napi::Number::New(env, static_cast<double>(datagrams_.load())));
-  o.Set("tsPackets", Napi::Number::New(env, static_cast<double>(tsPackets_.load())));
+  {
+    std::lock_guard<std::mutex> sent(sentMutex_);
+    o.Set("datagrams", Napi::Number::New(env, static_cast<double>(datagrams_)));
+    o.Set("tsPackets", Napi::Number::New(env, static_cast<double>(tsSent_)));
+  }
   o.Set("dropped", Napi::Number::New(env, static_cast<double>(dropped_.load())));
   int64_t last = lastSentNs_.load();
   o.Set("lastSentAt", last ? Napi::Value(Napi::Number::New(env, NsToMs(last))) : env.Null());
@@ -302,7 +305,9 @@ void Sender::SendLoop(SRTSOCKET s, const std::string& peer) {
         break;
       }
     } else {
+      std::lock_guard<std::mutex> sent(sentMutex_);
       datagrams_++;
+      tsSent_ += packets;
       lastSentNs_ = MonotonicNs();
     }
     int64_t interval = static_cast<int64_t>(bytes) * 8 * 1000000000LL / bitrate_.load();

@@ -47,8 +47,11 @@ class Sender : public Napi::ObjectWrap<Sender> {
   std::atomic<bool> paused_{false};
   std::atomic<bool> stopping_{false};
 
-  std::atomic<int64_t> datagrams_{0};
-  std::atomic<int64_t> tsPackets_{0};
+  std::atomic<int64_t> tsPackets_{0};  // TS packets made (continuity counters count on it), sent or dropped
+  // what was sent, counted together so that counters() never sees a datagram half counted
+  std::mutex sentMutex_;
+  int64_t datagrams_ = 0;
+  int64_t tsSent_ = 0;
   std::atomic<int64_t> dropped_{0};
   std::atomic<int64_t> lastSentNs_{0};
   std::atomic<bool> connected_{false};
