@@ -13,7 +13,8 @@ import { existsSync } from 'node:fs'
 // node-gyp builds the libsrt binding (drivers/srt/native) during `npm ci`: a C++ compiler, make and python3 (gyp);
 // socat: the lab's serial devices (SW-P-08 over RS-422, Megatec UPS) run over a pty pair;
 // mosquitto: the lab's MQTT broker (MQTT v5, passwords, the production ACL), mosquitto-clients: the panel lines the
-// README and the lab print (mosquitto_pub)
+// README and the lab print (mosquitto_pub); ffmpeg: the content checks (black, freeze, silence) and FACS decode the
+// relayed streams with it
 const RUNTIME = [
 	'pkg-config',
 	'libsrt-openssl-dev',
@@ -23,9 +24,10 @@ const RUNTIME = [
 	'socat',
 	'mosquitto',
 	'mosquitto-clients',
+	'ffmpeg',
 ]
 /** tools that count as present when their command is on the PATH, whoever installed them (pyenv, a toolchain) */
-const COMMANDS = { 'g++': 'g++', make: 'make', python3: 'python3', 'pkg-config': 'pkg-config' }
+const COMMANDS = { 'g++': 'g++', make: 'make', python3: 'python3', 'pkg-config': 'pkg-config', ffmpeg: 'ffmpeg' }
 const TEST = [
 	...RUNTIME,
 	'srt-tools',

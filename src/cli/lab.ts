@@ -11,8 +11,10 @@ import type { Config } from '../domain/config.ts'
 import { loadConfigFile } from '../domain/load.ts'
 import { rankPaths } from '../domain/model.ts'
 import { splitListen } from '../domain/primitives.ts'
+import { effectiveFacs } from '../domain/facs.ts'
 import { LAB_PANELS, type LabBroker } from '../lab/broker.ts'
 import { LabError } from '../lab/errors.ts'
+import { labFacs } from '../lab/facs.ts'
 import { FAULTS, FaultError, Lab, type Fault, type FaultAction } from '../lab/lab.ts'
 import { runPair } from '../lab/pair.ts'
 import { createLogger } from '../log.ts'
@@ -22,7 +24,7 @@ import type { StatusServer } from '../status/server.ts'
 import { startStatus } from './status-hook.ts'
 
 const USAGE = 'sigpath lab [FILE] [--no-demo] | sigpath lab --pair [FILE] [--no-demo]'
-const HELP = `fault console: cut DEVICE | restore DEVICE | degrade DEVICE [RATE] | battery UPS | low-battery UPS | online UPS | drop ROUTER | state | help | quit`
+const HELP = `fault console: cut DEVICE | restore DEVICE | degrade DEVICE [RATE] | black DEVICE | freeze DEVICE | silence DEVICE | battery UPS | low-battery UPS | online UPS | drop ROUTER | state | facs EVENT [FEED] | help | quit`
 
 export const command: Command = async (argv, io) => {
 	const { values, positionals } = parse(argv, { 'no-demo': { type: 'boolean' }, pair: { type: 'boolean' } }, USAGE)
@@ -191,6 +193,10 @@ async function consoleLine(lab: Lab, line: string, io: CliIo): Promise<boolean> 
 		printState(lab.daemon!, io)
 		return false
 	}
+	if (word === 'facs') {
+		await labFacs(lab.daemon!, device, arg, io)
+		return false
+	}
 	if (!(FAULTS as readonly string[]).includes(word) || device === undefined) {
 		io.out(`? ${HELP}\n`)
 		return false
@@ -267,11 +273,15 @@ function scheduleDemo(lab: Lab, io: CliIo): NodeJS.Timeout | undefined {
 		void lab.fault({ action: 'cut', device }).then((done) => {
 			io.out(`${time()} DEMO ${done}\n`)
 			setTimeout(() => {
-				void lab
-					.fault({ action: 'restore', device })
-					.then((d2) =>
-						io.out(`${time()} DEMO ${d2}; sigpath returns to it after ${ref.feed.failover.clearMs} ms clean\n`),
-					)
+				void lab.fault({ action: 'restore', device }).then((d2) => {
+					io.out(`${time()} DEMO ${d2}; sigpath returns to it after ${ref.feed.failover.clearMs} ms clean\n`)
+					// then the facilities check of that feed, if the config gives it a QC output
+					if (effectiveFacs(ref.event, ref.feed).qcOutput)
+						setTimeout(
+							() => void labFacs(daemon, ref.event.id, ref.feed.id, io),
+							ref.feed.failover.clearMs + 5000,
+						).unref()
+				})
 			}, 25_000).unref()
 		})
 	}, 15_000)

@@ -12,6 +12,7 @@ const USAGE = `usage: sigpath COMMAND [ARGS]
   lab [FILE]                             a simulated BOC on loopback
   probe FILE DEVICE [--seconds N]        connect to one device and print its state
   take FILE ROUTER OUTPUT INPUT          route one crosspoint and wait for the router's tally
+  facs FILE --event E [--feed F] [--json]   tour the event's paths on its QC output (asks the daemon)
   journal verify DIR [--json] [--key-env NAME] [--head SEQ:HASH]
                                          check the journal's chain (keyed: the key in $NAME) and that it
                                          still holds a head kept elsewhere

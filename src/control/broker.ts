@@ -4,7 +4,8 @@
 // lab (src/lab/broker.ts).
 //
 // Even on loopback it keeps the ACL of a BOC: only the daemon (authenticated with a per-process secret) may publish
-// outside the feeds' `set` topics and `alarms/ack`; anyone may subscribe under sigpath/<site>/.
+// outside the feeds' `set` topics, `alarms/ack` and the panels' FACS commands; anyone may subscribe under
+// sigpath/<site>/.
 import { randomBytes } from 'node:crypto'
 import { createServer, type Server } from 'node:net'
 import { Aedes } from 'aedes'
@@ -31,8 +32,10 @@ export async function startEmbeddedBroker(
 	const daemonClients = new Set<string>()
 	const base = `sigpath/${site}/`
 	const quoted = site.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
-	// what a panel may send: a feed's `set`, and an alarm's acknowledgement
-	const panelTopic = new RegExp(`^sigpath/${quoted}/(feeds/[^/+#]+/[^/+#]+/set|alarms/ack)$`)
+	// what a panel may send: a feed's `set`, an alarm's acknowledgement, and a FACS command (docs/contract.md §10)
+	const panelTopic = new RegExp(
+		`^sigpath/${quoted}/(feeds/[^/+#]+/[^/+#]+/set|alarms/ack|panels/[^/+#]+/events/[^/+#]+/facs)$`,
+	)
 	const broker = await Aedes.createBroker({
 		authenticate: (client, user, pass, done) => {
 			if (user === username) {

@@ -42,6 +42,23 @@ export interface Operator {
 
 export type CommandHandler = (feed: FeedKey, command: SetCommand, operator: Operator) => Promise<CommandResult>
 
+export type ExtraHandler = (
+	topic: string,
+	payload: Buffer,
+	props: { responseTopic?: string; correlationData?: Buffer },
+) => void
+
+/** An MQTT topic filter with `+` (one level) and a final `#` against a topic. */
+export function topicMatches(filter: string, topic: string): boolean {
+	const f = filter.split('/')
+	const t = topic.split('/')
+	for (let i = 0; i < f.length; i++) {
+		if (f[i] === '#') return true
+		if (i >= t.length || (f[i] !== '+' && f[i] !== t[i])) return false
+	}
+	return f.length === t.length
+}
+
 /**
  * An alarm acknowledgement (docs/contract.md §7): from a panel's `panels/<panel>/alarms/ack` (`panel` proven by the
  * topic), or from the shared `alarms/ack` (panel null, like a v1 command); `operator` the claim of the payload or of
@@ -140,6 +157,8 @@ export class MqttControl {
 	private readonly feedQueues = new Map<string, Promise<void>>()
 	private readonly handled = new Map<string, { at: number; reply: CommandResult | AckResult }>()
 	private stopping = false
+	/** commands beside `set` (FACS): topic filter -> handler, subscribed on every connect */
+	private readonly extra = new Map<string, ExtraHandler>()
 
 	constructor(private readonly o: MqttControlOptions) {
 		this.base = `sigpath/${o.site}`
@@ -186,6 +205,7 @@ export class MqttControl {
 			// Nagle's algorithm holds small writes back ~40 ms behind delayed ACKs: a reply to a panel must not wait
 			if (client.stream instanceof Socket) client.stream.setNoDelay(true)
 			o.log.info({ url: o.url, sessionPresent: ack.sessionPresent }, 'mqtt connected')
+			for (const filter of this.extra.keys()) this.subscribeExtra(filter)
 			const topics = [
 				`${this.base}/feeds/+/+/set`,
 				`${this.base}/panels/+/feeds/+/+/set`,
@@ -283,6 +303,28 @@ export class MqttControl {
 		this.client = undefined
 	}
 
+	/** Another command topic (a filter under the base, `+` wildcards): subscribed now and on every reconnect. */
+	handle(filter: string, handler: ExtraHandler): void {
+		this.extra.set(filter, handler)
+		if (this.client?.connected) this.subscribeExtra(filter)
+	}
+
+	/** Retained state of another kind (FACS results): published once synced, and again after every reconnect. */
+	publishRetained(topic: string, payload: string): void {
+		this.retain(topic, payload)
+	}
+
+	/** A reply to a command of another kind, with its correlation data. */
+	publishReply(topic: string, payload: string, correlation?: Buffer): void {
+		this.reply(topic, correlation, payload)
+	}
+
+	private subscribeExtra(filter: string): void {
+		this.client?.subscribe(filter, { qos: 1 }, (err) => {
+			if (err) this.o.log.error({ err, filter }, 'mqtt subscribe failed')
+		})
+	}
+
 	private retain(topic: string, payload: string): void {
 		if (this.retained.get(topic) === payload) return // a repeated state changes nothing
 		this.retained.set(topic, payload)
@@ -311,8 +353,9 @@ export class MqttControl {
 	}
 
 	private onMessage(topic: string, payload: Buffer, packet: IPublishPacket): void {
+		const extra = [...this.extra].find(([filter]) => topicMatches(filter, topic))?.[1]
 		const route = routeOf(this.base, topic)
-		if (!route) return
+		if (!route && !extra) return
 		if (this.o.answers?.() === false) return // a pair's standby: the active answers (§9)
 		// a retained command is delivered again on every (re)subscription: executing it would repeat an old button
 		// press at each reconnect. Live messages reach us with retain cleared, so only a stored one is dropped here.
@@ -320,6 +363,8 @@ export class MqttControl {
 			this.o.log.warn({ topic: printable(topic, 200) }, 'mqtt: a retained command is ignored (publish it unretained)')
 			return
 		}
+		if (extra) return extra(topic, payload, packet.properties ?? {})
+		if (!route) return
 		const props = packet.properties
 		const target = replyTarget(this.base, topic, route.panel, props?.responseTopic)
 		if (target.ignored)
@@ -414,12 +459,12 @@ export class MqttControl {
 		this.reply(replyTo, correlation, result)
 	}
 
-	private reply(topic: string, correlation: Buffer | undefined, result: CommandResult | AckResult): void {
+	private reply(topic: string, correlation: Buffer | undefined, result: CommandResult | AckResult | string): void {
 		const client = this.client
 		if (!client?.connected) return
 		client.publish(
 			topic,
-			JSON.stringify(result),
+			typeof result === 'string' ? result : JSON.stringify(result),
 			{ qos: 1, retain: false, ...(correlation ? { properties: { correlationData: correlation } } : {}) },
 			(err) => {
 				if (err) this.o.log.error({ err: err.message, topic }, 'mqtt reply failed')

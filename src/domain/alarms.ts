@@ -18,6 +18,12 @@ export const ALARM_SEVERITY: Readonly<Record<string, AlarmSeverity>> = {
 	'power-low-battery': 'critical',
 	'journal-failed': 'critical',
 	'ha-standby-lost': 'major',
+	// content checks (docs/contract.md §10): a device's picture or sound, and the analyser that judges them
+	black: 'major',
+	freeze: 'major',
+	silence: 'major',
+	'ts-errors': 'major',
+	'content-analyser-failed': 'minor',
 }
 
 /** A code's severity; a code not in the table is a warning. */

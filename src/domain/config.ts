@@ -3,6 +3,7 @@
 // checked, ids unique in their scope.
 import { z } from 'zod'
 import { Driver, ROUTER_DRIVERS, UPS_DRIVERS } from './drivers.ts'
+import { checkFacs, Facs } from './facs.ts'
 import { checkHa, Ha } from './ha.ts'
 import { Midi } from './midi.ts'
 import { Id, Listen, Millis, Port1, Secret } from './primitives.ts'
@@ -126,6 +127,7 @@ export const Feed = z
 			.describe('the router output this feed is switched on'),
 		failover: Failover.default({ mode: 'auto', lossMs: 500, clearMs: 10_000, preference: 'primary' }),
 		paths: z.array(Path).default([]).describe('the paths, in config order'),
+		facs: Facs.optional(),
 	})
 	.describe('a feed')
 export type Feed = z.infer<typeof Feed>
@@ -137,6 +139,7 @@ export const Event = z
 		tier: Tier,
 		bigBet: z.boolean().default(false).describe('a whole BOC dedicated to this event'),
 		feeds: z.array(Feed).default([]).describe('the feeds'),
+		facs: Facs.optional(),
 	})
 	.describe('a live event')
 export type Event = z.infer<typeof Event>
@@ -428,6 +431,7 @@ function checkReferences(cfg: Config, ctx: Ctx): void {
 	}
 
 	checkMidi(cfg, add)
+	checkFacs(cfg, add)
 
 	const outputsTaken = new Map<string, string>()
 	cfg.events.forEach((ev, e) => {

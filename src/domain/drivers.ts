@@ -194,6 +194,85 @@ export const SnmpDriver = z
 	})
 	.describe('signal device over SNMP')
 
+const Seconds = (dflt: number, what: string) => z.number().int().min(100).max(600_000).default(dflt).describe(what)
+
+/**
+ * Content checks of a received TS (docs/contract.md §10). tsErrors is judged in the native receive path; black,
+ * freeze and silence by an ffmpeg child process that decodes the relayed stream (drivers/content), never the receive
+ * path, with ffmpeg's own detectors (blackdetect, freezedetect, silencedetect).
+ */
+export const Content = z
+	.strictObject({
+		tsErrors: z
+			.strictObject({
+				rate: z
+					.number()
+					.min(0)
+					.max(1)
+					.default(0.001)
+					.describe(
+						'above this rate of (sync + continuity errors) / TS packets over one stats interval the signal is degraded',
+					),
+			})
+			.optional()
+			.describe(
+				'judge the transport stream as received (ETSI TR 101 290 priority 1): sync and continuity errors above `rate`, or PAT or PMT missing for 0.5 s, make the signal degraded for that stats interval',
+			),
+		black: z
+			.strictObject({
+				ms: Seconds(2000, 'a black picture standing this long (stream time) makes the signal degraded'),
+				pictureRatio: z
+					.number()
+					.min(0.5)
+					.max(1)
+					.default(0.98)
+					.describe("share of the picture's pixels that must be black (blackdetect pic_th)"),
+				pixelThreshold: z
+					.number()
+					.min(0)
+					.max(1)
+					.default(0.1)
+					.describe('luminance up to which a pixel is black, 0-1 of the nominal range (blackdetect pix_th)'),
+			})
+			.optional()
+			.describe('a black picture (ffmpeg blackdetect)'),
+		freeze: z
+			.strictObject({
+				ms: Seconds(2000, 'a still picture standing this long makes the signal degraded'),
+				noiseDb: z
+					.number()
+					.min(-90)
+					.max(0)
+					.default(-60)
+					.describe('difference between frames below which the picture is still, dB (freezedetect n)'),
+			})
+			.optional()
+			.describe('a frozen picture (ffmpeg freezedetect)'),
+		silence: z
+			.strictObject({
+				ms: Seconds(2000, 'sound below dbfs standing this long makes the signal degraded'),
+				dbfs: z.number().min(-120).max(0).default(-50).describe('level below which the sound is silence, dBFS'),
+			})
+			.optional()
+			.describe('silent sound on the first audio stream (ffmpeg silencedetect)'),
+		stallMs: z
+			.number()
+			.int()
+			.min(1000)
+			.max(600_000)
+			.optional()
+			.describe(
+				'an analyser that decodes nothing for this long while the stream is relayed is restarted and alarmed (content-analyser-failed), never taken for a content fault; default 5000',
+			),
+	})
+	.describe('content checks of the received stream')
+export type Content = z.infer<typeof Content>
+
+/** true when the content checks need the stream decoded (black, freeze or silence) */
+export function analysed(c: Content | undefined): boolean {
+	return c?.black !== undefined || c?.freeze !== undefined || c?.silence !== undefined
+}
+
 export const SrtDriver = z
 	.strictObject({
 		type: z.literal('srt').describe('SRT receiver (listener or caller) with relay to UDP'),
@@ -231,28 +310,14 @@ export const SrtDriver = z
 			.default(50)
 			.describe('no packet for this long is a stopped stream (reported as of its last packet)'),
 		statsIntervalMs: z.number().int().min(100).max(60_000).default(1000).describe('stats interval'),
-		content: z
-			.strictObject({
-				tsErrors: z
-					.strictObject({
-						rate: z
-							.number()
-							.min(0)
-							.max(1)
-							.default(0.001)
-							.describe(
-								'above this rate of (sync + continuity errors) / TS packets over one stats interval the signal is degraded',
-							),
-					})
-					.optional()
-					.describe(
-						'judge the transport stream as received (ETSI TR 101 290 priority 1): sync and continuity errors above `rate`, or PAT or PMT missing for 0.5 s, make the signal degraded for that stats interval',
-					),
-			})
-			.optional()
-			.describe('content checks of the received stream'),
+		content: Content.optional(),
 	})
 	.refine((d) => d.mode !== 'caller' || d.host !== undefined, { message: 'a caller needs host', path: ['host'] })
+	.refine((d) => !analysed(d.content) || d.relayTo !== undefined, {
+		message:
+			'black, freeze and silence are judged on the relayed stream: give relayTo (a multicast group, or a port on this host)',
+		path: ['content'],
+	})
 	.refine(
 		(d) =>
 			d.passphrase === undefined ||

@@ -165,6 +165,26 @@ export const Payloads = {
 		/** in a pair: the revision of the etcd leadership key this node held (its creation), under which it was sent */
 		lease: z.number().int().min(1).optional(),
 	}),
+	/**
+	 * a FACS tour (docs/contract.md §10): its start, each path taken to the QC output and measured, the QC output put
+	 * back, and its end with the whole report; or its refusal
+	 */
+	facs: z.strictObject({
+		t: T,
+		event: z.string(),
+		phase: z.enum(['start', 'path', 'restore', 'end', 'refused']),
+		feed: z.string().optional(),
+		path: z.string().optional(),
+		router: z.string().optional(),
+		output: z.number().int().min(1).optional(),
+		input: z.number().int().min(1).optional(),
+		operator: z.string().optional(),
+		via: z.string().optional(),
+		pass: z.boolean().optional(),
+		message: z.string().optional(),
+		/** the path's figures (phase path) or the report (phase end) */
+		result: z.unknown().optional(),
+	}),
 	/** a crosspoint as the router reports it (feed and path when it is a feed's output and lands on a path) */
 	tally: z.strictObject({
 		t: T,

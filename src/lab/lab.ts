@@ -9,11 +9,24 @@ import { Daemon } from '../runtime/daemon.ts'
 import { ruleObjects } from '../../drivers/snmp/sim.ts'
 import { startLabBroker, type LabBroker } from './broker.ts'
 import { Sims, valueThatHolds } from './sims.ts'
+import { venueFault } from './venue-encoder.ts'
 
 /** where the daemon finds its broker password (a secret: never in a config or a log) */
 const PASSWORD_ENV = 'SIGPATH_LAB_MQTT_PASSWORD'
 
-export const FAULTS = ['cut', 'restore', 'degrade', 'battery', 'low-battery', 'online', 'drop'] as const
+export const FAULTS = [
+	'cut',
+	'restore',
+	'degrade',
+	'battery',
+	'low-battery',
+	'online',
+	'drop',
+	// on an SRT receiver with content checks (venue-encoder.ts): the picture or the sound, not the stream
+	'black',
+	'freeze',
+	'silence',
+] as const
 export type FaultAction = (typeof FAULTS)[number]
 
 export interface Fault {
@@ -118,6 +131,10 @@ export class Lab {
 		const megatec = s.megatec.get(id)
 		const known = srt ?? profile ?? rules ?? router ?? snmpUps ?? nut ?? megatec
 		if (!known) throw new FaultError(`${id} is not a simulated device (simulated: ${this.simulated().join(', ')})`)
+		// black, freeze, silence on a venue encoder (and restore clears them before the rest of restore)
+		const content = venueFault(s.venues.get(id), f.action, id)
+		if (content instanceof Error) throw new FaultError(content.message)
+		if (content !== undefined) return content
 		switch (f.action) {
 			case 'cut':
 				if (srt) {

@@ -11,10 +11,11 @@ import { SrtSim } from '../../drivers/srt/sim.ts'
 import { Swp08Sim } from '../../drivers/swp08/sim.ts'
 import { VideohubSim } from '../../drivers/videohub/sim.ts'
 import type { Config, Device } from '../domain/config.ts'
-import type { SnmpRule } from '../domain/drivers.ts'
+import { analysed, type SnmpRule } from '../domain/drivers.ts'
 import { rankPaths } from '../domain/model.ts'
 import { splitListen } from '../domain/primitives.ts'
 import { resolveSecrets } from '../domain/secrets.ts'
+import { VenueEncoder } from './venue-encoder.ts'
 
 export type RouterSim = VideohubSim | Swp08Sim
 
@@ -42,6 +43,8 @@ export class Sims {
 	readonly nut = new Map<string, { sim: NutSim; ups: string }>()
 	readonly megatec = new Map<string, MegatecSim>()
 	readonly srt = new Map<string, SrtSenderSim>()
+	/** the venue senders of SRT devices with content checks: real ffmpeg pictures and sound (venue-encoder.ts) */
+	readonly venues = new Map<string, VenueEncoder>()
 	private readonly nutByAddress = new Map<string, NutSim>()
 	private readonly children: ChildProcess[] = []
 	readonly notes: string[] = []
@@ -141,6 +144,11 @@ export class Sims {
 						break
 					}
 					const passphrase = drv.passphrase
+					if (analysed(drv.content)) {
+						const host = drv.bind === '0.0.0.0' ? '127.0.0.1' : drv.bind
+						const o = { device: d.id, host, port: drv.port, latencyMs: drv.latencyMs, dir: '.lab/venue', log: this.log }
+						this.venues.set(d.id, new VenueEncoder({ ...o, ...(drv.streamId ? { streamId: drv.streamId } : {}) }))
+					}
 					this.srt.set(d.id, {
 						device: d.id,
 						sender: null,
@@ -188,6 +196,8 @@ export class Sims {
 		if (!s) throw new Error(`${id} is not a simulated SRT sender`)
 		s.wanted = true
 		s.lossRate = lossRate ?? 0
+		const venue = this.venues.get(id)
+		if (venue) return venue.start()
 		await this.dial(s)
 	}
 
@@ -199,6 +209,7 @@ export class Sims {
 		if (s.retry) clearTimeout(s.retry)
 		s.retry = undefined
 		await s.sender?.cut()
+		await this.venues.get(id)?.cut()
 	}
 
 	private async dial(s: SrtSenderSim): Promise<void> {
@@ -227,6 +238,7 @@ export class Sims {
 
 	async stop(): Promise<void> {
 		this.stopped = true
+		for (const v of this.venues.values()) await v.stop()
 		for (const s of this.srt.values()) {
 			if (s.retry) clearTimeout(s.retry)
 			await s.sender?.stop()

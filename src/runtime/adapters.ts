@@ -15,8 +15,10 @@ import { DriverUnavailableError, type DriverContext, type Freshness, type Health
 import type { DeviceState } from '../control/payloads.ts'
 import type { Config } from '../domain/config.ts'
 import { staleMsOf, type ResolvedSrtDriver } from '../domain/drivers.ts'
+import { avSyncDevices } from '../domain/facs.ts'
 import { resolveSecrets } from '../domain/secrets.ts'
 import type { UpsReading } from '../rule/power.ts'
+import { ContentSource } from './content.ts'
 import type { SignalSource, SignalSourceEvents } from './devices.ts'
 import type { Syncable } from './first-sync.ts'
 
@@ -168,13 +170,16 @@ export function createDrivers(unresolved: Config, env: DriverContext & { env: No
 	const traps = createTrapReceiver(config, ctx)
 	const sources: SignalSource[] = []
 	const ups: UpsDevice[] = []
+	const avSync = avSyncDevices(unresolved)
 	for (const d of config.devices) {
 		const drv = d.driver
 		if (!drv) continue
 		const staleAfterMs = staleMsOf(drv, config.drivers?.staleMs)
 		const deps = { ...ctx, ...(traps ? { traps } : {}), ...(staleAfterMs !== undefined ? { staleAfterMs } : {}) }
-		if (drv.type === 'srt') sources.push(new SrtSource(d.id, drv, ctx))
-		else if (drv.type === 'snmp') {
+		if (drv.type === 'srt') {
+			const src = new SrtSource(d.id, drv, ctx)
+			sources.push(drv.content ? new ContentSource(src, drv, { ...ctx, avSync: avSync.has(d.id) }) : src)
+		} else if (drv.type === 'snmp') {
 			const dev = createSignalDevice(d, deps)
 			if (dev) sources.push(new SnmpSource(dev))
 		} else {

@@ -7,6 +7,8 @@
 // - alarms.ts     every alarm goes through the alarm manager (device-stale.ts judges the devices' links)
 // - publisher.ts  every change leaves through the publisher: MQTT retained state, the status endpoint, MIDI LEDs
 // - surfaces.ts   MQTT and MIDI control surfaces
+// - content.ts    content checks' alarms (black, freeze, silence, ts-errors, content-analyser-failed)
+// - facs/         FACS tours on a QC output (src/facs/tour.ts), over HTTP and MQTT
 //
 // Restart safety (docs/contract.md §4 "Start"): nothing here sends a routing request of its own accord. At start each
 // router's real crosspoints are read first and become the feeds' start paths; mode and lock come back from the
@@ -28,8 +30,11 @@ import type { Decision, Observation } from '../engine/types.ts'
 import type { Entry, JournalHead, JournalHealth, FeedState as Recovered } from '../journal/index.ts'
 import { PowerMonitor } from '../rule/power.ts'
 import { VERSION } from '../version.ts'
+import { facsOverMqtt } from '../facs/mqtt.ts'
+import { FacsRunner } from '../facs/tour.ts'
 import { createDrivers, createRouters, deviceStateOf, syncables, upsReadings } from './adapters.ts'
 import { AlarmManager, type AckBy } from './alarms.ts'
+import { watchContent } from './content.ts'
 import { DeviceStale } from './device-stale.ts'
 import type { SignalSource } from './devices.ts'
 import { listenToDevices } from './device-events.ts'
@@ -91,6 +96,8 @@ export class Daemon {
 	private readonly power: PowerMonitor
 	private readonly surfaces: Surfaces
 	private readonly ha: HaNode
+	/** FACS tours (docs/contract.md §10): over HTTP, MQTT and `sigpath facs` */
+	readonly facs: FacsRunner
 	private readonly journal: Journaling
 	private recovered = new Map<string, Recovered>()
 	private firstSync: FirstSync | undefined
@@ -139,6 +146,7 @@ export class Daemon {
 		})
 		this.alarms.on('alarm', (a) => this.publisher.alarm(a))
 		this.alarms.on('active', (list) => this.publisher.alarmList(list))
+		watchContent(this.sources, this.alarms)
 		this.deviceStale = new DeviceStale({ config: o.config, hold: (c) => this.alarms.hold(c), running })
 		this.loop = new EngineLoop({
 			model: this.model,
@@ -176,6 +184,11 @@ export class Daemon {
 		})
 		const parts = { loop: this.loop, tally: this.tally, alarms: this.alarms, publisher: this.publisher }
 		this.ha = new HaNode(o, this.env, this.model, { ...parts, republish: () => this.surfaces.republish() })
+		const { model, routers, sources, log } = this
+		const feedState = (k: FeedKey): FeedState => this.feedState(k)
+		const permit = { command: () => this.ha.mayCommand(), route: () => this.ha.mayRoute() }
+		this.facs = new FacsRunner({ model, routers, sources, feedState, journal, now, log, running, permit })
+		this.facs.events.on('report', (r) => this.publisher.events.emit('facs', r))
 		this.surfaces = new Surfaces({
 			config: o.config,
 			feeds: this.model.feeds.keys(),
@@ -246,6 +259,7 @@ export class Daemon {
 
 		await this.surfaces.start()
 		await this.ha.start()
+		facsOverMqtt(this.surfaces.control, this.facs, this.log)
 		// after the boot record (a run begins at its boot record, §8 Timeline, even one held in memory), and once MQTT
 		// is connected, so that journal-failed is published as well as logged and journaled; the head from now on
 		this.journal.start()
@@ -306,8 +320,9 @@ export class Daemon {
 		this.log.info({ reason }, 'stopping')
 		this.loop.stop()
 		this.firstSync?.stop()
-		// in-flight takes settle (confirmed or not) before the routers go: their outcome belongs in the journal
-		await this.takesRunner.settle()
+		// in-flight takes settle (confirmed or not) before the routers go: their outcome belongs in the journal; a FACS
+		// tour puts its QC output back
+		await Promise.all([this.takesRunner.settle(), this.facs.stop()])
 		await this.ha.stop()
 		await this.surfaces.stop({ offline: !options.keepOnline })
 		await Promise.allSettled([...this.routers.values()].map((r) => r.stop()))

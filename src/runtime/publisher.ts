@@ -17,6 +17,7 @@ import type { Alarm, AlarmRecord, DeviceState, FeedState, JournalHeadState } fro
 import type { FeedKey, Model } from '../domain/model.ts'
 import type { NodeStatus } from './ha/role.ts'
 import type { Violation } from '../rule/index.ts'
+import type { FacsReport } from '../facs/report.ts'
 import type { TakeTiming } from './takes.ts'
 
 /** What the screens show of a feed beside its state: its active alarm codes and live compliance violations. */
@@ -37,6 +38,8 @@ export interface DaemonEvents {
 	ready: []
 	/** this node's role or the active node changed (a pair, docs/contract.md §9) */
 	node: [NodeStatus]
+	/** a FACS tour ended (docs/contract.md §10) */
+	facs: [FacsReport]
 }
 
 /** Where retained state goes (the MQTT client), attached once it is connected. */

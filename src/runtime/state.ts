@@ -57,7 +57,8 @@ export interface StatusReport {
 		paths: { id: string; method: string; signal: string | null; state: string }[]
 		compliance: FeedState['compliance'] & { violations: { code: string; paths: string[]; detail: string }[] }
 	}[]
-	devices: { id: string; role: string; connected: boolean | null; health: DeviceState['health'] }[]
+	/** `cause`: why a device is degraded (loss, ts-errors, black, freeze, silence), while it is */
+	devices: { id: string; role: string; connected: boolean | null; health: DeviceState['health']; cause?: string }[]
 	/** this node (docs/contract.md §9): alone, or active or standby in a pair */
 	node: NodeStatus
 	/** the active alarms, newest first (docs/contract.md §7) */
@@ -111,7 +112,14 @@ export function statusReport(i: StatusInputs): StatusReport {
 		}),
 		devices: i.devices.map((d) => {
 			const s = i.deviceState(d.id)
-			return { id: d.id, role: d.role, connected: s?.connected ?? null, health: s?.health ?? 'unknown' }
+			const cause = s?.detail['degraded']
+			return {
+				id: d.id,
+				role: d.role,
+				connected: s?.connected ?? null,
+				health: s?.health ?? 'unknown',
+				...(typeof cause === 'string' ? { cause } : {}),
+			}
 		}),
 		node: i.node,
 		alarms: i.alarms(),

@@ -5,7 +5,7 @@
 import type { Logger } from 'pino'
 import { connectControl, type ControlConnection } from '../control/connect.ts'
 import { MidiMapper, openMidiPort, type MidiPort } from '../control/midi.ts'
-import type { AckHandler, CommandHandler } from '../control/mqtt.ts'
+import type { AckHandler, CommandHandler, MqttControl } from '../control/mqtt.ts'
 import type { CommandResult, FeedState, SetCommand } from '../control/payloads.ts'
 import type { Config } from '../domain/config.ts'
 import type { FeedKey } from '../domain/model.ts'
@@ -51,6 +51,11 @@ export class Surfaces {
 	/** Every retained state again: a pair's node became the active one (§9). */
 	republish(): void {
 		this.mqtt?.control.republish()
+	}
+
+	/** the MQTT control client, once started (other commands than `set` subscribe through it: FACS) */
+	get control(): MqttControl | undefined {
+		return this.mqtt?.control
 	}
 
 	/** `offline: false` (a reload): the MQTT client leaves without publishing online=false; the next one takes over. */

@@ -5,16 +5,17 @@
 // way as ordinary POSTs.
 //
 // Each client first gets a `snapshot` (the whole picture, the active alarms with it), then `feed`, `device`, `alarm`
-// (each raise, clear and acknowledgement, with its `state`), `switch` and `node` (a pair's node, docs/contract.md §9)
-// events as the daemon's publisher emits them (it emits every change of a feed, including those a timer makes, so
-// nothing here compares or sweeps): one JSON.stringify per event, written to every client at once, with Nagle off so
-// a change leaves in the same tick. A comment line every heartbeatMs keeps proxies and idle timeouts from closing the
-// stream and lets a client notice a dead server. A client that stops reading is dropped (it reconnects and gets a
-// fresh snapshot) rather than buffered without bound.
+// (each raise, clear and acknowledgement, with its `state`), `switch`, `node` (a pair's node, docs/contract.md §9)
+// and `facs` (a FACS tour's report, §10) events as the daemon's publisher emits them (it emits every change of a
+// feed, including those a timer makes, so nothing here compares or sweeps): one JSON.stringify per event, written
+// to every client at once, with Nagle off so a change leaves in the same tick. A comment line every heartbeatMs
+// keeps proxies and idle timeouts from closing the stream and lets a client notice a dead server. A client that stops
+// reading is dropped (it reconnects and gets a fresh snapshot) rather than buffered without bound.
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Logger } from 'pino'
 import type { Alarm, FeedState } from '../control/payloads.ts'
 import type { FeedKey } from '../domain/model.ts'
+import type { FacsReport } from '../facs/report.ts'
 import type { TakeTiming } from '../runtime/daemon.ts'
 import type { NodeStatus } from '../runtime/ha/role.ts'
 import type { FeedExtras } from '../runtime/publisher.ts'
@@ -45,14 +46,17 @@ export class PushChannel {
 	private readonly onDevice = (id: string, s: DeviceStateEvent): void => {
 		const power = s.detail['power']
 		const minutes = s.detail['minutesRemaining']
+		const cause = s.detail['degraded']
 		this.broadcast('device', {
 			id,
 			connected: s.connected,
 			health: s.health,
 			power: typeof power === 'string' ? power : null,
 			minutesRemaining: typeof minutes === 'number' ? minutes : null,
+			cause: typeof cause === 'string' ? cause : null,
 		})
 	}
+	private readonly onFacs = (r: FacsReport): void => this.broadcast('facs', r)
 	// a feed's badges come with it: the publisher sends the feed again on every alarm about it (publisher.ts)
 	private readonly onAlarm = (a: Alarm): void => this.broadcast('alarm', a)
 	private readonly onSwitch = (t: TakeTiming): void => this.broadcast('switch', switchView(t))
@@ -79,6 +83,7 @@ export class PushChannel {
 		this.daemon.events.on('switch', this.onSwitch)
 		this.daemon.events.on('ready', this.onReady)
 		this.daemon.events.on('node', this.onNode)
+		this.daemon.events.on('facs', this.onFacs)
 		this.ready = this.daemon.isReady()
 		this.heartbeat = setInterval(() => {
 			this.write(`: heartbeat ${new Date().toISOString()}\n\n`)
@@ -140,6 +145,7 @@ export class PushChannel {
 		this.daemon.events.off('switch', this.onSwitch)
 		this.daemon.events.off('ready', this.onReady)
 		this.daemon.events.off('node', this.onNode)
+		this.daemon.events.off('facs', this.onFacs)
 		if (this.heartbeat) clearInterval(this.heartbeat)
 		this.heartbeat = undefined
 		for (const res of this.clients) res.end()

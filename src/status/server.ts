@@ -1,6 +1,7 @@
 // The status endpoint (docs/contract.md §6): /status, /healthz, /readyz, /metrics, /audit, /alarms, the live push
 // channel at /events, the dashboard at /, and (only with a token of role operator) commands at POST
-// /feeds/<event>/<feed>/set and alarm acknowledgements at POST /alarms/<id>/ack.
+// /feeds/<event>/<feed>/set, alarm acknowledgements at POST /alarms/<id>/ack and FACS tours at POST
+// /events/<event>/facs (GET: the event's last report).
 //
 // Callers (§6a): `http.tokens` names each bearer token and gives it a role (operator: may command and acknowledge;
 // viewer: may only read); v1's single `http.token` is the operator `http`. A caller is known by its token's name,
@@ -26,6 +27,7 @@ import type { FeedKey } from '../domain/model.ts'
 import type { Secret } from '../domain/primitives.ts'
 import { splitListen } from '../domain/primitives.ts'
 import { resolveSecret, SecretError } from '../domain/secrets.ts'
+import { parseFacsPayload } from '../facs/payload.ts'
 import { AUDIT_DEFAULT_LIMIT, AUDIT_MAX_LIMIT, streamAudit } from './audit.ts'
 import { StatusMetrics } from './metrics.ts'
 import { MAX_SSE_BACKLOG, MAX_SSE_CLIENTS, PushChannel } from './push.ts'
@@ -93,6 +95,8 @@ const ROUTES: Record<string, string[]> = {
 	...Object.fromEntries(Object.keys(DASHBOARD).map((p) => [p, GET])),
 }
 const SET_ROUTE = /^\/feeds\/([^/]+)\/([^/]+)\/set$/
+/** GET: the event's last FACS report; POST (with the token): run a tour and answer with its report (§10) */
+const FACS_ROUTE = /^\/events\/([^/]+)\/facs$/
 /** an alarm's id holds `:` and `/` (at-risk:ev/pgm:paths): percent-encoded or not, all before the last /ack */
 const ACK_ROUTE = /^\/alarms\/(.+)\/ack$/
 
@@ -230,6 +234,11 @@ export class StatusServer {
 			if (method !== 'POST') throw new HttpError(405, `${method} is not allowed here`, { allow: 'POST' })
 			return this.set(req, res, decode(set[1]!), decode(set[2]!))
 		}
+		const facs = FACS_ROUTE.exec(url.pathname)
+		if (facs) {
+			setRoute('/events/facs')
+			return this.facs(req, res, method, decode(facs[1]!))
+		}
 		const ack = ACK_ROUTE.exec(url.pathname)
 		if (ack) {
 			setRoute('/alarms/ack')
@@ -301,6 +310,26 @@ export class StatusServer {
 	}
 
 	// ---- commands ----------------------------------------------------------------------------------------------------
+
+	/** GET the last FACS report of an event; POST runs a tour (the answer waits for its end: tens of seconds). */
+	private async facs(req: IncomingMessage, res: ServerResponse, method: string, event: string): Promise<void> {
+		if (method === 'GET' || method === 'HEAD') {
+			const last = this.daemon.facs.last(event)[0]
+			if (!last) throw new HttpError(404, `no FACS tour of ${printable(event, 100)} since the daemon started`)
+			return this.send(res, 200, last)
+		}
+		if (method !== 'POST') throw new HttpError(405, `${method} is not allowed here`, { allow: 'GET, HEAD, POST' })
+		if (this.callers.length === 0)
+			throw new HttpError(403, 'the status endpoint is read-only: a FACS tour needs http.tokens in the config')
+		const caller = this.caller(req, 'operator', `/events/${printable(event, 100)}/facs`)
+		const cmd = parseFacsPayload(await readBody(req, MAX_BODY_BYTES))
+		if (!cmd.ok) throw new HttpError(400, cmd.error)
+		const operator = cmd.operator ?? caller.name
+		this.log.info({ event, feed: cmd.feed, operator, panel: caller.name }, 'FACS over http')
+		const r = await this.daemon.facs.run({ event, feed: cmd.feed, operator, via: 'http' })
+		if (!r.ok) throw new HttpError(r.status === 'bad-input' ? 400 : 409, r.error)
+		this.send(res, 200, r.report)
+	}
 
 	private async set(req: IncomingMessage, res: ServerResponse, event: string, feed: string): Promise<void> {
 		if (this.callers.length === 0)

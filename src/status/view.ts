@@ -3,6 +3,7 @@
 import { monotonicMs } from '../clock.ts'
 import type { AlarmRecord, FeedState } from '../control/payloads.ts'
 import type { FeedKey } from '../domain/model.ts'
+import type { FacsReport } from '../facs/report.ts'
 import type { Daemon, StatusReport, TakeTiming } from '../runtime/daemon.ts'
 import type { FeedExtras } from '../runtime/publisher.ts'
 
@@ -23,6 +24,7 @@ export type StatusDaemon = Pick<
 	| 'feedAlarms'
 	| 'alarmList'
 	| 'ackAlarm'
+	| 'facs'
 >
 
 export interface SwitchView {
@@ -45,6 +47,8 @@ export interface DeviceView {
 	/** UPS: online | on-battery | low-battery | bypass | off, when the device reports it */
 	power: string | null
 	minutesRemaining: number | null
+	/** why it is degraded (loss, ts-errors, black, freeze, silence), while it is */
+	cause: string | null
 }
 
 export interface Snapshot {
@@ -59,6 +63,8 @@ export interface Snapshot {
 	node: StatusReport['node']
 	/** the active alarms, newest first: a page opened during an alarm shows it at once */
 	alarms: AlarmRecord[]
+	/** the last FACS tour of each event since the daemon started */
+	facs: FacsReport[]
 }
 
 export const RECENT_SWITCHES = 50
@@ -81,6 +87,7 @@ export function deviceView(
 ): DeviceView {
 	const power = s?.detail['power']
 	const minutes = s?.detail['minutesRemaining']
+	const cause = s?.detail['degraded']
 	return {
 		id: d.id,
 		role: d.role,
@@ -88,6 +95,7 @@ export function deviceView(
 		health: s?.health ?? 'unknown',
 		power: typeof power === 'string' ? power : null,
 		minutesRemaining: typeof minutes === 'number' ? minutes : null,
+		cause: typeof cause === 'string' ? cause : null,
 	}
 }
 
@@ -115,6 +123,7 @@ export function snapshot(daemon: StatusDaemon): Snapshot {
 		switches: daemon.takes.slice(-RECENT_SWITCHES).map((t) => switchView(t, nowWall, nowMono)),
 		node: status.node,
 		alarms: status.alarms,
+		facs: daemon.facs.last(),
 	}
 }
 

@@ -41,6 +41,7 @@ const BENCHMARKS: Benchmark[] = [
 	{ name: 'e2e', quickS: 55, fullS: 900 },
 	{ name: 'soak', quickS: 40, fullS: 1500 },
 	{ name: 'ha', quickS: 90, fullS: 2400 },
+	{ name: 'content', quickS: 60, fullS: 600 },
 ]
 const NOT_BENCHMARKS: Record<string, string> = {
 	boc: 'boc.ts is the generated BOC that the check benchmark measures, not a benchmark: run `check`',

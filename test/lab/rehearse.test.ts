@@ -31,6 +31,15 @@ describe('sigpath rehearse', () => {
 		expect(r.code).toBe(0)
 	}, 60_000)
 
+	// a real picture from the lab's venue encoder (ffmpeg) into the LaLiga feed's SRT receiver, judged by its content
+	// checks; the lab's `black` fault makes it black without dropping the stream
+	it('the content-failover rehearsal passes: black alarm, held on air until a healthy path exists, cleared on restore', async () => {
+		const r = await run('rehearse', 'config/rehearsals/content-failover.yaml', '--json')
+		const report = JSON.parse(r.out) as { ok: boolean; steps: { ok: boolean; text: string }[] }
+		expect(report.steps.filter((s) => !s.ok)).toEqual([])
+		expect(r.code).toBe(0)
+	}, 90_000)
+
 	it('fails, with the reason, when an expectation does not hold', async () => {
 		const f = join(dir, 'wrong.yaml')
 		writeFileSync(f, `name: wrong\nsteps:\n  - expect: { feed: wbc-final/pgm, active: srt, within: 200 }\n`)

@@ -1,6 +1,6 @@
 /* global document, window, EventSource, requestAnimationFrame, fetch */
 // The TCO dashboard: one EventSource on /events. The first message is a snapshot of everything; then feed, device,
-// alarm and switch events are merged into it and the page is redrawn on the next animation frame. No framework, no
+// alarm, switch and facs events are merged into it and the page is redrawn on the next animation frame. No framework, no
 // build step, nothing fetched from outside this server. Text goes in with textContent only (names come from a config
 // and a device; they are never markup).
 //
@@ -118,6 +118,7 @@ function draw() {
 	const badDevices = drawDevices()
 	const alarmCount = drawAlarms()
 	drawSummary(feedTones, badDevices, alarmCount)
+	drawFacs()
 }
 
 /** The header: the worst tone of everything drawn, and what makes it so. */
@@ -283,6 +284,7 @@ function drawDevices() {
 			left.append(el('div', null, d.id), el('div', 'role', d.role))
 			let what = c.what
 			if (d.minutesRemaining !== null && d.power && d.power !== 'online') what += ` · ${d.minutesRemaining} min`
+			if (d.cause) what += ` · ${d.cause}`
 			row.append(left, el('div', 'what', what))
 			rows.push(row)
 		} else {
@@ -357,6 +359,29 @@ function when(raisedAt) {
 	return e
 }
 
+// the last FACS tour of each event: its verdict, and each failing path's reason (not a tone of the header: a tour is
+// a check before air, not the state on air)
+function drawFacs() {
+	const root = document.getElementById('facs')
+	const reports = model.facs || []
+	if (reports.length === 0) return root.replaceChildren(el('li', 'empty', 'no tour since the daemon started'))
+	root.replaceChildren(
+		...reports.map((r) => {
+			const li = el('li')
+			const paths = r.feeds.reduce((n, f) => n + f.paths.length, 0)
+			li.dataset.event = r.event
+			const verdict = el('span', `sev tone-${r.pass ? 'ok' : 'bad'}`, r.pass ? 'pass' : 'fail')
+			const failed = r.failed.length > 0 ? `: ${r.failed.join('; ')}` : ''
+			li.append(
+				verdict,
+				el('span', 'when', hhmmss(r.endedAt)),
+				el('span', 'msg', `${r.event}, ${paths} path${paths === 1 ? '' : 's'}, by ${r.operator}${failed}`),
+			)
+			return li
+		}),
+	)
+}
+
 function setLink(state, text) {
 	const l = document.getElementById('link')
 	l.className = `link link-${state}`
@@ -426,6 +451,12 @@ function connect() {
 	es.addEventListener('ready', () => {
 		if (!model) return
 		model.ready = true
+		schedule()
+	})
+	es.addEventListener('facs', (e) => {
+		if (!model) return
+		const r = JSON.parse(e.data)
+		model.facs = [...(model.facs || []).filter((x) => x.event !== r.event), r]
 		schedule()
 	})
 	es.addEventListener('alarm', (e) => {
