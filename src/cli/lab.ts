@@ -144,7 +144,7 @@ export function panelExample(config: Config, broker: { host: string; port: numbe
 			const port = broker.port === 1883 ? '' : ` -p ${broker.port}`
 			const panel = LAB_PANELS[0]
 			const payload = JSON.stringify({ action: 'take', path: second.id, operator: 'bco-1' })
-			return `mosquitto_pub -V mqttv5${host}${port} -u ${panel.username} -P ${panel.password} -t sigpath/${config.site.id}/feeds/${ev.id}/${feed.id}/set -m '${payload}'`
+			return `mosquitto_pub -V mqttv5${host}${port} -u ${panel.username} -P ${panel.password} -t sigpath/${config.site.id}/panels/${panel.username}/feeds/${ev.id}/${feed.id}/set -m '${payload}'`
 		}
 	return undefined
 }
