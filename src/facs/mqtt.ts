@@ -3,9 +3,10 @@
 // `sigpath/<site>/events/<event>/facs` (`{ "state": "running", ... }`, then `{ "state": "done", "report": {...} }`),
 // and the panel gets a reply: `{ "ok": true, "pass", "failed" }` once the tour ended, or `{ "ok": false, "error" }`
 // at once for a bad payload or a refusal. The reply goes to the v5 response topic when it is in the panel's own
-// space (`sigpath/<site>/replies/<panel>/...`), else to `<command topic>/result`: never to a topic of another's.
+// space (`sigpath/<site>/replies/<panel>/...`), else to `<command topic>/result`: never to a topic of another's
+// (replyTarget, as for a `set`). A pair's standby does not answer: the MQTT client drops commands there (§9).
 import type { Logger } from 'pino'
-import type { MqttControl } from '../control/mqtt.ts'
+import { replyTarget, type MqttControl } from '../control/mqtt.ts'
 import { parseFacsPayload } from './payload.ts'
 import type { FacsRunner } from './tour.ts'
 
@@ -16,8 +17,8 @@ export function facsOverMqtt(control: Control | undefined, runner: FacsRunner, l
 	const base = control.base
 	control.handle(`${base}/panels/+/events/+/facs`, (topic, payload, props) => {
 		const [, , , panel, , event] = topic.split('/') as [string, string, string, string, string, string]
-		const own = `${base}/replies/${panel}/`
-		const replyTo = props.responseTopic?.startsWith(own) ? props.responseTopic : `${topic}/result`
+		// the panel's own reply space, as for its `set` (docs/contract.md §5a)
+		const replyTo = replyTarget(base, topic, panel, props.responseTopic).topic
 		const reply = (body: unknown): void => control.publishReply(replyTo, JSON.stringify(body), props.correlationData)
 		const cmd = parseFacsPayload(payload)
 		if (!cmd.ok) return reply({ ok: false, error: cmd.error })

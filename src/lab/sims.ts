@@ -1,8 +1,9 @@
 // Simulators for every device of a config, on the addresses the config gives, each in its real protocol: the lab
 // (`sigpath lab`) and rehearsals (`sigpath rehearse`) run the real daemon against them.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
-import { existsSync, mkdirSync } from 'node:fs'
-import { dirname, resolve } from 'node:path'
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { dirname, join, resolve } from 'node:path'
 import type { Logger } from 'pino'
 import { MegatecSim } from '../../drivers/megatec/sim.ts'
 import { NutSim } from '../../drivers/nut/sim.ts'
@@ -45,6 +46,7 @@ export class Sims {
 	readonly srt = new Map<string, SrtSenderSim>()
 	/** the venue senders of SRT devices with content checks: real ffmpeg pictures and sound (venue-encoder.ts) */
 	readonly venues = new Map<string, VenueEncoder>()
+	private venueDir: string | undefined
 	private readonly nutByAddress = new Map<string, NutSim>()
 	private readonly children: ChildProcess[] = []
 	readonly notes: string[] = []
@@ -146,7 +148,16 @@ export class Sims {
 					const passphrase = drv.passphrase
 					if (analysed(drv.content)) {
 						const host = drv.bind === '0.0.0.0' ? '127.0.0.1' : drv.bind
-						const o = { device: d.id, host, port: drv.port, latencyMs: drv.latencyMs, dir: '.lab/venue', log: this.log }
+						// its frame and sound files are this lab's own: two labs at once (a rehearsal beside the lab) never share them
+						this.venueDir ??= mkdtempSync(join(tmpdir(), 'sigpath-venue-'))
+						const o = {
+							device: d.id,
+							host,
+							port: drv.port,
+							latencyMs: drv.latencyMs,
+							dir: this.venueDir,
+							log: this.log,
+						}
 						this.venues.set(d.id, new VenueEncoder({ ...o, ...(drv.streamId ? { streamId: drv.streamId } : {}) }))
 					}
 					this.srt.set(d.id, {
@@ -239,6 +250,7 @@ export class Sims {
 	async stop(): Promise<void> {
 		this.stopped = true
 		for (const v of this.venues.values()) await v.stop()
+		if (this.venueDir) rmSync(this.venueDir, { recursive: true, force: true })
 		for (const s of this.srt.values()) {
 			if (s.retry) clearTimeout(s.retry)
 			await s.sender?.stop()

@@ -4,7 +4,7 @@
 // a known number of ms after its picture. Path a is watched by the content checks' analyser, b by one the tour
 // starts itself. The tour is asked through `sigpath facs` (the CLI, over HTTP) and through MQTT; it takes only the
 // QC output, puts it back, and journals what it did.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import mqtt from 'mqtt'
@@ -19,6 +19,7 @@ import { silentLogger } from '../../src/log.ts'
 import { Daemon } from '../../src/runtime/daemon.ts'
 import { StatusServer } from '../../src/status/server.ts'
 import { senderArgs, srtUrl } from '../support/ffmpeg.ts'
+import { startMosquitto, type Mosquitto } from '../support/mosquitto.ts'
 import { freePort, requireBinary, spawnPeer, type Peer } from '../support/peers.ts'
 import { freeUdpPort, waitFor } from '../drivers/srt/helpers.ts'
 
@@ -27,6 +28,7 @@ let router: VideohubSim
 let daemon: Daemon | undefined
 let server: StatusServer | undefined
 let sender: Peer | undefined
+let broker: Mosquitto | undefined
 
 beforeEach(async () => {
 	dir = mkdtempSync(join(tmpdir(), 'sigpath-facs-'))
@@ -42,6 +44,8 @@ afterEach(async () => {
 	await daemon?.stop()
 	daemon = undefined
 	await router.stop()
+	await broker?.close()
+	broker = undefined
 	rmSync(dir, { recursive: true, force: true })
 })
 
@@ -58,14 +62,18 @@ function captured() {
 }
 
 async function lab(o: { audioOffsetMs: number; maxDelayMs: number; qcOutput?: number }) {
-	const [portA, portB, relayA, relayB, mqttPort, httpPort] = await Promise.all([
+	const [portA, portB, relayA, relayB, httpPort] = await Promise.all([
 		freeUdpPort(),
 		freeUdpPort(),
 		freeUdpPort(),
 		freeUdpPort(),
-		freePort(),
 		freePort(),
 	])
+	// the BOC's broker with the production ACL (config/mosquitto.acl): the daemon and one panel user
+	broker = await startMosquitto(
+		{ sigpath: 'daemon-pw', 'desk-1': 'desk-pw' },
+		readFileSync('config/mosquitto.acl', 'utf8'),
+	)
 	const file = join(dir, 'sigpath.yaml')
 	writeFileSync(
 		file,
@@ -89,12 +97,13 @@ events:
         paths:
           - { id: a, method: internet, via: [rx-a], input: { router: rtr, input: 1 } }
           - { id: b, method: srt, via: [rx-b], input: { router: rtr, input: 5 } }
-broker: { listen: 127.0.0.1:${mqttPort} }
+mqtt: { url: "${broker.url}", username: sigpath, password: { env: FACS_TEST_MQTT_PW } }
 http: { listen: 127.0.0.1:${httpPort}, token: { env: FACS_TEST_TOKEN } }
 journal: { dir: ${join(dir, 'journal')} }
 `,
 	)
 	process.env['FACS_TEST_TOKEN'] = 'facs-test-token'
+	process.env['FACS_TEST_MQTT_PW'] = 'daemon-pw'
 	const config = loadConfigFile(file)
 	daemon = new Daemon({ config, log: silentLogger, firstSyncTimeoutMs: 5000 })
 	await daemon.start()
@@ -117,7 +126,7 @@ journal: { dir: ${join(dir, 'journal')} }
 	const d = daemon
 	const path = (id: string) => d.feedState('ev/pgm').paths[id]
 	await waitFor('both paths up', () => path('a')?.signal === 'up' && path('b')?.signal === 'up', 20_000, 20)
-	return { d, file, mqttPort }
+	return { d, file, mqttUrl: broker.url }
 }
 
 /** the routing requests the simulator received, as 1-based [output, input] */
@@ -218,43 +227,52 @@ describe('FACS tour (Videohub simulator, real ffmpeg and SRT)', () => {
 	)
 
 	it(
-		'over MQTT: a panel asks, gets its reply, and the report is retained; in sync and within the delay, it passes',
+		'over MQTT (mosquitto, the production ACL): a panel asks, gets its reply in its own space, the report retained; in sync and within the delay, it passes',
 		{ timeout: 90_000 },
 		async () => {
-			const { mqttPort } = await lab({ audioOffsetMs: 0, maxDelayMs: 1000 })
-			const panel = await mqtt.connectAsync(`mqtt://127.0.0.1:${mqttPort}`, { protocolVersion: 4, reconnectPeriod: 0 })
+			const { mqttUrl } = await lab({ audioOffsetMs: 0, maxDelayMs: 1000 })
+			const opts = { protocolVersion: 5 as const, reconnectPeriod: 0, username: 'desk-1', password: 'desk-pw' }
+			const panel = await mqtt.connectAsync(mqttUrl, opts)
 			try {
-				const seen: { topic: string; body: Record<string, unknown> }[] = []
-				panel.on('message', (topic, m) =>
-					seen.push({ topic, body: JSON.parse(m.toString()) as Record<string, unknown> }),
+				const seen: { topic: string; body: Record<string, unknown>; correlation?: string }[] = []
+				panel.on('message', (topic, m, packet) =>
+					seen.push({
+						topic,
+						body: JSON.parse(m.toString()) as Record<string, unknown>,
+						...(packet.properties?.correlationData
+							? { correlation: packet.properties.correlationData.toString() }
+							: {}),
+					}),
 				)
-				await panel.subscribeAsync(['sigpath/lab/events/ev/facs', 'sigpath/lab/panels/desk-1/events/ev/facs/result'], {
-					qos: 1,
-				})
+				const replies = 'sigpath/lab/replies/desk-1/facs'
+				await panel.subscribeAsync(['sigpath/lab/events/ev/facs', replies], { qos: 1 })
 				await panel.publishAsync('sigpath/lab/panels/desk-1/events/ev/facs', JSON.stringify({ operator: 'tco-2' }), {
 					qos: 1,
+					properties: { responseTopic: replies, correlationData: Buffer.from('tour-1') },
 				})
-				await waitFor('the reply', () => seen.some((s) => s.topic.endsWith('/result')), 60_000, 50)
-				const reply = seen.find((s) => s.topic.endsWith('/result'))!.body
+				await waitFor('the reply', () => seen.some((s) => s.topic === replies), 60_000, 50)
+				const reply = seen.find((s) => s.topic === replies)!
 				const states = seen.filter((s) => s.topic === 'sigpath/lab/events/ev/facs').map((s) => s.body)
 				expect(states.map((s) => s['state'])).toEqual(['running', 'done'])
 				const report = states[1]!['report'] as FacsReport
-				expect(reply, JSON.stringify(report.feeds[0]?.paths)).toEqual({ ok: true, pass: true, failed: [] })
+				expect(reply.body, JSON.stringify(report.feeds[0]?.paths)).toEqual({ ok: true, pass: true, failed: [] })
+				expect(reply.correlation).toBe('tour-1')
 				expect(report).toMatchObject({ operator: 'tco-2', via: 'mqtt:desk-1', pass: true })
 				for (const p of report.feeds[0]!.paths) expect(Math.abs(p.avOffsetMs!)).toBeLessThan(20)
 				// retained: a panel that connects later gets the last report
-				const late = await mqtt.connectAsync(`mqtt://127.0.0.1:${mqttPort}`, { protocolVersion: 4, reconnectPeriod: 0 })
+				const late = await mqtt.connectAsync(mqttUrl, opts)
 				const got = new Promise<Record<string, unknown>>((r) =>
 					late.on('message', (_t, m) => r(JSON.parse(m.toString()) as Record<string, unknown>)),
 				)
 				await late.subscribeAsync('sigpath/lab/events/ev/facs', { qos: 1 })
 				expect(await got).toMatchObject({ state: 'done', report: { pass: true } })
 				await late.endAsync()
-				// a bad payload changes nothing and is answered
+				// a bad payload changes nothing and is answered; without a response topic, on the command's /result
 				seen.length = 0
+				await panel.subscribeAsync('sigpath/lab/panels/desk-1/events/ev/facs/result', { qos: 1 })
 				await panel.publishAsync('sigpath/lab/panels/desk-1/events/ev/facs', '{"feed":"nope","x":1}', { qos: 1 })
-				await waitFor('the refusal', () => seen.some((s) => s.topic.endsWith('/result')), 5000)
-				expect(seen.find((s) => s.topic.endsWith('/result'))!.body).toMatchObject({ ok: false })
+				await waitFor('the refusal', () => seen.some((s) => s.topic.endsWith('/facs/result')), 5000)
+				expect(seen.find((s) => s.topic.endsWith('/facs/result'))!.body).toMatchObject({ ok: false })
 			} finally {
 				await panel.endAsync()
 			}

@@ -3,12 +3,14 @@
 // Path a's sender goes black, frozen or silent for a window of its stream time: the device reports degraded with
 // the cause, the feed fails over to b (healthy), /status, the alarms and the journal name the cause; when the
 // picture or sound is back the alarm clears and the feed reverts after clearMs. A cut stream still fails over at
-// lossMs: the analysis adds nothing to loss detection. (silenceMs 400: ffmpeg -re sends a frame's packets in one burst
-// every 40 ms, late by tens of ms on a busy machine.)
+// lossMs: the analysis adds nothing to loss detection. The receiver's own TS check (content.tsErrors) raises and
+// clears its ts-errors alarm (the SRT simulator's continuity errors). (silenceMs 400: ffmpeg -re sends a frame's
+// packets in one burst every 40 ms, late by tens of ms on a busy machine.)
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { SrtSim } from '../../drivers/srt/sim.ts'
 import { VideohubSim } from '../../drivers/videohub/sim.ts'
 import type { Alarm } from '../../src/control/payloads.ts'
 import { parseConfigText } from '../../src/domain/load.ts'
@@ -141,5 +143,51 @@ describe('content checks fail a path over (real ffmpeg senders, Videohub simulat
 		await waitFor('the failover to b', () => router.routingTable()[0] === 4, 3000, 5)
 		expect(performance.now() - cutAt).toBeLessThan(LOSS_MS + 1000)
 		expect(d.feedState('ev/pgm').paths['a']?.signal).toBe('down')
+	})
+})
+
+describe("the receiver's own TS check (content.tsErrors) has its alarm", () => {
+	it('continuity errors: ts-errors raised on the device with the counts, cleared after a clean interval', async () => {
+		const [port, mqttPort] = [await freeUdpPort(), await freePort()]
+		const config = parseConfigText(`
+site: { id: lab }
+devices:
+  - { id: rtr, role: router, driver: { type: videohub, host: 127.0.0.1, port: ${router.port} } }
+  - id: rx-t
+    role: srt-receiver
+    driver: { type: srt, mode: listener, bind: 127.0.0.1, port: ${port}, streamId: t, statsIntervalMs: 250, content: { tsErrors: {} } }
+events:
+  - id: ev
+    tier: grey
+    feeds:
+      - id: pgm
+        output: { router: rtr, output: 1 }
+        paths: [ { id: t, method: srt, via: [rx-t], input: { router: rtr, input: 1 } } ]
+broker: { listen: 127.0.0.1:${mqttPort} }
+journal: { dir: ${dir} }
+`)
+		daemon = new Daemon({ config, log: silentLogger, firstSyncTimeoutMs: 5000 })
+		const alarms: Alarm[] = []
+		daemon.events.on('alarm', (a) => alarms.push(a))
+		await daemon.start()
+		const tx = new SrtSim({ mode: 'caller', host: '127.0.0.1', port, streamId: 't', bitrate: 4_000_000, psi: true })
+		await tx.start()
+		try {
+			const d = daemon
+			await waitFor('up', () => d.feedState('ev/pgm').paths['t']?.signal === 'up', 8000)
+			tx.setCcErrors(50) // 2% of the payload packets
+			await waitFor('the ts-errors alarm', () => alarms.some((a) => a.code === 'ts-errors'), 5000)
+			expect(alarms.find((a) => a.code === 'ts-errors')).toMatchObject({
+				device: 'rx-t',
+				severity: 'major',
+				message: expect.stringMatching(/^rx-t: ts-errors: \d+ continuity errors in \d+ packets$/) as string,
+			})
+			expect(d.status().devices.find((x) => x.id === 'rx-t')?.cause).toMatch(/^ts-errors: /)
+			tx.setCcErrors(0)
+			await waitFor('cleared', () => alarms.some((a) => a.code === 'ts-errors' && a.severity === 'cleared'), 5000)
+			expect(alarms.filter((a) => a.code === 'ts-errors').map((a) => a.severity)).toEqual(['major', 'cleared'])
+		} finally {
+			await tx.stop()
+		}
 	})
 })
