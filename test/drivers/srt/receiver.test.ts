@@ -111,9 +111,9 @@ describe('SRT listener with our sender', () => {
 		expect(down.cause).toBe('silence')
 		expect(down.at).toBeGreaterThanOrEqual(sent.lastSentAt!)
 		expect(down.at).toBeLessThan(sent.lastSentAt! + 120 + 60)
-		// detected in native code about silenceMs after the last packet (loose bound: the bench measures it exactly)
+		// detected by the native watchdog, not libsrt's 5 s peer-idle timeout (how soon: test/bench/srt.ts, p50/p99/max)
 		expect(down.detectedAt - down.at).toBeGreaterThanOrEqual(50)
-		expect(down.detectedAt - down.at).toBeLessThan(50 + 40)
+		expect(down.detectedAt - down.at).toBeLessThan(50 + 1000)
 		expect(monotonicMs() - pausedAt).toBeLessThan(2000)
 		// every datagram the sender sent arrived on the relay, identical, in order
 		await waitFor('relay drained', () => out.datagrams.length === sent.datagrams)

@@ -115,9 +115,10 @@ describe('SRT signal reports tell the truth', () => {
 			const down = r.signals[1]!
 			expect(down.at, context).toBeGreaterThanOrEqual(stopAt - 20)
 			expect(down.cause).toBe('silence')
-			// detected silenceMs after the last arrival (loose: the bench measures the p99)
+			// detected by the watchdog silenceMs after the last arrival, not by libsrt's 5 s peer-idle timeout (how soon:
+			// test/bench/srt.ts, p50/p99/max)
 			expect(down.detectedAt - down.at, context).toBeGreaterThanOrEqual(50)
-			expect(down.detectedAt - down.at, context).toBeLessThan(50 + 40)
+			expect(down.detectedAt - down.at, context).toBeLessThan(50 + 1000)
 		}
 	}, 40_000)
 
