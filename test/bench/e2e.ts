@@ -18,7 +18,7 @@
 // still waited on it in srt_epoll_uwait).
 import { Socket } from 'node:net'
 import { monitorEventLoopDelay } from 'node:perf_hooks'
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import mqtt from 'mqtt'
@@ -30,6 +30,7 @@ import { VideohubSim } from '../../drivers/videohub/sim.ts'
 import type { FeedState } from '../../src/control/payloads.ts'
 import { parseConfigText } from '../../src/domain/load.ts'
 import { silentLogger } from '../../src/log.ts'
+import { SrtSource } from '../../src/runtime/adapters.ts'
 import { Daemon } from '../../src/runtime/daemon.ts'
 import { FakeSource } from '../support/fake-source.ts'
 import { PANEL_ACL, startMosquitto } from '../support/mosquitto.ts'
@@ -120,6 +121,17 @@ journal: { dir: ${dir} }
 	// engine counts lossMs from), or the cut for reported faults
 	const stoppedAt = new Map<string, number>()
 	for (const p of primaries) p.on('signal', (e) => e.state === 'down' && stoppedAt.set(p.deviceId, e.at))
+	// where the time goes, per failover (real SRT): the watchdog's detection, its delivery to JS, the engine's
+	// decision after lossMs, the router's confirmation; and per round what the host did meanwhile
+	const detected = new Map<string, { detect: number; deliver: number }>()
+	for (const p of primaries)
+		if (p instanceof SrtSource)
+			p.rx.on('signal', (o) => {
+				if (o.signal === 'down')
+					detected.set(p.deviceId, { detect: o.detectedAt - o.at, deliver: monotonicMs() - o.detectedAt })
+			})
+	const parts = { detect: [] as number[], deliver: [] as number[], decide: [] as number[], confirm: [] as number[] }
+	const rounds_: Round[] = []
 	await startDaemon(defer, daemon, 10_000)
 	for (const b of backups) b.report('up')
 	const samples: number[] = []
@@ -145,6 +157,10 @@ journal: { dir: ${dir} }
 		})
 		await sleep(200)
 		const before = daemon.takes.length
+		detected.clear()
+		const steal0 = stealMs()
+		const eld = monitorEventLoopDelay({ resolution: 1 })
+		eld.enable()
 		const cutAt = monotonicMs()
 		await Promise.all(senders.map((s) => s.cut()))
 		for (const f of fakePrimaries) f.report('down', cutAt)
@@ -153,12 +169,45 @@ journal: { dir: ${dir} }
 			10_000,
 			`every failover confirmed (${feeds} feeds, round ${round + 1})`,
 		)
+		eld.disable()
+		let worst = 0
 		for (const t of daemon.takes.slice(before))
-			if (t.cause === 'failover')
-				samples.push(t.confirmedAt - (stoppedAt.get(`srt-${t.feed.slice('ev/f'.length)}`) ?? cutAt))
+			if (t.cause === 'failover') {
+				const dev = `srt-${t.feed.slice('ev/f'.length)}`
+				const from = stoppedAt.get(dev) ?? cutAt
+				samples.push(t.confirmedAt - from)
+				worst = Math.max(worst, t.confirmedAt - from)
+				const d = detected.get(dev)
+				if (d) {
+					parts.detect.push(d.detect)
+					parts.deliver.push(d.deliver)
+				}
+				parts.decide.push(t.sentAt - from - LOSS_MS)
+				parts.confirm.push(t.confirmedAt - t.sentAt)
+			}
+		rounds_.push({ worst, stealMs: stealMs() - steal0, eldMaxMs: eld.max / 1e6 })
 		await Promise.all(senders.map((s) => s.stop()))
 	}
-	return distribution(samples)
+	return { ...distribution(samples), parts, rounds: rounds_ }
+}
+
+interface Round {
+	/** the round's slowest failover, ms */
+	worst: number
+	/** the hypervisor's steal time over the round, summed over the CPUs (/proc/stat), ms */
+	stealMs: number
+	/** the event loop's longest delay over the round, ms */
+	eldMaxMs: number
+}
+
+/** steal time (the hypervisor ran something else on our vCPUs), all CPUs, ms; NaN where /proc/stat has none */
+function stealMs(): number {
+	try {
+		const cpu = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/)
+		return (Number(cpu[8]) * 1000) / 100 // USER_HZ is 100 on Linux
+	} catch {
+		return Number.NaN
+	}
 }
 
 /** B: a v5 panel sends takes at 100/s through mosquitto; reply (after the tally confirmed) and state message timed. */
@@ -325,10 +374,21 @@ async function bench(b: Bench): Promise<void> {
 				[100, ROUNDS, false],
 			]
 	const rowsA: (string | number)[][] = []
+	const partsRows: (string | number)[][] = []
+	const roundRows: (string | number)[][] = []
 	for (const [n, rounds, real] of configsA) {
 		const name = `${n} feed${n > 1 ? 's' : ''} at once ${real ? '(SRT cut)' : '(device reports)'}`
 		const r = await b.scope((defer) => signalStop(defer, n, rounds, real))
 		rowsA.push([name, r.n, fixed(r.p50, 1), fixed(r.p99, 1), fixed(r.max, 1), fixed(r.p99 - LOSS_MS, 1)])
+		if (real) {
+			for (const [part, xs] of Object.entries(r.parts)) {
+				const d = distribution(xs)
+				partsRows.push([name, part, d.n, fixed(d.p50, 1), fixed(d.p99, 1), fixed(d.max, 1)])
+			}
+			r.rounds.forEach((x, i) =>
+				roundRows.push([name, i + 1, fixed(x.worst, 1), fixed(x.stealMs, 0), fixed(x.eldMaxMs, 1)]),
+			)
+		}
 		b.sane(`A. ${name}: failovers timed`, r.n === n * rounds, `${r.n} of ${n * rounds}`)
 		b.goal({
 			what: `A. ${name} p99`,
@@ -344,6 +404,15 @@ async function bench(b: Bench): Promise<void> {
 		`A. signal stop -> backup confirmed on the router tally; lossMs ${LOSS_MS}. SRT cut: a real SRT sender's socket closed (silenceMs 50), measured from the receiver's timestamp of the stream's last packet; device reports: the primaries' devices report down, stamped at the cut (100 senders and receivers in one process need more than two cores)`,
 	)
 	console.log(table(['failing', 'samples', 'p50 ms', 'p99 ms', 'max ms', 'p99 - lossMs'], rowsA))
+	console.log('')
+	console.log(
+		'A, where the time goes (real SRT rows): detect = last packet -> native watchdog report (silenceMs 50); deliver = native report -> JS; decide = engine take sent - (last packet + lossMs); confirm = take sent -> tally read',
+	)
+	console.log(table(['failing', 'part', 'samples', 'p50 ms', 'p99 ms', 'max ms'], partsRows))
+	console.log(
+		"A, per round (real SRT rows): the slowest failover, the hypervisor steal time (/proc/stat, all CPUs) and the event loop's longest delay over the round",
+	)
+	console.log(table(['failing', 'round', 'slowest ms', 'steal ms', 'ELD max ms'], roundRows))
 	console.log('')
 	const p = await b.scope((defer) => panelCommands(defer, COMMANDS))
 	console.log(
