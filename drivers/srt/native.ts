@@ -127,7 +127,9 @@ export interface NativeSenderCounters {
 
 export interface NativeSender {
 	start(): { port: number }
-	stop(): void
+	/** asks the send thread to stop; joins it (true) only if it has finished or `wait`; else the "closed" event
+	 * tells when stop(true) is immediate */
+	stop(wait?: boolean): boolean
 	setPaused(paused: boolean): void
 	setBitrate(bps: number): void
 	/** skip one continuity_counter value of the payload PID every n of its packets (0: none) */

@@ -47,6 +47,7 @@ export interface SrtSimEvents {
 export class SrtSim extends EventEmitter<SrtSimEvents> {
 	#native: NativeSender | undefined
 	#relay: UdpImpairment | undefined
+	#whenClosed: (() => void) | undefined
 	#state: SrtSimState = 'idle'
 	#port = 0
 
@@ -131,6 +132,7 @@ export class SrtSim extends EventEmitter<SrtSimEvents> {
 				})
 				break
 			case 'closed':
+				this.#whenClosed?.()
 				this.emit('closed', { at: e.at })
 				break
 			case 'error':
@@ -156,8 +158,20 @@ export class SrtSim extends EventEmitter<SrtSimEvents> {
 
 	/** Closes the SRT socket at once (the peer gets SRT's shutdown); the relay, if any, goes too. */
 	async cut(): Promise<void> {
-		this.#native?.stop()
+		const native = this.#native
 		this.#native = undefined
+		// the send thread wakes from its pacing sleep and closes the socket in a few ms: waited for here without
+		// holding the event loop (a daemon under test shares this process), then joined at once
+		if (native && !native.stop()) {
+			const closed = new Promise<void>((resolve) => {
+				this.#whenClosed = resolve
+			})
+			let timer: NodeJS.Timeout | undefined
+			await Promise.race([closed, new Promise<void>((resolve) => (timer = setTimeout(resolve, 2000)))])
+			clearTimeout(timer)
+			this.#whenClosed = undefined
+		}
+		native?.stop(true)
 		await this.#relay?.stop()
 		this.#relay = undefined
 		if (this.#state !== 'stopped') this.#state = 'cut'

@@ -4,11 +4,27 @@
 
 #include <atomic>
 #include <mutex>
+#include <string>
 #include <thread>
 
 #include "common.h"
 
 namespace sigpath {
+
+// Holds this process's shared caller multiplexer for one caller's lifetime (sender.cc says why).
+class SharedMux {
+ public:
+  explicit SharedMux(int family);
+  ~SharedMux();
+  SharedMux(const SharedMux&) = delete;
+  SharedMux& operator=(const SharedMux&) = delete;
+  // binds s to the shared port ("" when done, or when there is no anchor and s keeps a multiplexer of its own)
+  std::string Bind(SRTSOCKET s);
+
+ private:
+  int family_;
+  bool held_ = false;
+};
 
 class Sender : public Napi::ObjectWrap<Sender> {
  public:
@@ -46,6 +62,7 @@ class Sender : public Napi::ObjectWrap<Sender> {
   std::atomic<int64_t> bitrate_{5000000};
   std::atomic<bool> paused_{false};
   std::atomic<bool> stopping_{false};
+  std::atomic<bool> finished_{false};  // Run has returned: a join is immediate
 
   std::atomic<int64_t> tsPackets_{0};  // TS packets made (continuity counters count on it), sent or dropped
   // what was sent, counted together so that counters() never sees a datagram half counted
