@@ -143,6 +143,8 @@ export interface SrtBinding {
 	setLogHandler(fn: (level: number, area: string, message: string) => void, level: number): void
 	clearLogHandler(): void
 	monotonicMs(): number
+	/** bytes the kernel holds unread for a local UDP port (4: /proc/net/udp, 6: udp6), -1 when unknown */
+	kernelRxQueued(family: 4 | 6, port: number): number
 	rejectReasonText(code: number): string
 	srtVersion: string
 }

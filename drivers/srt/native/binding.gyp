@@ -5,7 +5,7 @@
   "targets": [
     {
       "target_name": "sigpath_srt",
-      "sources": ["src/addon.cc", "src/common.cc", "src/receiver.cc", "src/receiver_conns.cc", "src/sender.cc", "src/tscheck.cc", "src/stall.cc"],
+      "sources": ["src/addon.cc", "src/common.cc", "src/receiver.cc", "src/receiver_conns.cc", "src/sender.cc", "src/tscheck.cc", "src/stall.cc", "src/mux.cc", "src/kernelq.cc"],
       "dependencies": ["<!(node -p \"require('node-addon-api').targets\"):node_addon_api_except"],
       "cflags_cc": ["-std=c++17", "-O2", "-Wall", "-Wextra", "-Wno-unused-parameter", "<!@(pkg-config --cflags srt)"],
       "libraries": ["<!@(pkg-config --libs srt)", "-lpthread"],

@@ -199,3 +199,51 @@ describe('many simulated venues in one process', () => {
 		signals.forEach((s, i) => expect(s, `receiver ${i}`).toEqual(['up (packets)']))
 	}, 30_000)
 })
+
+describe("the kernel's receive queue, the watchdog's last look before it reports silence", () => {
+	// The watchdog never reports silence while datagrams wait in the kernel for the receiver's port (libsrt behind,
+	// not the stream stopped): this is the count it reads. The port's owner is a process that reads only when told.
+	it('counts the bytes waiting unread on a UDP port, and nothing once they are read', async () => {
+		const { spawn } = await import('node:child_process')
+		const { createSocket } = await import('node:dgram')
+		const b = loadSrtBinding()
+		const owner = spawn(
+			'python3',
+			[
+				'-c',
+				[
+					'import socket, sys',
+					's = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)',
+					"s.bind(('127.0.0.1', 0))",
+					'print(s.getsockname()[1], flush=True)',
+					'sys.stdin.readline()',
+					's.setblocking(False)',
+					'n = 0',
+					'while True:',
+					'    try: s.recv(2048); n += 1',
+					'    except BlockingIOError: break',
+					"print('read', n, flush=True)",
+					'sys.stdin.readline()',
+				].join('\n'),
+			],
+			{ stdio: ['pipe', 'pipe', 'inherit'] },
+		)
+		cleanups.push(() => void owner.kill())
+		let out = ''
+		owner.stdout.setEncoding('utf8').on('data', (d: string) => (out += d))
+		await waitFor('the port', () => out.includes('\n'), 5000)
+		const port = Number(out.split('\n')[0])
+		expect(b.kernelRxQueued(4, port)).toBe(0)
+		const tx = createSocket('udp4')
+		cleanups.push(() => new Promise<void>((resolve) => tx.close(() => resolve())))
+		for (let i = 0; i < 5; i++)
+			await new Promise<void>((resolve, reject) =>
+				tx.send(Buffer.alloc(1316), port, '127.0.0.1', (e) => (e ? reject(e) : resolve())),
+			)
+		await waitFor('the datagrams queued', () => b.kernelRxQueued(4, port) >= 5 * 1316, 2000)
+		owner.stdin.write('\n')
+		await waitFor('the owner reading them', () => out.includes('read 5'), 5000)
+		expect(b.kernelRxQueued(4, port)).toBe(0)
+		owner.stdin.write('\n')
+	})
+})

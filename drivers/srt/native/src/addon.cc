@@ -1,9 +1,10 @@
 // sigpath's own libsrt binding (Node-API through node-addon-api), built against Debian's libsrt-openssl-dev.
 // Exports: Receiver, Sender, setLogHandler(fn, level), clearLogHandler(), monotonicMs(), rejectReasonText(code),
-// srtVersion.
+// kernelRxQueued(family, port), srtVersion.
 #include <mutex>
 
 #include "common.h"
+#include "kernelq.h"
 #include "receiver.h"
 #include "sender.h"
 
@@ -82,12 +83,23 @@ Napi::Value RejectReasonText(const Napi::CallbackInfo& info) {
 
 }  // namespace
 
+// kernelRxQueued(6 | 4, port): the bytes the kernel holds unread for a local UDP port, -1 if unknown (kernelq.h); for
+// the tests
+Napi::Value KernelRxQueuedJs(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 2 || !info[0].IsNumber() || !info[1].IsNumber())
+    throw Napi::TypeError::New(env, "kernelRxQueued(family 4 or 6, port)");
+  int family = info[0].ToNumber().Int32Value() == 6 ? AF_INET6 : AF_INET;
+  return Napi::Number::New(env, static_cast<double>(KernelRxQueuedBytes(family, info[1].ToNumber().Int32Value())));
+}
+
 Napi::Object InitAll(Napi::Env env, Napi::Object exports) {
   exports.Set("Receiver", Receiver::Init(env));
   exports.Set("Sender", Sender::Init(env));
   exports.Set("setLogHandler", Napi::Function::New(env, SetLogHandler));
   exports.Set("clearLogHandler", Napi::Function::New(env, ClearLogHandler));
   exports.Set("monotonicMs", Napi::Function::New(env, MonotonicMsJs));
+  exports.Set("kernelRxQueued", Napi::Function::New(env, KernelRxQueuedJs));
   exports.Set("rejectReasonText", Napi::Function::New(env, RejectReasonText));
   uint32_t v = srt_getversion();
   exports.Set("srtVersion", std::to_string(v >> 16) + "." + std::to_string((v >> 8) & 0xFF) + "." + std::to_string(v & 0xFF));

@@ -1,4 +1,5 @@
 #include "receiver.h"
+#include "kernelq.h"
 #include "stall.h"
 
 #include <netinet/in.h>
@@ -23,6 +24,9 @@ constexpr int kConnWaitMs = 5;  // the longest epoll wait while connected: how s
 constexpr int64_t kSampleNs = 1000000;   // the receive thread reads libsrt's arrival counts at most this often
 constexpr int64_t kLateNs = 2000000;     // a watchdog wake-up later than this: the process was starved
 constexpr int64_t kRecheckNs = 1000000;  // then it looks again after this, on time, before judging
+// how long past its deadline a silence may wait for libsrt to read what the kernel holds for it (kernelq.h): a
+// libsrt that stands still longer than this has failed in a way the operator must hear about
+constexpr int64_t kKernelHoldNs = 1000000000;
 constexpr int kMaxEvents = 64;
 constexpr int kBufSize = 1500;  // one SRT live payload is at most 1456 bytes
 }  // namespace
@@ -196,6 +200,8 @@ std::string Receiver::SetupSocket(int* localPort) {
     if (srt_getsockname(sock_, reinterpret_cast<sockaddr*>(&bound), &blen) == 0)
       *localPort = ntohs(bound.ss_family == AF_INET ? reinterpret_cast<sockaddr_in*>(&bound)->sin_port
                                                     : reinterpret_cast<sockaddr_in6*>(&bound)->sin6_port);
+    family_ = sa.ss_family;
+    localPort_ = *localPort;
     int ev = SRT_EPOLL_IN | SRT_EPOLL_ERR;
     if (srt_epoll_add_usock(eid_, sock_, &ev) != 0) return SrtLastError("srt_epoll_add_usock");
   } else {
@@ -205,6 +211,14 @@ std::string Receiver::SetupSocket(int* localPort) {
     // out after SRTO_CONNTIMEO) through epoll and can be stopped at any moment.
     if (srt_connect(sock_, reinterpret_cast<sockaddr*>(&sa), static_cast<int>(salen)) == SRT_ERROR)
       return SrtLastError(("srt_connect " + opt_.host + ":" + std::to_string(opt_.port)).c_str());
+    // srt_connect bound the caller to a port of its own (its multiplexer): the one the kernel queues its packets on
+    sockaddr_storage bound;
+    int blen = sizeof bound;
+    if (srt_getsockname(sock_, reinterpret_cast<sockaddr*>(&bound), &blen) == 0) {
+      family_ = bound.ss_family;
+      localPort_ = ntohs(bound.ss_family == AF_INET ? reinterpret_cast<sockaddr_in*>(&bound)->sin_port
+                                                    : reinterpret_cast<sockaddr_in6*>(&bound)->sin6_port);
+    }
   }
   return "";
 }
@@ -345,6 +359,13 @@ void Receiver::Watchdog() {
     // packets still unread in the kernel's socket buffer: judge only from a look taken on time. (Under SCHED_FIFO
     // both are on time and this never delays a report.)
     if (target != 0 && now - target > kLateNs) {
+      sleepUntil(now + kRecheckNs);
+      continue;
+    }
+    // Nothing counted, on time. Unless libsrt is itself behind: datagrams waiting in the kernel for our port arrived
+    // and are not silence (kernelq.h). Judge once libsrt has taken them, or when it has stood still too long.
+    int port = localPort_.load(std::memory_order_relaxed);
+    if (port > 0 && now - deadline < kKernelHoldNs && KernelRxQueuedBytes(family_, port) > 0) {
       sleepUntil(now + kRecheckNs);
       continue;
     }

@@ -97,6 +97,9 @@ class Receiver : public Napi::ObjectWrap<Receiver> {
   std::atomic<Signal> signal_{Signal::None};
   bool armed_ = false;                  // silence detection running (under sigMutex_)
   std::atomic<int64_t> watchNs_{0};     // silence counts from here: the last arrival
+  // the UDP port libsrt reads this receiver's packets from (the listener's, or the caller's own), its family
+  std::atomic<int> localPort_{0};
+  int family_ = AF_INET;
   std::mutex arrMutex_;                 // arrivals_ (both threads sample; the receive thread adds and removes)
   std::unordered_map<SRTSOCKET, Arrivals> arrivals_;
   std::atomic<int64_t> lastArrivalNs_{0};

@@ -4,27 +4,11 @@
 
 #include <atomic>
 #include <mutex>
-#include <string>
 #include <thread>
 
 #include "common.h"
 
 namespace sigpath {
-
-// Holds this process's shared caller multiplexer for one caller's lifetime (sender.cc says why).
-class SharedMux {
- public:
-  explicit SharedMux(int family);
-  ~SharedMux();
-  SharedMux(const SharedMux&) = delete;
-  SharedMux& operator=(const SharedMux&) = delete;
-  // binds s to the shared port ("" when done, or when there is no anchor and s keeps a multiplexer of its own)
-  std::string Bind(SRTSOCKET s);
-
- private:
-  int family_;
-  bool held_ = false;
-};
 
 class Sender : public Napi::ObjectWrap<Sender> {
  public:

@@ -1,0 +1,97 @@
+#include "mux.h"
+
+#include <netinet/in.h>
+
+#include <mutex>
+
+namespace sigpath {
+
+namespace {
+std::mutex gMuxMutex;
+struct Anchor {
+  SRTSOCKET sock = SRT_INVALID_SOCK;
+  int port = 0;
+  int users = 0;
+};
+Anchor gAnchors[2][2];  // [pool][AF_INET, AF_INET6]
+
+int AnchorIndex(int family) { return family == AF_INET6 ? 1 : 0; }
+
+void Wildcard(int family, int port, sockaddr_storage* sa, socklen_t* len) {
+  *sa = sockaddr_storage{};
+  if (family == AF_INET6) {
+    auto* a = reinterpret_cast<sockaddr_in6*>(sa);
+    a->sin6_family = AF_INET6;
+    a->sin6_addr = in6addr_any;
+    a->sin6_port = htons(static_cast<uint16_t>(port));
+    *len = sizeof(sockaddr_in6);
+  } else {
+    auto* a = reinterpret_cast<sockaddr_in*>(sa);
+    a->sin_family = AF_INET;
+    a->sin_addr.s_addr = htonl(INADDR_ANY);
+    a->sin_port = htons(static_cast<uint16_t>(port));
+    *len = sizeof(sockaddr_in);
+  }
+}
+
+// IPv6 sockets are v6-only, so that an IPv4 and an IPv6 anchor never claim one another's wildcard
+std::string SetFamilyOptions(SRTSOCKET s, int family) {
+  if (family != AF_INET6) return "";
+  int one = 1;
+  return srt_setsockflag(s, SRTO_IPV6ONLY, &one, sizeof one) == 0 ? "" : SrtLastError("SRTO_IPV6ONLY");
+}
+}  // namespace
+
+SharedMux::SharedMux(int family, Pool pool) : family_(family == AF_INET6 ? AF_INET6 : AF_INET), pool_(pool) {
+  std::lock_guard<std::mutex> lock(gMuxMutex);
+  Anchor& a = gAnchors[pool_][AnchorIndex(family_)];
+  if (a.users == 0) {
+    SRTSOCKET s = srt_create_socket();
+    sockaddr_storage sa;
+    socklen_t len;
+    Wildcard(family_, 0, &sa, &len);
+    bool ok = s != SRT_INVALID_SOCK && SetFamilyOptions(s, family_).empty() &&
+              srt_bind(s, reinterpret_cast<sockaddr*>(&sa), static_cast<int>(len)) == 0;
+    sockaddr_storage bound;
+    int blen = sizeof bound;
+    ok = ok && srt_getsockname(s, reinterpret_cast<sockaddr*>(&bound), &blen) == 0;
+    if (!ok) {
+      if (s != SRT_INVALID_SOCK) srt_close(s);
+      return;  // no anchor: this caller gets a multiplexer of its own, as libsrt would give it
+    }
+    a.sock = s;
+    a.port = ntohs(bound.ss_family == AF_INET6 ? reinterpret_cast<sockaddr_in6*>(&bound)->sin6_port
+                                               : reinterpret_cast<sockaddr_in*>(&bound)->sin_port);
+  }
+  a.users++;
+  held_ = true;
+}
+
+SharedMux::~SharedMux() {
+  if (!held_) return;
+  std::lock_guard<std::mutex> lock(gMuxMutex);
+  Anchor& a = gAnchors[pool_][AnchorIndex(family_)];
+  if (--a.users == 0) {
+    srt_close(a.sock);
+    a.sock = SRT_INVALID_SOCK;
+    a.port = 0;
+  }
+}
+
+std::string SharedMux::Bind(SRTSOCKET s) {
+  if (!held_) return "";
+  int port;
+  {
+    std::lock_guard<std::mutex> lock(gMuxMutex);
+    port = gAnchors[pool_][AnchorIndex(family_)].port;
+  }
+  std::string err = SetFamilyOptions(s, family_);
+  if (!err.empty()) return err;
+  sockaddr_storage sa;
+  socklen_t len;
+  Wildcard(family_, port, &sa, &len);
+  if (srt_bind(s, reinterpret_cast<sockaddr*>(&sa), static_cast<int>(len)) != 0) return SrtLastError("srt_bind (shared)");
+  return "";
+}
+
+}  // namespace sigpath
