@@ -3,53 +3,27 @@
 // token; each with one line and exit 2, nothing routed. A QC take the router refuses (another controller's lock)
 // fails that path and, the QC output not put back, the tour. The daemon here has paths whose devices report nothing
 // (inventory only): their signal is judged on the QC monitor, the report says so.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { VideohubSim } from '../../drivers/videohub/sim.ts'
 import { main } from '../../src/cli/main.ts'
-import { loadConfigFile, parseConfigText } from '../../src/domain/load.ts'
-import { silentLogger } from '../../src/log.ts'
-import { Daemon } from '../../src/runtime/daemon.ts'
-import { StatusServer } from '../../src/status/server.ts'
+import { parseConfigText } from '../../src/domain/load.ts'
+import { captureIo, openFacsRig, type FacsRig } from '../support/facs-rig.ts'
 import { freePort } from '../support/peers.ts'
 import { waitFor } from '../drivers/srt/helpers.ts'
 
-let dir: string
-let router: VideohubSim
-let daemon: Daemon | undefined
-let server: StatusServer | undefined
+let rig: FacsRig
 
 beforeEach(async () => {
-	dir = mkdtempSync(join(tmpdir(), 'sigpath-facs-'))
-	router = new VideohubSim({ inputs: 8, outputs: 8, routing: [0, 1, 2, 3, 4, 5, 6, 6] })
-	await router.start({ host: '127.0.0.1', port: 0 })
+	rig = await openFacsRig()
 })
-afterEach(async () => {
-	await server?.stop()
-	server = undefined
-	await daemon?.stop()
-	daemon = undefined
-	await router.stop()
-	rmSync(dir, { recursive: true, force: true })
-})
-
-function cli() {
-	let out = ''
-	let err = ''
-	return {
-		io: { out: (t: string) => void (out += t), err: (t: string) => void (err += t) },
-		out: () => out,
-		err: () => err,
-	}
-}
+afterEach(async () => rig.close())
 
 function yaml(o: { httpPort: number; mqttPort: number; qc: string; feedFacs?: string }): string {
 	return `
 site: { id: lab }
 devices:
-  - { id: rtr, role: router, driver: { type: videohub, host: 127.0.0.1, port: ${router.port} } }
+  - { id: rtr, role: router, driver: { type: videohub, host: 127.0.0.1, port: ${rig.router.port} } }
   - { id: rtr-2, role: router }
   - { id: enc-a, role: encoder }
   - { id: enc-b, role: encoder }
@@ -69,21 +43,16 @@ events:
           - { id: a, method: fiber, via: [enc-a], input: { router: rtr, input: 2 } }
 broker: { listen: 127.0.0.1:${o.mqttPort} }
 http: { listen: 127.0.0.1:${o.httpPort}, token: facs-secret-token }
-journal: { dir: ${join(dir, 'journal')} }
+journal: { dir: ${join(rig.dir, 'journal')} }
 `
 }
 
 async function start(qc = '{ router: rtr, output: 8 }') {
 	const [httpPort, mqttPort] = await Promise.all([freePort(), freePort()])
-	const file = join(dir, 'sigpath.yaml')
+	const file = join(rig.dir, 'sigpath.yaml')
 	writeFileSync(file, yaml({ httpPort, mqttPort, qc }))
-	const config = loadConfigFile(file)
-	daemon = new Daemon({ config, log: silentLogger, firstSyncTimeoutMs: 3000 })
-	await daemon.start()
-	await waitFor('the first sync', () => daemon!.isReady(), 8000)
-	server = new StatusServer({ daemon, listen: config.http!.listen, token: config.http!.token, log: silentLogger })
-	await server.start()
-	return { file, d: daemon, url: server.address!.url }
+	const { daemon, url } = await rig.serve(file, 3000)
+	return { file, d: daemon, url }
 }
 
 describe('FACS refusals', () => {
@@ -102,28 +71,28 @@ describe('FACS refusals', () => {
 			'events[0].facs: avSync needs dwellMs of at least 3000 (feed ev/pgm has 1000)',
 		)
 		// `sigpath facs` and `sigpath check` say it in one line, exit 2, and nothing is routed
-		const file = join(dir, 'bad.yaml')
+		const file = join(rig.dir, 'bad.yaml')
 		writeFileSync(file, bad('{ router: rtr, output: 1 }'))
 		for (const argv of [
 			['facs', file, '--event', 'ev'],
 			['check', file],
 		]) {
-			const c = cli()
+			const c = captureIo()
 			expect(await main(argv, c.io)).toBe(2)
 			expect(c.err()).toMatch(
 				/events\[0\]\.facs\.qcOutput: router "rtr" output 1 is the program output of feed ev\/pgm/,
 			)
 			expect(c.err()).not.toMatch(/\n\s+at /)
 		}
-		expect(router.routingRequests).toBe(0)
+		expect(rig.router.routingRequests).toBe(0)
 	})
 
 	it('bad arguments, no daemon, a second tour, no token: one line each, exit 2, nothing routed', async () => {
 		const [httpPort, mqttPort] = await Promise.all([freePort(), freePort()])
-		const file = join(dir, 'sigpath.yaml')
+		const file = join(rig.dir, 'sigpath.yaml')
 		writeFileSync(file, yaml({ httpPort, mqttPort, qc: '{ router: rtr, output: 8 }' }))
 		const run = async (...argv: string[]) => {
-			const c = cli()
+			const c = captureIo()
 			const code = await main(['facs', file, ...argv], c.io)
 			return { code, err: c.err(), out: c.out() }
 		}
@@ -140,11 +109,11 @@ describe('FACS refusals', () => {
 			err: expect.stringMatching(/^sigpath facs: --event is required\n/) as string,
 		})
 		// named tokens (§6a): the operator token to ask with is named when there are several; a viewer's is refused
-		const named = join(dir, 'named.yaml')
+		const named = join(rig.dir, 'named.yaml')
 		const tokens = `http: { listen: 127.0.0.1:${httpPort}, tokens: [ { name: desk, token: aaaaaaaaaaaa, role: operator }, { name: tco, token: bbbbbbbbbbbb, role: operator }, { name: wall, token: cccccccccccc, role: viewer } ] }`
 		writeFileSync(named, yaml({ httpPort, mqttPort, qc: '{ router: rtr, output: 8 }' }).replace(/^http: .*$/m, tokens))
 		const byName = async (...argv: string[]) => {
-			const c = cli()
+			const c = captureIo()
 			return { code: await main(['facs', named, '--event', 'ev', ...argv], c.io), err: c.err() }
 		}
 		expect(await byName()).toEqual({
@@ -162,12 +131,7 @@ describe('FACS refusals', () => {
 		)
 
 		// a daemon: one tour at a time; the second is refused while the first runs
-		const config = loadConfigFile(file)
-		daemon = new Daemon({ config, log: silentLogger, firstSyncTimeoutMs: 3000 })
-		await daemon.start()
-		await waitFor('the first sync', () => daemon!.isReady(), 8000)
-		server = new StatusServer({ daemon, listen: config.http!.listen, token: config.http!.token, log: silentLogger })
-		await server.start()
+		const { daemon, url } = await rig.serve(file, 3000)
 		const first = daemon.facs.run({ event: 'ev', operator: 'bco-1', via: 'test' })
 		const second = await run('--event', 'ev')
 		expect(second).toMatchObject({
@@ -191,43 +155,43 @@ describe('FACS refusals', () => {
 			notes: ['no device on this path reports its signal: judge it on the QC monitor'],
 		})
 		// a command without the token, or with a wrong one, is refused before anything is routed
-		const before = router.routingRequests
+		const before = rig.router.routingRequests
 		for (const auth of [undefined, 'Bearer wrong']) {
-			const res = await fetch(`${server.address!.url}/events/ev/facs`, {
+			const res = await fetch(`${url}/events/ev/facs`, {
 				method: 'POST',
 				...(auth ? { headers: { authorization: auth } } : {}),
 			})
 			expect([401, 403]).toContain(res.status)
 		}
-		const badBody = await fetch(`${server.address!.url}/events/ev/facs`, {
+		const badBody = await fetch(`${url}/events/ev/facs`, {
 			method: 'POST',
 			headers: { authorization: 'Bearer facs-secret-token' },
 			body: '{"feed":"pgm","extra":true}',
 		})
 		expect(badBody.status).toBe(400)
-		expect(router.routingRequests).toBe(before)
+		expect(rig.router.routingRequests).toBe(before)
 	})
 
 	it('a QC take the router refuses fails that path, and a QC output that cannot be put back fails the tour: exit 1 names both', async () => {
 		const { file } = await start()
-		router.lockByPanel(7) // another controller holds the QC output
-		const c = cli()
+		rig.router.lockByPanel(7) // another controller holds the QC output
+		const c = captureIo()
 		expect(await main(['facs', file, '--event', 'ev', '--feed', 'pgm', '--json'], c.io)).toBe(1)
 		const report = JSON.parse(c.out()) as { failed: string[]; feeds: { restored: { ok: boolean } }[] }
 		expect(report.failed[0]).toMatch(/^ev\/pgm\/a: the QC take failed: /)
 		expect(report.failed.at(-1)).toMatch(/^ev\/pgm: QC output not put back: /)
 		expect(report.feeds[0]!.restored.ok).toBe(false)
-		expect(router.routingTable()[0]).toBe(0)
+		expect(rig.router.routingTable()[0]).toBe(0)
 	})
 
 	it('a daemon that stops during a tour cuts it short and puts the QC output back first', async () => {
 		const { d } = await start()
 		const tour = d.facs.run({ event: 'ev', operator: 'bco-1', via: 'test' })
-		await waitFor('path a on the QC output', () => router.routingTable()[7] === 0, 5000)
+		await waitFor('path a on the QC output', () => rig.router.routingTable()[7] === 0, 5000)
 		await d.stop()
-		daemon = undefined
+		rig.daemon = undefined
 		const r = await tour
-		expect(router.routingTable()[7]).toBe(6)
+		expect(rig.router.routingTable()[7]).toBe(6)
 		expect(r.ok && r.report.feeds[0]!.restored).toEqual({ ok: true, input: 7 })
 		expect(r.ok && r.report.feeds[0]!.paths.map((p) => p.path)).toEqual(['a'])
 	})
@@ -242,6 +206,6 @@ describe('FACS refusals', () => {
 			status: 'refused',
 			error: 'router rtr output 1 is the program output of feed ev/pgm: FACS never touches a program output',
 		})
-		expect(router.routingRequests).toBe(0)
+		expect(rig.router.routingRequests).toBe(0)
 	})
 })

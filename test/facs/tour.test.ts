@@ -4,62 +4,36 @@
 // a known number of ms after its picture. Path a is watched by the content checks' analyser, b by one the tour
 // starts itself. The tour is asked through `sigpath facs` (the CLI, over HTTP) and through MQTT; it takes only the
 // QC output, puts it back, and journals what it did.
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import mqtt from 'mqtt'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import type { Block } from '../../drivers/videohub/codec.ts'
-import { VideohubSim } from '../../drivers/videohub/sim.ts'
 import { main } from '../../src/cli/main.ts'
-import { loadConfigFile } from '../../src/domain/load.ts'
 import type { FacsReport } from '../../src/facs/report.ts'
 import { readRecords } from '../../src/journal/index.ts'
-import { silentLogger } from '../../src/log.ts'
-import { Daemon } from '../../src/runtime/daemon.ts'
-import { StatusServer } from '../../src/status/server.ts'
+import { captureIo, openFacsRig, type FacsRig } from '../support/facs-rig.ts'
 import { senderArgs, srtUrl } from '../support/ffmpeg.ts'
 import { startMosquitto, type Mosquitto } from '../support/mosquitto.ts'
 import { freePort, requireBinary, spawnPeer, type Peer } from '../support/peers.ts'
 import { freeUdpPort, waitFor } from '../drivers/srt/helpers.ts'
 
-let dir: string
-let router: VideohubSim
-let daemon: Daemon | undefined
-let server: StatusServer | undefined
+let rig: FacsRig
 let sender: Peer | undefined
 let broker: Mosquitto | undefined
 
 beforeEach(async () => {
-	dir = mkdtempSync(join(tmpdir(), 'sigpath-facs-'))
-	// output 1 (the program) on input 1; output 8 (the QC output) on input 7, what the QC monitor showed before
-	router = new VideohubSim({ inputs: 8, outputs: 8, routing: [0, 1, 2, 3, 4, 5, 6, 6] })
-	await router.start({ host: '127.0.0.1', port: 0 })
+	rig = await openFacsRig()
 })
 afterEach(async () => {
 	await sender?.stop()
 	sender = undefined
-	await server?.stop()
-	server = undefined
-	await daemon?.stop()
-	daemon = undefined
-	await router.stop()
+	await rig.close()
 	await broker?.close()
 	broker = undefined
-	rmSync(dir, { recursive: true, force: true })
 })
 
 const ADDED_DELAY_MS = 500
-
-function captured() {
-	let out = ''
-	let err = ''
-	return {
-		io: { out: (t: string) => void (out += t), err: (t: string) => void (err += t) },
-		out: () => out,
-		err: () => err,
-	}
-}
 
 async function lab(o: { audioOffsetMs: number; maxDelayMs: number; qcOutput?: number }) {
 	const [portA, portB, relayA, relayB, httpPort] = await Promise.all([
@@ -74,13 +48,13 @@ async function lab(o: { audioOffsetMs: number; maxDelayMs: number; qcOutput?: nu
 		{ sigpath: 'daemon-pw', 'desk-1': 'desk-pw' },
 		readFileSync('config/mosquitto.acl', 'utf8'),
 	)
-	const file = join(dir, 'sigpath.yaml')
+	const file = join(rig.dir, 'sigpath.yaml')
 	writeFileSync(
 		file,
 		`
 site: { id: lab }
 devices:
-  - { id: rtr, role: router, driver: { type: videohub, host: 127.0.0.1, port: ${router.port} } }
+  - { id: rtr, role: router, driver: { type: videohub, host: 127.0.0.1, port: ${rig.router.port} } }
   - id: rx-a
     role: srt-receiver
     driver: { type: srt, mode: listener, bind: 127.0.0.1, port: ${portA}, streamId: a, silenceMs: 400, relayTo: "udp://127.0.0.1:${relayA}", content: { black: { ms: 3000 } } }
@@ -99,17 +73,12 @@ events:
           - { id: b, method: srt, via: [rx-b], input: { router: rtr, input: 5 } }
 mqtt: { url: "${broker.url}", username: sigpath, password: { env: FACS_TEST_MQTT_PW } }
 http: { listen: 127.0.0.1:${httpPort}, token: { env: FACS_TEST_TOKEN } }
-journal: { dir: ${join(dir, 'journal')} }
+journal: { dir: ${join(rig.dir, 'journal')} }
 `,
 	)
 	process.env['FACS_TEST_TOKEN'] = 'facs-test-token'
 	process.env['FACS_TEST_MQTT_PW'] = 'daemon-pw'
-	const config = loadConfigFile(file)
-	daemon = new Daemon({ config, log: silentLogger, firstSyncTimeoutMs: 5000 })
-	await daemon.start()
-	await waitFor('the first sync', () => daemon!.isReady(), 8000)
-	server = new StatusServer({ daemon, listen: config.http!.listen, token: config.http!.token, log: silentLogger })
-	await server.start()
+	const { daemon: d } = await rig.serve(file, 5000)
 	// one encode of the pattern, to both paths (ffmpeg's tee muxer: the same PTS on both)
 	const args = senderArgs('-', { flashBeep: { audioOffsetMs: o.audioOffsetMs } })
 	const tee = `[f=mpegts]${srtUrl(portA, 'a')}|[f=mpegts]${srtUrl(portB, 'b')}`
@@ -123,7 +92,6 @@ journal: { dir: ${join(dir, 'journal')} }
 		'tee',
 		tee,
 	])
-	const d = daemon
 	const path = (id: string) => d.feedState('ev/pgm').paths[id]
 	await waitFor('both paths up', () => path('a')?.signal === 'up' && path('b')?.signal === 'up', 20_000, 20)
 	return { d, file, mqttUrl: broker.url }
@@ -131,7 +99,7 @@ journal: { dir: ${join(dir, 'journal')} }
 
 /** the routing requests the simulator received, as 1-based [output, input] */
 const requests = (): [number, number][] =>
-	router.received
+	rig.router.received
 		.filter((b): b is Extract<Block, { kind: 'routing' }> => b.kind === 'routing' && b.entries.length > 0)
 		.flatMap((b) => b.entries.map((e): [number, number] => [e.output + 1, e.input + 1]))
 
@@ -141,7 +109,7 @@ describe('FACS tour (Videohub simulator, real ffmpeg and SRT)', () => {
 		{ timeout: 90_000 },
 		async () => {
 			const { file } = await lab({ audioOffsetMs: 120, maxDelayMs: 300 })
-			const c = captured()
+			const c = captureIo()
 			const code = await main(['facs', file, '--event', 'ev', '--operator', 'bco-1'], c.io)
 			expect(c.err()).toBe('')
 			expect(code).toBe(1)
@@ -151,13 +119,13 @@ describe('FACS tour (Videohub simulator, real ffmpeg and SRT)', () => {
 				[8, 5],
 				[8, 7],
 			])
-			expect(router.routingTable()[0]).toBe(0)
-			expect(router.routingTable()[7]).toBe(6)
+			expect(rig.router.routingTable()[0]).toBe(0)
+			expect(rig.router.routingTable()[7]).toBe(6)
 			const table = c.out()
 			expect(table).toMatch(/^FACS ev: FAIL/)
 			expect(table).toContain('QC output put back to input 7')
 			// the same report, kept: GET /events/ev/facs
-			const res = await fetch(`${server!.address!.url}/events/ev/facs`)
+			const res = await fetch(`${rig.server!.address!.url}/events/ev/facs`)
 			expect(res.status).toBe(200)
 			const report = (await res.json()) as FacsReport
 			expect(report).toMatchObject({ event: 'ev', operator: 'bco-1', via: 'http', pass: false })
@@ -210,9 +178,9 @@ describe('FACS tour (Videohub simulator, real ffmpeg and SRT)', () => {
 			])
 			expect(table).toContain(`b: FAIL: delay ${b!.delayMs} ms beyond 300 ms`)
 			// the journal: the tour's start, each path, the restore and the end with the whole report
-			await daemon!.stop()
-			daemon = undefined
-			const facs = readRecords(join(dir, 'journal'))
+			await rig.daemon!.stop()
+			rig.daemon = undefined
+			const facs = readRecords(join(rig.dir, 'journal'))
 				.filter((r) => r.kind === 'facs')
 				.map((r) => r.payload as { phase: string; path?: string; input?: number; pass?: boolean; operator?: string })
 			expect(facs.map((f) => [f.phase, f.path ?? f.input ?? null, f.pass ?? null])).toEqual([

@@ -11,11 +11,9 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { VideohubSim } from '../../drivers/videohub/sim.ts'
 import { main } from '../../src/cli/main.ts'
 import type { Alarm } from '../../src/control/payloads.ts'
-import { parseConfigText } from '../../src/domain/load.ts'
 import { Journal, readRecords, type JournalRecord } from '../../src/journal/index.ts'
-import { silentLogger } from '../../src/log.ts'
-import { Daemon } from '../../src/runtime/daemon.ts'
-import { FakeSource } from '../support/fake-source.ts'
+import type { Daemon } from '../../src/runtime/daemon.ts'
+import { labConfig, startLabDaemon, type LabDaemon } from '../support/daemon-lab.ts'
 import { PANEL_ACL, startMosquitto, type Mosquitto } from '../support/mosquitto.ts'
 
 let broker: Mosquitto
@@ -81,57 +79,19 @@ function fill(file: string): void {
 	}
 }
 
-function config(journalDir: string, extra = '') {
-	return parseConfigText(`
-site: { id: lab }
-powerSources: []
-devices:
-  - { id: rtr, role: router, driver: { type: videohub, host: 127.0.0.1, port: ${sim.port} }, size: { inputs: 16, outputs: 16 },
-      lineCards: [ { id: c1, inputs: [1, 4] }, { id: c2, inputs: [5, 8] }, { id: c3, inputs: [9, 12] } ] }
-  - { id: rx-fiber, role: receiver }
-  - { id: ird, role: ird }
-  - { id: srt-rx, role: srt-receiver }
-events:
-  - id: ev
-    tier: red
-    feeds:
-      - id: pgm
-        critical: true
-        output: { router: rtr, output: 1 }
-        failover: { lossMs: 200, clearMs: 300 }
-        paths:
-          - { id: fiber, method: fiber, via: [rx-fiber], input: { router: rtr, input: 1 } }
-          - { id: sat, method: satellite, via: [ird], input: { router: rtr, input: 5 } }
-          - { id: srt, method: srt, via: [srt-rx], input: { router: rtr, input: 9 } }
-mqtt: { url: "${broker.url}", username: sigpath, password: daemon-pw }
-journal: { dir: ${journalDir}, rotateBytes: 65536${extra} }
-`)
-}
-
-interface Running {
-	d: Daemon
-	src: Record<string, FakeSource>
-	alarms: Alarm[]
-}
-
-async function startDaemon(journalDir: string, keyEnv?: string): Promise<Running> {
-	const sources = ['rx-fiber', 'ird', 'srt-rx'].map((id) => new FakeSource(id))
-	const d = new Daemon({
-		config: config(journalDir, keyEnv ? `, key: { env: ${keyEnv} }` : ''),
-		log: silentLogger,
-		signalSources: sources,
-		firstSyncTimeoutMs: 3000,
+async function startDaemon(journalDir: string, keyEnv?: string): Promise<LabDaemon> {
+	const config = labConfig({
+		routerPort: sim.port,
+		failover: { lossMs: 200, clearMs: 300 },
+		mqtt: { url: broker.url },
+		journalDir,
+		journal: `rotateBytes: 65536${keyEnv ? `, key: { env: ${keyEnv} }` : ''}`,
 	})
-	daemon = d
-	const alarms: Alarm[] = []
-	d.events.on('alarm', (a) => alarms.push(a))
-	await d.start()
-	await until(() => d.isReady())
-	const src = Object.fromEntries(sources.map((s) => [s.deviceId, s]))
-	for (const s of sources) s.report('up')
+	const r = await startLabDaemon({ config, readyTimeoutMs: 8000, created: (d) => void (daemon = d) })
+	for (const s of Object.values(r.src)) s.report('up')
 	// every path clean for clearMs: sat is a failover candidate
-	await until(() => d.feedState('ev/pgm').paths['sat']?.state === 'healthy')
-	return { d, src, alarms }
+	await until(() => r.d.feedState('ev/pgm').paths['sat']?.state === 'healthy')
+	return r
 }
 
 async function until(cond: () => boolean, timeoutMs = 8000): Promise<void> {
@@ -146,7 +106,7 @@ const journalAlarm = (alarms: Alarm[], severity: Alarm['severity']) =>
 	alarms.find((a) => a.code === 'journal-failed' && a.severity === severity)
 
 /** fiber fails: the daemon switches to sat, and the router's tally confirms it, whatever the journal does. */
-async function failover(r: Running): Promise<void> {
+async function failover(r: LabDaemon): Promise<void> {
 	const takes = r.d.takes.length
 	r.src['rx-fiber']!.report('down')
 	await until(() => sim.routingTable()[0] === 4)
@@ -155,7 +115,7 @@ async function failover(r: Running): Promise<void> {
 }
 
 /** While faulted: up, healthy (the watchdog is fed), and an operator's take answered ok and made. */
-async function stillControlling(r: Running): Promise<void> {
+async function stillControlling(r: LabDaemon): Promise<void> {
 	expect(r.d.healthy()).toBe(true)
 	expect(r.d.journalHealth()).toMatchObject({ ok: false })
 	const t0 = Date.now()
@@ -167,7 +127,7 @@ async function stillControlling(r: Running): Promise<void> {
 }
 
 /** After the disk is back: the alarm clears, every record is on disk in one valid chain, verify passes. */
-async function recovered(r: Running, journalDir: string): Promise<JournalRecord[]> {
+async function recovered(r: LabDaemon, journalDir: string): Promise<JournalRecord[]> {
 	await until(() => journalAlarm(r.alarms, 'cleared') !== undefined, 10_000)
 	await until(() => r.d.journalHealth()?.ok === true && r.d.journalHealth()?.queued === 0)
 	let out = ''

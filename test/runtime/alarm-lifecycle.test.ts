@@ -11,14 +11,12 @@ import { freeUdpPort } from '../../drivers/snmp/traps.ts'
 import { UPS_OID } from '../../drivers/ups/codec.ts'
 import { VideohubSim } from '../../drivers/videohub/sim.ts'
 import type { AckResult, Alarm, AlarmRecord } from '../../src/control/payloads.ts'
-import { parseConfigText } from '../../src/domain/load.ts'
 import { readRecords } from '../../src/journal/index.ts'
 import { silentLogger } from '../../src/log.ts'
 import { createDrivers } from '../../src/runtime/adapters.ts'
-import { Daemon } from '../../src/runtime/daemon.ts'
 import { StatusServer } from '../../src/status/server.ts'
 import { requireBinary, runAsync, scratch, startPeer, until, type Peer } from '../drivers/snmp/peers.ts'
-import { FakeSource } from '../support/fake-source.ts'
+import { labConfig, startLabDaemon } from '../support/daemon-lab.ts'
 import { PANEL_ACL, startMosquitto, type Mosquitto } from '../support/mosquitto.ts'
 
 const SITE = 'alm'
@@ -88,53 +86,34 @@ afterEach(async () => {
 
 /** A critical feed of three discrete paths on the Videohub; with `ups`, the fiber receiver's UPS is ups-1 (snmpsimd). */
 async function start(o: { ups?: boolean; takeTimeoutMs?: number } = {}) {
-	const config = parseConfigText(`
-site: { id: ${SITE} }
-powerSources:
-  - { id: util, kind: utility }
-  - { id: ups-a, kind: ups, upstream: util, surgeProtected: true${o.ups ? ', device: ups-1' : ''} }
-  - { id: ups-b, kind: ups, upstream: util, surgeProtected: true }
-devices:
-  - { id: rtr, role: router, driver: { type: videohub, host: 127.0.0.1, port: ${sim.port}, staleMs: ${ROUTER_STALE_MS} },
-      size: { inputs: 16, outputs: 16 }, power: [ups-a, ups-b],
-      lineCards: [ { id: c1, inputs: [1, 4] }, { id: c2, inputs: [5, 8] }, { id: c3, inputs: [9, 12] } ] }
-  - { id: rx-fiber, role: receiver, power: [ups-a, ups-b] }
-  - { id: ird, role: ird, power: [ups-a, ups-b] }
-  - { id: srt-rx, role: srt-receiver, power: [ups-a, ups-b] }
-${o.ups ? `  - { id: ups-1, role: ups, driver: { type: snmp-ups, host: 127.0.0.1, port: ${snmp.port}, community: ups, pollMs: 300, timeoutMs: 300, retries: 0, staleMs: ${UPS_STALE_MS} } }` : ''}
-events:
-  - id: ev
-    tier: red
-    feeds:
-      - id: pgm
-        critical: true
-        output: { router: rtr, output: 1 }
-        failover: { lossMs: 200, clearMs: 500 }
-        paths:
-          - { id: fiber, method: fiber, via: [rx-fiber], input: { router: rtr, input: 1 } }
-          - { id: sat, method: satellite, via: [ird], input: { router: rtr, input: 5 } }
-          - { id: srt, method: srt, via: [srt-rx], input: { router: rtr, input: 9 } }
-mqtt: { url: "${broker.url}", username: sigpath, password: daemon-pw }
-journal: { dir: ${dir} }
-`)
-	const fakes = ['rx-fiber', 'ird', 'srt-rx'].map((id) => new FakeSource(id))
-	// the real UPS driver of the config, against snmpsimd, with the config's staleMs
-	const { ups } = createDrivers(config, { log: silentLogger, env: process.env })
-	const d = new Daemon({
-		config,
-		log: silentLogger,
-		signalSources: fakes,
-		upsDevices: ups,
-		firstSyncTimeoutMs: 5000,
-		...(o.takeTimeoutMs ? { takeTimeoutMs: o.takeTimeoutMs } : {}),
+	const ups = `{ id: ups-1, role: ups, driver: { type: snmp-ups, host: 127.0.0.1, port: ${snmp.port}, community: ups, pollMs: 300, timeoutMs: 300, retries: 0, staleMs: ${UPS_STALE_MS} } }`
+	const config = labConfig({
+		site: SITE,
+		powerSources: [
+			'{ id: util, kind: utility }',
+			`{ id: ups-a, kind: ups, upstream: util, surgeProtected: true${o.ups ? ', device: ups-1' : ''} }`,
+			'{ id: ups-b, kind: ups, upstream: util, surgeProtected: true }',
+		],
+		routerPort: sim.port,
+		routerStaleMs: ROUTER_STALE_MS,
+		power: ['ups-a', 'ups-b'],
+		devices: o.ups ? [ups] : [],
+		failover: { lossMs: 200, clearMs: 500 },
+		mqtt: { url: broker.url },
+		journalDir: dir,
 	})
-	const alarms: Alarm[] = []
-	d.events.on('alarm', (a) => alarms.push(a))
-	await d.start()
-	cleanup.push(() => d.stop())
-	await until(() => d.isReady(), 8000, 'the first sync')
-	const src = Object.fromEntries(fakes.map((s) => [s.deviceId, s])) as Record<string, FakeSource>
-	for (const s of fakes) s.report('up')
+	const { d, src, alarms } = await startLabDaemon({
+		config,
+		options: {
+			// the real UPS driver of the config, against snmpsimd, with the config's staleMs
+			upsDevices: createDrivers(config, { log: silentLogger, env: process.env }).ups,
+			firstSyncTimeoutMs: 5000,
+			...(o.takeTimeoutMs ? { takeTimeoutMs: o.takeTimeoutMs } : {}),
+		},
+		readyTimeoutMs: 8000,
+		created: (d) => void cleanup.push(() => d.stop()),
+	})
+	for (const s of Object.values(src)) s.report('up')
 	// every path up and clean: nothing stands (no-signal and at-risk of the start, before the reports, cleared)
 	await until(
 		() => d.alarmList().length === 0,

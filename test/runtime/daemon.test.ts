@@ -7,11 +7,9 @@ import mqtt, { type MqttClient } from 'mqtt'
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { VideohubSim } from '../../drivers/videohub/sim.ts'
 import type { FeedState } from '../../src/control/payloads.ts'
-import { parseConfigText } from '../../src/domain/load.ts'
 import { readRecords } from '../../src/journal/index.ts'
-import { silentLogger } from '../../src/log.ts'
-import { Daemon } from '../../src/runtime/daemon.ts'
-import { FakeSource } from '../support/fake-source.ts'
+import type { Daemon } from '../../src/runtime/daemon.ts'
+import { labConfig, labSources, startLabDaemon } from '../support/daemon-lab.ts'
 import { PANEL_ACL, startMosquitto, type Mosquitto } from '../support/mosquitto.ts'
 
 let broker: Mosquitto
@@ -38,38 +36,15 @@ afterEach(async () => {
 	rmSync(dir, { recursive: true, force: true })
 })
 
-function config(extra = '') {
-	return parseConfigText(`
-site: { id: lab }
-powerSources: []
-devices:
-  - { id: rtr, role: router, driver: { type: videohub, host: 127.0.0.1, port: ${sim.port} }, size: { inputs: 16, outputs: 16 },
-      lineCards: [ { id: c1, inputs: [1, 4] }, { id: c2, inputs: [5, 8] }, { id: c3, inputs: [9, 12] } ] }
-  - { id: rx-fiber, role: receiver }
-  - { id: ird, role: ird }
-  - { id: srt-rx, role: srt-receiver }
-events:
-  - id: ev
-    tier: red
-    feeds:
-      - id: pgm
-        critical: true
-        output: { router: rtr, output: 1 }
-        failover: { lossMs: 200, clearMs: 1000 }
-        paths:
-          - { id: fiber, method: fiber, via: [rx-fiber], input: { router: rtr, input: 1 } }
-          - { id: sat, method: satellite, via: [ird], input: { router: rtr, input: 5 } }
-          - { id: srt, method: srt, via: [srt-rx], input: { router: rtr, input: 9 } }
-mqtt: { url: "${broker.url}", username: sigpath, password: daemon-pw }
-journal: { dir: ${dir} }
-${extra}`)
-}
-
-async function startDaemon(sources = ['rx-fiber', 'ird', 'srt-rx'].map((d) => new FakeSource(d))) {
-	daemon = new Daemon({ config: config(), log: silentLogger, signalSources: sources, firstSyncTimeoutMs: 3000 })
-	await daemon.start()
-	await until(() => daemon!.isReady())
-	return { daemon, src: Object.fromEntries(sources.map((s) => [s.deviceId, s])) as Record<string, FakeSource> }
+async function startDaemon(sources = labSources()) {
+	const config = labConfig({
+		routerPort: sim.port,
+		failover: { lossMs: 200, clearMs: 1000 },
+		mqtt: { url: broker.url },
+		journalDir: dir,
+	})
+	const { d, src } = await startLabDaemon({ config, sources, readyTimeoutMs: 5000, created: (d) => void (daemon = d) })
+	return { daemon: d, src }
 }
 
 async function until(cond: () => boolean, timeoutMs = 5000): Promise<void> {

@@ -12,12 +12,11 @@ import { VideohubSim } from '../../drivers/videohub/sim.ts'
 import { main } from '../../src/cli/main.ts'
 import { startStatus } from '../../src/cli/status-hook.ts'
 import { monotonicMs } from '../../src/clock.ts'
-import { parseConfigText } from '../../src/domain/load.ts'
 import { listFiles, openJournal, readRecords } from '../../src/journal/index.ts'
 import { silentLogger } from '../../src/log.ts'
-import { Daemon, type DaemonOptions, type StatusReport } from '../../src/runtime/daemon.ts'
+import type { Daemon, DaemonOptions, StatusReport } from '../../src/runtime/daemon.ts'
 import type { StatusServer } from '../../src/status/server.ts'
-import { FakeSource } from '../support/fake-source.ts'
+import { labConfig, startLabDaemon } from '../support/daemon-lab.ts'
 import { PANEL_ACL, startMosquitto, type Mosquitto } from '../support/mosquitto.ts'
 
 let broker: Mosquitto
@@ -49,43 +48,28 @@ afterEach(async () => {
 
 const journalDir = () => join(dir, 'journal')
 
-function config(extra = '') {
-	return parseConfigText(`
-site: { id: lab }
-powerSources: []
-devices:
-  - { id: rtr, role: router, driver: { type: videohub, host: 127.0.0.1, port: ${sim.port} }, size: { inputs: 16, outputs: 16 },
-      lineCards: [ { id: c1, inputs: [1, 4] }, { id: c2, inputs: [5, 8] }, { id: c3, inputs: [9, 12] } ] }
-  - { id: rx-fiber, role: receiver }
-  - { id: ird, role: ird }
-  - { id: srt-rx, role: srt-receiver }
-events:
-  - id: ev
-    tier: red
-    feeds:
-      - id: pgm
-        critical: true
-        output: { router: rtr, output: 1 }
-        failover: { lossMs: 200, clearMs: 300 }
-        paths:
-          - { id: fiber, method: fiber, via: [rx-fiber], input: { router: rtr, input: 1 } }
-          - { id: sat, method: satellite, via: [ird], input: { router: rtr, input: 5 } }
-          - { id: srt, method: srt, via: [srt-rx], input: { router: rtr, input: 9 } }
-mqtt: { url: "${broker.url}", username: sigpath, password: daemon-pw }
-journal: { dir: ${journalDir()}${extra} }
-http: { listen: 127.0.0.1:0 }
-`)
-}
-
-async function startDaemon(o: Partial<DaemonOptions> = {}, extra = '') {
-	const sources = ['rx-fiber', 'ird', 'srt-rx'].map((d) => new FakeSource(d))
-	const cfg = config(extra)
-	daemon = new Daemon({ config: cfg, log: silentLogger, signalSources: sources, firstSyncTimeoutMs: 3000, ...o })
-	const status = await startStatus(daemon, cfg, silentLogger)
-	http = status.server
-	await daemon.start()
-	await until(() => daemon!.isReady())
-	return { d: daemon, src: Object.fromEntries(sources.map((s) => [s.deviceId, s])), url: status.url }
+async function startDaemon(options: Partial<DaemonOptions> = {}, journal?: string) {
+	const config = labConfig({
+		routerPort: sim.port,
+		failover: { lossMs: 200, clearMs: 300 },
+		mqtt: { url: broker.url },
+		journalDir: journalDir(),
+		...(journal ? { journal } : {}),
+		extra: 'http: { listen: 127.0.0.1:0 }\n',
+	})
+	let url = ''
+	const { d, src } = await startLabDaemon({
+		config,
+		options,
+		readyTimeoutMs: 8000,
+		created: async (d) => {
+			daemon = d
+			const status = await startStatus(d, config, silentLogger)
+			http = status.server
+			url = status.url
+		},
+	})
+	return { d, src, url }
 }
 
 async function until(cond: () => boolean, timeoutMs = 8000): Promise<void> {
@@ -227,7 +211,7 @@ describe('journal.retainDays in the daemon', () => {
 		const files = listFiles(journalDir())
 		expect(files.length).toBeGreaterThan(30)
 		// the daemon starts 100 days after the first of them, with 90 days kept
-		await startDaemon({ clock: { monotonicMs, wallMs: () => T0 + 100 * DAY } }, ', rotateBytes: 65536, retainDays: 90')
+		await startDaemon({ clock: { monotonicMs, wallMs: () => T0 + 100 * DAY } }, 'rotateBytes: 65536, retainDays: 90')
 		await until(() => readRecords(journalDir()).some((r) => r.kind === 'retention'))
 		const rec = readRecords(journalDir()).find((r) => r.kind === 'retention')!
 		const payload = rec.payload as { from: number; files: string[]; before: string }
