@@ -1,5 +1,7 @@
 #include "tscheck.h"
 
+#include "stall.h"
+
 namespace sigpath {
 
 namespace {
@@ -102,14 +104,16 @@ void TsCheck::OnPat(const uint8_t* p, int start, int64_t nowNs) {
 TsCounts TsCheck::TakeInterval(int64_t nowNs) {
   // PAT and PMT overdue at the end of an interval that carried packets (a stream that stopped is silence, the
   // watchdog's business, not missing tables). Counted once per interval while the absence lasts.
+  // The gap is observed time, as silence is (stall.h): the time the host stood still inside it is not a gap anyone
+  // saw, and the tables may sit unread behind it.
   if (iv_.packets > 0 && firstNs_ != 0) {
     const int64_t pat = patNs_ != 0 ? patNs_ : firstNs_;
-    if (nowNs - pat > kPsiMaxGapNs) {
+    if (nowNs - pat - StalledNs(pat, nowNs) > kPsiMaxGapNs) {
       iv_.patErrors++;
       patOverdue_ = true;
     }
     for (int i = 0; i < nPmt_; i++)
-      if (nowNs - pmt_[i].seenNs > kPsiMaxGapNs) {
+      if (nowNs - pmt_[i].seenNs - StalledNs(pmt_[i].seenNs, nowNs) > kPsiMaxGapNs) {
         iv_.pmtErrors++;
         pmt_[i].overdue = true;
       }
