@@ -13,7 +13,7 @@ struct Anchor {
   int port = 0;
   int users = 0;
 };
-Anchor gAnchors[2][2];  // [pool][AF_INET, AF_INET6]
+Anchor gAnchors[2];  // AF_INET, AF_INET6
 
 int AnchorIndex(int family) { return family == AF_INET6 ? 1 : 0; }
 
@@ -42,9 +42,9 @@ std::string SetFamilyOptions(SRTSOCKET s, int family) {
 }
 }  // namespace
 
-SharedMux::SharedMux(int family, Pool pool) : family_(family == AF_INET6 ? AF_INET6 : AF_INET), pool_(pool) {
+SharedMux::SharedMux(int family) : family_(family == AF_INET6 ? AF_INET6 : AF_INET) {
   std::lock_guard<std::mutex> lock(gMuxMutex);
-  Anchor& a = gAnchors[pool_][AnchorIndex(family_)];
+  Anchor& a = gAnchors[AnchorIndex(family_)];
   if (a.users == 0) {
     SRTSOCKET s = srt_create_socket();
     sockaddr_storage sa;
@@ -70,7 +70,7 @@ SharedMux::SharedMux(int family, Pool pool) : family_(family == AF_INET6 ? AF_IN
 SharedMux::~SharedMux() {
   if (!held_) return;
   std::lock_guard<std::mutex> lock(gMuxMutex);
-  Anchor& a = gAnchors[pool_][AnchorIndex(family_)];
+  Anchor& a = gAnchors[AnchorIndex(family_)];
   if (--a.users == 0) {
     srt_close(a.sock);
     a.sock = SRT_INVALID_SOCK;
@@ -83,7 +83,7 @@ std::string SharedMux::Bind(SRTSOCKET s) {
   int port;
   {
     std::lock_guard<std::mutex> lock(gMuxMutex);
-    port = gAnchors[pool_][AnchorIndex(family_)].port;
+    port = gAnchors[AnchorIndex(family_)].port;
   }
   std::string err = SetFamilyOptions(s, family_);
   if (!err.empty()) return err;

@@ -359,7 +359,7 @@ void Sender::Run() {
     if (s == SRT_INVALID_SOCK) err = SrtLastError("srt_create_socket");
     if (err.empty()) err = ApplySrtOptions(s, opt_, true);
     if (err.empty() && !MakeSockaddr(opt_.host, opt_.port, &sa, &salen)) err = "host must be a numeric address";
-    SharedMux mux(sa.ss_family, SharedMux::kSimulator);
+    SharedMux mux(sa.ss_family);
     if (err.empty()) err = mux.Bind(s);
     int ev = SRT_EPOLL_OUT | SRT_EPOLL_ERR;
     if (err.empty() && srt_epoll_add_usock(eid_, s, &ev) != 0) err = SrtLastError("srt_epoll_add_usock");
