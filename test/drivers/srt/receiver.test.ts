@@ -301,6 +301,10 @@ describe('SRT loss and scale', () => {
 		await sleep(500)
 		for (const s of streams) await s.tx.cut()
 		await waitFor('four down', () => streams.every((s) => s.l.rx.signal?.signal === 'down'))
+		// the last relayed datagrams may still be on their way through loopback to the collectors
+		await waitFor('the relayed datagrams collected', () =>
+			streams.every((s) => s.out.datagrams.length >= s.l.rx.connections()[0]!.relayed),
+		)
 		for (const s of streams) {
 			// every packet read was relayed; packetsReceived counts arrivals (libsrt's count), and a cut drops those
 			// still held for their TSBPD time
