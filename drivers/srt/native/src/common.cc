@@ -85,6 +85,15 @@ bool MakeSockaddr(const std::string& host, int port, sockaddr_storage* out, sock
   return false;
 }
 
+int LocalPort(SRTSOCKET s, int* family) {
+  sockaddr_storage bound;
+  int len = sizeof bound;
+  if (srt_getsockname(s, reinterpret_cast<sockaddr*>(&bound), &len) != 0) return 0;
+  if (family != nullptr) *family = bound.ss_family;
+  return ntohs(bound.ss_family == AF_INET6 ? reinterpret_cast<sockaddr_in6*>(&bound)->sin6_port
+                                           : reinterpret_cast<sockaddr_in*>(&bound)->sin_port);
+}
+
 std::string FormatPeer(const sockaddr* sa) {
   char buf[INET6_ADDRSTRLEN] = {0};
   if (sa == nullptr) return "";

@@ -42,6 +42,8 @@ SrtOptions ReadSrtOptions(const Napi::Object& o);
 // A numeric host + port into a sockaddr; false if the host is not a numeric IPv4/IPv6 address.
 bool MakeSockaddr(const std::string& host, int port, sockaddr_storage* out, socklen_t* len);
 std::string FormatPeer(const sockaddr* sa);
+// The local port an SRT socket is bound to (0 if it is not), and its address family when family is given.
+int LocalPort(SRTSOCKET s, int* family = nullptr);
 
 // Applies the pre-connect options to a fresh SRT socket; returns an error text or "" on success.
 std::string ApplySrtOptions(SRTSOCKET s, const SrtOptions& o, bool setStreamId);

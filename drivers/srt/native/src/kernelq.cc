@@ -4,7 +4,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <cstdlib>
+#include <cstdio>
 #include <string>
 
 namespace sigpath {
@@ -31,31 +31,17 @@ int64_t KernelRxQueuedBytes(int family, int port) {
   }
   close(fd);
   int64_t total = 0;
-  size_t pos = text.find('\n');  // the header line
+  size_t pos = text.find('\n');  // past the header line
   while (pos != std::string::npos && pos + 1 < text.size()) {
-    size_t end = text.find('\n', pos + 1);
-    std::string line = text.substr(pos + 1, end == std::string::npos ? std::string::npos : end - pos - 1);
-    pos = end;
-    // fields: "sl:" local rem st queues ...
-    size_t colon = line.find(':');  // after sl
-    if (colon == std::string::npos) continue;
-    size_t la = line.find_first_not_of(' ', colon + 1);
-    size_t laEnd = line.find(' ', la);
-    if (la == std::string::npos || laEnd == std::string::npos) continue;
-    size_t portSep = line.rfind(':', laEnd);
-    if (portSep == std::string::npos || portSep < la) continue;
-    long localPort = std::strtol(line.substr(portSep + 1, laEnd - portSep - 1).c_str(), nullptr, 16);
-    if (localPort != port) continue;
-    // skip rem_address and st, then tx_queue:rx_queue
-    size_t rem = line.find_first_not_of(' ', laEnd);
-    size_t remEnd = rem == std::string::npos ? rem : line.find(' ', rem);
-    size_t st = remEnd == std::string::npos ? remEnd : line.find_first_not_of(' ', remEnd);
-    size_t stEnd = st == std::string::npos ? st : line.find(' ', st);
-    size_t q = stEnd == std::string::npos ? stEnd : line.find_first_not_of(' ', stEnd);
-    if (q == std::string::npos) continue;
-    size_t qSep = line.find(':', q);
-    if (qSep == std::string::npos) continue;
-    total += std::strtoll(line.c_str() + qSep + 1, nullptr, 16);
+    size_t next = text.find('\n', pos + 1);
+    unsigned localPort = 0;
+    unsigned long long rxQueue = 0;
+    // sl: local_address (ADDR:PORT, the ADDR part skipped) rem_address st tx_queue:rx_queue
+    if (std::sscanf(text.c_str() + pos + 1, " %*[^:]: %*[0-9A-Fa-f]:%x %*s %*s %*[0-9A-Fa-f]:%llx", &localPort,
+                    &rxQueue) == 2 &&
+        static_cast<int>(localPort) == port)
+      total += static_cast<int64_t>(rxQueue);
+    pos = next;
   }
   return total;
 }

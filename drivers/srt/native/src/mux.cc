@@ -1,7 +1,5 @@
 #include "mux.h"
 
-#include <netinet/in.h>
-
 #include <mutex>
 
 namespace sigpath {
@@ -17,21 +15,9 @@ Anchor gAnchors[2];  // AF_INET, AF_INET6
 
 int AnchorIndex(int family) { return family == AF_INET6 ? 1 : 0; }
 
+// the wildcard address of the family, on port
 void Wildcard(int family, int port, sockaddr_storage* sa, socklen_t* len) {
-  *sa = sockaddr_storage{};
-  if (family == AF_INET6) {
-    auto* a = reinterpret_cast<sockaddr_in6*>(sa);
-    a->sin6_family = AF_INET6;
-    a->sin6_addr = in6addr_any;
-    a->sin6_port = htons(static_cast<uint16_t>(port));
-    *len = sizeof(sockaddr_in6);
-  } else {
-    auto* a = reinterpret_cast<sockaddr_in*>(sa);
-    a->sin_family = AF_INET;
-    a->sin_addr.s_addr = htonl(INADDR_ANY);
-    a->sin_port = htons(static_cast<uint16_t>(port));
-    *len = sizeof(sockaddr_in);
-  }
+  MakeSockaddr(family == AF_INET6 ? "::" : "0.0.0.0", port, sa, len);
 }
 
 // IPv6 sockets are v6-only, so that an IPv4 and an IPv6 anchor never claim one another's wildcard
@@ -52,16 +38,13 @@ SharedMux::SharedMux(int family) : family_(family == AF_INET6 ? AF_INET6 : AF_IN
     Wildcard(family_, 0, &sa, &len);
     bool ok = s != SRT_INVALID_SOCK && SetFamilyOptions(s, family_).empty() &&
               srt_bind(s, reinterpret_cast<sockaddr*>(&sa), static_cast<int>(len)) == 0;
-    sockaddr_storage bound;
-    int blen = sizeof bound;
-    ok = ok && srt_getsockname(s, reinterpret_cast<sockaddr*>(&bound), &blen) == 0;
-    if (!ok) {
+    int port = ok ? LocalPort(s) : 0;
+    if (port == 0) {
       if (s != SRT_INVALID_SOCK) srt_close(s);
       return;  // no anchor: this caller gets a multiplexer of its own, as libsrt would give it
     }
     a.sock = s;
-    a.port = ntohs(bound.ss_family == AF_INET6 ? reinterpret_cast<sockaddr_in6*>(&bound)->sin6_port
-                                               : reinterpret_cast<sockaddr_in*>(&bound)->sin_port);
+    a.port = port;
   }
   a.users++;
   held_ = true;

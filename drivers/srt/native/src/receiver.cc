@@ -195,12 +195,7 @@ std::string Receiver::SetupSocket(int* localPort) {
       return SrtLastError(("srt_bind " + opt_.host + ":" + std::to_string(opt_.port)).c_str());
     if (srt_listen_callback(sock_, &Receiver::OnListen, this) != 0) return SrtLastError("srt_listen_callback");
     if (srt_listen(sock_, 16) != 0) return SrtLastError("srt_listen");
-    sockaddr_storage bound;
-    int blen = sizeof bound;
-    if (srt_getsockname(sock_, reinterpret_cast<sockaddr*>(&bound), &blen) == 0)
-      *localPort = ntohs(bound.ss_family == AF_INET ? reinterpret_cast<sockaddr_in*>(&bound)->sin_port
-                                                    : reinterpret_cast<sockaddr_in6*>(&bound)->sin6_port);
-    family_ = sa.ss_family;
+    *localPort = LocalPort(sock_, &family_);
     localPort_ = *localPort;
     int ev = SRT_EPOLL_IN | SRT_EPOLL_ERR;
     if (srt_epoll_add_usock(eid_, sock_, &ev) != 0) return SrtLastError("srt_epoll_add_usock");
@@ -212,13 +207,7 @@ std::string Receiver::SetupSocket(int* localPort) {
     if (srt_connect(sock_, reinterpret_cast<sockaddr*>(&sa), static_cast<int>(salen)) == SRT_ERROR)
       return SrtLastError(("srt_connect " + opt_.host + ":" + std::to_string(opt_.port)).c_str());
     // srt_connect bound the caller to a port of its own (its multiplexer): the one the kernel queues its packets on
-    sockaddr_storage bound;
-    int blen = sizeof bound;
-    if (srt_getsockname(sock_, reinterpret_cast<sockaddr*>(&bound), &blen) == 0) {
-      family_ = bound.ss_family;
-      localPort_ = ntohs(bound.ss_family == AF_INET ? reinterpret_cast<sockaddr_in*>(&bound)->sin_port
-                                                    : reinterpret_cast<sockaddr_in6*>(&bound)->sin6_port);
-    }
+    localPort_ = LocalPort(sock_, &family_);
   }
   return "";
 }

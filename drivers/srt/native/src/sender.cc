@@ -84,11 +84,7 @@ Napi::Value Sender::Start(const Napi::CallbackInfo& info) {
       listener_ = SRT_INVALID_SOCK;
       throw Napi::Error::New(env, err);
     }
-    sockaddr_storage bound;
-    int blen = sizeof bound;
-    if (srt_getsockname(listener_, reinterpret_cast<sockaddr*>(&bound), &blen) == 0)
-      localPort = ntohs(bound.ss_family == AF_INET ? reinterpret_cast<sockaddr_in*>(&bound)->sin_port
-                                                   : reinterpret_cast<sockaddr_in6*>(&bound)->sin6_port);
+    localPort = LocalPort(listener_);
   }
   eid_ = srt_epoll_create();
   srt_epoll_set(eid_, SRT_EPOLL_ENABLE_EMPTY);
