@@ -209,8 +209,8 @@ describe('SRT listener with our sender', () => {
 
 describe('SRT receiver in caller mode', () => {
 	it('connects to a listening sender, reports down when it goes, and reconnects with backoff when it returns', async () => {
-		// the kernel picks the port (bind 0): libsrt sets SO_REUSEADDR, so a port merely probed free could end up
-		// shared with another test process's SRT socket
+		// the kernel picks the port (bind 0): a port merely probed free and closed could be taken by another test
+		// process before the sim binds it
 		const first = await sim({ mode: 'listener', host: '127.0.0.1', port: 0, bitrate: 2_000_000 })
 		const port = first.port
 		const rx = new SrtReceiver(srtConfig({ mode: 'caller', host: '127.0.0.1', port, connectTimeoutMs: 500 }), ctx, {

@@ -187,8 +187,10 @@ std::string Receiver::SetupSocket(int* localPort) {
   socklen_t salen = 0;
   MakeSockaddr(opt_.host, opt_.port, &sa, &salen);
   if (opt_.listener) {
-    // No SO_REUSEADDR for a listener: libsrt sets it by default, which lets a second process (a `sigpath probe`
-    // beside the daemon) bind the same port and silently take part of a live feed. Here that bind fails instead.
+    // No SRTO_REUSEADDR for a listener. libsrt's default (true) lets a second socket of this process bound to the
+    // same port join this listener's multiplexer (two receivers configured on one port would silently split a
+    // feed); here that bind fails instead. Another process never could: libsrt's UDP sockets carry no kernel
+    // SO_REUSEADDR (srtcore/channel.cpp), so the kernel refuses its bind (a `sigpath probe` beside the daemon).
     bool reuse = false;
     if (srt_setsockflag(sock_, SRTO_REUSEADDR, &reuse, sizeof reuse) != 0) return SrtLastError("SRTO_REUSEADDR");
     if (srt_bind(sock_, reinterpret_cast<sockaddr*>(&sa), static_cast<int>(salen)) != 0)
