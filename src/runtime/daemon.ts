@@ -155,6 +155,7 @@ export class Daemon {
 			journal: (entries) => this.write(entries),
 			alarms: this.alarms,
 			decide: (d: Decision) => this.takesRunner.execute(d),
+			decided: () => this.takesRunner.flush(),
 			touched: (keys) => this.publisher.feeds(keys),
 			running,
 		})

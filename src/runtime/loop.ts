@@ -21,6 +21,8 @@ export interface EngineLoopDeps {
 	journal: (entries: readonly Entry[]) => Promise<unknown>
 	alarms: AlarmManager
 	decide: (d: Decision) => void
+	/** a tick's decisions are all handed over: their routing requests go out now, before the rest of the tick */
+	decided: () => void
 	/** feeds whose state may have changed */
 	touched: (keys: Iterable<FeedKey>) => void
 	running: () => boolean
@@ -110,11 +112,19 @@ export class EngineLoop {
 	}
 
 	private handle(outputs: readonly Output[]): void {
+		// decisions first, and their routing requests sent, before anything else of this tick: when one device takes
+		// a path of many feeds down, the salvo must not wait behind their alarms and publication (test/bench/e2e.ts)
+		let decided = false
+		for (const o of outputs)
+			if (o.kind === 'decision') {
+				this.d.decide(o)
+				decided = true
+			}
+		if (decided) this.d.decided()
 		for (const o of outputs) {
 			switch (o.kind) {
 				case 'decision':
 					this.d.log.info({ feed: o.feed, from: o.from, to: o.to, cause: o.cause, t: o.t }, 'switch')
-					this.d.decide(o)
 					break
 				case 'alarm':
 					this.d.alarms.fromEngine(o)

@@ -69,16 +69,33 @@ const RETRIABLE: ReadonlySet<RouterErrorCode> = new Set(['timeout', 'nak', 'disc
 export class Takes {
 	/** each feed's last take: resolves true when confirmed, false otherwise; never rejects */
 	private readonly chains = new Map<FeedKey, Promise<boolean>>()
-	private readonly batches = new Map<string, Pending[]>()
+	private readonly batches = new Map<string, { router: Router; items: Pending[] }>()
+	/** chains whose last take has settled: the feed's next take need not wait behind them */
+	private readonly settled = new WeakSet<Promise<boolean>>()
 	/** paths whose take failed: reported down until the router takes them or syncs again */
 	private readonly unroutable = new Map<FeedKey, Set<string>>()
 
 	constructor(private readonly d: TakesDeps) {}
 
-	/** Queues the decision's take behind the feed's earlier ones. */
+	/**
+	 * Starts the decision's take: at once when the feed has none in flight (its routing request joins the router's
+	 * batch in this synchronous step, sent by `flush`), else queued behind the feed's earlier ones.
+	 */
 	execute(decision: Decision): void {
-		const chain = (this.chains.get(decision.feed) ?? Promise.resolve(true)).then(() => this.take(decision))
+		const prev = this.chains.get(decision.feed)
+		const chain =
+			prev === undefined || this.settled.has(prev) ? this.take(decision) : prev.then(() => this.take(decision))
 		this.chains.set(decision.feed, chain)
+		void chain.then(() => this.settled.add(chain))
+	}
+
+	/**
+	 * Sends every batch waiting now, each router's as one salvo. The engine loop calls it once it has handed over a
+	 * tick's decisions and before anything else of that tick (alarms, publication): the routing requests of a
+	 * many-feed failover leave first. Batches nobody flushes go at the end of the tick (a microtask).
+	 */
+	flush(): void {
+		for (const [routerId, { router }] of [...this.batches]) this.flushRouter(routerId, router)
 	}
 
 	/** The outcome of the feed's latest take (true: confirmed on the tally). */
@@ -195,36 +212,40 @@ export class Takes {
 		return new Promise<TakeResult>((resolve, reject) => {
 			let batch = this.batches.get(routerId)
 			if (!batch) {
-				batch = []
+				batch = { router, items: [] }
 				this.batches.set(routerId, batch)
-				queueMicrotask(() => {
-					const items = this.batches.get(routerId) ?? []
-					this.batches.delete(routerId)
-					// the fence once more, in the same synchronous step as the write
-					const permit = this.permit()
-					if (!permit.ok) {
-						for (const item of items) item.reject(new Fenced(permit.why))
-						return
-					}
-					if (items.length === 1) {
-						router.take(items[0]!.take.output, items[0]!.take.input).then(items[0]!.resolve, items[0]!.reject)
-						return
-					}
-					router.salvo(items.map((i) => i.take)).then(
-						(outcomes) =>
-							outcomes.forEach((o, k) => {
-								const item = items[k]!
-								if (o.ok) item.resolve(o.result)
-								else item.reject(o.error)
-							}),
-						(err: unknown) => {
-							for (const item of items) item.reject(err)
-						},
-					)
-				})
+				queueMicrotask(() => this.flushRouter(routerId, router))
 			}
-			batch.push({ take: { output, input }, resolve, reject })
+			batch.items.push({ take: { output, input }, resolve, reject })
 		})
+	}
+
+	/** Sends the router's waiting batch, if any: one take alone, several as a salvo. */
+	private flushRouter(routerId: string, router: Router): void {
+		const items = this.batches.get(routerId)?.items
+		this.batches.delete(routerId)
+		if (!items || items.length === 0) return
+		// the fence once more, in the same synchronous step as the write
+		const permit = this.permit()
+		if (!permit.ok) {
+			for (const item of items) item.reject(new Fenced(permit.why))
+			return
+		}
+		if (items.length === 1) {
+			router.take(items[0]!.take.output, items[0]!.take.input).then(items[0]!.resolve, items[0]!.reject)
+			return
+		}
+		router.salvo(items.map((i) => i.take)).then(
+			(outcomes) =>
+				outcomes.forEach((o, k) => {
+					const item = items[k]!
+					if (o.ok) item.resolve(o.result)
+					else item.reject(o.error)
+				}),
+			(err: unknown) => {
+				for (const item of items) item.reject(err)
+			},
+		)
 	}
 
 	private markUnroutable(feed: FeedKey, path: string): void {
