@@ -4,7 +4,8 @@
 //      "confirmed" the instant the Videohub driver read the router's tally showing the backup. Same monotonic clock.
 //   B. panel command -> router tally confirmed -> state published, through mosquitto, at 100 commands/s.
 //   C. RSS and event-loop delay p99 with 1,000 feeds configured.
-// Run: node --import tsx test/bench/e2e.ts [--quick]   (BENCH_ROUNDS, BENCH_COMMANDS to change the counts)
+// Run: node --import tsx test/bench/e2e.ts [--quick]   (BENCH_ROUNDS, BENCH_COMMANDS to change the counts;
+//      BENCH_ONLY=A100,B to run only those parts)
 // Full: A with 1 feed x 30 rounds and 16 feeds x 10 rounds on real SRT, 100 feeds x 10 rounds on device reports;
 // B 1,000 commands; C 1,000 feeds for 10 s. --quick: A with 1 feed x 3 rounds and 16 feeds x 1 round on real SRT,
 // B 100 commands, C 100 feeds for 2 s.
@@ -240,6 +241,15 @@ journal: { dir: ${dir} }
 	const daemon = new Daemon({ config, log: silentLogger, signalSources: sources })
 	await startDaemon(defer, daemon, 10_000)
 	for (const s of sources) s.report('up')
+	// inside the daemon: a command's arrival to its reply being ready (its records durable, the take confirmed)
+	const inside: number[] = []
+	const command = daemon.command.bind(daemon)
+	daemon.command = async (...a) => {
+		const t0 = performance.now()
+		const r = await command(...a)
+		inside.push(performance.now() - t0)
+		return r
+	}
 	const panel = await withTimeout(
 		mqtt.connectAsync(broker.url, {
 			username: 'panel1',
@@ -301,7 +311,55 @@ journal: { dir: ${dir} }
 		)
 	}
 	await waitFor(() => replies.length >= count, 10_000, `every reply (${replies.length} of ${count} so far)`)
-	return { reply: distribution(replies), state: distribution(published) }
+	const bare = await bareRoundTrip(defer, broker.url, count)
+	return { reply: distribution(replies), state: distribution(published), inside: distribution(inside), bare }
+}
+
+/**
+ * The peer's floor for B: a bare MQTT v5 round trip through the same mosquitto, at the same rate and QoS (a client
+ * publishes, an echo client subscribed to it publishes the same payload back, the first receives it): the two hops
+ * each way that any panel command and its reply take, with no controller in between.
+ */
+async function bareRoundTrip(defer: Defer, url: string, count: number) {
+	const connect = (id: string) =>
+		withTimeout(
+			mqtt.connectAsync(url, {
+				username: 'sigpath',
+				password: 'pw',
+				clientId: id,
+				protocolVersion: 5,
+				reconnectPeriod: 0,
+				connectTimeout: 10_000,
+			}),
+			15_000,
+			`the ${id} client connecting to mosquitto`,
+		)
+	const [a, echo] = await Promise.all([connect('bench-rtt'), connect('bench-echo')])
+	defer('the round-trip clients', async () => {
+		await a.endAsync(true)
+		await echo.endAsync(true)
+	})
+	for (const c of [a, echo]) if (c.stream instanceof Socket) c.stream.setNoDelay(true)
+	// an echo still waiting for its PUBACK when the clients end is no sample: its error is not the round trip's
+	echo.on('message', (_t, msg) => echo.publish('sigpath/bench/rtt/out', msg, { qos: 1 }, () => undefined))
+	await echo.subscribeAsync('sigpath/bench/rtt/in', { qos: 1 })
+	const times: number[] = []
+	const sent = new Map<string, number>()
+	a.on('message', (_t, msg) => {
+		const t = sent.get(msg.toString())
+		if (t !== undefined) times.push(performance.now() - t)
+	})
+	await a.subscribeAsync('sigpath/bench/rtt/out', { qos: 1 })
+	await sleep(200)
+	const start = performance.now()
+	for (let i = 0; i < count; i++) {
+		const wait = start + i * 10 - performance.now()
+		if (wait > 0) await sleep(wait)
+		sent.set(String(i), performance.now())
+		await withTimeout(a.publishAsync('sigpath/bench/rtt/in', String(i), { qos: 1 }), 10_000, `echo ${i + 1} published`)
+	}
+	await waitFor(() => times.length >= count, 10_000, `every echo (${times.length} of ${count} so far)`)
+	return distribution(times)
 }
 
 /** C: 1,000 feeds configured on a SW-P-08 router: resident memory and event-loop delay while idle and reporting. */
@@ -359,11 +417,13 @@ journal: { dir: ${dir} }
 async function bench(b: Bench): Promise<void> {
 	console.log('sigpath end-to-end benchmark (issue #7)')
 	console.log(
-		`command: node --import tsx test/bench/e2e.ts${quick ? ' --quick' : ''}   (BENCH_ROUNDS=${ROUNDS}, BENCH_COMMANDS=${COMMANDS})`,
+		`command: node --import tsx test/bench/e2e.ts${quick ? ' --quick' : ''}   (BENCH_ROUNDS=${ROUNDS}, BENCH_COMMANDS=${COMMANDS}${process.env['BENCH_ONLY'] ? `, BENCH_ONLY=${process.env['BENCH_ONLY']}` : ''})`,
 	)
 	console.log(`machine: ${machine()}`)
 	console.log('')
-	const only = process.env['BENCH_ONLY_A'] // e.g. "100": only that row of A, and neither B nor C (for profiling)
+	// BENCH_ONLY=A100 (or A1, A16, B, C; comma-separated): only those parts, to profile one of them
+	const only = process.env['BENCH_ONLY']?.split(',')
+	const runs = (part: string) => only === undefined || only.includes(part)
 	type RowA = [feeds: number, rounds: number, realSrt: boolean]
 	const configsA = (
 		quick
@@ -376,7 +436,7 @@ async function bench(b: Bench): Promise<void> {
 					[16, ROUNDS, true],
 					[100, ROUNDS, false],
 				] satisfies RowA[])
-	).filter(([n]) => only === undefined || String(n) === only)
+	).filter(([n]) => runs(`A${n}`))
 	const rowsA: (string | number)[][] = []
 	const partsRows: (string | number)[][] = []
 	const roundRows: (string | number)[][] = []
@@ -405,6 +465,12 @@ async function bench(b: Bench): Promise<void> {
 			digits: 1,
 		})
 	}
+	if (configsA.length > 0) printA(rowsA, partsRows, roundRows)
+	if (runs('B')) await partB(b)
+	if (runs('C')) await partC(b)
+}
+
+function printA(rowsA: (string | number)[][], partsRows: (string | number)[][], roundRows: (string | number)[][]) {
 	console.log(
 		`A. signal stop -> backup confirmed on the router tally; lossMs ${LOSS_MS}. SRT cut: a real SRT sender's socket closed (silenceMs 50), measured from the receiver's timestamp of the stream's last packet; device reports: the primaries' devices report down, stamped at the cut (100 senders and receivers in one process need more than two cores)`,
 	)
@@ -419,7 +485,9 @@ async function bench(b: Bench): Promise<void> {
 	)
 	console.log(table(['failing', 'round', 'slowest ms', 'steal ms', 'ELD max ms'], roundRows))
 	console.log('')
-	if (only !== undefined) return
+}
+
+async function partB(b: Bench): Promise<void> {
 	const p = await b.scope((defer) => panelCommands(defer, COMMANDS))
 	console.log(
 		'B. panel take (MQTT v5 via mosquitto, 100 commands/s) -> router tally confirmed -> reply / state published',
@@ -428,11 +496,18 @@ async function bench(b: Bench): Promise<void> {
 		['publish -> reply (after the tally)', p.reply],
 		['publish -> state message', p.state],
 	] as const
+	const whereB = [
+		['inside the daemon: command -> reply ready (records durable, take confirmed)', p.inside],
+		['bare mosquitto round trip (no controller), same rate and QoS', p.bare],
+	] as const
 	console.log(
 		table(
 			['measured', 'samples', 'p50 ms', 'p99 ms', 'max ms'],
-			rowsB.map(([what, d]) => [what, d.n, fixed(d.p50), fixed(d.p99), fixed(d.max)]),
+			[...rowsB, ...whereB].map(([what, d]) => [what, d.n, fixed(d.p50), fixed(d.p99), fixed(d.max)]),
 		),
+	)
+	console.log(
+		'(inside the daemon, the reply waits for the journal to have the command on disk, write + fdatasync: docs/contract.md §8)',
 	)
 	b.sane('B. commands answered', p.reply.n === COMMANDS, `${p.reply.n} of ${COMMANDS}`)
 	b.sane(
@@ -443,6 +518,9 @@ async function bench(b: Bench): Promise<void> {
 	for (const [what, d] of rowsB)
 		b.goal({ what: `B. ${what} p99`, measured: d.p99, unit: 'ms', op: '<', target: 5, enforce: 'full' })
 	console.log('')
+}
+
+async function partC(b: Bench): Promise<void> {
 	const feedsC = quick ? 100 : 1000
 	const secondsC = quick ? 2 : 10
 	const c = await b.scope((defer) => scale(defer, feedsC, secondsC))
