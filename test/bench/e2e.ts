@@ -1,4 +1,5 @@
-// End-to-end benchmarks of the daemon (issue #7), everything on loopback in one process except mosquitto:
+// End-to-end benchmarks of the daemon (issue #7), on loopback, in one process except mosquitto and the Videohub
+// simulator (a process of its own, as a real router is another machine):
 //   A. signal stop -> crosspoint confirmed on the router's own tally, with 1, 16 and 100 feeds failing at once.
 //      The signal is a real SRT stream (our sender, our receiver): "stop" is the instant the sender's socket is cut,
 //      "confirmed" the instant the Videohub driver read the router's tally showing the backup. Same monotonic clock.
@@ -27,13 +28,13 @@ import { monotonicMs } from '../../src/clock.ts'
 import { freeUdpPort } from '../../drivers/snmp/traps.ts'
 import { SrtSim } from '../../drivers/srt/sim.ts'
 import { Swp08Sim } from '../../drivers/swp08/sim.ts'
-import { VideohubSim } from '../../drivers/videohub/sim.ts'
 import type { FeedState } from '../../src/control/payloads.ts'
 import { parseConfigText } from '../../src/domain/load.ts'
 import { silentLogger } from '../../src/log.ts'
 import { SrtSource } from '../../src/runtime/adapters.ts'
 import { Daemon } from '../../src/runtime/daemon.ts'
 import { FakeSource } from '../support/fake-source.ts'
+import { startRouterProcess } from './router-process.ts'
 import { PANEL_ACL, startMosquitto } from '../support/mosquitto.ts'
 import {
 	distribution,
@@ -65,13 +66,13 @@ async function startDaemon(defer: Defer, daemon: Daemon, readyMs: number): Promi
 async function signalStop(defer: Defer, feeds: number, rounds: number, realSrt: boolean) {
 	const dir = mkdtempSync(join(tmpdir(), 'sigpath-bench-'))
 	defer('the journal directory', () => rmSync(dir, { recursive: true, force: true }))
-	const router = new VideohubSim({
+	// the router in a process of its own, as a real one is another machine: its work is not the daemon's
+	const router = await startRouterProcess({
 		inputs: feeds * 2,
 		outputs: feeds,
 		routing: Array.from({ length: feeds }, (_, i) => i * 2),
 	})
 	defer('the Videohub simulator', () => router.stop())
-	await router.start({ host: '127.0.0.1', port: 0 })
 	const ports: number[] = []
 	for (let i = 0; i < feeds; i++) ports.push(await freeUdpPort('127.0.0.1'))
 	const devices = ports
@@ -217,9 +218,8 @@ async function panelCommands(defer: Defer, count: number) {
 	defer('the journal directory', () => rmSync(dir, { recursive: true, force: true }))
 	const broker = await startMosquitto({ sigpath: 'pw', panel1: 'pw1' }, PANEL_ACL)
 	defer('mosquitto', () => broker.close())
-	const router = new VideohubSim({ inputs: 8, outputs: 8, routing: [0] })
+	const router = await startRouterProcess({ inputs: 8, outputs: 8, routing: [0] })
 	defer('the Videohub simulator', () => router.stop())
-	await router.start({ host: '127.0.0.1', port: 0 })
 	const config = parseConfigText(`site: { id: bench }
 devices:
   - { id: rtr, role: router, driver: { type: videohub, host: 127.0.0.1, port: ${router.port} } }

@@ -23,7 +23,7 @@ import { freeUdpPort, startPeer, UdpFeeder, type Peer as SrtPeer } from '../driv
 import { startDaemon, startEtcd, type DaemonProc, type StatusView } from '../support/ha.ts'
 import { PANEL_ACL, startMosquitto } from '../support/mosquitto.ts'
 import { freePort, requireBinary } from '../support/peers.ts'
-import { distribution, fixed, main, parseArgs, sleep, table, waitFor, withTimeout } from './common.ts'
+import { distribution, fixed, machine, main, parseArgs, sleep, table, waitFor, withTimeout } from './common.ts'
 
 const { quick } = parseArgs({})
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? (quick ? 5 : 100))
@@ -258,6 +258,14 @@ log: { level: warn }
 	}
 	const take = distribution(rounds.map((r) => r.takeoverMs))
 	console.log('')
+	console.log(
+		`sigpath pair chaos benchmark: ${ROUNDS} rounds of SIGKILL or SIGSTOP of the active around ${FEEDS} feeds' failover (real etcd, mosquitto, srt-live-transmit, the Videohub simulator); leaseMs ${LEASE_MS}`,
+	)
+	console.log(`command: node --import tsx test/bench/ha.ts${quick ? ' --quick' : ''}   (BENCH_ROUNDS=${ROUNDS})`)
+	console.log(`machine: ${machine()}`)
+	console.log(
+		'requests: routing requests the simulator received; by a node not active: against the etcd leader key polled every 10 ms; takeover: from the signal to the first poll naming the other node',
+	)
 	console.log(
 		table(
 			[
