@@ -34,6 +34,7 @@ import { silentLogger } from '../../src/log.ts'
 import { SrtSource } from '../../src/runtime/adapters.ts'
 import { Daemon } from '../../src/runtime/daemon.ts'
 import { FakeSource } from '../support/fake-source.ts'
+import { manyFeedsConfig, receiver } from '../support/many-feeds.ts'
 import { startRouterProcess } from './router-process.ts'
 import { PANEL_ACL, startMosquitto } from '../support/mosquitto.ts'
 import {
@@ -75,34 +76,19 @@ async function signalStop(defer: Defer, feeds: number, rounds: number, realSrt: 
 	defer('the Videohub simulator', () => router.stop())
 	const ports: number[] = []
 	for (let i = 0; i < feeds; i++) ports.push(await freeUdpPort('127.0.0.1'))
-	const devices = ports
-		.map(
-			(p, i) =>
-				`  - { id: srt-${i}, role: srt-receiver, driver: { type: srt, mode: listener, bind: 127.0.0.1, port: ${p}, silenceMs: 50 } }\n  - { id: bk-${i}, role: receiver }`,
-		)
-		.join('\n')
-	const feedYaml = ports
-		.map(
-			(_, i) => `      - id: f${i}
-        output: { router: rtr, output: ${i + 1} }
-        failover: { lossMs: ${LOSS_MS}, clearMs: 400 }
-        paths:
-          - { id: srt, method: fiber, via: [srt-${i}], input: { router: rtr, input: ${i * 2 + 1} } }
-          - { id: backup, method: satellite, via: [bk-${i}], input: { router: rtr, input: ${i * 2 + 2} } }`,
-		)
-		.join('\n')
-	const config = parseConfigText(`site: { id: bench }
-devices:
-  - { id: rtr, role: router, driver: { type: videohub, host: 127.0.0.1, port: ${router.port} } }
-${devices}
-events:
-  - id: ev
-    tier: grey
-    feeds:
-${feedYaml}
-broker: { listen: 127.0.0.1:0 }
-journal: { dir: ${dir} }
-`)
+	const config = manyFeedsConfig({
+		site: 'bench',
+		feeds,
+		router: `driver: { type: videohub, host: 127.0.0.1, port: ${router.port} }`,
+		primary: (i) => ({
+			path: 'srt',
+			id: `srt-${i}`,
+			device: `{ id: srt-${i}, role: srt-receiver, driver: { type: srt, mode: listener, bind: 127.0.0.1, port: ${ports[i]}, silenceMs: 50 } }`,
+		}),
+		backup: (i) => receiver('backup', `bk-${i}`),
+		failover: `{ lossMs: ${LOSS_MS}, clearMs: 400 }`,
+		journalDir: dir,
+	})
 	// the real drivers for the SRT receivers; the backups are reported up by the bench
 	const { createDrivers } = await import('../../src/runtime/adapters.ts')
 	const backups = ports.map((_, i) => new FakeSource(`bk-${i}`))
@@ -369,26 +355,14 @@ async function scale(defer: Defer, feeds: number, seconds: number) {
 	const router = new Swp08Sim({ inputs: feeds * 2, outputs: feeds })
 	defer('the SW-P-08 simulator', () => router.stop())
 	await router.start({ host: '127.0.0.1', port: 0 })
-	const lines: string[] = []
-	const devices: string[] = []
-	for (let i = 0; i < feeds; i++) {
-		devices.push(`  - { id: a${i}, role: receiver }`, `  - { id: b${i}, role: receiver }`)
-		lines.push(
-			`      - { id: f${i}, output: { router: rtr, output: ${i + 1} }, paths: [ { id: a, method: fiber, via: [a${i}], input: { router: rtr, input: ${i * 2 + 1} } }, { id: b, method: satellite, via: [b${i}], input: { router: rtr, input: ${i * 2 + 2} } } ] }`,
-		)
-	}
-	const config = parseConfigText(`site: { id: bench }
-devices:
-  - { id: rtr, role: router, driver: { type: swp08, host: 127.0.0.1, port: ${router.port} }, size: { inputs: ${feeds * 2}, outputs: ${feeds} } }
-${devices.join('\n')}
-events:
-  - id: ev
-    tier: grey
-    feeds:
-${lines.join('\n')}
-broker: { listen: 127.0.0.1:0 }
-journal: { dir: ${dir} }
-`)
+	const config = manyFeedsConfig({
+		site: 'bench',
+		feeds,
+		router: `driver: { type: swp08, host: 127.0.0.1, port: ${router.port} }, size: { inputs: ${feeds * 2}, outputs: ${feeds} }`,
+		primary: (i) => receiver('a', `a${i}`),
+		backup: (i) => receiver('b', `b${i}`),
+		journalDir: dir,
+	})
 	const sources = config.devices.filter((d) => d.role === 'receiver').map((d) => new FakeSource(d.id))
 	const rssBefore = process.memoryUsage().rss
 	const daemon = new Daemon({ config, log: silentLogger, signalSources: sources, firstSyncTimeoutMs: 20_000 })

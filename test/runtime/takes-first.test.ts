@@ -8,10 +8,10 @@ import { afterAll, beforeAll, expect, it } from 'vitest'
 import type { Router } from '../../drivers/router/types.ts'
 import { VideohubSim } from '../../drivers/videohub/sim.ts'
 import { monotonicMs } from '../../src/clock.ts'
-import { parseConfigText } from '../../src/domain/load.ts'
 import { silentLogger } from '../../src/log.ts'
 import { Daemon } from '../../src/runtime/daemon.ts'
 import { FakeSource } from '../support/fake-source.ts'
+import { manyFeedsConfig, receiver } from '../support/many-feeds.ts'
 import { until } from '../support/status-lab.ts'
 
 const FEEDS = 20
@@ -33,33 +33,16 @@ afterAll(async () => {
 	rmSync(dir, { recursive: true, force: true })
 })
 
-function config(routerPort: number) {
-	const feeds = Array.from(
-		{ length: FEEDS },
-		(_, i) => `      - id: f${i}
-        output: { router: rtr, output: ${i + 1} }
-        failover: { lossMs: ${LOSS_MS}, clearMs: 400 }
-        paths:
-          - { id: a, method: fiber, via: [a-${i}], input: { router: rtr, input: ${i * 2 + 1} } }
-          - { id: b, method: satellite, via: [b-${i}], input: { router: rtr, input: ${i * 2 + 2} } }`,
-	)
-	const devices = Array.from(
-		{ length: FEEDS },
-		(_, i) => `  - { id: a-${i}, role: receiver }\n  - { id: b-${i}, role: receiver }`,
-	)
-	return parseConfigText(`site: { id: tf }
-devices:
-  - { id: rtr, role: router, driver: { type: videohub, host: 127.0.0.1, port: ${routerPort} } }
-${devices.join('\n')}
-events:
-  - id: ev
-    tier: grey
-    feeds:
-${feeds.join('\n')}
-broker: { listen: 127.0.0.1:0 }
-journal: { dir: ${dir} }
-`)
-}
+const config = (routerPort: number) =>
+	manyFeedsConfig({
+		site: 'tf',
+		feeds: FEEDS,
+		router: `driver: { type: videohub, host: 127.0.0.1, port: ${routerPort} }`,
+		primary: (i) => receiver('a', `a-${i}`),
+		backup: (i) => receiver('b', `b-${i}`),
+		failover: `{ lossMs: ${LOSS_MS}, clearMs: 400 }`,
+		journalDir: dir,
+	})
 
 it('a fault that takes every primary down puts every backup on air in one salvo, sent before the tick publishes', async () => {
 	const primaries = Array.from({ length: FEEDS }, (_, i) => new FakeSource(`a-${i}`))
