@@ -240,6 +240,11 @@ export class Daemon {
 		return this.o.config.journal?.dir ?? '/var/lib/sigpath'
 	}
 
+	/** the journal's key (journal.key), for /audit to read a keyed journal; never shown or logged */
+	get journalKey(): Buffer | undefined {
+		return this.journal.key
+	}
+
 	routerOf(id: string): Router | undefined {
 		return this.routers.get(id)
 	}

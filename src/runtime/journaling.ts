@@ -45,11 +45,16 @@ export type JournalStatus = { seq: number | null; hash: string | null; at: strin
 export class Journaling {
 	private journal: Journal | undefined
 	private checkpointer: Checkpointer | undefined
-	private key: Buffer | undefined
+	private keyBytes: Buffer | undefined
 	private timers: NodeJS.Timeout[] = []
 	private retaining = false
 	/** a record was dropped (the journal's memory queue was full) and said so in the log, in this fault */
 	private dropLogged = false
+
+	/** the journal's key once opened (journal.key), undefined for an unkeyed journal */
+	get key(): Buffer | undefined {
+		return this.keyBytes
+	}
 
 	constructor(private readonly d: JournalingDeps) {}
 
@@ -60,11 +65,11 @@ export class Journaling {
 	 */
 	open(): Map<string, FeedState> {
 		const cfg = this.d.config
-		this.key = cfg?.key ? Buffer.from(resolveSecret(cfg.key, this.d.env), 'utf8') : undefined
+		this.keyBytes = cfg?.key ? Buffer.from(resolveSecret(cfg.key, this.d.env), 'utf8') : undefined
 		const r = openJournal({
 			dir: this.d.dir,
 			...(cfg?.rotateBytes ? { rotateBytes: cfg.rotateBytes } : {}),
-			...(this.key ? { key: this.key } : {}),
+			...(this.keyBytes ? { key: this.keyBytes } : {}),
 			onCheckpointError: (err) =>
 				this.d.log.warn({ err: err.message }, 'journal: a checkpoint could not be written (the previous one holds)'),
 		})
@@ -176,7 +181,7 @@ export class Journaling {
 			const r = await applyRetention(j, {
 				retainDays,
 				now: new Date(this.d.clock.wallMs()),
-				...(this.key ? { key: this.key } : {}),
+				...(this.keyBytes ? { key: this.keyBytes } : {}),
 			})
 			if (r.removed.length > 0)
 				this.d.log.info(

@@ -29,7 +29,9 @@ export function filesAfter(files: readonly string[], since: number): string[] {
 /**
  * Writes up to `limit` records with seq > since to `out`, in chain order. Lines that do not read as records (a torn
  * tail being written, a damaged line) are left out: `sigpath journal verify` is the place that reports them.
- * Stops early when `signal` aborts (the client went away).
+ * A keyed journal (journal.key, docs/contract.md §8) is read with its key: without it every record's HMAC would
+ * read as damage and the page would come back empty, as if nothing had happened. Stops early when `signal` aborts
+ * (the client went away).
  */
 export async function streamAudit(
 	dir: string,
@@ -37,6 +39,7 @@ export async function streamAudit(
 	limit: number,
 	out: Writable,
 	signal: AbortSignal,
+	key?: Buffer,
 ): Promise<AuditResult> {
 	let count = 0
 	let last = since
@@ -50,7 +53,7 @@ export async function streamAudit(
 				// cheap pre-filter on the seq prefix before hashing the line
 				const m = /^\{"seq":(\d+),/.exec(line)
 				if (!m || Number(m[1]) <= since) continue
-				const rec = parseLine(line)
+				const rec = parseLine(line, key)
 				if (typeof rec === 'string') continue
 				if (!out.write(`${line}\n`)) await drained(out, signal)
 				count++

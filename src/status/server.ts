@@ -302,7 +302,7 @@ export class StatusServer {
 		res.on('close', () => abort.abort())
 		res.writeHead(200, { ...this.headers(), 'content-type': 'application/x-ndjson; charset=utf-8' })
 		try {
-			await streamAudit(this.daemon.journalDir, since ?? 0, limit, res, abort.signal)
+			await streamAudit(this.daemon.journalDir, since ?? 0, limit, res, abort.signal, this.daemon.journalKey)
 			res.end()
 		} finally {
 			this.audits.delete(abort)

@@ -18,6 +18,7 @@ export type StatusDaemon = Pick<
 	| 'command'
 	| 'events'
 	| 'journalDir'
+	| 'journalKey'
 	| 'takes'
 	| 'model'
 	| 'engine'

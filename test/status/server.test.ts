@@ -192,6 +192,27 @@ describe('/audit', () => {
 		expect(beyond.body).toBe('')
 	})
 
+	it('serves a keyed journal: every record, each verifying with the key and not without it', async () => {
+		const key = 'status-test-journal-key'
+		lab = await startStatusLab({ journalKey: key })
+		for (const s of Object.values(lab.sources)) s.report('up')
+		lab.sources['rx-0-fiber']!.report('down')
+		await until(() => lab!.daemon.feedState('ev1/feed1').active === 'sat', 5000, 'the failover')
+		await until(
+			() => readRecords(lab!.dir, Buffer.from(key)).some((r) => r.kind === 'take'),
+			5000,
+			'the take journaled',
+		)
+		const all = readRecords(lab.dir, Buffer.from(key))
+		const r = await http(lab.url, 'GET', `/audit?limit=${all.length}`)
+		expect(r.status).toBe(200)
+		const lines = r.body.split('\n').filter(Boolean)
+		expect(lines.map((l) => (parseLine(l, Buffer.from(key)) as { seq: number }).seq)).toEqual(all.map((x) => x.seq))
+		expect(lines.some((l) => l.includes('"kind":"take"'))).toBe(true)
+		// keyed: a line checked without the key does not verify (the HMAC is not a plain SHA-256)
+		expect(parseLine(lines[0]!)).toMatch(/hash does not match/)
+	})
+
 	it('skips whole files before since by their names', () => {
 		const files = ['journal-000000000001.jsonl', 'journal-000000000011.jsonl', 'journal-000000000021.jsonl']
 		expect(filesAfter(files, 0)).toEqual(files)

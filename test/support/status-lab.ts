@@ -52,6 +52,8 @@ export interface StatusLabOptions {
 	rotateBytes?: number
 	/** index of an event whose receivers hang on one UPS (a compliance violation) */
 	singlePowerEvent?: number
+	/** a keyed journal (journal.key), the key handed to the daemon in SIGPATH_TEST_JOURNAL_KEY */
+	journalKey?: string
 }
 
 /** A UPS as the runtime sees it: no video signal, a power state in its detail (docs/contract.md §1 probe detail). */
@@ -150,7 +152,7 @@ ${devices.map((d) => `  - { id: ${d}, role: receiver, power: ${power(d)} }`).joi
 events:
 ${lines.join('\n')}
 broker: { listen: "127.0.0.1:0" }
-journal: { dir: ${dir}${o.rotateBytes ? `, rotateBytes: ${o.rotateBytes}` : ''} }
+journal: { dir: ${dir}${o.rotateBytes ? `, rotateBytes: ${o.rotateBytes}` : ''}${o.journalKey ? ', key: { env: SIGPATH_TEST_JOURNAL_KEY }' : ''} }
 `
 	const config = parseConfigText(text)
 	const sources = devices.map((d) => new FakeSource(d))
@@ -161,6 +163,7 @@ journal: { dir: ${dir}${o.rotateBytes ? `, rotateBytes: ${o.rotateBytes}` : ''} 
 		log,
 		signalSources: [...sources, ...Object.values(ups)],
 		firstSyncTimeoutMs: 3000,
+		...(o.journalKey ? { env: { ...process.env, SIGPATH_TEST_JOURNAL_KEY: o.journalKey } } : {}),
 	})
 	const server = new StatusServer({
 		daemon,
