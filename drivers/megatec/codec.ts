@@ -136,6 +136,10 @@ export function parseI(line: string): { company: string; model: string; version:
 
 /**
  * The power state of docs/contract.md §1 from a Q1 reading:
+ * - shutdown active (b1): low-battery, whatever the other bits say. The UPS is counting down to cutting its output
+ *   (an S command), so its load is as good as lost (§7's power model). NUT's nutdrv_qx reports this bit as FSD and
+ *   our NUT driver reads FSD as low-battery, so one UPS reads the same through either driver; the bit itself
+ *   stays in the reading's extra (`shutdownActive`) as the reason;
  * - utility fail: on-battery, or low-battery with the battery-low bit;
  * - else an on-line UPS (b3 = 0) with b5 is on bypass; a standby/line-interactive UPS (b3 = 1) with b5 is
  *   boosting or bucking the line (AVR), which is online;
@@ -143,6 +147,7 @@ export function parseI(line: string): { company: string; model: string; version:
  * - else online.
  */
 export function powerOf(r: Q1Reading): UpsPower {
+	if (r.status.shutdownActive) return 'low-battery'
 	if (r.status.utilityFail) return r.status.batteryLow ? 'low-battery' : 'on-battery'
 	if (r.status.bypassActive && !r.status.standbyType) return 'bypass'
 	if (r.outputVoltage !== null && r.outputVoltage < 10) return 'off'

@@ -21,6 +21,7 @@ export interface MegatecUpsOptions {
 export function readingFromQ1(q: Q1Reading, info: Record<string, unknown> = {}): UpsReading {
 	return {
 		power: powerOf(q),
+		// Q1 has no depleted bit; shutdown active reads low-battery without it, as FSD does in the NUT driver
 		depleted: false,
 		minutesRemaining: null,
 		chargePercent: null,
@@ -34,6 +35,7 @@ export function readingFromQ1(q: Q1Reading, info: Record<string, unknown> = {}):
 			statusBits: q.bits,
 			...(q.status.upsFailed ? { upsFailed: true } : {}),
 			...(q.status.testInProgress ? { testInProgress: true } : {}),
+			// why a UPS with its utility and battery fine reads low-battery (codec.ts powerOf, docs/contract.md §1)
 			...(q.status.shutdownActive ? { shutdownActive: true } : {}),
 		},
 	}

@@ -122,6 +122,11 @@ describe('Q1', () => {
 		['00101000', 230, 'online'], // line-interactive UPS boosting/bucking (AVR)
 		['00000000', 0, 'off'],
 		['00010000', 230, 'online'], // UPS failed bit: an alarm in the detail, output still there
+		// shutdown active (b1): the UPS is about to cut its output, as nutdrv_qx's FSD (docs/contract.md §1)
+		['00000010', 230, 'low-battery'],
+		['10000010', 230, 'low-battery'],
+		['00100010', 230, 'low-battery'],
+		['00000010', 0, 'low-battery'],
 	] as const)('bits %s, output %i V -> %s', (bits, out, power) => {
 		const r = parseQ1(`(230.0 140.0 ${out.toFixed(1).padStart(5, '0')} 020 50.0 13.5 30.0 ${bits}`)
 		expect(r).not.toBeNull()
