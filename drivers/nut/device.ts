@@ -1,9 +1,11 @@
 // A UPS through upsd (driver `nut`): `LIST VAR <ups>` every pollMs, ups.status to the power state.
 //
 // Stale and dead handling as NUT's upsmon does (upsmon.conf: POLLFREQ, DEADTIME 15 s; upsmon.c): upsd answering
-// `ERR DATA-STALE` or `ERR DRIVER-NOT-CONNECTED`, or upsd itself unreachable, is no data. No fresh data for
-// staleAfterMs makes the device stale; for commLostAfterMs it is comm-lost. The power model then applies
-// upsmon's rule: a UPS last seen on battery that falls silent counts as low battery (src/domain/power.ts).
+// `ERR DATA-STALE` or `ERR DRIVER-NOT-CONNECTED`, an empty ups.status (upsmon.c parse_status: "the same as a dead
+// ups"), or upsd itself unreachable, is no data. So is a ups.status with no power flag at all (WAIT, ALARM alone),
+// where upsmon keeps its last state: we would show that last state as current. No fresh data for staleAfterMs
+// makes the device stale; for commLostAfterMs it is comm-lost. The power model then applies upsmon's rule: a UPS
+// last seen on battery that falls silent counts as low battery (src/domain/power.ts).
 import type { Logger } from 'pino'
 import type { ResolvedNutDriver } from '../../src/domain/drivers.ts'
 import { PolledUps } from '../ups/polled.ts'
@@ -155,7 +157,17 @@ export class NutUpsDevice extends PolledUps {
 			}
 			const reading = readingFromVars(vars)
 			if (!reading) {
-				this.log.debug({ status: vars.get('ups.status') }, 'ups.status carries no power state yet')
+				// WAIT (the driver has no data yet), empty, ALARM alone: no power flag, so not a reading of the UPS.
+				// No data at once, as DATA-STALE: left unanswered, the last reading (online, ok) would stand as
+				// current and connected until staleMs (docs/contract.md §1 UPS mapping, §7 device-stale).
+				const status = vars.get('ups.status')
+				const err = new NutError(
+					`upsd: ups.status ${status === undefined ? 'missing' : JSON.stringify(status)} for ${this.#cfg.ups} carries no power state (OL, OB, BYPASS, OFF, FSD)`,
+					'NO-POWER-STATE',
+				)
+				this.log.warn({ status }, err.message)
+				this.emit('fault', err)
+				this.noData()
 				return
 			}
 			this.tracker.onReading(reading)

@@ -1,10 +1,11 @@
 // The upsd simulator, validated by NUT's own client (upsc), then used for the client's faults: garbage replies,
-// a upsd that stops answering (request timeout, reconnect), a dropped connection, ERR DATA-STALE, the probe,
-// and no handles left after stop().
+// a upsd that stops answering (request timeout, reconnect), a dropped connection, ERR DATA-STALE, a ups.status
+// with no power flag, the probe, and no handles left after stop().
 import { afterEach, describe, expect, it } from 'vitest'
 import { NutUpsDevice } from '../../../drivers/nut/device.ts'
 import { probe } from '../../../drivers/nut/probe.ts'
 import { NutSim } from '../../../drivers/nut/sim.ts'
+import { upsProbeResult } from '../../../drivers/ups/types.ts'
 import { NutDriver } from '../../../src/domain/drivers.ts'
 import { silentLogger } from '../../../src/log.ts'
 import { newResources, requireBinary, runAsync, sleep, until } from '../snmp/peers.ts'
@@ -30,14 +31,13 @@ async function sim(status = 'OL'): Promise<NutSim> {
 	return s
 }
 
-function device(port: number): NutUpsDevice {
+function device(port: number, thresholds = { staleAfterMs: 600, commLostAfterMs: 1200 }): NutUpsDevice {
 	const d = new NutUpsDevice({
 		id: 'nut-f',
 		config: resolveSecrets(NutDriver.parse({ type: 'nut', host: '127.0.0.1', port, ups: 'ups', pollMs: 100 })),
 		log: silentLogger,
 		requestTimeoutMs: 300,
-		staleAfterMs: 600,
-		commLostAfterMs: 1200,
+		...thresholds,
 	})
 	cleanups.push(() => d.stop())
 	return d
@@ -107,6 +107,36 @@ describe('NUT client faults', () => {
 		await until(() => d.status.commLost, 3000, 'comm-lost')
 		expect(d.status.reading?.power).toBe('on-battery')
 	})
+
+	it.each(['WAIT', '', 'ALARM'])(
+		'ups.status %j (no power flag) is no data at once, as DATA-STALE: not connected, health unknown; back with OL',
+		async (status) => {
+			const s = await sim()
+			// stale and comm-lost far off: what disconnects the device here can only be the status itself
+			const d = device(s.port, { staleAfterMs: 60_000, commLostAfterMs: 120_000 })
+			const faults: string[] = []
+			d.on('fault', (e) => faults.push(e.message))
+			d.start()
+			await until(() => upsProbeResult(d.id, d.status).health === 'ok', 3000, 'online, ok')
+			s.set('ups', { 'ups.status': status })
+			await until(() => !d.status.freshness.connected, 3000, 'not connected')
+			// not a reading of the UPS: the last one is not shown as current, and not yet stale or comm-lost
+			expect(upsProbeResult(d.id, d.status)).toMatchObject({
+				connected: false,
+				health: 'unknown',
+				detail: { commLost: false },
+			})
+			expect(d.status.freshness.stale).toBe(false)
+			expect(faults.some((m) => m.includes(`ups.status ${JSON.stringify(status)}`))).toBe(true)
+			s.set('ups', { 'ups.status': 'OL' })
+			await until(() => d.status.freshness.connected, 3000, 'connected again')
+			expect(upsProbeResult(d.id, d.status)).toMatchObject({
+				connected: true,
+				health: 'ok',
+				detail: { power: 'online' },
+			})
+		},
+	)
 
 	it('a dropped connection is reconnected and read again', async () => {
 		const s = await sim()
