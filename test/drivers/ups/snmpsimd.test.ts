@@ -320,7 +320,7 @@ describe('snmp-ups against snmpsimd', () => {
 
 	it('an agent that answers without a usable upsOutputSource is no good answer: stale, then comm-lost, never a current reading; fresh again when it is back', async () => {
 		// a UPS network card that lost its serial link to the UPS: the agent answers every GET, upsBatteryStatus and
-		// the rest included, but upsOutputSource is gone (noSuchInstance), NULL or text
+		// the rest included, but upsOutputSource is gone (noSuchInstance), NULL, text, or no RFC 1628 value
 		const sql = await startSqlAgent('ups-nosource')
 		try {
 			const d = device({ port: sql.port, community: 'sqlups' }, { staleAfterMs: 800, commLostAfterMs: 1600 })
@@ -364,10 +364,11 @@ describe('snmp-ups against snmpsimd', () => {
 			)
 			expect(d.status.freshness.stale).toBe(false)
 
-			// NULL and a string that is no number are no good answer either
+			// NULL, a string that is no number, and a number outside RFC 1628's 1-7 are no good answer either
 			for (const [tag, value] of [
 				['5', ''],
 				['4', 'no link'],
+				['2', '8'],
 			] as const) {
 				const refusedBefore = refused.length
 				await sql.set(UPS_OID.upsOutputSource, tag, value)
