@@ -5,6 +5,11 @@
 // `stale` once no good answer has come for `staleAfterMs`. Each device has its own session and timer, so a dead
 // agent costs only its own timeoutMs * (retries + 1) and never delays another device's poll.
 //
+// An answer is good only once its consumer accepts it (`accept`): an agent that answers every GET but without the
+// object its consumer needs (a UPS network card that lost its serial link to the UPS answers noSuchInstance for
+// upsOutputSource) is not giving good answers, and counting it as one kept a UPS's last reading fresh forever
+// (docs/contract.md §7: no good answer for staleMs is stale).
+//
 // States: idle (made, not started) -> polling (a request in flight) <-> waiting (timer armed until the next
 // poll) | backoff (after a failed poll: capped exponential delay with jitter, and a fresh session, which also
 // redoes SNMPv3 engine discovery after an agent restart) -> stopped (by us; final).
@@ -33,6 +38,11 @@ export interface SnmpPollerOptions {
 	 * upsmon DEADTIME is 15 s (docs/operations.md)
 	 */
 	commLostAfterMs?: number
+	/**
+	 * whether an answer is a good answer: null if it is, else why not (the consumer's decoding). A refused answer
+	 * counts as no answer for freshness and is a `failed` event of kind `unusable`; default: every answer is good
+	 */
+	accept?: (values: Map<string, SnmpValue>) => string | null
 	/** backoff cap after failed polls; default max(pollMs, 10 s) */
 	maxBackoffMs?: number
 	log: Logger
@@ -41,9 +51,9 @@ export interface SnmpPollerOptions {
 }
 
 export interface SnmpPollerEvents {
-	/** every answered poll */
+	/** every answered poll whose answer `accept` took as good */
 	values: [values: Map<string, SnmpValue>, at: number]
-	/** a poll failed after its retries */
+	/** a poll failed after its retries, or its answer was refused by `accept` (kind `unusable`) */
 	failed: [error: SnmpError]
 	/** connected or stale changed */
 	freshness: [freshness: Freshness]
@@ -72,6 +82,7 @@ export class SnmpPoller extends EventEmitter<SnmpPollerEvents> {
 			commLostAfterMs: options.commLostAfterMs ?? Math.max(15_000, 5 * options.pollMs),
 			maxBackoffMs: options.maxBackoffMs ?? Math.max(options.pollMs, 10_000),
 			random: options.random ?? Math.random,
+			accept: options.accept ?? (() => null),
 		}
 		this.tracker = new FreshnessTracker({
 			device: options.device,
@@ -171,6 +182,29 @@ export class SnmpPoller extends EventEmitter<SnmpPollerEvents> {
 		return this.#state === 'polling'
 	}
 
+	/**
+	 * An answer: good only if the consumer accepts it. A refused answer is no good answer for freshness, exactly as a
+	 * silent agent (disconnected now, stale after staleAfterMs, comm-lost after commLostAfterMs: docs/contract.md §7),
+	 * but the agent did answer, so unlike a failed poll the session is kept and the next poll comes at pollMs, not
+	 * after a backoff: the socket and the agent's v3 engine are fine (a fresh session would redo discovery for
+	 * nothing), and a UPS whose reading comes back is read within one poll, not up to maxBackoffMs later. Polling at
+	 * pollMs costs the agent no more than a healthy device does.
+	 */
+	#answer(values: Map<string, SnmpValue>): void {
+		const refused = this.#o.accept(values)
+		if (refused !== null) {
+			this.tracker.disconnected()
+			const { host, port } = this.#o.target
+			this.emit(
+				'failed',
+				new SnmpError(`snmp GET ${host}:${port}: answered, but no good answer: ${refused}`, 'unusable'),
+			)
+			return
+		}
+		this.tracker.ok()
+		this.emit('values', values, this.tracker.value.lastOkAt ?? monotonicMs())
+	}
+
 	async #poll(): Promise<void> {
 		if (this.#state === 'stopped' || this.#state === 'polling') return
 		this.#setState('polling')
@@ -182,8 +216,7 @@ export class SnmpPoller extends EventEmitter<SnmpPollerEvents> {
 			if (!this.#polling()) return
 			answered = true
 			this.#backoff.reset()
-			this.tracker.ok()
-			this.emit('values', values, this.tracker.value.lastOkAt ?? monotonicMs())
+			this.#answer(values)
 		} catch (err) {
 			if (!this.#polling()) return
 			const e =
@@ -201,12 +234,13 @@ export class SnmpPoller extends EventEmitter<SnmpPollerEvents> {
 			return
 		}
 		if (answered) {
-			// keep the cadence: the next poll is pollMs after this one started, not after it ended. After the first
-			// answer, one random phase offset spreads devices started together over the interval (a daemon starting
-			// 200 devices would otherwise send 200 GETs in the same millisecond every second, forever). The offset
-			// brings that next poll forward, never back: no two polls are ever more than pollMs apart, so a change
-			// is seen within one poll interval even right after the start (a later offset once stretched the first
-			// interval to up to 2 * pollMs, and a UPS that went on battery then was seen up to 4 s late at 2 s polls).
+			// keep the cadence (also after an answer `accept` refused: see #answer): the next poll is pollMs after this
+			// one started, not after it ended. After the first answer, one random phase offset spreads devices started
+			// together over the interval (a daemon starting 200 devices would otherwise send 200 GETs in the same
+			// millisecond every second, forever). The offset brings that next poll forward, never back: no two polls
+			// are ever more than pollMs apart, so a change is seen within one poll interval even right after the start
+			// (a later offset once stretched the first interval to up to 2 * pollMs, and a UPS that went on battery then
+			// was seen up to 4 s late at 2 s polls).
 			const phase = this.#phased ? 0 : this.#o.random() * this.#o.pollMs
 			this.#phased = true
 			this.#schedule(Math.max(0, this.#o.pollMs - phase - (monotonicMs() - started)), 'waiting')

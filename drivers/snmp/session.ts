@@ -12,7 +12,11 @@ import * as snmp from 'net-snmp'
 import type { ResolvedSnmpV3 } from '../../src/domain/drivers.ts'
 import { decodeVarbind, normalizeOid, type SnmpValue } from './codec.ts'
 
-export type SnmpErrorKind = 'timeout' | 'error-status' | 'socket' | 'closed' | 'invalid'
+/**
+ * `invalid`: a malformed message (the SNMP layer failed); `unusable`: a well-formed answer its consumer refused (the
+ * object it needs is missing or not a value it can read: the agent is fine, the device behind it may not be)
+ */
+export type SnmpErrorKind = 'timeout' | 'error-status' | 'socket' | 'closed' | 'invalid' | 'unusable'
 
 export class SnmpError extends Error {
 	override name = 'SnmpError'

@@ -106,11 +106,18 @@ export class UpsDecodeError extends Error {
  * 3 or 4), other off. Booster (6) and reducer (7) are the inverter correcting the utility voltage (AVR): the
  * load is on utility through the UPS, protected, so they read as online, not off. That is our one extension of
  * the mapping: "other" in the contract means none (2) and other (1).
- * Throws UpsDecodeError when upsOutputSource cannot be read (the agent is not a UPS-MIB agent).
+ * Throws UpsDecodeError when upsOutputSource cannot be read (missing, NULL, not a number) or is not one of RFC 1628's
+ * seven values: that is no UPS-MIB answer (a card that lost its UPS), and the poller then counts it as no good
+ * answer (stale, comm-lost: docs/contract.md §7). Reading 0, 8 or 255 as off once made a UPS that said nothing
+ * meaningful look like a lost source. An upsBatteryStatus outside RFC 1628's four values is shown as unknown(n) and
+ * never read as low: the output source alone says whether the load is on battery.
  */
 export function decodeUps(values: ReadonlyMap<string, SnmpValue>): UpsReading {
 	const source = numeric(values.get(UPS_OID.upsOutputSource))
 	if (source === null) throw new UpsDecodeError('upsOutputSource (1.3.6.1.2.1.33.1.4.1.0) not readable')
+	const outputSource = OUTPUT_SOURCE[source]
+	if (outputSource === undefined)
+		throw new UpsDecodeError(`upsOutputSource (1.3.6.1.2.1.33.1.4.1.0) is ${source}, not a UPS-MIB value (1-7)`)
 	const battery = numeric(values.get(UPS_OID.upsBatteryStatus))
 	const minutes = numeric(values.get(UPS_OID.upsEstimatedMinutesRemaining))
 	const charge = numeric(values.get(UPS_OID.upsEstimatedChargeRemaining))
@@ -119,7 +126,7 @@ export function decodeUps(values: ReadonlyMap<string, SnmpValue>): UpsReading {
 	if (source === 3 || source === 6 || source === 7) power = 'online'
 	else if (source === 4) power = 'bypass'
 	else if (source === 5) power = low ? 'low-battery' : 'on-battery'
-	else power = 'off'
+	else power = 'off' // other(1), none(2)
 	const model = values.get(UPS_OID.upsIdentModel)
 	return {
 		power,
@@ -127,7 +134,7 @@ export function decodeUps(values: ReadonlyMap<string, SnmpValue>): UpsReading {
 		minutesRemaining: minutes,
 		chargePercent: charge,
 		extra: {
-			outputSource: OUTPUT_SOURCE[source] ?? `unknown(${source})`,
+			outputSource,
 			batteryStatus: battery === null ? null : (BATTERY_STATUS[battery] ?? `unknown(${battery})`),
 			secondsOnBattery: numeric(values.get(UPS_OID.upsSecondsOnBattery)),
 			alarmsPresent: numeric(values.get(UPS_OID.upsAlarmsPresent)),

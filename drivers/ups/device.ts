@@ -43,6 +43,10 @@ export class SnmpUpsDevice extends EventEmitter<UpsEvents> implements UpsDevice 
 	#unsubscribe: (() => void) | null = null
 	readonly #traps: TrapReceiver | undefined
 	readonly #host: string
+	/** the reading accept() decoded from the answer the poller is about to hand to #onValues */
+	#accepted: UpsReading | null = null
+	/** the last answer was refused (not a UPS-MIB answer): warned once per run of them, not every poll */
+	#refusing = false
 
 	constructor(o: SnmpUpsOptions) {
 		super()
@@ -56,6 +60,7 @@ export class SnmpUpsDevice extends EventEmitter<UpsEvents> implements UpsDevice 
 			target: o.config,
 			oids: UPS_POLL_OIDS,
 			pollMs: o.config.pollMs,
+			accept: (values) => this.#accept(values),
 			log: this.#log,
 			...(o.staleAfterMs !== undefined ? { staleAfterMs: o.staleAfterMs } : {}),
 			...(o.commLostAfterMs !== undefined ? { commLostAfterMs: o.commLostAfterMs } : {}),
@@ -65,7 +70,7 @@ export class SnmpUpsDevice extends EventEmitter<UpsEvents> implements UpsDevice 
 			this.#log.debug({ err }, 'ups poll failed')
 			this.emit('fault', err)
 		})
-		// freshness and comm-lost are the poller's (an answered poll is the only sign of a connection)
+		// freshness and comm-lost are the poller's (an answered poll that decodes is the only sign of a connection)
 		this.#ups = new UpsTracker(this, this.#log, this.#poller.tracker)
 	}
 
@@ -139,16 +144,31 @@ export class SnmpUpsDevice extends EventEmitter<UpsEvents> implements UpsDevice 
 		})
 	}
 
-	#onValues(values: Map<string, SnmpValue>): void {
-		let reading: UpsReading
+	/**
+	 * The poller's `accept`: an answer without a usable upsOutputSource is no good answer (docs/contract.md §7), so
+	 * the last reading goes stale and comm-lost as if the UPS were silent, instead of standing as current. The poller
+	 * makes it a `failed` poll, hence a fault. The reading is kept for #onValues, which the poller calls next for
+	 * the same answer: one decode per poll.
+	 */
+	#accept(values: Map<string, SnmpValue>): string | null {
+		this.#accepted = null
 		try {
-			reading = decodeUps(values)
+			this.#accepted = decodeUps(values)
 		} catch (err) {
 			if (!(err instanceof UpsDecodeError)) throw err
-			this.#log.warn({ err }, 'not a UPS-MIB answer')
-			this.emit('fault', err)
-			return
+			if (!this.#refusing) this.#log.warn({ err }, 'not a UPS-MIB answer: no good answer until it is')
+			this.#refusing = true
+			return err.message
 		}
+		if (this.#refusing) this.#log.info('UPS-MIB answers again')
+		this.#refusing = false
+		return null
+	}
+
+	#onValues(values: Map<string, SnmpValue>): void {
+		// decodeUps only if the poller ever handed over an answer accept() did not see (it does not)
+		const reading = this.#accepted ?? decodeUps(values)
+		this.#accepted = null
 		const present = reading.extra['alarmsPresent']
 		// the alarm names come from upsAlarmTable, read with GETBULK only when upsAlarmsPresent says there are any;
 		// until that answer, the previous names stand (a power change is never held back for them)

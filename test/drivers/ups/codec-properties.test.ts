@@ -43,11 +43,12 @@ const integerOf = (v: SnmpValue | undefined): number | null => {
 }
 
 describe('UPS-MIB codec: fuzz', () => {
-	it('any agent answer is a reading in the §1 mapping, or UpsDecodeError when upsOutputSource is unreadable', () => {
+	it('any agent answer is a reading in the §1 mapping, or UpsDecodeError when upsOutputSource is no RFC 1628 value', () => {
 		fc.assert(
 			fc.property(agent, (values) => {
 				const source = integerOf(values.get(UPS_OID.upsOutputSource))
-				if (source === null) {
+				// RFC 1628 upsOutputSource is other(1) ... reducer(7): anything else is no UPS-MIB answer
+				if (source === null || !Number.isInteger(source) || source < 1 || source > 7) {
 					expect(() => decodeUps(values)).toThrow(UpsDecodeError)
 					return
 				}
@@ -63,9 +64,12 @@ describe('UPS-MIB codec: fuzz', () => {
 								? low
 									? 'low-battery'
 									: 'on-battery'
-								: 'off'
+								: 'off' // other(1), none(2)
 				expect(r.power).toBe(want)
 				expect(r.depleted).toBe(battery === 4)
+				// an upsBatteryStatus outside unknown(1) ... batteryDepleted(4) is shown as such, and read as nothing
+				if (battery !== null && ![1, 2, 3, 4].includes(battery))
+					expect(r.extra['batteryStatus']).toBe(`unknown(${battery})`)
 				for (const n of [r.minutesRemaining, r.chargePercent]) if (n !== null) expect(Number.isFinite(n)).toBe(true)
 				// what the probe prints is JSON: every number in it survives JSON
 				expect(JSON.parse(JSON.stringify(r))).toEqual(r)

@@ -8,6 +8,7 @@ import {
 	UPS_ALARM_DESCR,
 	UPS_OID,
 	UPS_TRAP,
+	UpsDecodeError,
 } from '../../../drivers/ups/codec.ts'
 import { upsHealth, upsProbeResult } from '../../../drivers/ups/types.ts'
 
@@ -33,7 +34,9 @@ describe('UPS-MIB to power state', () => {
 		[2, 2, 'off', false],
 		[6, 2, 'online', false], // booster: AVR on utility
 		[7, 2, 'online', false], // reducer
-		[99, 2, 'off', false],
+		[5, 0, 'on-battery', false], // an upsBatteryStatus outside 1-4 is unknown, never low
+		[5, 5, 'on-battery', false],
+		[5, 255, 'on-battery', false],
 	] as const)('upsOutputSource %i, upsBatteryStatus %i -> %s', (source, battery, power, depleted) => {
 		const r = decodeUps(
 			values({
@@ -48,6 +51,28 @@ describe('UPS-MIB to power state', () => {
 
 	it('refuses an agent without upsOutputSource', () => {
 		expect(() => decodeUps(values({ upsBatteryStatus: 2 }))).toThrow(/upsOutputSource/)
+	})
+
+	it.each([0, 8, 255, -1, 3.5])('refuses upsOutputSource %s: not one of RFC 1628 other(1) ... reducer(7)', (source) => {
+		// read as off, any of these made a UPS that said nothing meaningful look like a lost source
+		expect(() => decodeUps(values({ upsOutputSource: source, upsBatteryStatus: 2 }))).toThrow(UpsDecodeError)
+	})
+
+	it.each([
+		['NULL', { oid: UPS_OID.upsOutputSource, type: 'null', value: null }],
+		['noSuchInstance', { oid: UPS_OID.upsOutputSource, type: 'missing', value: null }],
+		['a non-numeric string', { oid: UPS_OID.upsOutputSource, type: 'string', value: 'no link' }],
+	] as const)('refuses upsOutputSource as %s', (_, v) => {
+		const m = values({ upsBatteryStatus: 2 })
+		m.set(UPS_OID.upsOutputSource, { ...v })
+		expect(() => decodeUps(m)).toThrow(UpsDecodeError)
+	})
+
+	it('reads other(1) and none(2) as off, and an unknown upsBatteryStatus as unknown(n) in extra', () => {
+		expect(decodeUps(values({ upsOutputSource: 1 })).extra['outputSource']).toBe('other')
+		const r = decodeUps(values({ upsOutputSource: 2, upsBatteryStatus: 7 }))
+		expect(r).toMatchObject({ power: 'off', depleted: false })
+		expect(r.extra).toMatchObject({ outputSource: 'none', batteryStatus: 'unknown(7)' })
 	})
 
 	it('reports missing minutes and charge as null, never 0', () => {

@@ -1,15 +1,16 @@
 // snmp-ups against a real agent: snmpsimd serving a UPS-MIB .snmprec (test/fixtures/snmp/ups.snmprec) whose
 // values a test changes with snmpset (the writecache variation); SNMPv3 SHA/AES; a wrong community; an agent
-// that dies (stale, then comm-lost) and comes back; and `sigpath probe`.
+// that dies (stale, then comm-lost) and comes back; one that answers without a usable upsOutputSource (the sql
+// variation: rows of a sqlite database); and `sigpath probe`.
 import { spawn } from 'node:child_process'
 import { chmodSync, copyFileSync, mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { SnmpSession } from '../../../drivers/snmp/session.ts'
+import { SnmpError, SnmpSession } from '../../../drivers/snmp/session.ts'
 import { freeUdpPort } from '../../../drivers/snmp/traps.ts'
 import { UPS_OID } from '../../../drivers/ups/codec.ts'
 import { SnmpUpsDevice } from '../../../drivers/ups/device.ts'
-import type { UpsPower } from '../../../drivers/ups/types.ts'
+import { upsProbeResult, type UpsPower } from '../../../drivers/ups/types.ts'
 import { SnmpUpsDriver } from '../../../src/domain/drivers.ts'
 import { silentLogger } from '../../../src/log.ts'
 import { requireBinary, runAsync, scratch, startPeer, until, type Peer } from '../snmp/peers.ts'
@@ -61,6 +62,68 @@ async function startAgent(): Promise<void> {
 async function snmpset(oid: string, value: number): Promise<void> {
 	const r = await runAsync('snmpset', ['-v2c', '-c', 'ups', `127.0.0.1:${port}`, oid, 'i', String(value)])
 	expect(r.code, r.out).toBe(0)
+}
+
+/** the sql variation keys rows by the OID with every sub-identifier right-aligned to 10 columns */
+const sqlKey = (oid: string) =>
+	oid
+		.split('.')
+		.map((x) => x.padStart(10, ' '))
+		.join('.')
+
+/**
+ * An snmpsimd whose UPS-MIB objects are rows of a sqlite database (the sql variation, community "sqlups"): a row
+ * changed, removed or given another type is the agent's next answer, with no restart. Starts on line power.
+ */
+async function startSqlAgent(name: string) {
+	requireBinary('sqlite3', 'sqlite3')
+	const db = join(dir, `${name}.db`)
+	const exec = async (statement: string) => {
+		const r = await runAsync('sqlite3', [db, statement])
+		expect(r.code, r.out).toBe(0)
+	}
+	const rows: [string, number][] = [
+		[UPS_OID.upsBatteryStatus, 2],
+		[UPS_OID.upsEstimatedMinutesRemaining, 44],
+		[UPS_OID.upsEstimatedChargeRemaining, 90],
+		[UPS_OID.upsOutputSource, 3],
+	]
+	await exec(
+		[
+			'CREATE TABLE upsmib (oid text, tag text, value text, maxaccess text);',
+			...rows.map(([oid, v]) => `INSERT INTO upsmib VALUES ('${sqlKey(oid)}', '2', '${v}', 'read-write');`),
+		].join('\n'),
+	)
+	chmodSync(db, 0o666) // snmpsimd runs as nobody
+	writeFileSync(join(dir, 'data', 'sqlups.snmprec'), '1.3.6.1.2.1.33.1|:sql|upsmib\n')
+	chmodSync(join(dir, 'data', 'sqlups.snmprec'), 0o644)
+	const sqlPort = await freeUdpPort('127.0.0.1')
+	const sqlAgent = startPeer('snmpsimd', [
+		`--data-dir=${join(dir, 'data')}`,
+		`--cache-dir=${join(dir, 'cache')}`,
+		`--agent-udpv4-endpoint=127.0.0.1:${sqlPort}`,
+		'--process-user=nobody',
+		'--process-group=nogroup',
+		`--variation-module-options=sql:dbtype:sqlite3,database:${db}`,
+		'--logging-method=stderr',
+	])
+	return {
+		port: sqlPort,
+		agent: sqlAgent,
+		/** the object's row, with an SNMP type tag of the snmprec grammar (2 integer, 4 string, 5 NULL) */
+		set: (oid: string, tag: string, value: string) =>
+			// one transaction: a GET between the two statements would find no row
+			exec(
+				[
+					'BEGIN;',
+					`DELETE FROM upsmib WHERE oid='${sqlKey(oid)}';`,
+					`INSERT INTO upsmib VALUES ('${sqlKey(oid)}', '${tag}', '${value}', 'read-write');`,
+					'COMMIT;',
+				].join('\n'),
+			),
+		/** no row: the agent answers noSuchInstance */
+		remove: (oid: string) => exec(`DELETE FROM upsmib WHERE oid='${sqlKey(oid)}';`),
+	}
 }
 
 function device(
@@ -233,60 +296,94 @@ describe('snmp-ups against snmpsimd', () => {
 	})
 
 	it('the sql variation: a row updated in sqlite is the next GET (snmpsimd + sqlite3)', async () => {
-		requireBinary('sqlite3', 'sqlite3')
-		const db = join(dir, 'ups.db')
-		// the sql variation keys rows by the OID with every sub-identifier right-aligned to 10 columns
-		const key = (oid: string) =>
-			oid
-				.split('.')
-				.map((x) => x.padStart(10, ' '))
-				.join('.')
-		const rows: [string, number][] = [
-			[UPS_OID.upsBatteryStatus, 2],
-			[UPS_OID.upsEstimatedMinutesRemaining, 44],
-			[UPS_OID.upsEstimatedChargeRemaining, 90],
-			[UPS_OID.upsOutputSource, 3],
-		]
-		const sql = [
-			'CREATE TABLE upsmib (oid text, tag text, value text, maxaccess text);',
-			...rows.map(([oid, v]) => `INSERT INTO upsmib VALUES ('${key(oid)}', '2', '${v}', 'read-write');`),
-		].join('\n')
-		expect((await runAsync('sqlite3', [db, sql])).code).toBe(0)
-		chmodSync(db, 0o666) // snmpsimd runs as nobody
-		writeFileSync(join(dir, 'data', 'sqlups.snmprec'), '1.3.6.1.2.1.33.1|:sql|upsmib\n')
-		chmodSync(join(dir, 'data', 'sqlups.snmprec'), 0o644)
-		const sqlPort = await freeUdpPort('127.0.0.1')
-		const sqlAgent = startPeer('snmpsimd', [
-			`--data-dir=${join(dir, 'data')}`,
-			`--cache-dir=${join(dir, 'cache')}`,
-			`--agent-udpv4-endpoint=127.0.0.1:${sqlPort}`,
-			'--process-user=nobody',
-			'--process-group=nogroup',
-			`--variation-module-options=sql:dbtype:sqlite3,database:${db}`,
-			'--logging-method=stderr',
-		])
+		const sql = await startSqlAgent('ups')
 		try {
-			const d = device({ port: sqlPort, community: 'sqlups' })
+			const d = device({ port: sql.port, community: 'sqlups' })
 			d.start()
 			await until(
 				() => d.synced,
 				20_000,
-				() => `first read (${sqlAgent.output()})`,
+				() => `first read (${sql.agent.output()})`,
 			)
 			expect(d.status.reading).toMatchObject({ power: 'online', minutesRemaining: 44, chargePercent: 90 })
-			const update = async (oid: string, v: number) => {
-				const r = await runAsync('sqlite3', [db, `UPDATE upsmib SET value='${v}' WHERE oid='${key(oid)}';`])
-				expect(r.code, r.out).toBe(0)
-			}
-			await update(UPS_OID.upsOutputSource, 5)
+			await sql.set(UPS_OID.upsOutputSource, '2', '5')
 			await until(() => d.status.reading?.power === 'on-battery', 5000, 'on-battery')
-			await update(UPS_OID.upsBatteryStatus, 4)
-			await update(UPS_OID.upsEstimatedMinutesRemaining, 2)
+			await sql.set(UPS_OID.upsBatteryStatus, '2', '4')
+			await sql.set(UPS_OID.upsEstimatedMinutesRemaining, '2', '2')
 			await until(() => d.status.reading?.power === 'low-battery' && d.status.reading.depleted, 5000, 'depleted')
 			await until(() => d.status.reading?.minutesRemaining === 2, 5000, 'minutes 2')
 			await d.stop()
 		} finally {
-			await sqlAgent.stop()
+			await sql.agent.stop()
+		}
+	})
+
+	it('an agent that answers without a usable upsOutputSource is no good answer: stale, then comm-lost, never a current reading; fresh again when it is back', async () => {
+		// a UPS network card that lost its serial link to the UPS: the agent answers every GET, upsBatteryStatus and
+		// the rest included, but upsOutputSource is gone (noSuchInstance), NULL, text, or no RFC 1628 value
+		const sql = await startSqlAgent('ups-nosource')
+		try {
+			const d = device({ port: sql.port, community: 'sqlups' }, { staleAfterMs: 800, commLostAfterMs: 1600 })
+			const refused: Error[] = []
+			d.on('fault', (e) => {
+				if (e.message.includes('upsOutputSource')) refused.push(e)
+			})
+			let readings = 0
+			d.on('reading', () => readings++)
+			d.start()
+			await until(
+				() => d.synced,
+				20_000,
+				() => `first read (${sql.agent.output()})`,
+			)
+			expect(d.status.reading?.power).toBe('online')
+
+			await sql.remove(UPS_OID.upsOutputSource)
+			await until(() => refused.length > 0, 5000, 'an answer refused')
+			const readingsWhenRefused = readings
+			await until(() => !d.status.freshness.connected, 5000, 'not connected')
+			await until(() => d.status.freshness.stale, 5000, 'stale')
+			await until(() => d.status.commLost, 5000, 'comm-lost')
+			// the agent still answers: the last reading is kept (the power model's last known state) but not current
+			const r = await runAsync('snmpget', ['-v2c', '-c', 'sqlups', `127.0.0.1:${sql.port}`, UPS_OID.upsBatteryStatus])
+			expect(r.stdout).toMatch(/INTEGER: 2/)
+			expect(upsProbeResult('ups-a', d.status)).toMatchObject({
+				connected: false,
+				health: 'unknown',
+				detail: { power: 'online', commLost: true },
+			})
+			expect(readings).toBe(readingsWhenRefused)
+			expect(refused.every((e) => e instanceof SnmpError && e.kind === 'unusable')).toBe(true)
+
+			// it comes back with a new value: fresh again, with that reading
+			await sql.set(UPS_OID.upsOutputSource, '2', '5')
+			await until(
+				() => d.status.freshness.connected && !d.status.commLost && d.status.reading?.power === 'on-battery',
+				5000,
+				'fresh again, on battery',
+			)
+			expect(d.status.freshness.stale).toBe(false)
+
+			// NULL, a string that is no number, and a number outside RFC 1628's 1-7 are no good answer either
+			for (const [tag, value] of [
+				['5', ''],
+				['4', 'no link'],
+				['2', '8'],
+			] as const) {
+				const refusedBefore = refused.length
+				await sql.set(UPS_OID.upsOutputSource, tag, value)
+				await until(() => refused.length > refusedBefore, 5000, `refused: tag ${tag} "${value}"`)
+				await until(() => !d.status.freshness.connected, 5000, `not connected: tag ${tag} "${value}"`)
+				await sql.set(UPS_OID.upsOutputSource, '2', '3')
+				await until(
+					() => d.status.freshness.connected && d.status.reading?.power === 'online',
+					5000,
+					`back online after tag ${tag} "${value}"`,
+				)
+			}
+			await d.stop()
+		} finally {
+			await sql.agent.stop()
 		}
 	})
 
