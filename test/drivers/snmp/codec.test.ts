@@ -1,7 +1,7 @@
 // Pure SNMP pieces: varbind decoding, rule evaluation (docs/contract.md §2), profile judgement and OID resolution.
 import { describe, expect, it } from 'vitest'
 import { SNMP_PROFILE_OBJECTS, SnmpDriver } from '../../../src/domain/drivers.ts'
-import { decodeVarbind, evaluateRules, type SnmpValue } from '../../../drivers/snmp/codec.ts'
+import { decodeVarbind, evaluateRules, judgeRules, type Rule, type SnmpValue } from '../../../drivers/snmp/codec.ts'
 import {
 	EXPERIMENTAL_ARC,
 	judgeGateway,
@@ -80,6 +80,54 @@ describe('rules', () => {
 	})
 	it('an unreadable rule OID is unknown, not down', () => {
 		expect(evaluateRules([{ oid: '9.9.0', op: 'eq', value: 1, means: 'down' }], values)).toBe('unknown')
+	})
+
+	// config/example.yaml's fiber receiver: optical input lost, then receive power below -20 dBm
+	const fiber: Rule[] = [
+		{ oid: '1.3.6.1.4.1.99999.1.1.0', op: 'eq', value: 0, means: 'down' },
+		{ oid: '1.3.6.1.4.1.99999.1.2.0', op: 'lt', value: -20, means: 'degraded' },
+	]
+	const read = (input: SnmpValue['value'], power: SnmpValue['value'], types: SnmpValue['type'][] = []) =>
+		new Map(
+			[input, power].map((value, i): [string, SnmpValue] => {
+				const oid = fiber[i]!.oid
+				const type = types[i] ?? (typeof value === 'number' ? 'integer' : value === null ? 'null' : 'string')
+				return [oid, { oid, type, value }]
+			}),
+		)
+	it('a value a rule cannot evaluate (text where a number is expected, NULL, Opaque) is unknown, never up', () => {
+		// a dark fiber whose agent answers text: was read as "no rule holds", so up
+		expect(evaluateRules(fiber, read('LOS', -3))).toBe('unknown')
+		expect(evaluateRules(fiber, read(1, '-27.4 dBm'))).toBe('unknown')
+		expect(evaluateRules(fiber, read(null, -3))).toBe('unknown')
+		expect(evaluateRules(fiber, read(1, null, ['integer', 'opaque']))).toBe('unknown')
+		// a text rule on a NULL: `ne` held for nothing, so a NULL where LOCKED should be read up
+		const nul = new Map([['1.2.0', { oid: '1.2.0', type: 'null', value: null } as const]])
+		expect(evaluateRules([{ oid: '1.2.0', op: 'ne', value: 'LOCKED', means: 'down' }], nul)).toBe('unknown')
+		// the reason names the rule and what the agent answered
+		expect(judgeRules(fiber, read(1, '-27.4 dBm'))).toEqual({
+			signal: 'unknown',
+			reason:
+				'rule 2 (1.3.6.1.4.1.99999.1.2.0 lt -20) cannot be evaluated: the agent answered "-27.4 dBm" (string), not a number',
+		})
+		// what can be evaluated still is: numeric text, and a number
+		expect(evaluateRules(fiber, read('1', '-27.4'))).toBe('degraded')
+		expect(evaluateRules(fiber, read(1, -3))).toBe('up')
+	})
+	it('rule order is kept: a rule that holds before one that cannot be evaluated wins; after it, unknown', () => {
+		expect(evaluateRules(fiber, read(0, 'n/a'))).toBe('down')
+		expect(evaluateRules(fiber, read('LOS', -27))).toBe('unknown')
+	})
+	it('a NULL varbind from the agent, as net-snmp hands it over, is unknown for every rule', () => {
+		const vb = decodeVarbind({ oid: '.1.3.6.1.4.1.99999.1.1.0', type: 5, value: null })
+		expect(vb).toEqual({ oid: '1.3.6.1.4.1.99999.1.1.0', type: 'null', value: null })
+		const at = new Map([[vb.oid, vb]])
+		for (const op of ['eq', 'ne', 'lt', 'le', 'gt', 'ge'] as const)
+			for (const value of [0, 'LOCKED'])
+				expect(evaluateRules([{ oid: vb.oid, op, value, means: 'down' }], at)).toBe('unknown')
+		expect(judgeRules([{ oid: vb.oid, op: 'ne', value: 'LOCKED', means: 'down' }], at).reason).toMatch(
+			/cannot be evaluated: the agent answered NULL$/,
+		)
 	})
 })
 

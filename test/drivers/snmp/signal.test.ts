@@ -178,6 +178,39 @@ describe('rules', () => {
 		expect(d.probeResult()).toMatchObject({ health: 'down', detail: { signal: 'down' } })
 	})
 
+	it('rule OIDs the agent serves as text where a number is expected are unknown, never up or down', async () => {
+		// config/example.yaml's fiber receiver, on a dark fiber whose agent answers text: it read up (health ok)
+		const input = '1.3.6.1.4.1.99999.1.1.0'
+		const power = '1.3.6.1.4.1.99999.1.2.0'
+		const s = await sim({
+			objects: { [input]: { type: 'string', value: 'LOS' }, [power]: { type: 'string', value: '-27.4 dBm' } },
+		})
+		const d = dev({
+			port: s.port,
+			rules: [
+				{ oid: input, op: 'eq', value: 0, means: 'down' },
+				{ oid: power, op: 'lt', value: -20, means: 'degraded' },
+			],
+		})
+		const signals: SignalReport[] = []
+		d.on('signal', (st) => signals.push(st.signal))
+		d.start()
+		await until(() => d.synced, 3000, 'first read')
+		expect(d.probeResult()).toMatchObject({
+			health: 'unknown',
+			detail: {
+				signal: 'unknown',
+				reason: `rule 1 (${input} eq 0) cannot be evaluated: the agent answered "LOS" (string), not a number`,
+			},
+		})
+		s.set(input, '1')
+		await until(() => d.state?.reason?.startsWith('rule 2 '), 3000, 'rule 2 cannot be evaluated')
+		expect(d.state?.signal).toBe('unknown')
+		s.set(power, '-27.4')
+		await until(() => d.state?.signal === 'degraded', 3000, 'a number in text is read')
+		expect(signals).toEqual(['unknown', 'degraded'])
+	})
+
 	it('a rule OID the agent does not serve is unknown, not down', async () => {
 		const s = await sim({ objects: { '1.3.6.1.4.1.5.1.0': { type: 'integer', value: 0 } } })
 		const d = dev({ port: s.port, rules: [{ oid: '1.3.6.1.4.1.5.9.0', op: 'eq', value: 0, means: 'down' }] })
