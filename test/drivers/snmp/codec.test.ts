@@ -176,6 +176,43 @@ describe('profiles', () => {
 		expect(judgeGateway(oids, at(2, 2, 3), 0)).toMatchObject({ signal: 'down', health: 'down' })
 		expect(judgeGateway(oids, new Map(), null)).toMatchObject({ signal: 'unknown' })
 	})
+	it('gateway: legs read as ifOperStatus; a leg not known never counts as down, nor proves protection', () => {
+		const oids = resolveProfile('gateway-2022-7')
+		const G = PROFILES['gateway-2022-7']
+		const at = (l1: number | string, l2: number | string) =>
+			new Map([
+				[G['leg1Up']!.oid, v(G['leg1Up']!.oid, l1)],
+				[G['leg2Up']!.oid, v(G['leg2Up']!.oid, l2)],
+			])
+		// unknown(4) on both legs: was "both legs down", and a failover on nothing
+		expect(judgeGateway(oids, at(4, 4), null)).toMatchObject({
+			signal: 'unknown',
+			health: 'unknown',
+			legs: [
+				{ leg: 1, up: null, status: 4 },
+				{ leg: 2, up: null, status: 4 },
+			],
+			reason: 'leg 1 unknown(4), leg 2 unknown(4): no leg known to receive',
+		})
+		for (const notKnown of [3, 4, 5, 0, 8, 'LOS']) {
+			// one leg down, the other not known: the video may arrive on that one
+			expect(judgeGateway(oids, at(2, notKnown), null)).toMatchObject({ signal: 'unknown', health: 'unknown' })
+			// one leg up: the signal is up, but protection is not proven
+			expect(judgeGateway(oids, at(1, notKnown), null)).toMatchObject({
+				signal: 'up',
+				health: 'degraded',
+				reason: expect.stringMatching(/^protection not proven: leg 2 /) as unknown,
+			})
+		}
+		// down(2), notPresent(6), lowerLayerDown(7) are evidence the leg does not receive
+		for (const [a, b] of [
+			[6, 7],
+			[2, 6],
+			[7, 2],
+		] as const)
+			expect(judgeGateway(oids, at(a, b), null)).toMatchObject({ signal: 'down', reason: 'both legs down' })
+		expect(judgeGateway(oids, at(1, 7), null)).toMatchObject({ reason: 'protection lost: leg 2 down' })
+	})
 	it('ird: lock and margin', () => {
 		const oids = resolveProfile('ird')
 		const at = (lock: number, margin?: number) => {
@@ -188,5 +225,21 @@ describe('profiles', () => {
 		expect(judgeIrd(oids, at(1, 9))).toMatchObject({ signal: 'degraded' })
 		expect(judgeIrd(oids, at(2, 30))).toMatchObject({ signal: 'down' })
 		expect(judgeIrd(oids, new Map())).toMatchObject({ signal: 'unknown' })
+	})
+	it('ird: only the unlocked value the profile defines (2) is down; a value it does not define is unknown', () => {
+		const oids = resolveProfile('ird')
+		const lock = oids.get('lock')!
+		const at = (value: number | string) => new Map([[lock, v(lock, value)]])
+		expect(judgeIrd(oids, at(2))).toMatchObject({ signal: 'down', lock: false })
+		for (const undefinedValue of [0, 3, 255, -1])
+			expect(judgeIrd(oids, at(undefinedValue))).toMatchObject({
+				signal: 'unknown',
+				health: 'unknown',
+				reason: `lock status ${undefinedValue} is not a value the profile defines (1 locked, 2 unlocked)`,
+			})
+		expect(judgeIrd(oids, at('LOCKED'))).toMatchObject({
+			signal: 'unknown',
+			reason: 'lock status not readable: the agent answered "LOCKED" (string)',
+		})
 	})
 })
