@@ -85,16 +85,34 @@ export interface Rule {
 	means: 'up' | 'down' | 'degraded'
 }
 
-/** Whether one rule holds for the value read at its OID. A missing value holds for nothing (not even `ne`). */
+/** A value as an operator would read it in a reason: the text quoted (and cut), the number, or what it is. */
+export function describeValue(v: SnmpValue | undefined): string {
+	if (!v || v.type === 'missing') return 'nothing (not served by the agent)'
+	if (v.type === 'null') return 'NULL'
+	if (v.value === null) return v.type === 'opaque' ? 'an Opaque' : `an unreadable ${v.type}`
+	if (typeof v.value === 'number') return String(v.value)
+	const text = v.value.length > 40 ? `${v.value.slice(0, 40)}...` : v.value
+	return `${JSON.stringify(text)} (${v.type})`
+}
+
+/**
+ * Why a rule cannot be evaluated on the value read at its OID, or null when it can: nothing served, a value
+ * without content (ASN.1 NULL, an Opaque, a number that is not finite), or a number rule given a value that is
+ * not a number ("LOS", "-27.4 dBm", an OID). Such a rule neither holds nor fails: comparing would be a guess.
+ * A string rule compares the value's text, so any value with content can be evaluated by it.
+ */
+export function whyUnevaluable(rule: Rule, v: SnmpValue | undefined): string | null {
+	if (!v || v.type === 'missing' || v.value === null) return `the agent answered ${describeValue(v)}`
+	if (typeof rule.value === 'number' && numeric(v) === null)
+		return `the agent answered ${describeValue(v)}, not a number`
+	return null
+}
+
+/** Whether one rule holds for the value read at its OID. A rule that cannot be evaluated holds for nothing. */
 export function ruleHolds(rule: Rule, v: SnmpValue | undefined): boolean {
-	if (!v || v.type === 'missing' || v.value === null) return false
-	if (typeof rule.value === 'number') {
-		const n = numeric(v)
-		if (n === null) return false
-		return compare(n, rule.value, rule.op)
-	}
-	const s = String(v.value)
-	return compare(s, rule.value, rule.op)
+	if (!v || whyUnevaluable(rule, v) !== null) return false
+	if (typeof rule.value === 'number') return compare(numeric(v)!, rule.value, rule.op)
+	return compare(String(v.value), rule.value, rule.op)
 }
 
 function compare<T extends number | string>(a: T, b: T, op: Rule['op']): boolean {
@@ -114,16 +132,35 @@ function compare<T extends number | string>(a: T, b: T, op: Rule['op']): boolean
 	}
 }
 
+export interface RulesReading {
+	signal: SignalReport
+	/** why the signal is unknown: which rule could not be evaluated, on what value */
+	reason?: string
+}
+
 /**
- * docs/contract.md §2: rules are tried in order, the first that matches gives the signal; none matching means up.
- * If a rule's OID could not be read at all (missing), the device's signal is not known from that rule: a rule
- * set that cannot be evaluated reports `unknown`, never `down` (§4: only evidence about the video reports down).
+ * docs/contract.md §2 `rules`: rules are tried in order, the first that holds gives the signal; none holding means
+ * up. A rule reached in that order that cannot be evaluated (whyUnevaluable) stops the evaluation at `unknown`:
+ * whether it holds decides whether the later rules are even asked, so nothing after it is known. It is never
+ * taken as "does not hold": a dark fiber whose agent answers "LOS" where a number is expected would otherwise
+ * fall through to `up`, and a failover be missed. Never `down` either (§4: only evidence about the video reports
+ * down). A rule before it that holds still wins: the order makes the later ones irrelevant.
  */
-export function evaluateRules(rules: readonly Rule[], values: ReadonlyMap<string, SnmpValue>): SignalReport {
-	for (const rule of rules) {
+export function judgeRules(rules: readonly Rule[], values: ReadonlyMap<string, SnmpValue>): RulesReading {
+	for (const [i, rule] of rules.entries()) {
 		const v = values.get(normalizeOid(rule.oid))
-		if (!v || v.type === 'missing') return 'unknown'
-		if (ruleHolds(rule, v)) return rule.means
+		const why = whyUnevaluable(rule, v)
+		if (why !== null)
+			return {
+				signal: 'unknown',
+				reason: `rule ${i + 1} (${rule.oid} ${rule.op} ${JSON.stringify(rule.value)}) cannot be evaluated: ${why}`,
+			}
+		if (ruleHolds(rule, v)) return { signal: rule.means }
 	}
-	return 'up'
+	return { signal: 'up' }
+}
+
+/** judgeRules' signal alone. */
+export function evaluateRules(rules: readonly Rule[], values: ReadonlyMap<string, SnmpValue>): SignalReport {
+	return judgeRules(rules, values).signal
 }

@@ -9,7 +9,7 @@ import type { Logger } from 'pino'
 import type { ResolvedSnmpDriver } from '../../src/domain/drivers.ts'
 import { monotonicMs } from '../../src/clock.ts'
 import type { Freshness, Health, ProbeResult, SignalReport } from '../types.ts'
-import { evaluateRules, normalizeOid, type SnmpValue } from './codec.ts'
+import { judgeRules, normalizeOid, type SnmpValue } from './codec.ts'
 import { SnmpPoller } from './connection.ts'
 import { judgeGateway, judgeIrd, resolveProfile, type Leg, type ProfileReading } from './profiles.ts'
 import type { TrapReceiver } from './traps.ts'
@@ -135,10 +135,15 @@ export class SnmpSignalDevice extends EventEmitter<SignalDeviceEvents> {
 		} else if (this.#config.profile === 'ird' && this.#profileOids) {
 			r = judgeIrd(this.#profileOids, values)
 		} else {
-			const signal = evaluateRules(this.#config.rules ?? [], values)
+			// the reason names the rule that could not be evaluated and what the agent answered (device detail, log)
+			const { signal, reason } = judgeRules(this.#config.rules ?? [], values)
 			r = { signal, health: signal === 'up' ? 'ok' : signal }
-			if (signal === 'unknown') r.reason = 'a rule OID is not served by the agent'
+			if (reason !== undefined) r.reason = reason
 		}
+		// an agent that answers what the rules or the profile cannot judge is a config or agent fault an operator must
+		// hear of: once per new reason, not every poll (docs/contract.md §4: the report is unknown, not down)
+		if (r.signal === 'unknown' && r.reason !== undefined && this.#state?.reason !== r.reason)
+			this.#log.warn({ reason: r.reason }, 'signal unknown: the reading cannot be judged')
 		this.#set({ ...r, at })
 		if (!this.#synced) {
 			this.#synced = true

@@ -5,7 +5,7 @@
 import * as snmp from 'net-snmp'
 import { UPS_ALARM, UPS_ALARM_DESCR, UPS_OID, UPS_TRAP } from '../ups/codec.ts'
 import type { ResolvedSnmpDriver, ResolvedSnmpUpsDriver } from '../../src/domain/drivers.ts'
-import { normalizeOid, ruleHolds, type Rule } from './codec.ts'
+import { normalizeOid, ruleHolds, whyUnevaluable, type Rule, type SnmpValue } from './codec.ts'
 import { PROFILE_TRAP, PROFILES, resolveProfile, type ProfileName } from './profiles.ts'
 import { freeUdpPort } from './traps.ts'
 
@@ -256,7 +256,7 @@ export function simForDriver(cfg: ResolvedSnmpUpsDriver | ResolvedSnmpDriver, tr
 	return new SnmpAgentSim({ host: cfg.host, port: cfg.port, community, objects, ...(trapTarget ? { trapTarget } : {}) })
 }
 
-/** One value per rule OID that makes none of that OID's rules hold. */
+/** One value per rule OID that every rule on that OID can evaluate and none holds for. */
 export function ruleObjects(rules: readonly Rule[]): Record<string, SimObject> {
 	const out: Record<string, SimObject> = {}
 	const byOid = new Map<string, Rule[]>()
@@ -265,9 +265,14 @@ export function ruleObjects(rules: readonly Rule[]): Record<string, SimObject> {
 		const numeric = rs.every((r) => typeof r.value === 'number')
 		const candidates: (number | string)[] = numeric
 			? [0, 1, 2, -1, 100, 1000, 1e6, ...rs.flatMap((r) => [Number(r.value) + 1, Number(r.value) - 1])]
-			: ['OK', 'up', 'LOCKED', '1', '', ...rs.map((r) => `${String(r.value)}-not`)]
+			: ['OK', 'up', 'LOCKED', '1', '0', '-1', '1000', '', ...rs.map((r) => `${String(r.value)}-not`)]
+		// a value a rule cannot evaluate (text where a number rule reads) is unknown, not "holds for nothing": the
+		// value must be one every rule can judge, and none holds
 		const quiet = candidates.find((c) =>
-			rs.every((r) => !ruleHolds(r, { oid, type: numeric ? 'integer' : 'string', value: c })),
+			rs.every((r) => {
+				const v: SnmpValue = { oid, type: numeric ? 'integer' : 'string', value: c }
+				return whyUnevaluable(r, v) === null && !ruleHolds(r, v)
+			}),
 		)
 		out[oid] = numeric ? { type: 'integer', value: Number(quiet ?? 0) } : { type: 'string', value: String(quiet ?? '') }
 	}

@@ -1,6 +1,7 @@
 // fast-check properties and fuzz of the SNMP codec (drivers/snmp/codec.ts), in the style of the router codecs: whatever
 // net-snmp (or a broken agent) hands over, decoding never throws, values are typed as their SMI type says, numbers
-// are finite, and rules give the first match's meaning or `unknown`, never `down` on nothing (docs/contract.md §2).
+// are finite, and rules give the first match's meaning or `unknown`, never `up` or `down` on a value they cannot
+// evaluate (docs/contract.md §2, §4).
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import {
@@ -128,23 +129,27 @@ describe('SNMP codec: properties', () => {
 				.constantFrom('LOCKED', 'UNLOCKED', '3', '-2.5', '')
 				.map((s): SnmpValue => ({ oid: o, type: 'string', value: s })),
 			fc.constant<SnmpValue>({ oid: o, type: 'missing', value: null }),
+			fc.constant<SnmpValue>({ oid: o, type: 'null', value: null }),
+			fc.constant<SnmpValue>({ oid: o, type: 'opaque', value: null }),
 		)
+	/** a rule cannot be evaluated on no value, a value without content, or text that is no number for a number rule */
+	const unevaluable = (r: Rule, v: SnmpValue | undefined) =>
+		!v ||
+		v.value === null ||
+		(typeof r.value === 'number' && typeof v.value === 'string' && !/^\s*-?\d+(\.\d+)?\s*$/.test(v.value))
 	const values = fc
 		.tuple(value('1.1.0'), value('1.2.0'), value('1.3.0'), fc.boolean())
 		.map(([a, b, c, dropLast]) => new Map([a, b, c].filter((v, i) => !(dropLast && i === 2)).map((v) => [v.oid, v])))
 
-	it('gives the first holding rule its meaning; a rule it cannot read before that is unknown, never down', () => {
+	it('gives the first holding rule its meaning; a rule it cannot evaluate before that is unknown, never up or down', () => {
 		fc.assert(
 			fc.property(fc.array(rule, { maxLength: 6 }), values, (rules, vals) => {
 				const got = evaluateRules(rules, vals)
-				const first = rules.findIndex((r) => {
-					const v = vals.get(r.oid)
-					return !v || v.type === 'missing' || ruleHolds(r, v)
-				})
+				const first = rules.findIndex((r) => unevaluable(r, vals.get(r.oid)) || ruleHolds(r, vals.get(r.oid)))
 				if (first === -1) expect(got).toBe('up')
 				else {
-					const v = vals.get(rules[first]!.oid)
-					expect(got).toBe(!v || v.type === 'missing' ? 'unknown' : rules[first]!.means)
+					const r = rules[first]!
+					expect(got).toBe(unevaluable(r, vals.get(r.oid)) ? 'unknown' : r.means)
 				}
 				// a rule set whose every OID is unreadable can never report down (§4: only evidence reports down)
 				const blind = new Map<string, SnmpValue>()
@@ -158,7 +163,7 @@ describe('SNMP codec: properties', () => {
 		fc.assert(
 			fc.property(rule, value('1.1.0'), (r, v) => {
 				const here = { ...r, oid: '1.1.0' }
-				if (v.type === 'missing' || (typeof r.value === 'number' && numeric(v) === null)) {
+				if (unevaluable(r, v)) {
 					expect(ruleHolds(here, v)).toBe(false)
 					expect(ruleHolds({ ...here, op: opposite[r.op] }, v)).toBe(false)
 				} else expect(ruleHolds({ ...here, op: opposite[r.op] }, v)).toBe(!ruleHolds(here, v))

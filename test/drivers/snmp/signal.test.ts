@@ -84,6 +84,37 @@ describe('gateway-2022-7 profile', () => {
 		expect(signals).toEqual(['up', 'down', 'up', 'degraded', 'up'])
 	})
 
+	it('legs the agent reports as unknown(4) are unknown, not "both legs down"; a leg up proves the signal, not protection', async () => {
+		const s = await sim({ objects: profileObjects('gateway-2022-7') })
+		const d = dev({ port: s.port, profile: 'gateway-2022-7' })
+		const signals: SignalReport[] = []
+		d.on('signal', (st) => signals.push(st.signal))
+		d.start()
+		await until(() => d.synced, 3000, 'first read')
+		const G = PROFILES['gateway-2022-7']
+		s.set(G['leg1Up']!.oid, 4)
+		s.set(G['leg2Up']!.oid, 4)
+		await until(() => d.state?.signal === 'unknown', 3000, 'both legs unknown(4): unknown')
+		expect(d.probeResult()).toMatchObject({
+			health: 'unknown',
+			detail: {
+				signal: 'unknown',
+				legs: [
+					{ leg: 1, up: null, status: 4 },
+					{ leg: 2, up: null, status: 4 },
+				],
+				reason: 'leg 1 unknown(4), leg 2 unknown(4): no leg known to receive',
+			},
+		})
+		s.set(G['leg1Up']!.oid, 2)
+		await until(() => d.state?.legs?.[0]?.up === false, 3000, 'leg 1 down, leg 2 unknown(4)')
+		expect(d.state?.signal).toBe('unknown')
+		s.set(G['leg1Up']!.oid, 1)
+		await until(() => d.state?.signal === 'up', 3000, 'leg 1 up')
+		expect(d.state).toMatchObject({ health: 'degraded', reason: 'protection not proven: leg 2 unknown(4)' })
+		expect(signals).toEqual(['up', 'unknown', 'up'])
+	})
+
 	it("maps a vendor's OIDs onto the profile with profileOids", async () => {
 		const V = '1.3.6.1.4.1.99999.7'
 		const s = await sim({
@@ -151,6 +182,24 @@ describe('ird profile', () => {
 		s.set(PROFILES.ird['lock']!.oid, 2)
 		await until(() => d.state?.signal === 'down', 3000, 'unlocked')
 	})
+
+	it('a lock value the profile does not define is unknown, not down', async () => {
+		const s = await sim({ objects: profileObjects('ird') })
+		const d = dev({ port: s.port, profile: 'ird' })
+		const signals: SignalReport[] = []
+		d.on('signal', (st) => signals.push(st.signal))
+		d.start()
+		await until(() => d.synced, 3000, 'first read')
+		s.set(PROFILES.ird['lock']!.oid, 3)
+		await until(() => d.state?.signal === 'unknown', 3000, 'lock 3: unknown')
+		expect(d.probeResult()).toMatchObject({
+			health: 'unknown',
+			detail: { signal: 'unknown', reason: 'lock status 3 is not a value the profile defines (1 locked, 2 unlocked)' },
+		})
+		s.set(PROFILES.ird['lock']!.oid, 1)
+		await until(() => d.state?.signal === 'up', 3000, 'locked again')
+		expect(signals).toEqual(['up', 'unknown', 'up'])
+	})
 })
 
 describe('rules', () => {
@@ -176,6 +225,39 @@ describe('rules', () => {
 		s.set('1.3.6.1.4.1.5.2.0', 'NO SIGNAL')
 		await until(() => d.state?.signal === 'down', 3000, 'down (first rule wins)')
 		expect(d.probeResult()).toMatchObject({ health: 'down', detail: { signal: 'down' } })
+	})
+
+	it('rule OIDs the agent serves as text where a number is expected are unknown, never up or down', async () => {
+		// config/example.yaml's fiber receiver, on a dark fiber whose agent answers text: it read up (health ok)
+		const input = '1.3.6.1.4.1.99999.1.1.0'
+		const power = '1.3.6.1.4.1.99999.1.2.0'
+		const s = await sim({
+			objects: { [input]: { type: 'string', value: 'LOS' }, [power]: { type: 'string', value: '-27.4 dBm' } },
+		})
+		const d = dev({
+			port: s.port,
+			rules: [
+				{ oid: input, op: 'eq', value: 0, means: 'down' },
+				{ oid: power, op: 'lt', value: -20, means: 'degraded' },
+			],
+		})
+		const signals: SignalReport[] = []
+		d.on('signal', (st) => signals.push(st.signal))
+		d.start()
+		await until(() => d.synced, 3000, 'first read')
+		expect(d.probeResult()).toMatchObject({
+			health: 'unknown',
+			detail: {
+				signal: 'unknown',
+				reason: `rule 1 (${input} eq 0) cannot be evaluated: the agent answered "LOS" (string), not a number`,
+			},
+		})
+		s.set(input, '1')
+		await until(() => d.state?.reason?.startsWith('rule 2 '), 3000, 'rule 2 cannot be evaluated')
+		expect(d.state?.signal).toBe('unknown')
+		s.set(power, '-27.4')
+		await until(() => d.state?.signal === 'degraded', 3000, 'a number in text is read')
+		expect(signals).toEqual(['unknown', 'degraded'])
 	})
 
 	it('a rule OID the agent does not serve is unknown, not down', async () => {
