@@ -150,7 +150,9 @@ export const SnmpRule = z
 		value: z.union([z.number(), z.string()]).describe('value compared with'),
 		means: z.enum(['up', 'down', 'degraded']).describe('the signal when the comparison holds'),
 	})
-	.describe('a health rule: the first rule that matches gives the signal; none matching means up')
+	.describe(
+		'a health rule: the first rule that matches gives the signal; none matching means up; a rule that cannot be evaluated (its value missing, NULL or not a number where one is expected) means unknown',
+	)
 export type SnmpRule = z.infer<typeof SnmpRule>
 
 /** The objects of the built-in SNMP profiles, by name; drivers/snmp/profiles.ts documents them and their OIDs. */
