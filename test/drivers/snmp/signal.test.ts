@@ -41,14 +41,20 @@ function dev(driver: Record<string, unknown>, traps?: TrapReceiver): SnmpSignalD
 	return d
 }
 
+/** An agent serving a profile's objects, and the device on it, started, first read done, its signals recorded. */
+async function profileDevice(profile: 'gateway-2022-7' | 'ird') {
+	const s = await sim({ objects: profileObjects(profile) })
+	const d = dev({ port: s.port, profile })
+	const signals: SignalReport[] = []
+	d.on('signal', (st) => signals.push(st.signal))
+	d.start()
+	await until(() => d.synced, 3000, 'first read')
+	return { s, d, signals }
+}
+
 describe('gateway-2022-7 profile', () => {
 	it('both legs up: up; one leg down: up with protection lost; both down: down; merged loss: degraded', async () => {
-		const s = await sim({ objects: profileObjects('gateway-2022-7') })
-		const d = dev({ port: s.port, profile: 'gateway-2022-7' })
-		const signals: SignalReport[] = []
-		d.on('signal', (st) => signals.push(st.signal))
-		d.start()
-		await until(() => d.synced, 3000, 'first read')
+		const { s, d, signals } = await profileDevice('gateway-2022-7')
 		expect(d.probeResult()).toMatchObject({
 			connected: true,
 			health: 'ok',
@@ -85,12 +91,7 @@ describe('gateway-2022-7 profile', () => {
 	})
 
 	it('legs the agent reports as unknown(4) are unknown, not "both legs down"; a leg up proves the signal, not protection', async () => {
-		const s = await sim({ objects: profileObjects('gateway-2022-7') })
-		const d = dev({ port: s.port, profile: 'gateway-2022-7' })
-		const signals: SignalReport[] = []
-		d.on('signal', (st) => signals.push(st.signal))
-		d.start()
-		await until(() => d.synced, 3000, 'first read')
+		const { s, d, signals } = await profileDevice('gateway-2022-7')
 		const G = PROFILES['gateway-2022-7']
 		s.set(G['leg1Up']!.oid, 4)
 		s.set(G['leg2Up']!.oid, 4)
@@ -138,12 +139,7 @@ describe('gateway-2022-7 profile', () => {
 	})
 
 	it('a lost agent is unknown, never down (docs/contract.md §4), and comes back after a restart', async () => {
-		const s = await sim({ objects: profileObjects('gateway-2022-7') })
-		const d = dev({ port: s.port, profile: 'gateway-2022-7' })
-		const signals: SignalReport[] = []
-		d.on('signal', (st) => signals.push(st.signal))
-		d.start()
-		await until(() => d.synced, 3000, 'first read')
+		const { s, d, signals } = await profileDevice('gateway-2022-7')
 		await s.silence()
 		await until(() => d.state?.signal === 'unknown', 3000, 'unknown')
 		expect(d.probeResult()).toMatchObject({ connected: false, health: 'unknown', detail: { signal: 'unknown' } })
@@ -184,12 +180,7 @@ describe('ird profile', () => {
 	})
 
 	it('a lock value the profile does not define is unknown, not down', async () => {
-		const s = await sim({ objects: profileObjects('ird') })
-		const d = dev({ port: s.port, profile: 'ird' })
-		const signals: SignalReport[] = []
-		d.on('signal', (st) => signals.push(st.signal))
-		d.start()
-		await until(() => d.synced, 3000, 'first read')
+		const { s, d, signals } = await profileDevice('ird')
 		s.set(PROFILES.ird['lock']!.oid, 3)
 		await until(() => d.state?.signal === 'unknown', 3000, 'lock 3: unknown')
 		expect(d.probeResult()).toMatchObject({
