@@ -70,6 +70,8 @@ export function readingFromVars(vars: ReadonlyMap<string, string>): UpsReading |
 }
 
 export class NutUpsDevice extends PolledUps {
+	/** the last answer's ups.status carried no power flag (warned once per run of them) */
+	#noPowerState = false
 	readonly #cfg: ResolvedNutDriver
 	readonly #conn: NutConnection
 
@@ -165,11 +167,16 @@ export class NutUpsDevice extends PolledUps {
 					`upsd: ups.status ${status === undefined ? 'missing' : JSON.stringify(status)} for ${this.#cfg.ups} carries no power state (OL, OB, BYPASS, OFF, FSD)`,
 					'NO-POWER-STATE',
 				)
-				this.log.warn({ status }, err.message)
+				// warned once per run of such answers (a driver may WAIT for minutes): the log says it, not every poll
+				if (!this.#noPowerState) this.log.warn({ status }, err.message)
+				this.#noPowerState = true
 				this.emit('fault', err)
 				this.noData()
 				return
 			}
+			if (this.#noPowerState)
+				this.log.info({ status: vars.get('ups.status') }, 'ups.status carries a power state again')
+			this.#noPowerState = false
 			this.tracker.onReading(reading)
 		} catch (err) {
 			if (!(err instanceof NutRequestError)) throw err
