@@ -110,7 +110,11 @@ export function whyUnevaluable(rule: Rule, v: SnmpValue | undefined): string | n
 
 /** Whether one rule holds for the value read at its OID. A rule that cannot be evaluated holds for nothing. */
 export function ruleHolds(rule: Rule, v: SnmpValue | undefined): boolean {
-	if (!v || whyUnevaluable(rule, v) !== null) return false
+	return v !== undefined && whyUnevaluable(rule, v) === null && holdsOn(rule, v)
+}
+
+/** The comparison itself, on a value whyUnevaluable has let through. */
+function holdsOn(rule: Rule, v: SnmpValue): boolean {
 	if (typeof rule.value === 'number') return compare(numeric(v)!, rule.value, rule.op)
 	return compare(String(v.value), rule.value, rule.op)
 }
@@ -155,7 +159,7 @@ export function judgeRules(rules: readonly Rule[], values: ReadonlyMap<string, S
 				signal: 'unknown',
 				reason: `rule ${i + 1} (${rule.oid} ${rule.op} ${JSON.stringify(rule.value)}) cannot be evaluated: ${why}`,
 			}
-		if (ruleHolds(rule, v)) return { signal: rule.means }
+		if (holdsOn(rule, v!)) return { signal: rule.means }
 	}
 	return { signal: 'up' }
 }
